@@ -1,0 +1,152 @@
+"""Wiring: build the Flowyte client, storage, service, Slack app and ASGI server from settings.
+
+    app = create_app(settings, service=service, client=client)
+
+No module-level singletons: everything is built from Settings, so tests and the demo
+build their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import handlers
+from bot.flowyte.client import FlowyteClient
+from bot.ports import Notifier
+from bot.sandbox import SandboxFlowyte
+from bot.settings import Settings
+from bot.storage_runner import Storage
+from bot.workflow import NumbersService
+from handlers.notifier import SlackNotifier
+from storage.db import connect
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_BASE_URL = "http://sandbox.flowyte.invalid/api/v1"
+SANDBOX_KEY = "flowyte_sk_sandbox"
+SWEEP_SECONDS = 30.0
+SLACK_TIMEOUT_SECONDS = 10
+
+
+def build_flowyte(settings: Settings) -> FlowyteClient:
+    """The real API when a key is set; otherwise the in-process sandbox."""
+    if settings.FLOWYTE_API_KEY is None:
+        transport = httpx.ASGITransport(app=SandboxFlowyte().asgi())
+        return FlowyteClient.connect(SANDBOX_BASE_URL, SANDBOX_KEY, transport=transport)
+    return FlowyteClient.connect(settings.FLOWYTE_BASE_URL, settings.FLOWYTE_API_KEY.get_secret_value())
+
+
+def build_slack_client(settings: Settings) -> AsyncWebClient:
+    token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
+    return AsyncWebClient(token=token, base_url=settings.SLACK_API_URL, timeout=SLACK_TIMEOUT_SECONDS)
+
+
+def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
+    return NumbersService(
+        flowyte=build_flowyte(settings),
+        storage=Storage(connect(settings.NUMBOT_DB)),
+        approvers=settings.NUMBOT_APPROVERS,
+        notifier=notifier,
+        sandbox=settings.sandbox,
+    )
+
+
+def create_app(settings: Settings, *, service: NumbersService, client: AsyncWebClient | None = None) -> AsyncApp:
+    """The bolt app: verifies Slack's signature, injects `service`, routes to handlers."""
+    client = client or build_slack_client(settings)
+    secret = settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret or "unused-in-socket-mode",
+        request_verification_enabled=secret is not None,
+        logger=logging.getLogger("numbot.slack"),
+    )
+
+    @app.middleware
+    async def inject_service(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+        context["service"] = service
+        await next()
+
+    handlers.register(app)
+    return app
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    service: NumbersService
+    client: AsyncWebClient
+    app: AsyncApp
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        client = build_slack_client(settings)
+        notifier = SlackNotifier(client, approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "", sandbox=settings.sandbox)
+        service = build_service(settings, notifier=notifier)
+        return cls(settings, service, client, create_app(settings, service=service, client=client))
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Resume unfinished requests, sweep expired holds, and close cleanly."""
+        resume = asyncio.create_task(self._resume(), name="numbot-resume")
+        sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
+        try:
+            yield
+        finally:
+            for task in (resume, sweeper):
+                task.cancel()
+            await asyncio.gather(resume, sweeper, return_exceptions=True)
+            await self.service.flowyte.aclose()
+            self.service.storage.close()
+
+    async def _resume(self) -> None:
+        try:
+            count = await self.service.resume()
+            if count:
+                logger.info("resumed %d unfinished request(s)", count)
+        except Exception:
+            logger.exception("resuming unfinished requests failed")
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.service.expire_holds()
+            except Exception:
+                logger.exception("expiring holds failed")
+
+
+def create_asgi(runtime: Runtime) -> Starlette:
+    """HTTP mode: POST /slack/events for commands and interactivity; GET /healthz."""
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+    slack = AsyncSlackRequestHandler(runtime.app)
+
+    async def events(request: Request) -> Response:
+        return await slack.handle(request)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "sandbox": runtime.settings.sandbox})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with runtime.running():
+            yield
+
+    return Starlette(
+        routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health, methods=["GET"])],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,92 @@
+"""The `numbot` command: run, demo, audit export, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.settings import SettingsError, load_settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot import logs
+    from bot.app import Runtime
+    from bot.serve import serve_http, serve_socket_mode
+
+    settings = load_settings()
+    settings.require_slack()
+    logs.configure(settings)
+    runtime = Runtime.build(settings)
+    if settings.socket_mode:
+        asyncio.run(serve_socket_mode(runtime))
+    else:
+        serve_http(runtime)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(db_path=args.db))
+
+
+def _open_audit(db_path: str | None) -> tuple[object, str]:
+    from storage.audit import AuditLog
+    from storage.db import connect
+
+    path = db_path or load_settings().NUMBOT_DB
+    if not Path(path).exists():
+        raise SettingsError(f"no numbot database at {path} (set NUMBOT_DB or pass --db)")
+    return AuditLog(connect(path, migrate_schema=False)), path
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    audit, _ = _open_audit(args.db)
+    if args.format == "csv":
+        audit.export_csv(sys.stdout)  # type: ignore[attr-defined]
+    else:
+        audit.export_jsonl(sys.stdout)  # type: ignore[attr-defined]
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    audit, path = _open_audit(args.db)
+    result = audit.verify(expect_head=args.expect_head)  # type: ignore[attr-defined]
+    if result.ok:
+        print(f"audit log intact: {result.entries} entries in {path}; head {result.head}")
+        return 0
+    where = f"entry {result.bad_seq}" if result.bad_seq is not None else "the end of the log"
+    print(f"audit log TAMPERED at {where}: {result.problem} ({result.entries} entries verified before it)", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="numbot", description="Buy and route Flowyte numbers from Slack, four-eyes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)").set_defaults(fn=_run)
+    demo = sub.add_parser("demo", help="the whole story on the sandbox, in the terminal")
+    demo.add_argument("--db", help="keep the demo's database here (default: a temporary file)")
+    demo.set_defaults(fn=_demo)
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    export = audit.add_parser("export", help="print every entry")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--db", help="database file (default: NUMBOT_DB)")
+    export.set_defaults(fn=_audit_export)
+    verify = audit.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
+    verify.add_argument("--db", help="database file (default: NUMBOT_DB)")
+    verify.add_argument("--expect-head", help="the head hash recorded earlier, to catch a truncated tail")
+    verify.set_defaults(fn=_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except SettingsError as exc:
+        print(f"numbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,205 @@
+"""`numbot demo`: the whole story on the sandbox, printed as the people in it would see it.
+
+It drives the very listeners the Slack app registers (handlers/), with a console stand-in
+for Slack's ack, respond and Web API, and the real service, storage and Flowyte client
+talking to the built-in sandbox. No Slack workspace or Flowyte account is needed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import textwrap
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.app import build_service
+from bot.settings import Settings
+from handlers import ids
+from handlers.actions.decide import approve
+from handlers.actions.request_purchase import request_purchase
+from handlers.actions.reserve import reserve
+from handlers.actions.routing import assign_agent, publish
+from handlers.commands.numbers import numbers_command
+from handlers.notifier import SlackNotifier
+from handlers.views.purchase_reason import purchase_reason
+from storage.audit import AuditLog
+
+ALICE, BOB = "U0ALICE", "U0BOB"
+NAMES = {ALICE: "alice", BOB: "bob"}
+APPROVAL_CHANNEL = "C0APPROVALS"
+
+
+def render(message: dict[str, Any]) -> str:
+    """Block Kit, as plain terminal text."""
+    lines: list[str] = []
+    for block in message.get("blocks") or [{"type": "section", "text": {"text": message.get("text", "")}}]:
+        kind = block.get("type")
+        if kind in ("section", "context"):
+            texts = [block["text"]["text"]] if kind == "section" else [e["text"] for e in block["elements"]]
+            for text in texts:
+                lines.append(_plain(text))
+            if kind == "section" and "accessory" in block:
+                lines[-1] += f"   [ {block['accessory']['text']['text']} ]"
+        elif kind == "actions":
+            parts = []
+            for element in block["elements"]:
+                if element["type"] == "button":
+                    parts.append(f"[ {element['text']['text']} ]")
+                else:
+                    options = ", ".join(o["text"]["text"] for o in element.get("options", []))
+                    parts.append(f"[ {element['placeholder']['text']} ▾ {options} ]")
+            lines.append("   ".join(parts))
+    return "\n".join(lines)
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"<@(U\w+)>", lambda m: "@" + NAMES.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"<#(C\w+)>", r"#approvals", text)
+    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class Console:
+    """Plays Slack for the demo: prints what each person would see, remembers what was shown."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.last_view: dict[str, Any] | None = None
+        self.last_reply: dict[str, Any] = {}
+        self.cards: dict[str, dict[str, Any]] = {}
+        self.dms: dict[str, list[dict[str, Any]]] = {}
+        self._ts = 0
+
+    def show(self, where: str, message: dict[str, Any]) -> None:
+        body = textwrap.indent(render(message), "    │ ")
+        self.out.write(f"  {where}\n{body}\n\n")
+
+    def step(self, text: str) -> None:
+        self.out.write(f"\n▶ {text}\n\n")
+
+    def ack_for(self, who: str) -> Callable[..., Awaitable[None]]:
+        async def ack(text: str | None = None, **message: Any) -> None:
+            if text or message.get("blocks"):
+                self.show(f"only @{NAMES[who]} sees (at once):", {"text": text, **message})
+
+        return ack
+
+    def respond_for(self, who: str) -> Callable[..., Awaitable[None]]:
+        async def respond(**message: Any) -> None:
+            self.last_reply = message
+            self.show(f"only @{NAMES[who]} sees:", message)
+
+        return respond
+
+    # The slice of Slack's Web API that numbot's notifier and listeners use.
+    async def chat_postMessage(self, *, channel: str, **message: Any) -> dict[str, Any]:  # noqa: N802
+        self._ts += 1
+        ts = f"1700000000.{self._ts:06d}"
+        if channel.startswith("U"):
+            self.dms.setdefault(channel, []).append(message)
+            self.show(f"numbot → DM to @{NAMES.get(channel, channel)}:", message)
+        else:
+            self.cards[ts] = message
+            self.show("numbot → #approvals (everyone in the channel sees):", message)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    async def chat_update(self, *, channel: str, ts: str, **message: Any) -> dict[str, Any]:
+        self.cards[ts] = message
+        self.show("numbot updates the card in #approvals:", message)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    async def views_open(self, *, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        self.last_view = view
+        self.out.write(f"  a modal opens: \"{view['title']['text']}\"\n\n")
+        return {"ok": True}
+
+
+def _button_value(message: dict[str, Any], action_id: str) -> str:
+    for block in message.get("blocks", []):
+        for element in [block.get("accessory", {}), *block.get("elements", [])]:
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise LookupError(f"no {action_id} button in the message")
+
+
+def _select(message: dict[str, Any], agent_id: str) -> dict[str, Any]:
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []):
+            if element.get("action_id") == ids.ASSIGN_AGENT:
+                return {"action_id": ids.ASSIGN_AGENT, "block_id": block["block_id"], "selected_option": {"value": agent_id}}
+    raise LookupError("no agent menu in the message")
+
+
+async def run_demo(*, db_path: str | None = None, out: TextIO = sys.stdout) -> int:
+    with tempfile.TemporaryDirectory(prefix="numbot-demo-") as tmp:
+        path = db_path or str(Path(tmp) / "demo.db")
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            NUMBOT_DB=path,
+            NUMBOT_APPROVERS=(ALICE, BOB),
+            NUMBOT_APPROVAL_CHANNEL=APPROVAL_CHANNEL,
+        )
+        console = Console(out)
+        service = build_service(settings, notifier=SlackNotifier(console, approval_channel=APPROVAL_CHANNEL, sandbox=True))
+        try:
+            return await _story(console, service, AuditLog(service.storage.db), out)
+        finally:
+            await service.flowyte.aclose()
+            service.storage.close()
+
+
+async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -> int:
+    def user(who: str) -> dict[str, Any]:
+        return {"user": {"id": who}, "trigger_id": "demo-trigger", "response_url": "demo"}
+
+    console.step("@alice types  /numbers search 415 features=voice")
+    await numbers_command(console.ack_for(ALICE), {"text": "search 415 features=voice", "user_id": ALICE}, console.respond_for(ALICE), service)
+    e164 = _button_value(console.last_reply, ids.RESERVE)
+
+    console.step(f"@alice clicks [ Reserve ] next to {e164}")
+    await reserve(console.ack_for(ALICE), user(ALICE), {"value": e164}, console.respond_for(ALICE), service)
+    request_id = _button_value(console.last_reply, ids.REQUEST_PURCHASE)
+
+    console.step("@alice clicks [ Request purchase ] and gives a reason")
+    await request_purchase(console.ack_for(ALICE), user(ALICE), {"value": request_id}, console.respond_for(ALICE), console, service)
+    assert console.last_view is not None
+    view = {
+        **console.last_view,
+        "state": {"values": {ids.REASON_BLOCK: {ids.REASON_INPUT: {"value": "Bay Area support line"}}}},
+    }
+    await purchase_reason(console.ack_for(ALICE), user(ALICE), view, console, service)
+
+    console.step("@alice clicks [ Approve ] on her own request")
+    await approve(console.ack_for(ALICE), user(ALICE), {"value": request_id}, console.respond_for(ALICE), service)
+
+    console.step("@bob, an approver, clicks [ Approve ] (and confirms the amount)")
+    await approve(console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service)
+
+    console.step("@bob clicks [ Approve ] again: a double click buys nothing more")
+    await approve(console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service)
+
+    console.step("@alice routes the number to the after-hours agent from the menu in her DM")
+    await assign_agent(console.ack_for(ALICE), user(ALICE), _select(console.dms[ALICE][-1], "agt_draft"), console.respond_for(ALICE), service)
+
+    console.step("@alice clicks [ Publish ]")
+    agent_id = _button_value(console.last_reply, ids.PUBLISH)
+    await publish(console.ack_for(ALICE), user(ALICE), {"value": agent_id}, console.respond_for(ALICE), service)
+
+    console.step("@alice types  /numbers list")
+    await numbers_command(console.ack_for(ALICE), {"text": "list", "user_id": ALICE}, console.respond_for(ALICE), service)
+
+    console.step("The audit log (numbot audit export)")
+    for entry in audit.entries():
+        who = NAMES.get(entry.actor, entry.actor)
+        out.write(f"  #{entry.seq:<3} {entry.at}  {who:<7} {entry.action:<17} {entry.outcome:<8} {entry.subject}  {entry.detail}\n")
+    result = audit.verify()
+    console.step("numbot audit verify")
+    if not result.ok:
+        out.write(f"  TAMPERED at entry {result.bad_seq}: {result.problem}\n")
+        return 1
+    out.write(f"  audit log intact: {result.entries} entries, head {result.head[:16]}…\n\n")
+    out.write("That was the sandbox: no Slack, no Flowyte account, no money. README.md shows how to install numbot in Slack.\n")
+    return 0

@@ -1,0 +1,155 @@
+"""What Flowyte returns, as pydantic models.
+
+Tolerant by design (flowyte-api.md marks many fields as inferred): unknown fields are
+ignored, optional fields may be missing. Amounts are Decimal: the client parses JSON with
+`parse_float=Decimal`, so no amount ever passes through binary floating point.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.money import to_decimal
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+def _money(value: object) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+class AvailableNumber(_Model):
+    e164: str
+    formatted: str | None = None
+    locality: str | None = None
+    region: str | None = None
+    rate_center: str | None = Field(default=None, alias="rateCenter")
+    features: tuple[str, ...] = ()
+    monthly_cost: Decimal | None = Field(default=None, alias="monthlyCost")
+    setup_cost: Decimal | None = Field(default=None, alias="setupCost")
+    currency: str = "USD"
+    reservable: bool = True
+    vanity_format: str | None = Field(default=None, alias="vanityFormat")
+    best_effort: bool | None = Field(default=None, alias="bestEffort")
+
+    _amounts = field_validator("monthly_cost", "setup_cost", mode="before")(_money)
+
+
+class Reservation(_Model):
+    id: str
+    e164: str
+    status: str = "active"
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    setup_cost: Decimal | None = Field(default=None, alias="setupCost")
+    monthly_cost: Decimal | None = Field(default=None, alias="monthlyCost")
+
+    _amounts = field_validator("monthly_cost", "setup_cost", mode="before")(_money)
+
+
+class OwnedNumber(_Model):
+    id: str
+    e164: str
+    organization_id: str | None = Field(default=None, alias="organizationId")
+    provider: str | None = None
+    default_agent_id: str | None = Field(default=None, alias="defaultAgentId")
+    monthly_cost: Decimal | None = Field(default=None, alias="monthlyCost")
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    status: str | None = None
+
+    _amounts = field_validator("monthly_cost", mode="before")(_money)
+
+
+class Agent(_Model):
+    id: str
+    name: str | None = None
+    version: int | str | None = None
+    published_version_id: str | None = Field(default=None, alias="publishedVersionId")
+    is_active: bool | None = Field(default=None, alias="isActive")
+
+    @property
+    def published(self) -> bool:
+        return self.published_version_id is not None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class AgentVersion(_Model):
+    id: str
+    agent_id: str | None = Field(default=None, alias="agentId")
+    version: int | str | None = None
+    note: str | None = None
+    published_at: datetime | None = Field(default=None, alias="publishedAt")
+    published_by: str | None = Field(default=None, alias="publishedBy")
+
+
+class Wallet(_Model):
+    balance_usd: Decimal = Field(alias="balanceUsd")
+    auto_reload_enabled: bool | None = Field(default=None, alias="autoReloadEnabled")
+    auto_reload_threshold_usd: Decimal | None = Field(default=None, alias="autoReloadThresholdUsd")
+    auto_reload_amount_usd: Decimal | None = Field(default=None, alias="autoReloadAmountUsd")
+
+    _amounts = field_validator(
+        "balance_usd", "auto_reload_threshold_usd", "auto_reload_amount_usd", mode="before"
+    )(_money)
+
+
+NUMBER_TYPES = ("local", "toll_free", "national", "mobile")
+FEATURES = ("voice", "sms", "mms", "fax", "emergency")
+
+
+class SearchQuery(_Model):
+    """A validated inventory search; field names follow the API's query parameters."""
+
+    area_code: str | None = Field(default=None, pattern=r"^[2-9]\d{2}$")
+    number_type: str | None = None
+    locality: str | None = Field(default=None, min_length=1, max_length=64)
+    administrative_area: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    features: tuple[str, ...] = ()
+    contains: str | None = Field(default=None, pattern=r"^[0-9A-Z]{1,10}$")
+    starts_with: str | None = Field(default=None, pattern=r"^[0-9A-Z]{1,10}$")
+    ends_with: str | None = Field(default=None, pattern=r"^[0-9A-Z]{1,10}$")
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    best_effort: bool | None = None
+    limit: int = Field(default=10, ge=1, le=50)
+
+    @field_validator("number_type")
+    @classmethod
+    def _known_type(cls, value: str | None) -> str | None:
+        if value is not None and value not in NUMBER_TYPES:
+            raise ValueError(f"must be one of {', '.join(NUMBER_TYPES)}")
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [f for f in value if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown feature {unknown[0]!r}; use {', '.join(FEATURES)}")
+        return tuple(dict.fromkeys(value))
+
+    def params(self) -> dict[str, str]:
+        names = {
+            "area_code": "areaCode",
+            "number_type": "numberType",
+            "locality": "locality",
+            "administrative_area": "administrativeArea",
+            "contains": "contains",
+            "starts_with": "startsWith",
+            "ends_with": "endsWith",
+            "country": "country",
+        }
+        params = {api: str(getattr(self, attr)) for attr, api in names.items() if getattr(self, attr)}
+        if self.features:
+            params["features"] = ",".join(self.features)
+        if self.best_effort is not None:
+            params["bestEffort"] = "true" if self.best_effort else "false"
+        params["limit"] = str(self.limit)
+        return params

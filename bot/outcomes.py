@@ -1,0 +1,84 @@
+"""What the workflow service returns: a typed result, or a refusal with a code and a sentence.
+
+Expected refusals (not an approver, already decided, hold expired, Flowyte said no) are
+values, not exceptions; the Slack layer turns each into a reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from bot.flowyte.models import Agent, AgentVersion, AvailableNumber, OwnedNumber, SearchQuery, Wallet
+from storage.requests import Request
+
+
+@dataclass(frozen=True)
+class Refused:
+    code: str  # not_approver, self_approval, unknown, already_decided, in_flight, expired, ...
+    message: str
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: SearchQuery
+    numbers: list[AvailableNumber]
+
+
+@dataclass(frozen=True)
+class Held:
+    request: Request
+
+
+@dataclass(frozen=True)
+class Requested:
+    request: Request
+    balance: Decimal | None
+    card_posted: bool
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Approve or reject went through; `request` is in its resulting state."""
+
+    request: Request
+    message: str
+    agents: list[Agent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Assigned:
+    number: OwnedNumber
+    agent: Agent | None
+
+    @property
+    def unpublished(self) -> bool:
+        return self.agent is not None and not self.agent.published
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    number: OwnedNumber
+
+
+@dataclass(frozen=True)
+class Published:
+    agent_id: str
+    version: AgentVersion
+
+
+@dataclass(frozen=True)
+class Imported:
+    number: OwnedNumber
+    agent: Agent | None
+
+
+@dataclass(frozen=True)
+class NumberList:
+    numbers: list[OwnedNumber]
+    agents: dict[str, Agent]
+
+
+@dataclass(frozen=True)
+class WalletView:
+    wallet: Wallet

@@ -1,0 +1,27 @@
+"""The narrow surface through which the workflow reaches people (Slack, or the demo).
+
+The service decides; a Notifier shows. Keeping this small lets approve, reject and the
+startup reconcile run headlessly in tests and in `numbot demo`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from bot.flowyte.models import Agent
+from storage.requests import Request
+
+
+class Notifier(Protocol):
+    async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
+        """Post the approval card for `request`; return (channel, ts)."""
+        ...
+
+    async def update_card(self, request: Request) -> None:
+        """Redraw the card of `request` to show its current state."""
+        ...
+
+    async def tell_requester(self, request: Request, text: str, *, agents: list[Agent] | None = None) -> None:
+        """Tell the person who asked what happened (agents: offer to route the new number)."""
+        ...

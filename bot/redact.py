@@ -1,0 +1,48 @@
+"""Keep secrets out of logs, the audit log and Slack.
+
+`redact(text)` masks anything shaped like a Slack token, a Slack signing secret in a
+header, or a Flowyte key, plus any exact secret value registered at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_PATTERNS = [
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),
+    re.compile(r"xapp-[A-Za-z0-9-]+"),
+    re.compile(r"flowyte_sk_[A-Za-z0-9_]+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+]
+_known: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Also mask this exact value (the signing secret has no recognisable shape)."""
+    if value and len(value) >= 6:
+        _known.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _known:
+        text = text.replace(secret, "[redacted]")
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + "[redacted]", text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Installed on the root handlers: every record is rendered, then redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if record.exc_info:
+            formatter = logging.Formatter()
+            cleaned += "\n" + redact(formatter.formatException(record.exc_info))
+            record.exc_info = None
+            record.exc_text = None
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        return True

@@ -1,0 +1,131 @@
+"""numbot's settings, read from the environment (and an optional `.env`) once, at start.
+
+Nothing else in numbot reads `os.environ`. Secrets are `SecretStr`, so they print as
+`**********` in reprs, logs and validation errors.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+DEFAULT_FLOWYTE_BASE_URL = "https://builder.flowyte.com/api/v1"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+
+
+class SettingsError(Exception):
+    """numbot is not configured correctly."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_APP_TOKEN: SecretStr | None = None
+    SLACK_API_URL: str = DEFAULT_SLACK_API_URL
+    FLOWYTE_API_KEY: SecretStr | None = None
+    FLOWYTE_BASE_URL: str = DEFAULT_FLOWYTE_BASE_URL
+    NUMBOT_DB: str = "numbot.db"
+    NUMBOT_APPROVERS: Annotated[tuple[str, ...], NoDecode] = ()
+    NUMBOT_APPROVAL_CHANNEL: str | None = None
+    PORT: int = Field(default=3000, ge=1, le=65535)
+    NUMBOT_HOST: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
+    NUMBOT_LOG_LEVEL: str = "INFO"
+
+    @field_validator("NUMBOT_APPROVERS", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("NUMBOT_APPROVERS")
+    @classmethod
+    def _check_approvers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _SLACK_USER_ID.match(v)]
+        if bad:
+            raise ValueError(f"not Slack user ids (expected U…/W…): {', '.join(bad)}")
+        return value
+
+    @field_validator("NUMBOT_APPROVAL_CHANNEL")
+    @classmethod
+    def _check_channel(cls, value: str | None) -> str | None:
+        if value is not None and not _SLACK_CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (expected C…/G…)")
+        return value
+
+    @field_validator("SLACK_API_URL")
+    @classmethod
+    def _slash_terminated(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("FLOWYTE_BASE_URL")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("FLOWYTE_API_KEY")
+    @classmethod
+    def _looks_like_a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("flowyte_sk_"):
+            raise ValueError("a Flowyte API key starts with flowyte_sk_")
+        return value
+
+    @model_validator(mode="after")
+    def _check_token_shapes(self) -> Settings:
+        if self.SLACK_APP_TOKEN is not None and not self.SLACK_APP_TOKEN.get_secret_value().startswith(
+            "xapp-"
+        ):
+            raise ValueError("SLACK_APP_TOKEN is an app-level token and starts with xapp-")
+        if self.SLACK_BOT_TOKEN is not None and not self.SLACK_BOT_TOKEN.get_secret_value().startswith(
+            "xoxb-"
+        ):
+            raise ValueError("SLACK_BOT_TOKEN is a bot token and starts with xoxb-")
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """Without a Flowyte key numbot runs on its built-in sandbox: no real money."""
+        return self.FLOWYTE_API_KEY is None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.SLACK_APP_TOKEN is not None
+
+    def require_slack(self) -> None:
+        """`numbot run` needs Slack credentials and an approval setup; the demo does not."""
+        missing = [
+            name
+            for name in ("SLACK_BOT_TOKEN", "NUMBOT_APPROVAL_CHANNEL")
+            if getattr(self, name) is None
+        ]
+        if not self.socket_mode and self.SLACK_SIGNING_SECRET is None:
+            missing.append("SLACK_SIGNING_SECRET")
+        if not self.NUMBOT_APPROVERS:
+            missing.append("NUMBOT_APPROVERS")
+        if missing:
+            raise SettingsError(
+                "numbot run needs these settings: " + ", ".join(missing)
+                + " (see the Settings table in README.md)"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise SettingsError with a readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"  {field}: {err['msg']}")
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None

@@ -1,0 +1,116 @@
+"""A held number, and the approval card of a purchase or release request."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.money import usd
+from handlers import ids
+from handlers.blocks.common import Block, Message, button, context, escape, message, section, slack_date
+from storage.requests import Request
+
+STATUS_LINES = {
+    "held": ":hourglass_flowing_sand: Held, not yet requested.",
+    "pending": ":hourglass_flowing_sand: Waiting for an approver.",
+    "approved": ":gear: Approved by <@{by}>; buying now…",
+    "purchasing": ":gear: Approved by <@{by}>; buying now…",
+    "releasing": ":gear: Approved by <@{by}>; releasing now…",
+    "purchased": ":white_check_mark: Approved by <@{by}> and *purchased*.",
+    "released": ":white_check_mark: Approved by <@{by}> and *released* to the carrier.",
+    "failed": ":x: Failed: {detail}",
+    "rejected": ":no_entry: Rejected by <@{by}>. The hold was released; nothing was charged.",
+    "cancelled": ":no_entry: Cancelled by the requester. Nothing was charged.",
+    "expired": ":alarm_clock: Hold expired before approval; nothing was charged. Request again.",
+}
+
+
+def status_line(request: Request) -> str:
+    return STATUS_LINES.get(request.status, request.status).format(
+        by=request.decided_by or "?", detail=escape(request.detail)
+    )
+
+
+def _money(amount: Decimal | None) -> str:
+    return usd(amount) if amount is not None else "unknown"
+
+
+def build_hold(request: Request, *, sandbox: bool) -> Message:
+    expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "in about 30 minutes"
+    text = (
+        f":lock: *{request.e164}* is held for you until {expires}. Holding is free.\n"
+        f"Buying it costs {_money(request.setup_cost)} now and {_money(request.monthly_cost)}/month, "
+        "after another person approves."
+    )
+    blocks = [
+        section(text, block_id=f"hold:{request.id}"),
+        {"type": "actions", "elements": [button("Request purchase", ids.REQUEST_PURCHASE, request.id, style="primary")]},
+    ]
+    return message(f"{request.e164} is held for you.", blocks, sandbox=sandbox)
+
+
+def _approve_confirm(request: Request) -> Block:
+    if request.kind == "release":
+        body = f"Release {request.e164} to the carrier? This cannot be undone."
+    else:
+        body = f"Buy {request.e164} for {_money(request.total_cost)} now ({_money(request.monthly_cost)}/month after)?"
+    return {
+        "title": {"type": "plain_text", "text": "Approve?"},
+        "text": {"type": "plain_text", "text": body},
+        "confirm": {"type": "plain_text", "text": "Approve"},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
+
+
+def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: bool) -> Message:
+    """The card in the approval channel; redrawn in place as the request moves on."""
+    reason = escape(request.reason) if request.reason else "_none given_"
+    if request.kind == "release":
+        title = f"Release request: {request.e164}"
+        lines = [
+            f"*<@{request.requester}> asks to release {request.e164}* to the carrier.",
+            ":warning: *This cannot be undone*: the number is gone for good, and calls to it stop.",
+            f"*Saves:* {_money(request.monthly_cost)}/month",
+            f"*Why:* {reason}",
+        ]
+    else:
+        total = request.total_cost
+        after = balance - total if balance is not None and total is not None else None
+        title = f"Purchase request: {request.e164}"
+        expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "unknown"
+        lines = [
+            f"*<@{request.requester}> asks to buy {request.e164}.*",
+            f"*Costs now:* {_money(total)} (setup {_money(request.setup_cost)} + first month)   "
+            f"*Then:* {_money(request.monthly_cost)}/month",
+            f"*Why:* {reason}",
+            f"*Hold expires:* {expires}",
+        ]
+        if request.status == "pending":
+            lines.insert(2, f"*Wallet:* {_money(balance)} → {_money(after)} after")
+        if after is not None and after < 0:
+            lines.append(f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first.")
+    blocks: list[Block] = [section("\n".join(lines), block_id=f"card:{request.id}")]
+    if request.status == "pending":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"decide:{request.id}",
+                "elements": [
+                    button("Approve", ids.APPROVE, request.id, style="primary", confirm=_approve_confirm(request)),
+                    button("Reject", ids.REJECT, request.id, style="danger"),
+                ],
+            }
+        )
+    blocks.append(context(f"{status_line(request)}  ·  request `{request.id}`"))
+    return message(title, blocks, sandbox=sandbox)
+
+
+def build_requested(request: Request, channel: str | None, *, posted: bool, sandbox: bool) -> Message:
+    where = f"<#{channel}>" if channel else "the approval channel"
+    if posted:
+        text = f"Purchase of {request.e164} requested. An approver will decide in {where}; you'll hear back here."
+    else:
+        text = (
+            f"Purchase of {request.e164} is requested, but the approval card could not be posted to {where}. "
+            "numbot will post it when it restarts; tell your numbot admin."
+        )
+    return message(text, [section(text)], sandbox=sandbox)

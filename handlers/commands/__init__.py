@@ -1,0 +1,12 @@
+"""Slash command listeners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import ids
+from handlers.commands.numbers import numbers_command
+
+
+def register(app: Any) -> None:
+    app.command(ids.COMMAND)(numbers_command)

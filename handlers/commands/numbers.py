@@ -1,0 +1,91 @@
+"""`/numbers <subcommand>`: parse, acknowledge at once, then do the work and respond.
+
+Everything here is ephemeral (only the person who typed it sees it), except the approval
+card a release request posts to the approval channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.outcomes import Refused
+from bot.workflow import NumbersService
+from handlers.blocks.common import Message, plain, refusal
+from handlers.blocks.help import build_help, build_usage_error
+from handlers.blocks.requests import build_requested
+from handlers.blocks.routing import (
+    build_assigned,
+    build_imported,
+    build_number_list,
+    build_published,
+    build_unassigned,
+    build_wallet,
+)
+from handlers.blocks.search import build_search_results, build_searching
+from handlers.commands import parser as p
+
+
+async def _run(command: p.Command, actor: str, service: NumbersService) -> Message:
+    """Carry out a parsed command; every branch ends in a message for the person."""
+    sandbox = service.sandbox
+    match command:
+        case p.Search(query):
+            found = await service.search(actor, query)
+            if isinstance(found, Refused):
+                return refusal(found.message, sandbox=sandbox)
+            return build_search_results(found.query, found.numbers, sandbox=sandbox)
+        case p.ListNumbers():
+            listed = await service.list_numbers(actor)
+            if isinstance(listed, Refused):
+                return refusal(listed.message, sandbox=sandbox)
+            return build_number_list(listed.numbers, listed.agents, sandbox=sandbox)
+        case p.ShowWallet():
+            wallet = await service.wallet(actor)
+            if isinstance(wallet, Refused):
+                return refusal(wallet.message, sandbox=sandbox)
+            return build_wallet(wallet.wallet, sandbox=sandbox)
+        case p.Assign(number, agent_id):
+            assigned = await service.assign(actor, number, agent_id)
+            if isinstance(assigned, Refused):
+                return refusal(assigned.message, sandbox=sandbox)
+            return build_assigned(assigned.number, assigned.agent, agent_id, sandbox=sandbox)
+        case p.Unassign(number):
+            unassigned = await service.unassign(actor, number)
+            if isinstance(unassigned, Refused):
+                return refusal(unassigned.message, sandbox=sandbox)
+            return build_unassigned(unassigned.number, sandbox=sandbox)
+        case p.Publish(agent_id):
+            published = await service.publish(actor, agent_id)
+            if isinstance(published, Refused):
+                return refusal(published.message, sandbox=sandbox)
+            return build_published(published.agent_id, published.version.id, sandbox=sandbox)
+        case p.Release(number, reason):
+            requested = await service.request_release(actor, number, reason)
+            if isinstance(requested, Refused):
+                return refusal(requested.message, sandbox=sandbox)
+            return build_requested(
+                requested.request, requested.request.card_channel, posted=requested.card_posted, sandbox=sandbox
+            )
+        case p.Import(e164, agent_id):
+            imported = await service.import_number(actor, e164, agent_id)
+            if isinstance(imported, Refused):
+                return refusal(imported.message, sandbox=sandbox)
+            return build_imported(imported.number, imported.agent, agent_id, sandbox=sandbox)
+    return plain("numbot does not know that command.", sandbox=sandbox)  # unreachable by the parser
+
+
+async def numbers_command(ack: Any, command: dict[str, Any], respond: Any, service: NumbersService) -> None:
+    parsed = p.parse(command.get("text"))
+    sandbox = service.sandbox
+    if isinstance(parsed, p.UsageError):
+        await ack(**build_usage_error(parsed.message, parsed.topic, sandbox=sandbox))
+        return
+    if isinstance(parsed, p.Help):
+        await ack(**build_help(parsed.topic, sandbox=sandbox))
+        return
+    if isinstance(parsed, p.Search):
+        await ack(text=build_searching(parsed.query, sandbox=sandbox))
+    else:
+        await ack()
+    reply = await _run(parsed, command["user_id"], service)
+    await respond(response_type="ephemeral", replace_original=False, **reply)

@@ -1,0 +1,342 @@
+"""Parse the text after `/numbers` into a typed command, or a usage error. Never raises.
+
+Each subcommand's usage and help sit beside its parser, in SUBCOMMANDS; `/numbers help`
+is built from them, and a test fails when a subcommand has none.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from bot.flowyte.models import FEATURES, NUMBER_TYPES, SearchQuery
+
+MAX_TEXT = 500
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+NUMBER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+AGENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+AREA_CODE = re.compile(r"^[2-9]\d{2}$")
+_TEL_LINK = re.compile(r"^<tel:([^|>]+)(?:\|[^>]*)?>$")
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+
+
+@dataclass(frozen=True)
+class Search:
+    query: SearchQuery
+
+
+@dataclass(frozen=True)
+class ListNumbers:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowWallet:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Assign:
+    number: str
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class Unassign:
+    number: str
+
+
+@dataclass(frozen=True)
+class Publish:
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class Release:
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Import:
+    e164: str
+    agent_id: str | None
+
+
+Command = Search | ListNumbers | ShowWallet | Help | Assign | Unassign | Publish | Release | Import
+
+
+@dataclass(frozen=True)
+class UsageError:
+    message: str
+    topic: str | None = None
+
+
+class _Usage(Exception):
+    pass
+
+
+def _q(token: str) -> str:
+    """Echo a user's token inside a code span, safely: no mentions, links or broken spans."""
+    token = token[:40].replace("`", "'")
+    return "`" + token.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "`"
+
+
+# -- argument checks ---------------------------------------------------------------------
+
+
+def _number_ref(token: str) -> str:
+    """A number as +E.164 (punctuation and Slack's tel: links allowed) or a Flowyte id."""
+    link = _TEL_LINK.match(token)
+    if link:
+        token = link.group(1)
+    if token.startswith("+"):
+        digits = "+" + _PHONE_PUNCTUATION.sub("", token[1:])
+        if E164.match(digits):
+            return digits
+        raise _Usage(f"{_q(token)} is not a phone number; write it as +E.164, like +14155551234.")
+    if NUMBER_ID.match(token):
+        return token
+    raise _Usage(f"{_q(token)} is neither a +E.164 phone number nor a number id.")
+
+
+def _e164(token: str) -> str:
+    ref = _number_ref(token)
+    if not ref.startswith("+"):
+        raise _Usage(f"{_q(token)} must be a phone number in +E.164 form, like +14155551234.")
+    return ref
+
+
+def _agent(token: str) -> str:
+    if not AGENT_ID.match(token):
+        raise _Usage(f"{_q(token)} is not an agent id (like agt_123).")
+    return token
+
+
+def _arity(args: list[str], low: int, high: int | None = None) -> None:
+    high = low if high is None else high
+    if not low <= len(args) <= high:
+        raise _Usage("wrong number of arguments.")
+
+
+# -- subcommands ---------------------------------------------------------------------------
+
+_SEARCH_KEYS = {
+    "areacode": "area_code",
+    "area": "area_code",
+    "type": "number_type",
+    "numbertype": "number_type",
+    "city": "locality",
+    "locality": "locality",
+    "state": "administrative_area",
+    "administrativearea": "administrative_area",
+    "features": "features",
+    "contains": "contains",
+    "startswith": "starts_with",
+    "endswith": "ends_with",
+    "country": "country",
+    "besteffort": "best_effort",
+    "limit": "limit",
+}
+_FILTER_NAMES = {
+    "area_code": "areaCode",
+    "number_type": "type",
+    "locality": "city",
+    "administrative_area": "state",
+    "starts_with": "startsWith",
+    "ends_with": "endsWith",
+    "best_effort": "bestEffort",
+}
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _parse_search(args: list[str]) -> Command:
+    values: dict[str, object] = {}
+    for arg in args:
+        if AREA_CODE.match(arg):
+            key, raw = "area_code", arg
+        elif "=" in arg:
+            name, raw = arg.split("=", 1)
+            key_or_none = _SEARCH_KEYS.get(name.lower())
+            if key_or_none is None:
+                raise _Usage(f"unknown filter {_q(name)}. Filters: areaCode, type, city, state, features, contains, startsWith, endsWith, country, bestEffort, limit.")
+            key = key_or_none
+        else:
+            raise _Usage(f"{_q(arg)} is not a filter. Give an area code like 415, or name=value.")
+        if key in values:
+            raise _Usage(f"`{_FILTER_NAMES.get(key, key)}` given twice.")
+        values[key] = _search_value(key, raw)
+    if not values:
+        raise _Usage("give an area code or at least one filter.")
+    try:
+        return Search(SearchQuery(**values))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "filter"
+        raise _Usage(f"`{_FILTER_NAMES.get(field, field)}`: {_friendly(field, err['msg'])}") from None
+
+
+def _search_value(key: str, raw: str) -> object:
+    if key == "features":
+        return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    if key == "best_effort":
+        if raw.lower() not in _BOOLS:
+            raise _Usage("`bestEffort` is true or false.")
+        return _BOOLS[raw.lower()]
+    if key == "limit":
+        if not raw.isdigit() or len(raw) > 3:
+            raise _Usage("`limit` is a whole number from 1 to 50.")
+        return int(raw)
+    if key in ("administrative_area", "country", "contains", "starts_with", "ends_with"):
+        return raw.upper()
+    if key == "number_type":
+        return raw.lower().replace("-", "_")
+    return raw
+
+
+def _friendly(field: str, message: str) -> str:
+    return {
+        "area_code": "an area code is three digits, like 415.",
+        "administrative_area": "a state is two letters, like CA.",
+        "country": "a country is two letters, like US.",
+        "number_type": f"type is one of {', '.join(NUMBER_TYPES)}.",
+        "features": f"features are a comma list of {', '.join(FEATURES)}.",
+        "contains": "up to 10 digits or letters.",
+        "starts_with": "up to 10 digits or letters.",
+        "ends_with": "up to 10 digits or letters.",
+        "limit": "a whole number from 1 to 50.",
+        "locality": "a city name up to 64 characters.",
+    }.get(field, message)
+
+
+def _parse_list(args: list[str]) -> Command:
+    _arity(args, 0)
+    return ListNumbers()
+
+
+def _parse_wallet(args: list[str]) -> Command:
+    _arity(args, 0)
+    return ShowWallet()
+
+
+def _parse_help(args: list[str]) -> Command:
+    _arity(args, 0, 1)
+    topic = args[0].lower() if args else None
+    if topic is not None and topic not in SUBCOMMANDS:
+        raise _Usage(f"no help on {_q(topic)}.")
+    return Help(topic)
+
+
+def _parse_assign(args: list[str]) -> Command:
+    _arity(args, 2)
+    return Assign(_number_ref(args[0]), _agent(args[1]))
+
+
+def _parse_unassign(args: list[str]) -> Command:
+    _arity(args, 1)
+    return Unassign(_number_ref(args[0]))
+
+
+def _parse_publish(args: list[str]) -> Command:
+    _arity(args, 1)
+    return Publish(_agent(args[0]))
+
+
+def _parse_release(args: list[str]) -> Command:
+    if not args:
+        raise _Usage("wrong number of arguments.")
+    reason = " ".join(args[1:]).strip()
+    if len(reason) > 300:
+        raise _Usage("keep the reason under 300 characters.")
+    return Release(_number_ref(args[0]), reason)
+
+
+def _parse_import(args: list[str]) -> Command:
+    _arity(args, 1, 2)
+    return Import(_e164(args[0]), _agent(args[1]) if len(args) == 2 else None)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    usage: str
+    help: str
+    parse: Callable[[list[str]], Command]
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "search": Subcommand(
+        "search <area code> [filter=value ...]",
+        "Search the carrier's inventory. Filters: type=local|toll_free|national|mobile, city=\"San Francisco\", "
+        "state=CA, features=voice,sms, contains/startsWith/endsWith=digits or letters, bestEffort=false "
+        "(exact matches only), limit=1-50.",
+        _parse_search,
+    ),
+    "list": Subcommand("list", "Numbers this organization owns, and the agent each one rings.", _parse_list),
+    "wallet": Subcommand("wallet", "The prepaid wallet's balance.", _parse_wallet),
+    "assign": Subcommand(
+        "assign <+E.164 or number id> <agent id>",
+        "Route a number to an agent. Calls reach the agent's published version only.",
+        _parse_assign,
+    ),
+    "unassign": Subcommand(
+        "unassign <+E.164 or number id>",
+        "Stop routing a number. You keep it, and keep paying for it.",
+        _parse_unassign,
+    ),
+    "publish": Subcommand("publish <agent id>", "Publish an agent's current draft, so calls reach it.", _parse_publish),
+    "release": Subcommand(
+        "release <+E.164 or number id> [reason]",
+        "Give a number back to the carrier. Irreversible, so a second person must approve it.",
+        _parse_release,
+    ),
+    "import": Subcommand(
+        "import <+E.164> [agent id]",
+        "Bring a number you already own on your carrier account into Flowyte. No charge.",
+        _parse_import,
+    ),
+    "help": Subcommand("help [subcommand]", "This help.", _parse_help),
+}
+
+
+def _has_hidden_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n" for ch in text)
+
+
+def parse(text: str | None) -> Command | UsageError:
+    """`/numbers` text -> a command, or a UsageError whose message says what to fix."""
+    text = (text or "").strip()
+    if not text:
+        return Help()
+    if len(text) > MAX_TEXT:
+        return UsageError(f"That is {len(text)} characters; numbot takes at most {MAX_TEXT}.")
+    if _has_hidden_characters(text):
+        return UsageError("That text contains invisible control or direction characters; type it again plainly.")
+    # Slack sends typographic quotes when people type them: treat them as plain quotes.
+    text = text.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"}))
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        return UsageError("A quote is not closed.")
+    if not tokens:
+        return Help()
+    name, args = tokens[0].lower(), tokens[1:]
+    sub = SUBCOMMANDS.get(name)
+    if sub is None:
+        if AREA_CODE.match(name):  # `/numbers 415` searches
+            name, sub, args = "search", SUBCOMMANDS["search"], tokens
+        else:
+            return UsageError(f"Unknown subcommand {_q(tokens[0])}.", None)
+    try:
+        return sub.parse(args)
+    except _Usage as exc:
+        return UsageError(f"{exc} Usage: `/numbers {sub.usage}`", name)

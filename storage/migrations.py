@@ -1,0 +1,95 @@
+"""Schema migrations, applied in order, each once, at start.
+
+Append new migrations to MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _m001_requests(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE requests (
+            id              TEXT PRIMARY KEY,
+            kind            TEXT NOT NULL CHECK (kind IN ('purchase', 'release')),
+            status          TEXT NOT NULL,
+            e164            TEXT NOT NULL,
+            number_id       TEXT,
+            reservation_id  TEXT,
+            setup_cost      TEXT,
+            monthly_cost    TEXT,
+            requester       TEXT NOT NULL,
+            reason          TEXT NOT NULL DEFAULT '',
+            decided_by      TEXT,
+            card_channel    TEXT,
+            card_ts         TEXT,
+            hold_expires_at TEXT,
+            detail          TEXT NOT NULL DEFAULT '',
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX requests_status ON requests (status)")
+
+
+def _m002_audit(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE audit (
+            seq       INTEGER PRIMARY KEY,
+            at        TEXT NOT NULL,
+            actor     TEXT NOT NULL,
+            action    TEXT NOT NULL,
+            subject   TEXT NOT NULL,
+            outcome   TEXT NOT NULL,
+            detail    TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash      TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_requests", _m001_requests),
+    ("002_audit", _m002_audit),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations not yet applied; return their names."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+        applied = []
+        for name, apply in MIGRATIONS:
+            if name in done:
+                continue
+            apply(db)
+            conn.execute(
+                "INSERT INTO migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
+                (name,),
+            )
+            applied.append(name)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return applied

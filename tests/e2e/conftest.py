@@ -1,0 +1,27 @@
+import pytest
+
+from tests.e2e.harness import BOT_TOKEN, BotProcess
+from tests.fakes.flowyte_server import FakeFlowyte
+from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture
+def slack():
+    fake = FakeSlack(bot_token=BOT_TOKEN)
+    with fake.serve():
+        yield fake
+
+
+@pytest.fixture
+def flowyte():
+    fake = FakeFlowyte()
+    with fake.serve() as url:
+        fake.url = url
+        yield fake
+
+
+@pytest.fixture
+def bot(slack, flowyte, tmp_path):
+    process = BotProcess(slack, flowyte.url, tmp_path).start()
+    yield process
+    process.stop()

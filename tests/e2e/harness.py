@@ -1,0 +1,175 @@
+"""Run `numbot run` as a real process against fake Slack and fake Flowyte on loopback.
+
+    with FakeSlack().serve() ... , FakeFlowyte().serve() ...:
+        bot = BotProcess(slack, flowyte_url, tmp_path); bot.start()
+        bot.command("search 415", user=ALICE)      # a signed slash command over HTTP
+        bot.click(ids.RESERVE, "+14155550123", user=ALICE)
+
+Everything the bot does is observed where it lands: the fake Slack's recorded calls
+(messages, card updates, response_url replies) and the fake Flowyte's recorded requests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from handlers import ids
+from tests.fakes.serve import free_port
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import (
+    block_action_body,
+    signed_headers,
+    slash_command_body,
+    view_submission_body,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
+BOT_TOKEN = "xoxb-e2e-bot-token-0000"
+FLOWYTE_KEY = "flowyte_sk_test_e2e_key_0000"
+APPROVAL_CHANNEL = "C0APPROVALS"
+ALICE, BOB, CAROL, MALLORY = "U0ALICE", "U0BOB", "U0CAROL", "U0MALLORY"
+APPROVERS = (ALICE, BOB, CAROL)  # alice approves too, but never her own requests
+SECRETS = (SIGNING_SECRET, BOT_TOKEN, FLOWYTE_KEY)
+
+_responses = itertools.count(1)
+
+
+class BotProcess:
+    def __init__(self, slack: FakeSlack, flowyte_url: str, workdir: Path, **env: str) -> None:
+        self.slack = slack
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        self.db = workdir / "numbot.db"
+        self.log = workdir / f"bot-{self.port}.log"
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(REPO),
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "FLOWYTE_API_KEY": FLOWYTE_KEY,
+            "FLOWYTE_BASE_URL": flowyte_url + "/api/v1",
+            "NUMBOT_DB": str(self.db),
+            "NUMBOT_APPROVERS": ",".join(APPROVERS),
+            "NUMBOT_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
+            "NUMBOT_HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "NUMBOT_LOG_LEVEL": "DEBUG",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(timeout=10)
+
+    def start(self, timeout: float = 20) -> BotProcess:
+        self._logfile = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self._logfile,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"numbot exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if self.http.get(self.url + "/healthz").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"numbot did not come up:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._logfile.close()
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._logfile.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    # -- what Slack would send ------------------------------------------------------------
+
+    def post(self, body: str, *, headers: dict[str, str] | None = None) -> httpx.Response:
+        headers = headers if headers is not None else signed_headers(body, SIGNING_SECRET)
+        return self.http.post(self.url + "/slack/events", content=body, headers=headers)
+
+    def command(self, text: str, *, user: str, response_id: str | None = None) -> tuple[httpx.Response, str]:
+        """A signed `/numbers <text>`; returns the HTTP response and its response_url id."""
+        rid = response_id or f"cmd{next(_responses)}"
+        body = slash_command_body(text, user, response_url=self.slack.response_url(rid))
+        return self.post(body), rid
+
+    def click(self, action_id: str, value: str | None, *, user: str, selected: str | None = None,
+              block_id: str | None = None, channel: str = "C0CHAN") -> tuple[httpx.Response, str]:
+        rid = f"act{next(_responses)}"
+        kwargs: dict[str, Any] = {}
+        if block_id:
+            kwargs["block_id"] = block_id
+        body = block_action_body(action_id, value, user, response_url=self.slack.response_url(rid),
+                                 channel_id=channel, selected_option_value=selected, **kwargs)
+        return self.post(body), rid
+
+    def submit_reason(self, request_id: str, reason: str, *, user: str) -> httpx.Response:
+        body = view_submission_body(ids.PURCHASE_REASON_VIEW, {ids.REASON_BLOCK: {ids.REASON_INPUT: reason}},
+                                    user, private_metadata=request_id)
+        return self.post(body)
+
+
+# -- reading what the bot said ------------------------------------------------------------
+
+
+def texts(message: dict[str, Any]) -> str:
+    """All visible text of a message: its fallback and every block's text."""
+    parts = [str(message.get("text") or "")]
+    for block in message.get("blocks") or []:
+        if "text" in block and isinstance(block["text"], dict):
+            parts.append(block["text"].get("text", ""))
+        for element in block.get("elements", []):
+            if isinstance(element.get("text"), str):
+                parts.append(element["text"])
+            elif isinstance(element.get("text"), dict):
+                parts.append(element["text"].get("text", ""))
+        if "accessory" in block:
+            parts.append(block["accessory"].get("text", {}).get("text", ""))
+    return "\n".join(parts)
+
+
+def find_element(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    for block in message.get("blocks") or []:
+        for element in [block.get("accessory") or {}, *block.get("elements", [])]:
+            if element.get("action_id") == action_id:
+                return {**element, "block_id": block.get("block_id")}
+    raise AssertionError(f"no {action_id} in {texts(message)!r}")
+
+
+def reply(slack: FakeSlack, response_id: str, *, timeout: float = 10.0, contains: str | None = None) -> dict[str, Any]:
+    """The first (or first matching) message the bot sent to a response_url."""
+    def match(call: Any) -> bool:
+        return call.response_id == response_id and (contains is None or contains in texts(call.body))
+
+    return slack.wait_for(match, timeout=timeout)[0].body

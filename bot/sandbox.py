@@ -788,10 +788,7 @@ class SandboxFlowyte:
     def inventory_for(self, area_code: str) -> list[AvailableNumber]:
         """Every inventory number of an area code (held and owned ones included)."""
         with self._lock:
-            if area_code not in self._generated:
-                self._generated.add(area_code)
-                for number in generate_inventory(area_code, self.seed):
-                    self.inventory.setdefault(number.e164, number)
+            self._generate(area_code)
             return sorted(
                 (n for n in self.inventory.values() if n.area_code == area_code),
                 key=lambda n: n.e164,
@@ -827,6 +824,12 @@ class SandboxFlowyte:
         return self._app
 
     # --- internals ---
+
+    def _generate(self, area_code: str) -> None:
+        if area_code not in self._generated:
+            self._generated.add(area_code)
+            for number in generate_inventory(area_code, self.seed):
+                self.inventory.setdefault(number.e164, number)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -905,8 +908,12 @@ class SandboxFlowyte:
         else:
             codes = [c for c in KNOWN_AREAS if q.number_type in (None, "local")]
             codes += [c for c in TOLL_FREE_CODES if q.number_type in (None, "toll_free")]
+        for code in codes:
+            self._generate(code)
+        order = {code: i for i, code in enumerate(codes)}
         gone = self._owned_e164s() | self._held_e164s(now) | self.unavailable
-        return [n for code in codes for n in self.inventory_for(code) if n.e164 not in gone]
+        pool = [n for n in self.inventory.values() if n.area_code in order and n.e164 not in gone]
+        return sorted(pool, key=lambda n: (order[n.area_code], n.e164))
 
     def _available(self, call: _Call) -> _Result:
         e164 = _require_e164(call.params)

@@ -71,7 +71,8 @@ class BotProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(timeout=10)
 
-    def start(self, timeout: float = 20) -> BotProcess:
+    def start(self, timeout: float = 20, *, ready: str = "http") -> BotProcess:
+        """Start the process; ready when /healthz answers ("http") or it joins Socket Mode ("socket")."""
         self._logfile = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
@@ -84,11 +85,15 @@ class BotProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"numbot exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if self.http.get(self.url + "/healthz").status_code == 200:
+            if ready == "socket":
+                if self.slack.socket_connected.is_set():
                     return self
-            except httpx.TransportError:
-                pass
+            else:
+                try:
+                    if self.http.get(self.url + "/healthz").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
             time.sleep(0.05)
         raise RuntimeError(f"numbot did not come up:\n{self.output()}")
 

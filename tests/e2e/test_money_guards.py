@@ -1,0 +1,104 @@
+"""Money is guarded by SQLite state: many clicks in two processes, restarts, crashes."""
+
+import sqlite3
+import threading
+
+from handlers import ids
+from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, CAROL, BotProcess, reply, texts
+from tests.e2e.test_golden_path import hold_number, request_purchase
+
+
+def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_path):
+    second = BotProcess(slack, flowyte.url, tmp_path).start()  # same database, another process
+    try:
+        _, request_id = hold_number(bot, slack)
+        request_purchase(bot, slack, request_id)
+        barrier = threading.Barrier(12)
+        statuses, rids = [], []
+
+        def click(i):
+            process = bot if i % 2 else second
+            barrier.wait()
+            response, rid = process.click(ids.APPROVE, request_id, user=(BOB, CAROL)[i % 2], channel=APPROVAL_CHANNEL)
+            statuses.append(response.status_code)
+            rids.append(rid)
+
+        threads = [threading.Thread(target=click, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 12  # every click acknowledged
+        answers = [texts(reply(slack, rid)) for rid in rids]
+        assert sum("Bought" in a for a in answers) == 1
+        assert sum("Already approved" in a for a in answers) == 11
+        assert len(flowyte.calls("POST", "/numbers/purchase")) == 1  # SQLite, not Flowyte's idempotency, stopped them
+        assert str(flowyte.sandbox.balance) == "22.85"
+        with sqlite3.connect(bot.db) as db:
+            approvals = db.execute("SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'ok'").fetchone()[0]
+            refusals = db.execute("SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'refused'").fetchone()[0]
+        assert (approvals, refusals) == (1, 11)
+    finally:
+        second.stop()
+
+
+def test_a_restart_between_request_and_approval_loses_nothing(bot, slack, flowyte, tmp_path):
+    e164, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    bot.stop()
+    restarted = BotProcess(slack, flowyte.url, tmp_path).start()
+    try:
+        _, rid = restarted.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+        assert "Bought" in texts(reply(slack, rid))
+        assert [c.json["e164"] for c in flowyte.calls("POST", "/numbers/purchase")] == [e164]
+        slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body))
+    finally:
+        restarted.stop()
+
+
+def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, flowyte, tmp_path):
+    """Flowyte buys, but the bot dies before hearing so; on restart numbot finds the number."""
+    e164, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    flowyte.add_fault("POST", r"/numbers/purchase$", times=1, delay_s=30, after_delay_apply=True)
+    bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+    flowyte_bought = threading.Event()
+    for _ in range(200):
+        calls = flowyte.calls("POST", "/numbers/purchase")
+        if calls and calls[0].handled_status is not None:
+            flowyte_bought.set()
+            break
+        threading.Event().wait(0.05)
+    assert flowyte_bought.is_set()
+    bot.kill9()
+    with sqlite3.connect(bot.db) as db:
+        assert db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0] == "purchasing"
+    restarted = BotProcess(slack, flowyte.url, tmp_path).start()
+    try:
+        slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10)
+        slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "is yours" in texts(c.body))
+        assert len(flowyte.calls("POST", "/numbers/purchase")) == 1  # reconciled, not bought again
+        with sqlite3.connect(bot.db) as db:
+            assert db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0] == "purchased"
+    finally:
+        restarted.stop()
+    import subprocess
+    import sys
+    verify = subprocess.run([sys.executable, "-m", "bot", "audit", "verify", "--db", str(bot.db)],
+                            capture_output=True, text=True, env=bot.env, cwd=tmp_path)
+    assert verify.returncode == 0, verify.stderr
+
+
+def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack, flowyte, tmp_path):
+    """The approval was committed, then the process died before calling Flowyte."""
+    e164, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    bot.kill9()
+    with sqlite3.connect(bot.db) as db:  # the state that crash leaves behind
+        db.execute("UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?", [BOB, request_id])
+    restarted = BotProcess(slack, flowyte.url, tmp_path).start()
+    try:
+        slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10)
+        assert [c.json["e164"] for c in flowyte.calls("POST", "/numbers/purchase")] == [e164]
+    finally:
+        restarted.stop()

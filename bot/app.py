@@ -46,12 +46,16 @@ def build_flowyte(settings: Settings) -> FlowyteClient:
     if settings.FLOWYTE_API_KEY is None:
         transport = httpx.ASGITransport(app=SandboxFlowyte().asgi())
         return FlowyteClient.connect(SANDBOX_BASE_URL, SANDBOX_KEY, transport=transport)
-    return FlowyteClient.connect(settings.FLOWYTE_BASE_URL, settings.FLOWYTE_API_KEY.get_secret_value())
+    return FlowyteClient.connect(
+        settings.FLOWYTE_BASE_URL, settings.FLOWYTE_API_KEY.get_secret_value()
+    )
 
 
 def build_slack_client(settings: Settings) -> AsyncWebClient:
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
-    return AsyncWebClient(token=token, base_url=settings.SLACK_API_URL, timeout=SLACK_TIMEOUT_SECONDS)
+    return AsyncWebClient(
+        token=token, base_url=settings.SLACK_API_URL, timeout=SLACK_TIMEOUT_SECONDS
+    )
 
 
 def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
@@ -64,10 +68,14 @@ def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersSe
     )
 
 
-def create_app(settings: Settings, *, service: NumbersService, client: AsyncWebClient | None = None) -> AsyncApp:
+def create_app(
+    settings: Settings, *, service: NumbersService, client: AsyncWebClient | None = None
+) -> AsyncApp:
     """The bolt app: verifies Slack's signature, injects `service`, routes to handlers."""
     client = client or build_slack_client(settings)
-    secret = settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
+    secret = (
+        settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
+    )
     app = AsyncApp(
         client=client,
         signing_secret=secret or "unused-in-socket-mode",
@@ -76,7 +84,7 @@ def create_app(settings: Settings, *, service: NumbersService, client: AsyncWebC
     )
 
     @app.middleware
-    async def inject_service(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:  # noqa: A002
+    async def inject_service(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
         context["service"] = service
         await next()
 
@@ -94,7 +102,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         client = build_slack_client(settings)
-        notifier = SlackNotifier(client, approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "", sandbox=settings.sandbox)
+        notifier = SlackNotifier(
+            client,
+            approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "",
+            sandbox=settings.sandbox,
+        )
         service = build_service(settings, notifier=notifier)
         return cls(settings, service, client, create_app(settings, service=service, client=client))
 
@@ -147,6 +159,9 @@ def create_asgi(runtime: Runtime) -> Starlette:
             yield
 
     return Starlette(
-        routes=[Route("/slack/events", events, methods=["POST"]), Route("/healthz", health, methods=["GET"])],
+        routes=[
+            Route("/slack/events", events, methods=["POST"]),
+            Route("/healthz", health, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )

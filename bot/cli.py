@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import SettingsError, load_settings
+from storage.audit import AuditLog
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -32,8 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(db_path=args.db))
 
 
-def _open_audit(db_path: str | None) -> tuple[object, str]:
-    from storage.audit import AuditLog
+def _open_audit(db_path: str | None) -> tuple[AuditLog, str]:
     from storage.db import connect
 
     path = db_path or load_settings().NUMBOT_DB
@@ -45,38 +45,51 @@ def _open_audit(db_path: str | None) -> tuple[object, str]:
 def _audit_export(args: argparse.Namespace) -> int:
     audit, _ = _open_audit(args.db)
     if args.format == "csv":
-        audit.export_csv(sys.stdout)  # type: ignore[attr-defined]
+        audit.export_csv(sys.stdout)
     else:
-        audit.export_jsonl(sys.stdout)  # type: ignore[attr-defined]
+        audit.export_jsonl(sys.stdout)
     return 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
     audit, path = _open_audit(args.db)
-    result = audit.verify(expect_head=args.expect_head)  # type: ignore[attr-defined]
+    result = audit.verify(expect_head=args.expect_head)
     if result.ok:
         print(f"audit log intact: {result.entries} entries in {path}; head {result.head}")
         return 0
     where = f"entry {result.bad_seq}" if result.bad_seq is not None else "the end of the log"
-    print(f"audit log TAMPERED at {where}: {result.problem} ({result.entries} entries verified before it)", file=sys.stderr)
+    print(
+        f"audit log TAMPERED at {where}: {result.problem} ({result.entries} entries verified before it)",
+        file=sys.stderr,
+    )
     return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="numbot", description="Buy and route Flowyte numbers from Slack, four-eyes.")
+    parser = argparse.ArgumentParser(
+        prog="numbot", description="Buy and route Flowyte numbers from Slack, four-eyes."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="serve the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)").set_defaults(fn=_run)
+    sub.add_parser(
+        "run", help="serve the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
+    ).set_defaults(fn=_run)
     demo = sub.add_parser("demo", help="the whole story on the sandbox, in the terminal")
     demo.add_argument("--db", help="keep the demo's database here (default: a temporary file)")
     demo.set_defaults(fn=_demo)
-    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True
+    )
     export = audit.add_parser("export", help="print every entry")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--db", help="database file (default: NUMBOT_DB)")
     export.set_defaults(fn=_audit_export)
-    verify = audit.add_parser("verify", help="check the hash chain; exit 1 naming the first bad entry")
+    verify = audit.add_parser(
+        "verify", help="check the hash chain; exit 1 naming the first bad entry"
+    )
     verify.add_argument("--db", help="database file (default: NUMBOT_DB)")
-    verify.add_argument("--expect-head", help="the head hash recorded earlier, to catch a truncated tail")
+    verify.add_argument(
+        "--expect-head", help="the head hash recorded earlier, to catch a truncated tail"
+    )
     verify.set_defaults(fn=_audit_verify)
     return parser
 

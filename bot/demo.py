@@ -35,10 +35,16 @@ APPROVAL_CHANNEL = "C0APPROVALS"
 def render(message: dict[str, Any]) -> str:
     """Block Kit, as plain terminal text."""
     lines: list[str] = []
-    for block in message.get("blocks") or [{"type": "section", "text": {"text": message.get("text", "")}}]:
+    for block in message.get("blocks") or [
+        {"type": "section", "text": {"text": message.get("text", "")}}
+    ]:
         kind = block.get("type")
         if kind in ("section", "context"):
-            texts = [block["text"]["text"]] if kind == "section" else [e["text"] for e in block["elements"]]
+            texts = (
+                [block["text"]["text"]]
+                if kind == "section"
+                else [e["text"] for e in block["elements"]]
+            )
             for text in texts:
                 lines.append(_plain(text))
             if kind == "section" and "accessory" in block:
@@ -95,7 +101,7 @@ class Console:
         return respond
 
     # The slice of Slack's Web API that numbot's notifier and listeners use.
-    async def chat_postMessage(self, *, channel: str, **message: Any) -> dict[str, Any]:  # noqa: N802
+    async def chat_postMessage(self, *, channel: str, **message: Any) -> dict[str, Any]:
         self._ts += 1
         ts = f"1700000000.{self._ts:06d}"
         if channel.startswith("U"):
@@ -113,7 +119,7 @@ class Console:
 
     async def views_open(self, *, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
         self.last_view = view
-        self.out.write(f"  a modal opens: \"{view['title']['text']}\"\n\n")
+        self.out.write(f'  a modal opens: "{view["title"]["text"]}"\n\n')
         return {"ok": True}
 
 
@@ -129,7 +135,11 @@ def _select(message: dict[str, Any], agent_id: str) -> dict[str, Any]:
     for block in message.get("blocks", []):
         for element in block.get("elements", []):
             if element.get("action_id") == ids.ASSIGN_AGENT:
-                return {"action_id": ids.ASSIGN_AGENT, "block_id": block["block_id"], "selected_option": {"value": agent_id}}
+                return {
+                    "action_id": ids.ASSIGN_AGENT,
+                    "block_id": block["block_id"],
+                    "selected_option": {"value": agent_id},
+                }
     raise LookupError("no agent menu in the message")
 
 
@@ -143,7 +153,10 @@ async def run_demo(*, db_path: str | None = None, out: TextIO = sys.stdout) -> i
             NUMBOT_APPROVAL_CHANNEL=APPROVAL_CHANNEL,
         )
         console = Console(out)
-        service = build_service(settings, notifier=SlackNotifier(console, approval_channel=APPROVAL_CHANNEL, sandbox=True))
+        service = build_service(
+            settings,
+            notifier=SlackNotifier(console, approval_channel=APPROVAL_CHANNEL, sandbox=True),
+        )
         try:
             return await _story(console, service, AuditLog(service.storage.db), out)
         finally:
@@ -156,50 +169,97 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
         return {"user": {"id": who}, "trigger_id": "demo-trigger", "response_url": "demo"}
 
     console.step("@alice types  /numbers search 415 features=voice")
-    await numbers_command(console.ack_for(ALICE), {"text": "search 415 features=voice", "user_id": ALICE}, console.respond_for(ALICE), service)
+    await numbers_command(
+        console.ack_for(ALICE),
+        {"text": "search 415 features=voice", "user_id": ALICE},
+        console.respond_for(ALICE),
+        service,
+    )
     e164 = _button_value(console.last_reply, ids.RESERVE)
 
     console.step(f"@alice clicks [ Reserve ] next to {e164}")
-    await reserve(console.ack_for(ALICE), user(ALICE), {"value": e164}, console.respond_for(ALICE), service)
+    await reserve(
+        console.ack_for(ALICE), user(ALICE), {"value": e164}, console.respond_for(ALICE), service
+    )
     request_id = _button_value(console.last_reply, ids.REQUEST_PURCHASE)
 
     console.step("@alice clicks [ Request purchase ] and gives a reason")
-    await request_purchase(console.ack_for(ALICE), user(ALICE), {"value": request_id}, console.respond_for(ALICE), console, service)
+    await request_purchase(
+        console.ack_for(ALICE),
+        user(ALICE),
+        {"value": request_id},
+        console.respond_for(ALICE),
+        console,
+        service,
+    )
     assert console.last_view is not None
     view = {
         **console.last_view,
-        "state": {"values": {ids.REASON_BLOCK: {ids.REASON_INPUT: {"value": "Bay Area support line"}}}},
+        "state": {
+            "values": {ids.REASON_BLOCK: {ids.REASON_INPUT: {"value": "Bay Area support line"}}}
+        },
     }
     await purchase_reason(console.ack_for(ALICE), user(ALICE), view, console, service)
 
     console.step("@alice clicks [ Approve ] on her own request")
-    await approve(console.ack_for(ALICE), user(ALICE), {"value": request_id}, console.respond_for(ALICE), service)
+    await approve(
+        console.ack_for(ALICE),
+        user(ALICE),
+        {"value": request_id},
+        console.respond_for(ALICE),
+        service,
+    )
 
     console.step("@bob, an approver, clicks [ Approve ] (and confirms the amount)")
-    await approve(console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service)
+    await approve(
+        console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service
+    )
 
     console.step("@bob clicks [ Approve ] again: a double click buys nothing more")
-    await approve(console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service)
+    await approve(
+        console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service
+    )
 
     console.step("@alice routes the number to the after-hours agent from the menu in her DM")
-    await assign_agent(console.ack_for(ALICE), user(ALICE), _select(console.dms[ALICE][-1], "agt_draft"), console.respond_for(ALICE), service)
+    await assign_agent(
+        console.ack_for(ALICE),
+        user(ALICE),
+        _select(console.dms[ALICE][-1], "agt_draft"),
+        console.respond_for(ALICE),
+        service,
+    )
 
     console.step("@alice clicks [ Publish ]")
     agent_id = _button_value(console.last_reply, ids.PUBLISH)
-    await publish(console.ack_for(ALICE), user(ALICE), {"value": agent_id}, console.respond_for(ALICE), service)
+    await publish(
+        console.ack_for(ALICE),
+        user(ALICE),
+        {"value": agent_id},
+        console.respond_for(ALICE),
+        service,
+    )
 
     console.step("@alice types  /numbers list")
-    await numbers_command(console.ack_for(ALICE), {"text": "list", "user_id": ALICE}, console.respond_for(ALICE), service)
+    await numbers_command(
+        console.ack_for(ALICE),
+        {"text": "list", "user_id": ALICE},
+        console.respond_for(ALICE),
+        service,
+    )
 
     console.step("The audit log (numbot audit export)")
     for entry in audit.entries():
         who = NAMES.get(entry.actor, entry.actor)
-        out.write(f"  #{entry.seq:<3} {entry.at}  {who:<7} {entry.action:<17} {entry.outcome:<8} {entry.subject}  {entry.detail}\n")
+        out.write(
+            f"  #{entry.seq:<3} {entry.at}  {who:<7} {entry.action:<17} {entry.outcome:<8} {entry.subject}  {entry.detail}\n"
+        )
     result = audit.verify()
     console.step("numbot audit verify")
     if not result.ok:
         out.write(f"  TAMPERED at entry {result.bad_seq}: {result.problem}\n")
         return 1
     out.write(f"  audit log intact: {result.entries} entries, head {result.head[:16]}…\n\n")
-    out.write("That was the sandbox: no Slack, no Flowyte account, no money. README.md shows how to install numbot in Slack.\n")
+    out.write(
+        "That was the sandbox: no Slack, no Flowyte account, no money. README.md shows how to install numbot in Slack.\n"
+    )
     return 0

@@ -9,7 +9,12 @@ from bot.settings import Settings
 
 
 def configure(settings: Settings) -> None:
-    for secret in (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.SLACK_APP_TOKEN, settings.FLOWYTE_API_KEY):
+    for secret in (
+        settings.SLACK_BOT_TOKEN,
+        settings.SLACK_SIGNING_SECRET,
+        settings.SLACK_APP_TOKEN,
+        settings.FLOWYTE_API_KEY,
+    ):
         if secret is not None:
             register_secret(secret.get_secret_value())
     handler = logging.StreamHandler()

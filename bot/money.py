@@ -9,7 +9,7 @@ CENT = Decimal("0.01")
 
 def to_decimal(value: object) -> Decimal:
     """Accept what Flowyte sends for an amount (a JSON number parsed as Decimal, int or str)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         # A float here means someone parsed JSON the wrong way: refuse rather than round.
         raise TypeError("money must not be a float")
     try:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.flowyte.models import Agent, AgentVersion, AvailableNumber, OwnedNumber, SearchQuery, Wallet
+from bot.flowyte.models import (
+    Agent,
+    AgentVersion,
+    AvailableNumber,
+    OwnedNumber,
+    SearchQuery,
+    Wallet,
+)
 from storage.requests import Request
 
 

@@ -22,6 +22,8 @@ class Notifier(Protocol):
         """Redraw the card of `request` to show its current state."""
         ...
 
-    async def tell_requester(self, request: Request, text: str, *, agents: list[Agent] | None = None) -> None:
+    async def tell_requester(
+        self, request: Request, text: str, *, agents: list[Agent] | None = None
+    ) -> None:
         """Tell the person who asked what happened (agents: offer to route the new number)."""
         ...

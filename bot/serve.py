@@ -36,13 +36,18 @@ async def serve_socket_mode(runtime: Runtime) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     assert runtime.settings.SLACK_APP_TOKEN is not None
-    handler = AsyncSocketModeHandler(runtime.app, runtime.settings.SLACK_APP_TOKEN.get_secret_value())
+    handler = AsyncSocketModeHandler(
+        runtime.app, runtime.settings.SLACK_APP_TOKEN.get_secret_value()
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with runtime.running():
-        await handler.connect_async()
-        logger.info("numbot connected over Socket Mode (%s)", "SANDBOX" if runtime.settings.sandbox else "Flowyte live")
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        logger.info(
+            "numbot connected over Socket Mode (%s)",
+            "SANDBOX" if runtime.settings.sandbox else "Flowyte live",
+        )
         await stop.wait()
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]

@@ -7,10 +7,10 @@ Nothing else in numbot reads `os.environ`. Secrets are `SecretStr`, so they prin
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
 
 DEFAULT_FLOWYTE_BASE_URL = "https://builder.flowyte.com/api/v1"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -82,12 +82,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_token_shapes(self) -> Settings:
-        if self.SLACK_APP_TOKEN is not None and not self.SLACK_APP_TOKEN.get_secret_value().startswith(
-            "xapp-"
+        if (
+            self.SLACK_APP_TOKEN is not None
+            and not self.SLACK_APP_TOKEN.get_secret_value().startswith("xapp-")
         ):
             raise ValueError("SLACK_APP_TOKEN is an app-level token and starts with xapp-")
-        if self.SLACK_BOT_TOKEN is not None and not self.SLACK_BOT_TOKEN.get_secret_value().startswith(
-            "xoxb-"
+        if (
+            self.SLACK_BOT_TOKEN is not None
+            and not self.SLACK_BOT_TOKEN.get_secret_value().startswith("xoxb-")
         ):
             raise ValueError("SLACK_BOT_TOKEN is a bot token and starts with xoxb-")
         return self
@@ -114,7 +116,8 @@ class Settings(BaseSettings):
             missing.append("NUMBOT_APPROVERS")
         if missing:
             raise SettingsError(
-                "numbot run needs these settings: " + ", ".join(missing)
+                "numbot run needs these settings: "
+                + ", ".join(missing)
                 + " (see the Settings table in README.md)"
             )
 

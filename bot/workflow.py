@@ -62,7 +62,9 @@ def _utcnow() -> datetime:
 
 
 def _detail(**fields: Any) -> str:
-    clean = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in fields.items() if v is not None}
+    clean = {
+        k: (str(v) if isinstance(v, Decimal) else v) for k, v in fields.items() if v is not None
+    }
     return redact(json.dumps(clean, ensure_ascii=False, sort_keys=True, default=str))
 
 
@@ -86,7 +88,9 @@ class NumbersService:
 
     # -- helpers ---------------------------------------------------------------------
 
-    async def _audit(self, actor: str, action: str, subject: str, outcome: Outcome, **detail: Any) -> None:
+    async def _audit(
+        self, actor: str, action: str, subject: str, outcome: Outcome, **detail: Any
+    ) -> None:
         await self.storage.run(
             self.storage.audit.append,
             actor=actor,
@@ -96,18 +100,27 @@ class NumbersService:
             detail=_detail(**detail),
         )
 
-    async def _refuse(self, actor: str, action: str, subject: str, code: str, message: str) -> Refused:
+    async def _refuse(
+        self, actor: str, action: str, subject: str, code: str, message: str
+    ) -> Refused:
         await self._audit(actor, action, subject, "refused", code=code)
         return Refused(code, message)
 
-    async def _flowyte_failed(self, actor: str, action: str, subject: str, exc: fe.FlowyteError) -> Refused:
+    async def _flowyte_failed(
+        self, actor: str, action: str, subject: str, exc: fe.FlowyteError
+    ) -> Refused:
         status = exc.status if isinstance(exc, fe.FlowyteAPIError) else None
         code = exc.code if isinstance(exc, fe.FlowyteAPIError) else type(exc).__name__
         await self._audit(actor, action, subject, "failed", status=status, code=code)
         return Refused("flowyte", exc.explain())
 
     async def _transition(
-        self, request: Request, from_statuses: tuple[str, ...], to_status: str, note: AuditNote, **changes: Any
+        self,
+        request: Request,
+        from_statuses: tuple[str, ...],
+        to_status: str,
+        note: AuditNote,
+        **changes: Any,
     ) -> Request | None:
         return await self.storage.run(
             self.storage.requests.transition,
@@ -132,7 +145,9 @@ class NumbersService:
 
     async def _update_card(self, request: Request) -> None:
         if self.notifier and request.card_ts:
-            await self._safely(f"update the card of {request.id}", self.notifier.update_card(request))
+            await self._safely(
+                f"update the card of {request.id}", self.notifier.update_card(request)
+            )
 
     async def _tell(self, request: Request, text: str, agents: list[Agent] | None = None) -> None:
         if self.notifier:
@@ -149,7 +164,9 @@ class NumbersService:
             numbers = await self.flowyte.search(query)
         except fe.FlowyteError as exc:
             return await self._flowyte_failed(actor, "search", params.get("areaCode", "-"), exc)
-        await self._audit(actor, "search", params.get("areaCode", "-"), "ok", query=params, results=len(numbers))
+        await self._audit(
+            actor, "search", params.get("areaCode", "-"), "ok", query=params, results=len(numbers)
+        )
         return SearchResults(query, numbers)
 
     async def wallet(self, actor: str) -> WalletView | Refused:
@@ -162,7 +179,9 @@ class NumbersService:
 
     async def list_numbers(self, actor: str) -> NumberList | Refused:
         try:
-            numbers, agents = await asyncio.gather(self.flowyte.list_numbers(), self.flowyte.list_agents())
+            numbers, agents = await asyncio.gather(
+                self.flowyte.list_numbers(), self.flowyte.list_agents()
+            )
         except fe.FlowyteError as exc:
             return await self._flowyte_failed(actor, "list", "numbers", exc)
         await self._audit(actor, "list", "numbers", "ok", count=len(numbers))
@@ -182,7 +201,13 @@ class NumbersService:
 
     async def reserve(self, actor: str, e164: str) -> Held | Refused:
         if not E164.match(e164):
-            return await self._refuse(actor, "reserve", e164[:32], "bad_input", "That is not a phone number in +E.164 form.")
+            return await self._refuse(
+                actor,
+                "reserve",
+                e164[:32],
+                "bad_input",
+                "That is not a phone number in +E.164 form.",
+            )
         try:
             hold = await self.flowyte.reserve(e164)
         except fe.FlowyteError as exc:
@@ -197,7 +222,11 @@ class NumbersService:
         expires = hold.expires_at or (self.clock() + DEFAULT_HOLD)
         request = await self.storage.run(
             self.storage.requests.create,
-            AuditNote(actor, "reserve", detail=_detail(e164=e164, reservation=hold.id, setup=setup, monthly=monthly)),
+            AuditNote(
+                actor,
+                "reserve",
+                detail=_detail(e164=e164, reservation=hold.id, setup=setup, monthly=monthly),
+            ),
             kind="purchase",
             status="held",
             e164=e164,
@@ -209,36 +238,82 @@ class NumbersService:
         )
         return Held(request)
 
-    async def request_purchase(self, actor: str, request_id: str, reason: str) -> Requested | Refused:
+    async def request_purchase(
+        self, actor: str, request_id: str, reason: str
+    ) -> Requested | Refused:
         request = await self._load(request_id)
         if request is None or request.kind != "purchase":
-            return await self._refuse(actor, "request_purchase", request_id[:40], "unknown", "That hold no longer exists. Search and reserve again.")
+            return await self._refuse(
+                actor,
+                "request_purchase",
+                request_id[:40],
+                "unknown",
+                "That hold no longer exists. Search and reserve again.",
+            )
         if actor != request.requester:
-            return await self._refuse(actor, "request_purchase", request.id, "not_holder", f"Only <@{request.requester}>, who holds this number, can request its purchase.")
+            return await self._refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "not_holder",
+                f"Only <@{request.requester}>, who holds this number, can request its purchase.",
+            )
         if request.status != "held":
-            return await self._refuse(actor, "request_purchase", request.id, "already_requested", _status_sentence(request))
+            return await self._refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "already_requested",
+                _status_sentence(request),
+            )
         if request.hold_expired(self.clock()):
             await self._expire(request)
-            return Refused("expired", "The hold on that number has expired. Search and reserve again.")
+            return Refused(
+                "expired", "The hold on that number has expired. Search and reserve again."
+            )
         pending = await self._transition(
-            request, ("held",), "pending", AuditNote(actor, "request_purchase", detail=_detail(reason=reason)), reason=reason
+            request,
+            ("held",),
+            "pending",
+            AuditNote(actor, "request_purchase", detail=_detail(reason=reason)),
+            reason=reason,
         )
         if pending is None:
-            return await self._refuse(actor, "request_purchase", request.id, "already_requested", "That number was already requested.")
+            return await self._refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "already_requested",
+                "That number was already requested.",
+            )
         balance = await self._balance()
         posted = await self._post_card(pending, balance)
         return Requested(posted or pending, balance, posted is not None)
 
-    async def request_release(self, actor: str, number_ref: str, reason: str) -> Requested | Refused:
+    async def request_release(
+        self, actor: str, number_ref: str, reason: str
+    ) -> Requested | Refused:
         number = await self._resolve_number(actor, "request_release", number_ref)
         if isinstance(number, Refused):
             return number
-        open_requests = await self.storage.run(self.storage.requests.open_for_number, number.e164, "release")
+        open_requests = await self.storage.run(
+            self.storage.requests.open_for_number, number.e164, "release"
+        )
         if open_requests:
-            return await self._refuse(actor, "request_release", number.e164, "already_requested", "A release of that number is already waiting for approval.")
+            return await self._refuse(
+                actor,
+                "request_release",
+                number.e164,
+                "already_requested",
+                "A release of that number is already waiting for approval.",
+            )
         request = await self.storage.run(
             self.storage.requests.create,
-            AuditNote(actor, "request_release", detail=_detail(e164=number.e164, number=number.id, reason=reason)),
+            AuditNote(
+                actor,
+                "request_release",
+                detail=_detail(e164=number.e164, number=number.id, reason=reason),
+            ),
             kind="release",
             status="pending",
             e164=number.e164,
@@ -267,7 +342,9 @@ class NumbersService:
             logger.exception("could not post the approval card for %s", request.id)
             await self._audit(SYSTEM, "post_card", request.id, "failed")
             return None
-        await self.storage.run(self.storage.requests.set_fields, request.id, card_channel=channel, card_ts=ts)
+        await self.storage.run(
+            self.storage.requests.set_fields, request.id, card_channel=channel, card_ts=ts
+        )
         return await self._load(request.id)
 
     # -- decisions ---------------------------------------------------------------------
@@ -275,38 +352,95 @@ class NumbersService:
     async def approve(self, actor: str, request_id: str) -> Decided | Refused:
         request = await self._load(request_id)
         if request is None:
-            return await self._refuse(actor, "approve", request_id[:40], "unknown", "That request does not exist (the message may be from an old install).")
+            return await self._refuse(
+                actor,
+                "approve",
+                request_id[:40],
+                "unknown",
+                "That request does not exist (the message may be from an old install).",
+            )
         if actor not in self.approvers:
-            return await self._refuse(actor, "approve", request.id, "not_approver", "Only configured approvers can approve, and you are not one. Ask an approver.")
+            return await self._refuse(
+                actor,
+                "approve",
+                request.id,
+                "not_approver",
+                "Only configured approvers can approve, and you are not one. Ask an approver.",
+            )
         if actor == request.requester:
-            return await self._refuse(actor, "approve", request.id, "self_approval", "You asked for this, so someone else must approve it. Nothing was bought.")
+            return await self._refuse(
+                actor,
+                "approve",
+                request.id,
+                "self_approval",
+                "You asked for this, so someone else must approve it. Nothing was bought.",
+            )
         if request.status != "pending":
-            return await self._refuse(actor, "approve", request.id, _refusal_code(request), _status_sentence(request))
+            return await self._refuse(
+                actor, "approve", request.id, _refusal_code(request), _status_sentence(request)
+            )
         if request.kind == "purchase" and request.hold_expired(self.clock()):
             expired = await self._expire(request, actor=actor)
             if expired is not None:
-                return Refused("expired", "The hold expired before approval, so nothing was bought. The requester can reserve it again.")
-            return await self._refuse(actor, "approve", request.id, "already_decided", "Someone else decided this request first.")
-        approved = await self._transition(request, ("pending",), "approved", AuditNote(actor, "approve"), decided_by=actor)
+                return Refused(
+                    "expired",
+                    "The hold expired before approval, so nothing was bought. The requester can reserve it again.",
+                )
+            return await self._refuse(
+                actor,
+                "approve",
+                request.id,
+                "already_decided",
+                "Someone else decided this request first.",
+            )
+        approved = await self._transition(
+            request, ("pending",), "approved", AuditNote(actor, "approve"), decided_by=actor
+        )
         if approved is None:
             current = await self._load(request.id)
-            return await self._refuse(actor, "approve", request.id, _refusal_code(current or request), _status_sentence(current or request))
+            return await self._refuse(
+                actor,
+                "approve",
+                request.id,
+                _refusal_code(current or request),
+                _status_sentence(current or request),
+            )
         return await self._execute(approved)
 
     async def reject(self, actor: str, request_id: str) -> Decided | Refused:
         request = await self._load(request_id)
         if request is None:
-            return await self._refuse(actor, "reject", request_id[:40], "unknown", "That request does not exist (the message may be from an old install).")
+            return await self._refuse(
+                actor,
+                "reject",
+                request_id[:40],
+                "unknown",
+                "That request does not exist (the message may be from an old install).",
+            )
         if actor == request.requester:
             to_status, action = "cancelled", "cancel"
         elif actor in self.approvers:
             to_status, action = "rejected", "reject"
         else:
-            return await self._refuse(actor, "reject", request.id, "not_approver", "Only an approver or the requester can reject this request.")
-        done = await self._transition(request, ("held", "pending"), to_status, AuditNote(actor, action), decided_by=actor)
+            return await self._refuse(
+                actor,
+                "reject",
+                request.id,
+                "not_approver",
+                "Only an approver or the requester can reject this request.",
+            )
+        done = await self._transition(
+            request, ("held", "pending"), to_status, AuditNote(actor, action), decided_by=actor
+        )
         if done is None:
             current = await self._load(request.id)
-            return await self._refuse(actor, action, request.id, _refusal_code(current or request), _status_sentence(current or request))
+            return await self._refuse(
+                actor,
+                action,
+                request.id,
+                _refusal_code(current or request),
+                _status_sentence(current or request),
+            )
         if done.kind == "purchase":
             await self._release_hold(done)
         await self._update_card(done)
@@ -322,19 +456,29 @@ class NumbersService:
             await self.flowyte.release_hold(request.reservation_id)
         except fe.FlowyteError as exc:
             # The hold lapses on its own within 30 minutes; nothing is charged either way.
-            logger.warning("could not release hold %s: %s", request.reservation_id, type(exc).__name__)
+            logger.warning(
+                "could not release hold %s: %s", request.reservation_id, type(exc).__name__
+            )
             await self._audit(SYSTEM, "release_hold", request.id, "failed", code=type(exc).__name__)
         else:
-            await self._audit(SYSTEM, "release_hold", request.id, "ok", reservation=request.reservation_id)
+            await self._audit(
+                SYSTEM, "release_hold", request.id, "ok", reservation=request.reservation_id
+            )
 
     async def _expire(self, request: Request, actor: str = SYSTEM) -> Request | None:
         expired = await self._transition(
-            request, ("held", "pending"), "expired", AuditNote(actor, "expire", detail=_detail(hold_expires_at=request.hold_expires_at))
+            request,
+            ("held", "pending"),
+            "expired",
+            AuditNote(actor, "expire", detail=_detail(hold_expires_at=request.hold_expires_at)),
         )
         if expired is not None:
             await self._update_card(expired)
             if expired.card_ts:
-                await self._tell(expired, f"Your hold on {expired.e164} expired before approval, so nothing was bought. Reserve it again to request it again.")
+                await self._tell(
+                    expired,
+                    f"Your hold on {expired.e164} expired before approval, so nothing was bought. Reserve it again to request it again.",
+                )
         return expired
 
     async def expire_holds(self) -> int:
@@ -342,7 +486,11 @@ class NumbersService:
         now = self.clock()
         count = 0
         for request in await self.storage.run(self.storage.requests.with_status, "held", "pending"):
-            if request.kind == "purchase" and request.hold_expired(now) and await self._expire(request):
+            if (
+                request.kind == "purchase"
+                and request.hold_expired(now)
+                and await self._expire(request)
+            ):
                 count += 1
         return count
 
@@ -354,13 +502,27 @@ class NumbersService:
         return await self._release(request)
 
     async def _purchase(self, approved: Request) -> Decided | Refused:
-        request = await self._transition(approved, ("approved",), "purchasing", AuditNote(SYSTEM, "purchase_started", detail=_detail(idempotency_key=approved.idempotency_key)))
+        request = await self._transition(
+            approved,
+            ("approved",),
+            "purchasing",
+            AuditNote(
+                SYSTEM, "purchase_started", detail=_detail(idempotency_key=approved.idempotency_key)
+            ),
+        )
         if request is None:
             return Refused("in_flight", "This purchase is already under way.")
         try:
-            owned = await self.flowyte.purchase(request.e164, request.reservation_id, idempotency_key=request.idempotency_key)
+            owned = await self.flowyte.purchase(
+                request.e164, request.reservation_id, idempotency_key=request.idempotency_key
+            )
         except (fe.OutcomeUnknown, fe.ServerError) as exc:
-            logger.warning("purchase of %s for %s: outcome unknown (%s)", request.e164, request.id, type(exc).__name__)
+            logger.warning(
+                "purchase of %s for %s: outcome unknown (%s)",
+                request.e164,
+                request.id,
+                type(exc).__name__,
+            )
             await self._audit(SYSTEM, "purchase", request.id, "unknown", error=type(exc).__name__)
             await self._update_card(request)
             settled = await self.reconcile_request(request)
@@ -368,7 +530,13 @@ class NumbersService:
                 return settled
             return Refused("unknown_outcome", exc.explain())
         except fe.FlowyteUnavailable as exc:
-            back = await self._transition(request, ("purchasing",), "pending", AuditNote(SYSTEM, "purchase", "failed", _detail(error="unreachable")), decided_by=None)
+            back = await self._transition(
+                request,
+                ("purchasing",),
+                "pending",
+                AuditNote(SYSTEM, "purchase", "failed", _detail(error="unreachable")),
+                decided_by=None,
+            )
             if back is not None:
                 await self._update_card(back)
             return Refused("flowyte", exc.explain() + " Approve again when it is back.")
@@ -381,7 +549,11 @@ class NumbersService:
             request,
             ("purchasing",),
             "purchased",
-            AuditNote(SYSTEM, "purchase", detail=_detail(number=owned.id, e164=owned.e164, charged=request.total_cost)),
+            AuditNote(
+                SYSTEM,
+                "purchase",
+                detail=_detail(number=owned.id, e164=owned.e164, charged=request.total_cost),
+            ),
             number_id=owned.id,
         )
         done = done or await self._load(request.id) or request
@@ -397,7 +569,11 @@ class NumbersService:
 
     async def _fail(self, request: Request, why: str, **detail: Any) -> Refused:
         failed = await self._transition(
-            request, ("purchasing", "releasing"), "failed", AuditNote(SYSTEM, request.kind, "failed", _detail(**detail)), detail=why
+            request,
+            ("purchasing", "releasing"),
+            "failed",
+            AuditNote(SYSTEM, request.kind, "failed", _detail(**detail)),
+            detail=why,
         )
         if failed is None:
             return Refused("in_flight", "This request changed meanwhile.")
@@ -408,7 +584,9 @@ class NumbersService:
         return Refused("failed", why)
 
     async def _release(self, approved: Request) -> Decided | Refused:
-        request = await self._transition(approved, ("approved",), "releasing", AuditNote(SYSTEM, "release_started"))
+        request = await self._transition(
+            approved, ("approved",), "releasing", AuditNote(SYSTEM, "release_started")
+        )
         if request is None:
             return Refused("in_flight", "This release is already under way.")
         try:
@@ -420,7 +598,13 @@ class NumbersService:
                 return settled
             return Refused("unknown_outcome", exc.explain())
         except fe.FlowyteUnavailable as exc:
-            back = await self._transition(request, ("releasing",), "pending", AuditNote(SYSTEM, "release", "failed", _detail(error="unreachable")), decided_by=None)
+            back = await self._transition(
+                request,
+                ("releasing",),
+                "pending",
+                AuditNote(SYSTEM, "release", "failed", _detail(error="unreachable")),
+                decided_by=None,
+            )
             if back is not None:
                 await self._update_card(back)
             return Refused("flowyte", exc.explain() + " Approve again when it is back.")
@@ -429,10 +613,17 @@ class NumbersService:
         return await self._released(request)
 
     async def _released(self, request: Request) -> Decided:
-        done = await self._transition(request, ("releasing",), "released", AuditNote(SYSTEM, "release", detail=_detail(number=request.number_id)))
+        done = await self._transition(
+            request,
+            ("releasing",),
+            "released",
+            AuditNote(SYSTEM, "release", detail=_detail(number=request.number_id)),
+        )
         done = done or await self._load(request.id) or request
         await self._update_card(done)
-        await self._tell(done, f"{done.e164} was released to the carrier, approved by <@{done.decided_by}>.")
+        await self._tell(
+            done, f"{done.e164} was released to the carrier, approved by <@{done.decided_by}>."
+        )
         return Decided(done, f"Released {done.e164}.")
 
     # -- recovery ------------------------------------------------------------------------
@@ -452,11 +643,19 @@ class NumbersService:
         if request.status == "purchasing":
             if request.e164 in owned:
                 return await self._purchased(request, owned[request.e164])
-            return await self._fail(request, "Flowyte shows no purchase of this number, so nothing was charged. Reserve it and request again.", reconciled=True)
+            return await self._fail(
+                request,
+                "Flowyte shows no purchase of this number, so nothing was charged. Reserve it and request again.",
+                reconciled=True,
+            )
         if request.status == "releasing":
             if request.e164 not in owned:
                 return await self._released(request)
-            return await self._fail(request, "Flowyte still lists this number as ours: it was not released. Request the release again.", reconciled=True)
+            return await self._fail(
+                request,
+                "Flowyte still lists this number as ours: it was not released. Request the release again.",
+                reconciled=True,
+            )
         return None
 
     async def resume(self) -> int:
@@ -464,13 +663,17 @@ class NumbersService:
         count = 0
         for request in await self.storage.run(self.storage.requests.with_status, "pending"):
             if request.card_ts is None:
-                await self._post_card(request, await self._balance() if request.kind == "purchase" else None)
+                await self._post_card(
+                    request, await self._balance() if request.kind == "purchase" else None
+                )
                 count += 1
         for request in await self.storage.run(self.storage.requests.with_status, "approved"):
             await self._audit(SYSTEM, "resume", request.id, "ok", status="approved")
             await self._execute(request)
             count += 1
-        for request in await self.storage.run(self.storage.requests.with_status, "purchasing", "releasing"):
+        for request in await self.storage.run(
+            self.storage.requests.with_status, "purchasing", "releasing"
+        ):
             await self._audit(SYSTEM, "resume", request.id, "ok", status=request.status)
             await self.reconcile_request(request)
             count += 1
@@ -483,20 +686,40 @@ class NumbersService:
         try:
             if ref.startswith("+"):
                 if not E164.match(ref):
-                    return await self._refuse(actor, action, ref[:32], "bad_input", "That is not a phone number in +E.164 form.")
+                    return await self._refuse(
+                        actor,
+                        action,
+                        ref[:32],
+                        "bad_input",
+                        "That is not a phone number in +E.164 form.",
+                    )
                 for number in await self.flowyte.list_numbers():
                     if number.e164 == ref:
                         return number
-                return await self._refuse(actor, action, ref, "not_owned", f"{ref} is not one of this organization's numbers. `/numbers list` shows them.")
+                return await self._refuse(
+                    actor,
+                    action,
+                    ref,
+                    "not_owned",
+                    f"{ref} is not one of this organization's numbers. `/numbers list` shows them.",
+                )
             if not NUMBER_ID.match(ref):
-                return await self._refuse(actor, action, ref[:32], "bad_input", "Give a number as +E.164 or its Flowyte id.")
+                return await self._refuse(
+                    actor,
+                    action,
+                    ref[:32],
+                    "bad_input",
+                    "Give a number as +E.164 or its Flowyte id.",
+                )
             return await self.flowyte.get_number(ref)
         except fe.FlowyteError as exc:
             return await self._flowyte_failed(actor, action, ref, exc)
 
     async def assign(self, actor: str, number_ref: str, agent_id: str) -> Assigned | Refused:
         if not AGENT_ID.match(agent_id):
-            return await self._refuse(actor, "assign", number_ref[:32], "bad_input", "That is not an agent id.")
+            return await self._refuse(
+                actor, "assign", number_ref[:32], "bad_input", "That is not an agent id."
+            )
         number = await self._resolve_number(actor, "assign", number_ref)
         if isinstance(number, Refused):
             return number
@@ -505,15 +728,27 @@ class NumbersService:
         except fe.FlowyteError as exc:
             return await self._flowyte_failed(actor, "assign", number.e164, exc)
         agent = await self._agent_or_none(agent_id)
-        await self._audit(actor, "assign", number.e164, "ok", agent=agent_id, published=agent.published if agent else None)
+        await self._audit(
+            actor,
+            "assign",
+            number.e164,
+            "ok",
+            agent=agent_id,
+            published=agent.published if agent else None,
+        )
         return Assigned(assigned, agent)
 
-    async def assign_purchased(self, actor: str, request_id: str, agent_id: str) -> Assigned | Refused:
+    async def assign_purchased(
+        self, actor: str, request_id: str, agent_id: str
+    ) -> Assigned | Refused:
         """Route the number a purchase request bought (the menu offered after a purchase)."""
         request = await self._load(request_id)
         if request is None or request.status != "purchased" or not request.number_id:
             return await self._refuse(
-                actor, "assign", request_id[:40], "unknown",
+                actor,
+                "assign",
+                request_id[:40],
+                "unknown",
                 "numbot does not know that purchase. Use `/numbers assign <number> <agent id>`.",
             )
         return await self.assign(actor, request.number_id, agent_id)
@@ -526,28 +761,46 @@ class NumbersService:
             result = await self.flowyte.unassign(number.id)
         except fe.FlowyteError as exc:
             return await self._flowyte_failed(actor, "unassign", number.e164, exc)
-        await self._audit(actor, "unassign", number.e164, "ok", previous_agent=number.default_agent_id)
-        return Unassigned(result or number.model_copy(update={"default_agent_id": None, "status": "available"}))
+        await self._audit(
+            actor, "unassign", number.e164, "ok", previous_agent=number.default_agent_id
+        )
+        return Unassigned(
+            result or number.model_copy(update={"default_agent_id": None, "status": "available"})
+        )
 
     async def publish(self, actor: str, agent_id: str) -> Published | Refused:
         if not AGENT_ID.match(agent_id):
-            return await self._refuse(actor, "publish", agent_id[:32], "bad_input", "That is not an agent id.")
+            return await self._refuse(
+                actor, "publish", agent_id[:32], "bad_input", "That is not an agent id."
+            )
         try:
             agent = await self.flowyte.get_agent(agent_id)
             # One key per draft version: a double click or a Slack retry replays, while
             # publishing again after new edits (a new version) is a new publish.
             key = f"numbot-publish-{agent.id}-v{agent.version}"
-            version = await self.flowyte.publish(agent.id, idempotency_key=key, note=f"Published from Slack by {actor}")
+            version = await self.flowyte.publish(
+                agent.id, idempotency_key=key, note=f"Published from Slack by {actor}"
+            )
         except fe.FlowyteError as exc:
             return await self._flowyte_failed(actor, "publish", agent_id, exc)
         await self._audit(actor, "publish", agent_id, "ok", version=version.id)
         return Published(agent_id, version)
 
-    async def import_number(self, actor: str, e164: str, agent_id: str | None) -> Imported | Refused:
+    async def import_number(
+        self, actor: str, e164: str, agent_id: str | None
+    ) -> Imported | Refused:
         if not E164.match(e164):
-            return await self._refuse(actor, "import", e164[:32], "bad_input", "That is not a phone number in +E.164 form.")
+            return await self._refuse(
+                actor,
+                "import",
+                e164[:32],
+                "bad_input",
+                "That is not a phone number in +E.164 form.",
+            )
         if agent_id is not None and not AGENT_ID.match(agent_id):
-            return await self._refuse(actor, "import", e164, "bad_input", "That is not an agent id.")
+            return await self._refuse(
+                actor, "import", e164, "bad_input", "That is not an agent id."
+            )
         try:
             number = await self.flowyte.import_number(e164, agent_id)
         except fe.FlowyteError as exc:

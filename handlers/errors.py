@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 
 async def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
     reference = secrets.token_hex(4)
-    logger.error("unhandled error, reference %s: %s", reference, redact(repr(error)), exc_info=error)
+    logger.error(
+        "unhandled error, reference %s: %s", reference, redact(repr(error)), exc_info=error
+    )
     text = (
         f":warning: Something went wrong in numbot (reference `{reference}`). Nothing was spent "
         "unless an approval card says so. Try again, or give the reference to your numbot admin."

@@ -27,7 +27,9 @@ class SlackNotifier:
         card = build_approval_card(request, balance=None, sandbox=self.sandbox)
         await self.client.chat_update(channel=request.card_channel, ts=request.card_ts, **card)
 
-    async def tell_requester(self, request: Request, text: str, *, agents: list[Agent] | None = None) -> None:
+    async def tell_requester(
+        self, request: Request, text: str, *, agents: list[Agent] | None = None
+    ) -> None:
         if request.status == "purchased":
             reply = build_purchased_dm(text, request.id, agents or [], sandbox=self.sandbox)
         else:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TextIO
 
 import sqlite_utils
 
@@ -59,15 +58,32 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, subject: str, outcome: str, detail: str) -> str:
+def entry_hash(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    subject: str,
+    outcome: str,
+    detail: str,
+) -> str:
     payload = json.dumps(
-        [seq, at, actor, action, subject, outcome, detail], ensure_ascii=False, separators=(",", ":")
+        [seq, at, actor, action, subject, outcome, detail],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
 
 
 def append_in(
-    conn: sqlite3.Connection, *, actor: str, action: str, subject: str, outcome: Outcome, detail: str = ""
+    conn: sqlite3.Connection,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    outcome: Outcome,
+    detail: str = "",
 ) -> AuditEntry:
     """Append inside the caller's write transaction (BEGIN IMMEDIATE already taken)."""
     last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
@@ -86,9 +102,13 @@ class AuditLog:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def append(self, *, actor: str, action: str, subject: str, outcome: Outcome, detail: str = "") -> AuditEntry:
+    def append(
+        self, *, actor: str, action: str, subject: str, outcome: Outcome, detail: str = ""
+    ) -> AuditEntry:
         with write_transaction(self.db) as conn:
-            return append_in(conn, actor=actor, action=action, subject=subject, outcome=outcome, detail=detail)
+            return append_in(
+                conn, actor=actor, action=action, subject=subject, outcome=outcome, detail=detail
+            )
 
     def entries(self, *, since_seq: int = 0) -> Iterator[AuditEntry]:
         cursor = self.db.conn.execute(
@@ -107,24 +127,44 @@ class AuditLog:
         for row in self.db.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq"):  # noqa: S608
             seq, at, actor, action, subject, outcome, detail, prev_hash, digest = row
             if seq != expected_seq:
-                return VerifyResult(False, n, prev, seq, f"expected entry {expected_seq}, found {seq}: an entry is missing or out of order")
+                return VerifyResult(
+                    False,
+                    n,
+                    prev,
+                    seq,
+                    f"expected entry {expected_seq}, found {seq}: an entry is missing or out of order",
+                )
             if prev_hash != prev:
-                return VerifyResult(False, n, prev, seq, "its link to the previous entry is broken: an entry before it was removed or changed")
+                return VerifyResult(
+                    False,
+                    n,
+                    prev,
+                    seq,
+                    "its link to the previous entry is broken: an entry before it was removed or changed",
+                )
             if entry_hash(prev, seq, at, actor, action, subject, outcome, detail) != digest:
-                return VerifyResult(False, n, prev, seq, "its contents do not match its hash: it was edited")
+                return VerifyResult(
+                    False, n, prev, seq, "its contents do not match its hash: it was edited"
+                )
             prev, expected_seq, n = digest, expected_seq + 1, n + 1
         if expect_head is not None and expect_head != prev:
-            return VerifyResult(False, n, prev, None, f"the head is {prev}, not the expected {expect_head}: entries were removed from the end")
+            return VerifyResult(
+                False,
+                n,
+                prev,
+                None,
+                f"the head is {prev}, not the expected {expect_head}: entries were removed from the end",
+            )
         return VerifyResult(True, n, prev)
 
-    def export_jsonl(self, out: io.TextIOBase | io.StringIO) -> int:
+    def export_jsonl(self, out: TextIO) -> int:
         n = 0
         for entry in self.entries():
             out.write(json.dumps(asdict(entry), ensure_ascii=False) + "\n")
             n += 1
         return n
 
-    def export_csv(self, out: io.TextIOBase | io.StringIO) -> int:
+    def export_csv(self, out: TextIO) -> int:
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
         n = 0

@@ -67,6 +67,10 @@ _COLUMNS = tuple(f.name for f in fields(Request))
 
 
 def _to_row(values: dict[str, Any]) -> dict[str, Any]:
+    """Column values as SQLite stores them; only the dataclass's fields are columns."""
+    unknown = set(values) - set(_COLUMNS)
+    if unknown:
+        raise ValueError(f"not request columns: {sorted(unknown)}")
     row = {}
     for key, value in values.items():
         if isinstance(value, Decimal):
@@ -83,9 +87,9 @@ def _from_row(row: dict[str, Any]) -> Request:
         if values.get(key) is not None:
             values[key] = Decimal(values[key])
     if values.get("hold_expires_at"):
-        values["hold_expires_at"] = datetime.strptime(values["hold_expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=UTC
-        )
+        values["hold_expires_at"] = datetime.strptime(
+            values["hold_expires_at"], "%Y-%m-%dT%H:%M:%SZ"
+        ).replace(tzinfo=UTC)
     return Request(**{k: values[k] for k in _COLUMNS})
 
 
@@ -117,7 +121,14 @@ class RequestStore:
                 f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' for _ in row)})",  # noqa: S608
                 tuple(row.values()),
             )
-            append_in(conn, actor=note.actor, action=note.action, subject=row["id"], outcome=note.outcome, detail=note.detail)
+            append_in(
+                conn,
+                actor=note.actor,
+                action=note.action,
+                subject=row["id"],
+                outcome=note.outcome,
+                detail=note.detail,
+            )
         return self.get(values["id"])  # type: ignore[return-value]
 
     def get(self, request_id: str) -> Request | None:
@@ -148,7 +159,14 @@ class RequestStore:
             )
             if cursor.rowcount != 1:
                 return None
-            append_in(conn, actor=note.actor, action=note.action, subject=request_id, outcome=note.outcome, detail=note.detail)
+            append_in(
+                conn,
+                actor=note.actor,
+                action=note.action,
+                subject=request_id,
+                outcome=note.outcome,
+                detail=note.detail,
+            )
         return self.get(request_id)
 
     def set_fields(self, request_id: str, **changes: Any) -> None:
@@ -156,7 +174,8 @@ class RequestStore:
         row = _to_row({**changes, "updated_at": utc_now()})
         assignments = ", ".join(f"{col} = ?" for col in row)
         with write_transaction(self.db) as conn:
-            conn.execute(f"UPDATE requests SET {assignments} WHERE id = ?", (*row.values(), request_id))  # noqa: S608
+            sql = f"UPDATE requests SET {assignments} WHERE id = ?"  # noqa: S608 - names checked by _to_row
+            conn.execute(sql, (*row.values(), request_id))
 
     def with_status(self, *statuses: str) -> list[Request]:
         marks = ", ".join("?" for _ in statuses)

@@ -60,7 +60,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
         """Full jitter: a random wait in [0, min(cap, base * 2**attempt)]."""
-        return rng() * min(self.max_delay, self.base_delay * (2**attempt))
+        return float(rng() * min(self.max_delay, self.base_delay * (2**attempt)))
 
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -140,7 +140,9 @@ class FlowyteClient:
             "DELETE", f"numbers/reserve/{quote(reservation_id, safe='')}", retry=self._retry
         )
 
-    async def purchase(self, e164: str, reservation_id: str | None, *, idempotency_key: str) -> OwnedNumber:
+    async def purchase(
+        self, e164: str, reservation_id: str | None, *, idempotency_key: str
+    ) -> OwnedNumber:
         body: dict[str, Any] = {"e164": e164}
         if reservation_id:
             body["reservationId"] = reservation_id
@@ -153,7 +155,9 @@ class FlowyteClient:
         body: dict[str, Any] = {"e164": e164}
         if agent_id:
             body["agentId"] = agent_id
-        return OwnedNumber.model_validate(await self._request("POST", "numbers/import", json_body=body))
+        return OwnedNumber.model_validate(
+            await self._request("POST", "numbers/import", json_body=body)
+        )
 
     async def list_numbers(self) -> list[OwnedNumber]:
         return [OwnedNumber.model_validate(item) for item in await self._get_all("numbers")]
@@ -180,7 +184,9 @@ class FlowyteClient:
     async def get_agent(self, agent_id: str) -> Agent:
         return Agent.model_validate(await self._get(f"agents/{quote(agent_id, safe='')}"))
 
-    async def publish(self, agent_id: str, *, idempotency_key: str, note: str | None = None) -> AgentVersion:
+    async def publish(
+        self, agent_id: str, *, idempotency_key: str, note: str | None = None
+    ) -> AgentVersion:
         body = {"note": note} if note else {}
         data = await self._request(
             "POST",
@@ -260,5 +266,7 @@ class FlowyteClient:
                 else:
                     logger.warning("flowyte %s %s failed: %s", method, path, error)
                 raise error
-            logger.info("flowyte %s %s: retrying in %.2fs (attempt %d)", method, path, delay, attempt + 1)
+            logger.info(
+                "flowyte %s %s: retrying in %.2fs (attempt %d)", method, path, delay, attempt + 1
+            )
             await self._sleep(delay)

@@ -172,7 +172,10 @@ class Conflict(FlowyteAPIError):
             "reservation_expired": "The hold on that number expired. Reserve it again and request again.",
             "no_published_version": "That agent has never been published; publish it first.",
             "already_exists": "That number is already on this Flowyte account.",
-        }.get(self.code or "", "Flowyte reports a conflict: the item changed meanwhile. Look again and retry.")
+        }.get(
+            self.code or "",
+            "Flowyte reports a conflict: the item changed meanwhile. Look again and retry.",
+        )
 
 
 class Unprocessable(FlowyteAPIError):
@@ -183,12 +186,16 @@ class Unprocessable(FlowyteAPIError):
 
 
 class RateLimited(FlowyteAPIError):
-    def __init__(self, problem: Problem, *, retry_after: float | None, method: str = "", path: str = "") -> None:
+    def __init__(
+        self, problem: Problem, *, retry_after: float | None, method: str = "", path: str = ""
+    ) -> None:
         super().__init__(problem, method=method, path=path)
         self.retry_after = retry_after
 
     def explain(self) -> str:
-        wait = f" about {max(1, round(self.retry_after))} seconds" if self.retry_after else " a minute"
+        wait = (
+            f" about {max(1, round(self.retry_after))} seconds" if self.retry_after else " a minute"
+        )
         return f"Flowyte is rate-limiting this organization. Wait{wait} and try again."
 
 
@@ -208,7 +215,9 @@ _BY_STATUS: dict[int, type[FlowyteAPIError]] = {
 }
 
 
-def error_for(problem: Problem, *, retry_after: float | None, method: str, path: str) -> FlowyteAPIError:
+def error_for(
+    problem: Problem, *, retry_after: float | None, method: str, path: str
+) -> FlowyteAPIError:
     if problem.status == 429:
         return RateLimited(problem, retry_after=retry_after, method=method, path=path)
     if problem.status >= 500:

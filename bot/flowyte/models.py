@@ -146,7 +146,9 @@ class SearchQuery(_Model):
             "ends_with": "endsWith",
             "country": "country",
         }
-        params = {api: str(getattr(self, attr)) for attr, api in names.items() if getattr(self, attr)}
+        params = {
+            api: str(getattr(self, attr)) for attr, api in names.items() if getattr(self, attr)
+        }
         if self.features:
             params["features"] = ",".join(self.features)
         if self.best_effort is not None:

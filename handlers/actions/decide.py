@@ -9,7 +9,9 @@ from bot.workflow import NumbersService
 from handlers.blocks.common import plain, refusal
 
 
-async def approve(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService) -> None:
+async def approve(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService
+) -> None:
     await ack()
     decided = await service.approve(body["user"]["id"], str(action.get("value", "")))
     if isinstance(decided, Refused):
@@ -19,7 +21,9 @@ async def approve(ack: Any, body: dict[str, Any], action: dict[str, Any], respon
     await respond(response_type="ephemeral", replace_original=False, **reply)
 
 
-async def reject(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService) -> None:
+async def reject(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService
+) -> None:
     await ack()
     decided = await service.reject(body["user"]["id"], str(action.get("value", "")))
     if isinstance(decided, Refused):

@@ -10,7 +10,12 @@ from handlers.blocks.modals import build_reason_modal
 
 
 async def request_purchase(
-    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: Any, service: NumbersService
+    ack: Any,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Any,
+    client: Any,
+    service: NumbersService,
 ) -> None:
     await ack()
     actor = body["user"]["id"]
@@ -23,6 +28,12 @@ async def request_purchase(
         message = "That number's purchase was already requested."
     else:
         # trigger_id lives 3 seconds: open the modal before anything slow.
-        await client.views_open(trigger_id=body["trigger_id"], view=build_reason_modal(request.id, request.e164))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=build_reason_modal(request.id, request.e164)
+        )
         return
-    await respond(response_type="ephemeral", replace_original=False, **refusal(message, sandbox=service.sandbox))
+    await respond(
+        response_type="ephemeral",
+        replace_original=False,
+        **refusal(message, sandbox=service.sandbox),
+    )

@@ -10,7 +10,9 @@ from handlers.blocks.common import refusal
 from handlers.blocks.requests import build_hold
 
 
-async def reserve(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService) -> None:
+async def reserve(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService
+) -> None:
     await ack()
     held = await service.reserve(body["user"]["id"], str(action.get("value", "")))
     if isinstance(held, Refused):

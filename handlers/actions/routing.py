@@ -10,7 +10,9 @@ from handlers.blocks.common import refusal
 from handlers.blocks.routing import build_assigned, build_published
 
 
-async def publish(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService) -> None:
+async def publish(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService
+) -> None:
     await ack()
     published = await service.publish(body["user"]["id"], str(action.get("value", "")))
     if isinstance(published, Refused):
@@ -20,7 +22,9 @@ async def publish(ack: Any, body: dict[str, Any], action: dict[str, Any], respon
     await respond(response_type="ephemeral", replace_original=False, **reply)
 
 
-async def assign_agent(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService) -> None:
+async def assign_agent(
+    ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, service: NumbersService
+) -> None:
     await ack()
     request_id = str(action.get("block_id", "")).removeprefix("assign:")
     agent_id = str((action.get("selected_option") or {}).get("value", ""))

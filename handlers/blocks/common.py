@@ -25,7 +25,14 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_TEXT]}]}
 
 
-def button(label: str, action_id: str, value: str, *, style: str | None = None, confirm: Block | None = None) -> Block:
+def button(
+    label: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: Block | None = None,
+) -> Block:
     element: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": label, "emoji": True},

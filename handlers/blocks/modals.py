@@ -15,7 +15,13 @@ def build_reason_modal(request_id: str, e164: str) -> Block:
         "submit": {"type": "plain_text", "text": "Send for approval"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"Why should the team buy *{e164}*? An approver will see this."}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"Why should the team buy *{e164}*? An approver will see this.",
+                },
+            },
             {
                 "type": "input",
                 "block_id": ids.REASON_BLOCK,
@@ -25,7 +31,10 @@ def build_reason_modal(request_id: str, e164: str) -> Block:
                     "action_id": ids.REASON_INPUT,
                     "multiline": True,
                     "max_length": 300,
-                    "placeholder": {"type": "plain_text", "text": "e.g. new support line for the Bay Area"},
+                    "placeholder": {
+                        "type": "plain_text",
+                        "text": "e.g. new support line for the Bay Area",
+                    },
                 },
             },
         ],

@@ -6,7 +6,16 @@ from decimal import Decimal
 
 from bot.money import usd
 from handlers import ids
-from handlers.blocks.common import Block, Message, button, context, escape, message, section, slack_date
+from handlers.blocks.common import (
+    Block,
+    Message,
+    button,
+    context,
+    escape,
+    message,
+    section,
+    slack_date,
+)
 from storage.requests import Request
 
 STATUS_LINES = {
@@ -35,7 +44,9 @@ def _money(amount: Decimal | None) -> str:
 
 
 def build_hold(request: Request, *, sandbox: bool) -> Message:
-    expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "in about 30 minutes"
+    expires = (
+        slack_date(request.hold_expires_at) if request.hold_expires_at else "in about 30 minutes"
+    )
     text = (
         f":lock: *{request.e164}* is held for you until {expires}. Holding is free.\n"
         f"Buying it costs {_money(request.setup_cost)} now and {_money(request.monthly_cost)}/month, "
@@ -43,7 +54,12 @@ def build_hold(request: Request, *, sandbox: bool) -> Message:
     )
     blocks = [
         section(text, block_id=f"hold:{request.id}"),
-        {"type": "actions", "elements": [button("Request purchase", ids.REQUEST_PURCHASE, request.id, style="primary")]},
+        {
+            "type": "actions",
+            "elements": [
+                button("Request purchase", ids.REQUEST_PURCHASE, request.id, style="primary")
+            ],
+        },
     ]
     return message(f"{request.e164} is held for you.", blocks, sandbox=sandbox)
 
@@ -87,7 +103,9 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
         if request.status == "pending":
             lines.insert(2, f"*Wallet:* {_money(balance)} → {_money(after)} after")
         if after is not None and after < 0:
-            lines.append(f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first.")
+            lines.append(
+                f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."
+            )
     blocks: list[Block] = [section("\n".join(lines), block_id=f"card:{request.id}")]
     if request.status == "pending":
         blocks.append(
@@ -95,7 +113,13 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
                 "type": "actions",
                 "block_id": f"decide:{request.id}",
                 "elements": [
-                    button("Approve", ids.APPROVE, request.id, style="primary", confirm=_approve_confirm(request)),
+                    button(
+                        "Approve",
+                        ids.APPROVE,
+                        request.id,
+                        style="primary",
+                        confirm=_approve_confirm(request),
+                    ),
                     button("Reject", ids.REJECT, request.id, style="danger"),
                 ],
             }
@@ -104,7 +128,9 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
     return message(title, blocks, sandbox=sandbox)
 
 
-def build_requested(request: Request, channel: str | None, *, posted: bool, sandbox: bool) -> Message:
+def build_requested(
+    request: Request, channel: str | None, *, posted: bool, sandbox: bool
+) -> Message:
     where = f"<#{channel}>" if channel else "the approval channel"
     if posted:
         text = f"Purchase of {request.e164} requested. An approver will decide in {where}; you'll hear back here."

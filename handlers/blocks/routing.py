@@ -22,11 +22,16 @@ def unpublished_warning(agent: Agent) -> list[Block]:
     )
     return [
         section(text, block_id=f"publish:{agent.id}"),
-        {"type": "actions", "elements": [button("Publish", ids.PUBLISH, agent.id, style="primary")]},
+        {
+            "type": "actions",
+            "elements": [button("Publish", ids.PUBLISH, agent.id, style="primary")],
+        },
     ]
 
 
-def build_assigned(number: OwnedNumber, agent: Agent | None, agent_id: str, *, sandbox: bool) -> Message:
+def build_assigned(
+    number: OwnedNumber, agent: Agent | None, agent_id: str, *, sandbox: bool
+) -> Message:
     text = f":telephone_receiver: {number.e164} now rings {_agent_label(agent, agent_id)}."
     blocks: list[Block] = [section(text)]
     if agent is not None and not agent.published:
@@ -36,7 +41,9 @@ def build_assigned(number: OwnedNumber, agent: Agent | None, agent_id: str, *, s
     return message(text, blocks, sandbox=sandbox)
 
 
-def build_imported(number: OwnedNumber, agent: Agent | None, agent_id: str | None, *, sandbox: bool) -> Message:
+def build_imported(
+    number: OwnedNumber, agent: Agent | None, agent_id: str | None, *, sandbox: bool
+) -> Message:
     text = f":inbox_tray: Imported {number.e164} (`{number.id}`) at no charge."
     if agent_id:
         text += f" It rings {_agent_label(agent, agent_id)}."
@@ -60,7 +67,9 @@ def build_published(agent_id: str, version: str, *, sandbox: bool) -> Message:
     return message(text, [section(text)], sandbox=sandbox)
 
 
-def build_number_list(numbers: list[OwnedNumber], agents: dict[str, Agent], *, sandbox: bool) -> Message:
+def build_number_list(
+    numbers: list[OwnedNumber], agents: dict[str, Agent], *, sandbox: bool
+) -> Message:
     if not numbers:
         text = "This organization owns no numbers yet. `/numbers search 415` to find one."
         return message(text, [section(text)], sandbox=sandbox)
@@ -71,7 +80,9 @@ def build_number_list(numbers: list[OwnedNumber], agents: dict[str, Agent], *, s
         if agent_id is None:
             where = "_not routed_"
         elif agent is not None and not agent.published:
-            where = f"{_agent_label(agent, agent_id)} :warning: never published: calls reach nothing"
+            where = (
+                f"{_agent_label(agent, agent_id)} :warning: never published: calls reach nothing"
+            )
         else:
             where = _agent_label(agent, agent_id)
         monthly = f" · {usd(number.monthly_cost)}/month" if number.monthly_cost is not None else ""
@@ -85,7 +96,11 @@ def build_number_list(numbers: list[OwnedNumber], agents: dict[str, Agent], *, s
 
 def build_wallet(wallet: Wallet, *, sandbox: bool) -> Message:
     text = f":moneybag: Wallet balance: *{usd(wallet.balance_usd)}*."
-    if wallet.auto_reload_enabled and wallet.auto_reload_threshold_usd is not None and wallet.auto_reload_amount_usd is not None:
+    if (
+        wallet.auto_reload_enabled
+        and wallet.auto_reload_threshold_usd is not None
+        and wallet.auto_reload_amount_usd is not None
+    ):
         text += (
             f" Auto-reload adds {usd(wallet.auto_reload_amount_usd)} below "
             f"{usd(wallet.auto_reload_threshold_usd)}."
@@ -94,13 +109,18 @@ def build_wallet(wallet: Wallet, *, sandbox: bool) -> Message:
     return message(text, [section(text)], sandbox=sandbox)
 
 
-def build_purchased_dm(text: str, request_id: str, agents: list[Agent], *, sandbox: bool) -> Message:
+def build_purchased_dm(
+    text: str, request_id: str, agents: list[Agent], *, sandbox: bool
+) -> Message:
     """Tell the requester the number is theirs, with a menu to route it."""
     blocks: list[Block] = [section(text)]
     if agents:
         options = [
             {
-                "text": {"type": "plain_text", "text": (f"{a.label}{'' if a.published else ' (unpublished)'}")[:75]},
+                "text": {
+                    "type": "plain_text",
+                    "text": (f"{a.label}{'' if a.published else ' (unpublished)'}")[:75],
+                },
                 "value": a.id,
             }
             for a in agents[:MAX_OPTIONS]

@@ -38,13 +38,17 @@ def build_searching(query: SearchQuery, *, sandbox: bool) -> str:
     return f"{prefix}Searching Flowyte for numbers ({_describe(query)})…"
 
 
-def build_search_results(query: SearchQuery, numbers: list[AvailableNumber], *, sandbox: bool) -> Message:
+def build_search_results(
+    query: SearchQuery, numbers: list[AvailableNumber], *, sandbox: bool
+) -> Message:
     if not numbers:
         text = f"No numbers match ({escape(_describe(query))}). Try another area code, or bestEffort=true."
         return message(text, [section(text)], sandbox=sandbox)
     shown = numbers[:MAX_ROWS]
     title = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''} available ({escape(_describe(query))})"
-    blocks: list[Block] = [section(f"*{title}*. Reserve one to hold it for 30 minutes; holding is free.")]
+    blocks: list[Block] = [
+        section(f"*{title}*. Reserve one to hold it for 30 minutes; holding is free.")
+    ]
     blocks += [number_row(n) for n in shown]
     if len(numbers) > len(shown):
         blocks.append(context(f"Showing the first {len(shown)}. Narrow the search to see others."))

@@ -64,7 +64,10 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
             if isinstance(requested, Refused):
                 return refusal(requested.message, sandbox=sandbox)
             return build_requested(
-                requested.request, requested.request.card_channel, posted=requested.card_posted, sandbox=sandbox
+                requested.request,
+                requested.request.card_channel,
+                posted=requested.card_posted,
+                sandbox=sandbox,
             )
         case p.Import(e164, agent_id):
             imported = await service.import_number(actor, e164, agent_id)
@@ -74,7 +77,9 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
     return plain("numbot does not know that command.", sandbox=sandbox)  # unreachable by the parser
 
 
-async def numbers_command(ack: Any, command: dict[str, Any], respond: Any, service: NumbersService) -> None:
+async def numbers_command(
+    ack: Any, command: dict[str, Any], respond: Any, service: NumbersService
+) -> None:
     parsed = p.parse(command.get("text"))
     sandbox = service.sandbox
     if isinstance(parsed, p.UsageError):

@@ -21,6 +21,7 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 NUMBER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 AGENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 AREA_CODE = re.compile(r"^[2-9]\d{2}$")
+_TYPOGRAPHIC_QUOTES = {ord("“"): '"', ord("”"): '"', ord("‘"): "'", ord("’"): "'"}
 _TEL_LINK = re.compile(r"^<tel:([^|>]+)(?:\|[^>]*)?>$")
 _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 
@@ -169,7 +170,9 @@ def _parse_search(args: list[str]) -> Command:
             name, raw = arg.split("=", 1)
             key_or_none = _SEARCH_KEYS.get(name.lower())
             if key_or_none is None:
-                raise _Usage(f"unknown filter {_q(name)}. Filters: areaCode, type, city, state, features, contains, startsWith, endsWith, country, bestEffort, limit.")
+                raise _Usage(
+                    f"unknown filter {_q(name)}. Filters: areaCode, type, city, state, features, contains, startsWith, endsWith, country, bestEffort, limit."
+                )
             key = key_or_none
         else:
             raise _Usage(f"{_q(arg)} is not a filter. Give an area code like 415, or name=value.")
@@ -183,7 +186,9 @@ def _parse_search(args: list[str]) -> Command:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "filter"
-        raise _Usage(f"`{_FILTER_NAMES.get(field, field)}`: {_friendly(field, err['msg'])}") from None
+        raise _Usage(
+            f"`{_FILTER_NAMES.get(field, field)}`: {_friendly(field, err['msg'])}"
+        ) from None
 
 
 def _search_value(key: str, raw: str) -> object:
@@ -276,12 +281,14 @@ class Subcommand:
 SUBCOMMANDS: dict[str, Subcommand] = {
     "search": Subcommand(
         "search <area code> [filter=value ...]",
-        "Search the carrier's inventory. Filters: type=local|toll_free|national|mobile, city=\"San Francisco\", "
+        'Search the carrier\'s inventory. Filters: type=local|toll_free|national|mobile, city="San Francisco", '
         "state=CA, features=voice,sms, contains/startsWith/endsWith=digits or letters, bestEffort=false "
         "(exact matches only), limit=1-50.",
         _parse_search,
     ),
-    "list": Subcommand("list", "Numbers this organization owns, and the agent each one rings.", _parse_list),
+    "list": Subcommand(
+        "list", "Numbers this organization owns, and the agent each one rings.", _parse_list
+    ),
     "wallet": Subcommand("wallet", "The prepaid wallet's balance.", _parse_wallet),
     "assign": Subcommand(
         "assign <+E.164 or number id> <agent id>",
@@ -293,7 +300,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "Stop routing a number. You keep it, and keep paying for it.",
         _parse_unassign,
     ),
-    "publish": Subcommand("publish <agent id>", "Publish an agent's current draft, so calls reach it.", _parse_publish),
+    "publish": Subcommand(
+        "publish <agent id>", "Publish an agent's current draft, so calls reach it.", _parse_publish
+    ),
     "release": Subcommand(
         "release <+E.164 or number id> [reason]",
         "Give a number back to the carrier. Irreversible, so a second person must approve it.",
@@ -320,9 +329,11 @@ def parse(text: str | None) -> Command | UsageError:
     if len(text) > MAX_TEXT:
         return UsageError(f"That is {len(text)} characters; numbot takes at most {MAX_TEXT}.")
     if _has_hidden_characters(text):
-        return UsageError("That text contains invisible control or direction characters; type it again plainly.")
+        return UsageError(
+            "That text contains invisible control or direction characters; type it again plainly."
+        )
     # Slack sends typographic quotes when people type them: treat them as plain quotes.
-    text = text.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"}))
+    text = text.translate(_TYPOGRAPHIC_QUOTES)
     try:
         tokens = shlex.split(text)
     except ValueError:

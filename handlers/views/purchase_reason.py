@@ -13,14 +13,21 @@ from handlers.blocks.requests import build_requested
 MAX_REASON = 300
 
 
-async def purchase_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, service: NumbersService) -> None:
+async def purchase_reason(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, service: NumbersService
+) -> None:
     values = view.get("state", {}).get("values", {})
-    reason = str(values.get(ids.REASON_BLOCK, {}).get(ids.REASON_INPUT, {}).get("value") or "").strip()
+    reason = str(
+        values.get(ids.REASON_BLOCK, {}).get(ids.REASON_INPUT, {}).get("value") or ""
+    ).strip()
     if not reason:
         await ack(response_action="errors", errors={ids.REASON_BLOCK: "Say why, in a few words."})
         return
     if len(reason) > MAX_REASON:
-        await ack(response_action="errors", errors={ids.REASON_BLOCK: f"Keep it under {MAX_REASON} characters."})
+        await ack(
+            response_action="errors",
+            errors={ids.REASON_BLOCK: f"Keep it under {MAX_REASON} characters."},
+        )
         return
     await ack()
     actor = body["user"]["id"]
@@ -29,7 +36,10 @@ async def purchase_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], 
         reply = refusal(requested.message, sandbox=service.sandbox)
     else:
         reply = build_requested(
-            requested.request, requested.request.card_channel, posted=requested.card_posted, sandbox=service.sandbox
+            requested.request,
+            requested.request.card_channel,
+            posted=requested.card_posted,
+            sandbox=service.sandbox,
         )
     # A modal has no response_url: answer in the app's DM, where later news arrives too.
     await client.chat_postMessage(channel=actor, **reply)

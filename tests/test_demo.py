@@ -1,0 +1,35 @@
+"""`numbot demo` tells the whole story on the sandbox and ends with an intact audit log."""
+
+import io
+import subprocess
+import sys
+
+from bot.demo import run_demo
+
+
+async def test_demo_story(tmp_path):
+    out = io.StringIO()
+    assert await run_demo(db_path=str(tmp_path / "demo.db"), out=out) == 0
+    text = out.getvalue()
+    order = [
+        "/numbers search 415",
+        "Reserve",
+        "#approvals (everyone in the channel sees)",
+        "someone else must approve it",  # alice refused on her own request
+        "Approved by @bob and *purchased*",
+        "Already approved by @bob",  # the double click buys nothing
+        "never been published",
+        "Published `agt_draft`",
+        "audit log intact",
+    ]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert text.count("purchase          ok") == 1  # one purchase in the audit log
+    assert "SANDBOX" in text
+
+
+def test_demo_runs_as_a_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bot", "demo"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "audit log intact" in done.stdout

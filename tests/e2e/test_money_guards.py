@@ -58,7 +58,7 @@ def test_a_restart_between_request_and_approval_loses_nothing(bot, slack, flowyt
 
 def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, flowyte, tmp_path):
     """Flowyte buys, but the bot dies before hearing so; on restart numbot finds the number."""
-    e164, request_id = hold_number(bot, slack)
+    _, request_id = hold_number(bot, slack)
     request_purchase(bot, slack, request_id)
     flowyte.add_fault("POST", r"/numbers/purchase$", times=1, delay_s=30, after_delay_apply=True)
     bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)

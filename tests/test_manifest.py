@@ -16,8 +16,10 @@ from handlers import ids
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "manifest.yml"
-# The repo checkout sits beside shared/ (here /work/main and /work/shared; the same in CI).
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "shared" / "slack-manifest-schema"
+# Slack's published schema (slackapi/manifest-schema, MIT), vendored from shared/ so the test
+# does not depend on where the checkout sits; test_vendored_schema_matches_shared keeps it current.
+SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "slack-manifest-schema"
+SHARED_SCHEMA_DIR = REPO.parent / "shared" / "slack-manifest-schema"
 # manifest.schema.json picks a versioned schema by $ref to these URLs; serve them locally.
 REMOTE_BASE = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/"
 VERSIONED = ("manifest.schema.1.0.0.json", "manifest.schema.2.0.0.json")
@@ -27,8 +29,7 @@ def _load_json(name: str) -> dict[str, Any]:
     path = SCHEMA_DIR / name
     if not path.is_file():
         pytest.fail(
-            f"Slack manifest schema not found at {path}: tests expect shared/slack-manifest-schema "
-            f"beside the repo checkout ({REPO})."
+            f"Slack manifest schema not found at {path}: copy it from shared/slack-manifest-schema."
         )
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
@@ -109,3 +110,15 @@ def test_manifest_bot_scopes_are_minimal(manifest: dict[str, Any]) -> None:
         ["commands", "chat:write", "chat:write.public"]
     )
     assert "user" not in manifest["oauth_config"]["scopes"]
+
+
+def test_vendored_schema_matches_shared() -> None:
+    """Where shared/ sits beside the checkout (developers' machines, CI), the copy is current."""
+    shared = (
+        sorted(p.name for p in SHARED_SCHEMA_DIR.glob("*.json"))
+        if SHARED_SCHEMA_DIR.is_dir()
+        else []
+    )
+    for name in shared:
+        assert (SCHEMA_DIR / name).read_bytes() == (SHARED_SCHEMA_DIR / name).read_bytes(), name
+    assert {"manifest.schema.json", *VERSIONED} <= {p.name for p in SCHEMA_DIR.glob("*.json")}

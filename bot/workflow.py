@@ -78,6 +78,7 @@ class NumbersService:
         notifier: Notifier | None = None,
         sandbox: bool = False,
         clock: Callable[[], datetime] = _utcnow,
+        reconcile_grace: float = 3.0,
     ) -> None:
         self.flowyte = flowyte
         self.storage = storage
@@ -85,6 +86,7 @@ class NumbersService:
         self.notifier = notifier
         self.sandbox = sandbox
         self.clock = clock
+        self.reconcile_grace = reconcile_grace
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -496,53 +498,83 @@ class NumbersService:
 
     # -- carrying out an approved request ----------------------------------------------
 
-    async def _execute(self, request: Request) -> Decided | Refused:
-        if request.kind == "purchase":
-            return await self._purchase(request)
-        return await self._release(request)
-
-    async def _purchase(self, approved: Request) -> Decided | Refused:
+    async def _execute(self, approved: Request) -> Decided | Refused:
+        """Carry out an approved purchase or release, once, and settle its outcome."""
+        working = "purchasing" if approved.kind == "purchase" else "releasing"
         request = await self._transition(
             approved,
             ("approved",),
-            "purchasing",
+            working,
             AuditNote(
-                SYSTEM, "purchase_started", detail=_detail(idempotency_key=approved.idempotency_key)
+                SYSTEM,
+                f"{approved.kind}_started",
+                detail=_detail(idempotency_key=approved.idempotency_key),
             ),
         )
         if request is None:
-            return Refused("in_flight", "This purchase is already under way.")
+            return Refused("in_flight", "This request is already being carried out.")
+        if request.kind == "purchase":
+            changed = await self._price_change(request)
+            if changed:
+                return await self._fail(request, changed, code="price_changed")
         try:
-            owned = await self.flowyte.purchase(
-                request.e164, request.reservation_id, idempotency_key=request.idempotency_key
-            )
+            if request.kind == "purchase":
+                owned = await self.flowyte.purchase(
+                    request.e164, request.reservation_id, idempotency_key=request.idempotency_key
+                )
+            else:
+                await self.flowyte.release_number(request.number_id or "")
         except (fe.OutcomeUnknown, fe.ServerError) as exc:
+            # It may have happened. Never resend blindly: ask Flowyte what we own.
             logger.warning(
-                "purchase of %s for %s: outcome unknown (%s)",
-                request.e164,
-                request.id,
-                type(exc).__name__,
+                "%s %s: outcome unknown (%s)", request.kind, request.id, type(exc).__name__
             )
-            await self._audit(SYSTEM, "purchase", request.id, "unknown", error=type(exc).__name__)
+            await self._audit(SYSTEM, request.kind, request.id, "unknown", error=type(exc).__name__)
             await self._update_card(request)
-            settled = await self.reconcile_request(request)
-            if isinstance(settled, Decided):
-                return settled
-            return Refused("unknown_outcome", exc.explain())
+            settled = await self.reconcile_request(request, grace=self.reconcile_grace)
+            return settled or Refused("unknown_outcome", exc.explain())
         except fe.FlowyteUnavailable as exc:
+            # The request never reached Flowyte: nothing happened, so the decision can be retaken.
             back = await self._transition(
                 request,
-                ("purchasing",),
+                (working,),
                 "pending",
-                AuditNote(SYSTEM, "purchase", "failed", _detail(error="unreachable")),
+                AuditNote(SYSTEM, request.kind, "failed", _detail(error="unreachable")),
                 decided_by=None,
             )
             if back is not None:
                 await self._update_card(back)
             return Refused("flowyte", exc.explain() + " Approve again when it is back.")
         except fe.FlowyteAPIError as exc:
-            return await self._fail(request, exc.explain(), status=exc.status, code=exc.code)
-        return await self._purchased(request, owned)
+            expired = exc.code == "reservation_expired"
+            return await self._fail(
+                request,
+                exc.explain(),
+                to_status="expired" if expired else "failed",
+                status=exc.status,
+                code=exc.code,
+            )
+        if request.kind == "purchase":
+            return await self._purchased(request, owned)
+        return await self._released(request)
+
+    async def _price_change(self, request: Request) -> str | None:
+        """An approval binds to the quote on the card: refuse if Flowyte now asks more."""
+        try:
+            quote = await self.flowyte.get_available(request.e164)
+        except fe.FlowyteError:
+            return None  # no fresh quote; the reservation holds the price
+        fresh = (quote.setup_cost, quote.monthly_cost)
+        if (
+            None in fresh
+            or request.setup_cost is None
+            or fresh == (request.setup_cost, request.monthly_cost)
+        ):
+            return None
+        return (
+            f"Flowyte's price changed since the request (now {usd(quote.setup_cost or Decimal(0))} setup, "
+            f"{usd(quote.monthly_cost or Decimal(0))}/month), so nothing was bought. Request it again at the new price."
+        )
 
     async def _purchased(self, request: Request, owned: OwnedNumber) -> Decided:
         done = await self._transition(
@@ -567,11 +599,13 @@ class NumbersService:
         )
         return Decided(done, f"Bought {done.e164}.", agents)
 
-    async def _fail(self, request: Request, why: str, **detail: Any) -> Refused:
+    async def _fail(
+        self, request: Request, why: str, *, to_status: str = "failed", **detail: Any
+    ) -> Refused:
         failed = await self._transition(
             request,
             ("purchasing", "releasing"),
-            "failed",
+            to_status,
             AuditNote(SYSTEM, request.kind, "failed", _detail(**detail)),
             detail=why,
         )
@@ -581,36 +615,7 @@ class NumbersService:
             await self._release_hold(failed)
         await self._update_card(failed)
         await self._tell(failed, f"Your request for {failed.e164} failed: {why}")
-        return Refused("failed", why)
-
-    async def _release(self, approved: Request) -> Decided | Refused:
-        request = await self._transition(
-            approved, ("approved",), "releasing", AuditNote(SYSTEM, "release_started")
-        )
-        if request is None:
-            return Refused("in_flight", "This release is already under way.")
-        try:
-            await self.flowyte.release_number(request.number_id or "")
-        except (fe.OutcomeUnknown, fe.ServerError) as exc:
-            await self._audit(SYSTEM, "release", request.id, "unknown", error=type(exc).__name__)
-            settled = await self.reconcile_request(request)
-            if isinstance(settled, Decided):
-                return settled
-            return Refused("unknown_outcome", exc.explain())
-        except fe.FlowyteUnavailable as exc:
-            back = await self._transition(
-                request,
-                ("releasing",),
-                "pending",
-                AuditNote(SYSTEM, "release", "failed", _detail(error="unreachable")),
-                decided_by=None,
-            )
-            if back is not None:
-                await self._update_card(back)
-            return Refused("flowyte", exc.explain() + " Approve again when it is back.")
-        except fe.FlowyteAPIError as exc:
-            return await self._fail(request, exc.explain(), status=exc.status, code=exc.code)
-        return await self._released(request)
+        return Refused(to_status, why)
 
     async def _released(self, request: Request) -> Decided:
         done = await self._transition(
@@ -628,7 +633,9 @@ class NumbersService:
 
     # -- recovery ------------------------------------------------------------------------
 
-    async def reconcile_request(self, request: Request) -> Decided | Refused | None:
+    async def reconcile_request(
+        self, request: Request, *, grace: float = 0.0
+    ) -> Decided | Refused | None:
         """Settle a request whose purchase or release may or may not have happened.
 
         Flowyte's list of owned numbers is the truth: the number is there (bought / not yet
@@ -637,6 +644,10 @@ class NumbersService:
         """
         try:
             owned = {n.e164: n for n in await self.flowyte.list_numbers()}
+            if grace and (request.e164 in owned) != (request.status == "purchasing"):
+                # A call that timed out may still be finishing at Flowyte: look once more.
+                await asyncio.sleep(grace)
+                owned = {n.e164: n for n in await self.flowyte.list_numbers()}
         except fe.FlowyteError as exc:
             logger.warning("reconcile %s: cannot list numbers (%s)", request.id, type(exc).__name__)
             return None

@@ -1,0 +1,169 @@
+"""Faults from Flowyte and odd deliveries from Slack, through the real bot process.
+
+Each case checks what the person was told, what Flowyte received, the request's final
+state and the audit trail.
+"""
+
+import sqlite3
+import time
+
+from handlers import ids
+from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, FLOWYTE_KEY, reply, texts
+from tests.e2e.test_golden_path import hold_number, request_purchase
+from tests.fakes.slack_requests import block_action_body, signed_headers
+
+
+def status_of(bot, request_id):
+    with sqlite3.connect(bot.db) as db:
+        return db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
+
+
+def audit_rows(bot, action):
+    with sqlite3.connect(bot.db) as db:
+        return db.execute("SELECT actor, outcome, detail FROM audit WHERE action = ?", [action]).fetchall()
+
+
+def pending_request(bot, slack):
+    e164, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    return e164, request_id
+
+
+def test_wallet_short_tells_the_approver_by_how_much(bot, slack, flowyte):
+    _, request_id = pending_request(bot, slack)
+    flowyte.set_balance("1.00")
+    _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+    answer = texts(reply(slack, rid))
+    assert "short by $1.15" in answer and "dashboard" in answer
+    assert len(flowyte.calls("POST", "/numbers/purchase")) == 1
+    assert status_of(bot, request_id) == "failed"
+    slack.wait_for(lambda c: c.method == "chat.update" and "short by $1.15" in texts(c.body))
+    assert flowyte.calls("DELETE", path_regex=r"/numbers/reserve/")  # the hold is given back
+    assert [r[1] for r in audit_rows(bot, "purchase")] == ["failed"]
+    assert str(flowyte.sandbox.balance) == "1.00"
+
+
+def test_purchase_answer_lost_but_flowyte_bought_is_reconciled_as_purchased(bot, slack, flowyte):
+    e164, request_id = pending_request(bot, slack)
+    flowyte.add_fault("POST", r"/numbers/purchase$", times=1, drop=True, after_delay_apply=True)
+    _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+    assert "Bought" in texts(reply(slack, rid, timeout=15))
+    assert len(flowyte.calls("POST", "/numbers/purchase")) == 1  # never resent
+    assert flowyte.calls("GET", "/numbers")  # it looked
+    assert status_of(bot, request_id) == "purchased"
+    assert [r[1] for r in audit_rows(bot, "purchase")] == ["unknown", "ok"]
+
+
+def test_purchase_lost_before_flowyte_bought_is_reconciled_as_failed(bot, slack, flowyte):
+    _, request_id = pending_request(bot, slack)
+    flowyte.add_fault("POST", r"/numbers/purchase$", times=1, drop=True)
+    _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+    answer = texts(reply(slack, rid, timeout=20))
+    assert "nothing was charged" in answer
+    assert status_of(bot, request_id) == "failed"
+    assert len(flowyte.calls("POST", "/numbers/purchase")) == 1
+    assert len(flowyte.calls("GET", "/numbers")) == 2  # looked, waited out the grace, looked again
+    assert str(flowyte.sandbox.balance) == "25.00"
+    slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "failed" in texts(c.body))
+
+
+def test_flowyte_unreachable_on_purchase_returns_the_request_to_pending(slack, flowyte, tmp_path):
+    from tests.e2e.harness import BotProcess
+
+    bot = BotProcess(slack, flowyte.url, tmp_path).start()
+    try:
+        _, request_id = pending_request(bot, slack)
+        bot.stop()
+        dead = BotProcess(slack, "http://127.0.0.1:9", tmp_path).start()  # nothing listens there
+        try:
+            _, rid = dead.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+            assert "could not be reached" in texts(reply(slack, rid, timeout=15))
+            assert status_of(dead, request_id) == "pending"  # nothing happened; approve again later
+        finally:
+            dead.stop()
+    finally:
+        bot.stop()
+
+
+def test_search_is_retried_through_429_and_503(bot, slack, flowyte):
+    flowyte.add_fault("GET", r"/numbers/search$", times=1, status=429, headers={"Retry-After": "1"})
+    flowyte.add_fault("GET", r"/numbers/search$", times=1, status=503)
+    _, rid = bot.command("search 415", user=ALICE)
+    assert "Reserve" in texts(reply(slack, rid, timeout=15))
+    assert [c.status for c in flowyte.calls("GET", "/numbers/search")][-1] == 200
+    assert len(flowyte.calls("GET", "/numbers/search")) == 3
+
+
+def test_flowyte_errors_are_explained_in_words(bot, slack, flowyte):
+    flowyte.add_fault("GET", r"/billing/wallet$", status=401)
+    _, rid = bot.command("wallet", user=ALICE)
+    assert "numbot admin" in texts(reply(slack, rid)) and "not your fault" in texts(reply(slack, rid))
+    flowyte.clear_faults()
+    flowyte.add_fault("GET", r"/numbers/search$", status=500, body="<html>oops</html>")
+    _, rid = bot.command("search 415", user=ALICE)
+    assert "internal error" in texts(reply(slack, rid, timeout=15))
+    assert [r[1] for r in audit_rows(bot, "search")] == ["failed"]
+
+
+def test_a_taken_number_says_search_again(bot, slack, flowyte):
+    response, rid = bot.command("search 415", user=ALICE)
+    e164 = [b for b in reply(slack, rid)["blocks"] if b.get("accessory")][0]["accessory"]["value"]
+    flowyte.sandbox.take_elsewhere(e164)
+    _, rid = bot.click(ids.RESERVE, e164, user=ALICE)
+    assert "gone" in texts(reply(slack, rid)) and "Search again" in texts(reply(slack, rid))
+
+
+def test_slow_flowyte_does_not_delay_the_ack(bot, slack, flowyte):
+    flowyte.add_fault("GET", r"/numbers/search$", times=1, delay_s=4)
+    started = time.monotonic()
+    response, rid = bot.command("search 415", user=ALICE)
+    assert response.status_code == 200 and time.monotonic() - started < 1.0
+    assert "Reserve" in texts(reply(slack, rid, timeout=15))
+
+
+def test_hold_expired_before_approval_explains_and_buys_nothing(slack, flowyte, tmp_path):
+    from tests.e2e.harness import BotProcess
+
+    flowyte.advance(-1797)  # holds Flowyte grants now lapse 3 seconds from now
+    bot = BotProcess(slack, flowyte.url, tmp_path).start()
+    try:
+        _, request_id = pending_request(bot, slack)
+        time.sleep(3.5)
+        _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+        assert "expired" in texts(reply(slack, rid))
+        assert flowyte.calls("POST", "/numbers/purchase") == []
+        assert status_of(bot, request_id) == "expired"
+        slack.wait_for(lambda c: c.method == "chat.update" and "expired" in texts(c.body))
+        slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "expired" in texts(c.body))
+    finally:
+        bot.stop()
+
+
+def test_slack_retries_and_stale_buttons_change_nothing(bot, slack, flowyte):
+    _, request_id = pending_request(bot, slack)
+    body = block_action_body(ids.APPROVE, request_id, BOB, response_url=slack.response_url("retry"), channel_id=APPROVAL_CHANNEL)
+    first = bot.post(body)
+    retry_headers = {**signed_headers(body, bot.env["SLACK_SIGNING_SECRET"]), "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    again = bot.post(body, headers=retry_headers)
+    assert first.status_code == again.status_code == 200
+    slack.wait_for(lambda c: c.response_id == "retry", count=2, timeout=10)
+    assert len(flowyte.calls("POST", "/numbers/purchase")) == 1
+    _, rid = bot.click(ids.APPROVE, "req_000000000000", user=BOB, channel=APPROVAL_CHANNEL)
+    assert "does not exist" in texts(reply(slack, rid))
+    _, rid = bot.click(ids.APPROVE, "'; DROP TABLE requests; --", user=BOB, channel=APPROVAL_CHANNEL)
+    assert "does not exist" in texts(reply(slack, rid))
+    assert status_of(bot, request_id) == "purchased"
+
+
+def test_flowyte_echoing_the_key_leaks_it_nowhere(bot, slack, flowyte):
+    echo = {"type": "about:blank", "title": "Bad", "status": 400, "code": "validation_error",
+            "detail": f"Authorization: Bearer {FLOWYTE_KEY}", "errors": [{"field": "areaCode", "message": "bad"}]}
+    flowyte.add_fault("GET", r"/numbers/search$", status=400, body=echo)
+    _, rid = bot.command("search 415", user=ALICE)
+    assert "areaCode" in texts(reply(slack, rid))
+    time.sleep(0.3)
+    import json
+
+    with sqlite3.connect(bot.db) as db:
+        audit = json.dumps(db.execute("SELECT * FROM audit").fetchall())
+    assert FLOWYTE_KEY not in json.dumps([c.body for c in slack.calls()]) + bot.output() + audit

@@ -123,25 +123,46 @@ class BotProcess:
         headers = headers if headers is not None else signed_headers(body, SIGNING_SECRET)
         return self.http.post(self.url + "/slack/events", content=body, headers=headers)
 
-    def command(self, text: str, *, user: str, response_id: str | None = None) -> tuple[httpx.Response, str]:
+    def command(
+        self, text: str, *, user: str, response_id: str | None = None
+    ) -> tuple[httpx.Response, str]:
         """A signed `/numbers <text>`; returns the HTTP response and its response_url id."""
         rid = response_id or f"cmd{next(_responses)}"
         body = slash_command_body(text, user, response_url=self.slack.response_url(rid))
         return self.post(body), rid
 
-    def click(self, action_id: str, value: str | None, *, user: str, selected: str | None = None,
-              block_id: str | None = None, channel: str = "C0CHAN") -> tuple[httpx.Response, str]:
+    def click(
+        self,
+        action_id: str,
+        value: str | None,
+        *,
+        user: str,
+        selected: str | None = None,
+        block_id: str | None = None,
+        channel: str = "C0CHAN",
+    ) -> tuple[httpx.Response, str]:
         rid = f"act{next(_responses)}"
         kwargs: dict[str, Any] = {}
         if block_id:
             kwargs["block_id"] = block_id
-        body = block_action_body(action_id, value, user, response_url=self.slack.response_url(rid),
-                                 channel_id=channel, selected_option_value=selected, **kwargs)
+        body = block_action_body(
+            action_id,
+            value,
+            user,
+            response_url=self.slack.response_url(rid),
+            channel_id=channel,
+            selected_option_value=selected,
+            **kwargs,
+        )
         return self.post(body), rid
 
     def submit_reason(self, request_id: str, reason: str, *, user: str) -> httpx.Response:
-        body = view_submission_body(ids.PURCHASE_REASON_VIEW, {ids.REASON_BLOCK: {ids.REASON_INPUT: reason}},
-                                    user, private_metadata=request_id)
+        body = view_submission_body(
+            ids.PURCHASE_REASON_VIEW,
+            {ids.REASON_BLOCK: {ids.REASON_INPUT: reason}},
+            user,
+            private_metadata=request_id,
+        )
         return self.post(body)
 
 
@@ -172,9 +193,14 @@ def find_element(message: dict[str, Any], action_id: str) -> dict[str, Any]:
     raise AssertionError(f"no {action_id} in {texts(message)!r}")
 
 
-def reply(slack: FakeSlack, response_id: str, *, timeout: float = 10.0, contains: str | None = None) -> dict[str, Any]:
+def reply(
+    slack: FakeSlack, response_id: str, *, timeout: float = 10.0, contains: str | None = None
+) -> dict[str, Any]:
     """The first (or first matching) message the bot sent to a response_url."""
+
     def match(call: Any) -> bool:
-        return call.response_id == response_id and (contains is None or contains in texts(call.body))
+        return call.response_id == response_id and (
+            contains is None or contains in texts(call.body)
+        )
 
     return slack.wait_for(match, timeout=timeout)[0].body

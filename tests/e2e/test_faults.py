@@ -20,7 +20,9 @@ def status_of(bot, request_id):
 
 def audit_rows(bot, action):
     with sqlite3.connect(bot.db) as db:
-        return db.execute("SELECT actor, outcome, detail FROM audit WHERE action = ?", [action]).fetchall()
+        return db.execute(
+            "SELECT actor, outcome, detail FROM audit WHERE action = ?", [action]
+        ).fetchall()
 
 
 def pending_request(bot, slack):
@@ -44,7 +46,7 @@ def test_wallet_short_tells_the_approver_by_how_much(bot, slack, flowyte):
 
 
 def test_purchase_answer_lost_but_flowyte_bought_is_reconciled_as_purchased(bot, slack, flowyte):
-    e164, request_id = pending_request(bot, slack)
+    _e164, request_id = pending_request(bot, slack)
     flowyte.add_fault("POST", r"/numbers/purchase$", times=1, drop=True, after_delay_apply=True)
     _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
     assert "Bought" in texts(reply(slack, rid, timeout=15))
@@ -64,7 +66,13 @@ def test_purchase_lost_before_flowyte_bought_is_reconciled_as_failed(bot, slack,
     assert len(flowyte.calls("POST", "/numbers/purchase")) == 1
     assert len(flowyte.calls("GET", "/numbers")) == 2  # looked, waited out the grace, looked again
     assert str(flowyte.sandbox.balance) == "25.00"
-    slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "failed" in texts(c.body))
+    slack.wait_for(
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.body.get("channel") == ALICE
+            and "failed" in texts(c.body)
+        )
+    )
 
 
 def test_flowyte_unreachable_on_purchase_returns_the_request_to_pending(slack, flowyte, tmp_path):
@@ -97,7 +105,9 @@ def test_search_is_retried_through_429_and_503(bot, slack, flowyte):
 def test_flowyte_errors_are_explained_in_words(bot, slack, flowyte):
     flowyte.add_fault("GET", r"/billing/wallet$", status=401)
     _, rid = bot.command("wallet", user=ALICE)
-    assert "numbot admin" in texts(reply(slack, rid)) and "not your fault" in texts(reply(slack, rid))
+    assert "numbot admin" in texts(reply(slack, rid)) and "not your fault" in texts(
+        reply(slack, rid)
+    )
     flowyte.clear_faults()
     flowyte.add_fault("GET", r"/numbers/search$", status=500, body="<html>oops</html>")
     _, rid = bot.command("search 415", user=ALICE)
@@ -106,8 +116,8 @@ def test_flowyte_errors_are_explained_in_words(bot, slack, flowyte):
 
 
 def test_a_taken_number_says_search_again(bot, slack, flowyte):
-    response, rid = bot.command("search 415", user=ALICE)
-    e164 = [b for b in reply(slack, rid)["blocks"] if b.get("accessory")][0]["accessory"]["value"]
+    _response, rid = bot.command("search 415", user=ALICE)
+    e164 = next(b for b in reply(slack, rid)["blocks"] if b.get("accessory"))["accessory"]["value"]
     flowyte.sandbox.take_elsewhere(e164)
     _, rid = bot.click(ids.RESERVE, e164, user=ALICE)
     assert "gone" in texts(reply(slack, rid)) and "Search again" in texts(reply(slack, rid))
@@ -134,30 +144,54 @@ def test_hold_expired_before_approval_explains_and_buys_nothing(slack, flowyte, 
         assert flowyte.calls("POST", "/numbers/purchase") == []
         assert status_of(bot, request_id) == "expired"
         slack.wait_for(lambda c: c.method == "chat.update" and "expired" in texts(c.body))
-        slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "expired" in texts(c.body))
+        slack.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage"
+                and c.body.get("channel") == ALICE
+                and "expired" in texts(c.body)
+            )
+        )
     finally:
         bot.stop()
 
 
 def test_slack_retries_and_stale_buttons_change_nothing(bot, slack, flowyte):
     _, request_id = pending_request(bot, slack)
-    body = block_action_body(ids.APPROVE, request_id, BOB, response_url=slack.response_url("retry"), channel_id=APPROVAL_CHANNEL)
+    body = block_action_body(
+        ids.APPROVE,
+        request_id,
+        BOB,
+        response_url=slack.response_url("retry"),
+        channel_id=APPROVAL_CHANNEL,
+    )
     first = bot.post(body)
-    retry_headers = {**signed_headers(body, bot.env["SLACK_SIGNING_SECRET"]), "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    retry_headers = {
+        **signed_headers(body, bot.env["SLACK_SIGNING_SECRET"]),
+        "X-Slack-Retry-Num": "1",
+        "X-Slack-Retry-Reason": "http_timeout",
+    }
     again = bot.post(body, headers=retry_headers)
     assert first.status_code == again.status_code == 200
     slack.wait_for(lambda c: c.response_id == "retry", count=2, timeout=10)
     assert len(flowyte.calls("POST", "/numbers/purchase")) == 1
     _, rid = bot.click(ids.APPROVE, "req_000000000000", user=BOB, channel=APPROVAL_CHANNEL)
     assert "does not exist" in texts(reply(slack, rid))
-    _, rid = bot.click(ids.APPROVE, "'; DROP TABLE requests; --", user=BOB, channel=APPROVAL_CHANNEL)
+    _, rid = bot.click(
+        ids.APPROVE, "'; DROP TABLE requests; --", user=BOB, channel=APPROVAL_CHANNEL
+    )
     assert "does not exist" in texts(reply(slack, rid))
     assert status_of(bot, request_id) == "purchased"
 
 
 def test_flowyte_echoing_the_key_leaks_it_nowhere(bot, slack, flowyte):
-    echo = {"type": "about:blank", "title": "Bad", "status": 400, "code": "validation_error",
-            "detail": f"Authorization: Bearer {FLOWYTE_KEY}", "errors": [{"field": "areaCode", "message": "bad"}]}
+    echo = {
+        "type": "about:blank",
+        "title": "Bad",
+        "status": 400,
+        "code": "validation_error",
+        "detail": f"Authorization: Bearer {FLOWYTE_KEY}",
+        "errors": [{"field": "areaCode", "message": "bad"}],
+    }
     flowyte.add_fault("GET", r"/numbers/search$", status=400, body=echo)
     _, rid = bot.command("search 415", user=ALICE)
     assert "areaCode" in texts(reply(slack, rid))

@@ -31,19 +31,31 @@ def hold_number(bot: BotProcess, slack, user=ALICE, area="415") -> tuple[str, st
     return e164, find_element(hold, ids.REQUEST_PURCHASE)["value"]
 
 
-def request_purchase(bot: BotProcess, slack, request_id: str, user=ALICE, reason="Bay Area support line"):
+def request_purchase(
+    bot: BotProcess, slack, request_id: str, user=ALICE, reason="Bay Area support line"
+):
     """Click Request purchase, fill in the modal; return the approval card as posted."""
     bot.click(ids.REQUEST_PURCHASE, request_id, user=user)
     view = slack.wait_for(lambda c: c.method == "views.open")[-1].body["view"]
-    assert view["callback_id"] == ids.PURCHASE_REASON_VIEW and view["private_metadata"] == request_id
+    assert (
+        view["callback_id"] == ids.PURCHASE_REASON_VIEW and view["private_metadata"] == request_id
+    )
     assert bot.submit_reason(request_id, reason, user=user).status_code == 200
-    card = slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == APPROVAL_CHANNEL)[-1]
+    card = slack.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.body.get("channel") == APPROVAL_CHANNEL
+    )[-1]
     return card
 
 
 def run_cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args, "--db", str(bot.db)], capture_output=True,
-                          text=True, cwd=bot.workdir, env=bot.env, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args, "--db", str(bot.db)],
+        capture_output=True,
+        text=True,
+        cwd=bot.workdir,
+        env=bot.env,
+        timeout=30,
+    )
 
 
 def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
@@ -59,7 +71,9 @@ def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
     approve = find_element(card.body, ids.APPROVE)
     assert approve["value"] == request_id and "$2.15" in approve["confirm"]["text"]["text"]
     assert find_element(card.body, ids.REJECT)["value"] == request_id
-    dm = slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE)[-1]
+    dm = slack.wait_for(
+        lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE
+    )[-1]
     assert "requested" in texts(dm.body)
     assert flowyte.calls("POST", "/numbers/purchase") == []  # nothing bought yet
 
@@ -74,19 +88,37 @@ def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
     assert "Bought" in texts(reply(slack, rid))
     purchases = flowyte.calls("POST", "/numbers/purchase")
     assert len(purchases) == 1
-    assert purchases[0].json["e164"] == e164 and purchases[0].json["reservationId"].startswith("rsv_")
+    assert purchases[0].json["e164"] == e164 and purchases[0].json["reservationId"].startswith(
+        "rsv_"
+    )
     assert purchases[0].idempotency_key == f"numbot-purchase-{request_id}"
-    update = slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body))[-1]
+    update = slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body))[
+        -1
+    ]
     assert update.body["ts"] == card.response["ts"] and f"<@{BOB}>" in texts(update.body)
-    assert not any(e.get("action_id") == ids.APPROVE for b in update.body["blocks"] for e in b.get("elements", []))
-    assert flowyte.state()["wallet"]["balanceUsd"] == "22.85" or str(flowyte.sandbox.balance) == "22.85"
+    assert not any(
+        e.get("action_id") == ids.APPROVE
+        for b in update.body["blocks"]
+        for e in b.get("elements", [])
+    )
+    assert (
+        flowyte.state()["wallet"]["balanceUsd"] == "22.85"
+        or str(flowyte.sandbox.balance) == "22.85"
+    )
 
     # The requester hears, and gets a menu to route the number.
-    news = slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE
-                          and "is yours" in texts(c.body))[-1]
+    news = slack.wait_for(
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.body.get("channel") == ALICE
+            and "is yours" in texts(c.body)
+        )
+    )[-1]
     menu = find_element(news.body, ids.ASSIGN_AGENT)
     assert {o["value"] for o in menu["options"]} >= {"agt_support", "agt_draft"}
-    _, rid = bot.click(ids.ASSIGN_AGENT, None, user=ALICE, selected="agt_draft", block_id=menu["block_id"])
+    _, rid = bot.click(
+        ids.ASSIGN_AGENT, None, user=ALICE, selected="agt_draft", block_id=menu["block_id"]
+    )
     routed = reply(slack, rid)
     assert "never been published" in texts(routed)
     number_id = flowyte.calls("POST", path_regex=r"/numbers/[^/]+/assign$")[0].path.split("/")[-2]
@@ -103,9 +135,16 @@ def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
     exported = run_cli(bot, "audit", "export", "--format", "jsonl")
     entries = [json.loads(line) for line in exported.stdout.splitlines()]
     story = [(e["actor"], e["action"], e["outcome"]) for e in entries]
-    for step in [(ALICE, "reserve", "ok"), (ALICE, "request_purchase", "ok"), (ALICE, "approve", "refused"),
-                 (MALLORY, "approve", "refused"), (BOB, "approve", "ok"), ("numbot", "purchase", "ok"),
-                 (ALICE, "assign", "ok"), (ALICE, "publish", "ok")]:
+    for step in [
+        (ALICE, "reserve", "ok"),
+        (ALICE, "request_purchase", "ok"),
+        (ALICE, "approve", "refused"),
+        (MALLORY, "approve", "refused"),
+        (BOB, "approve", "ok"),
+        ("numbot", "purchase", "ok"),
+        (ALICE, "assign", "ok"),
+        (ALICE, "publish", "ok"),
+    ]:
         assert step in story
     verified = run_cli(bot, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
@@ -126,14 +165,26 @@ def test_reject_releases_the_hold_and_tells_the_requester(bot, slack, flowyte):
     released = flowyte.calls("DELETE", path_regex=r"/numbers/reserve/rsv_")  # ...is given back
     assert reservation_id and len(released) == 1 and released[0].status in (200, 204)
     slack.wait_for(lambda c: c.method == "chat.update" and "Rejected" in texts(c.body))
-    slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "rejected" in texts(c.body))
+    slack.wait_for(
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.body.get("channel") == ALICE
+            and "rejected" in texts(c.body)
+        )
+    )
     _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
     assert "Already rejected" in texts(reply(slack, rid))
     assert flowyte.calls("POST", "/numbers/purchase") == []
 
 
 def test_bad_input_gets_usage_in_the_ack_and_reaches_nobody(bot, slack, flowyte):
-    for text in ["search 12", "frobnicate", "assign +1415 agt_x", "search 415 type=landline", "<!channel> hi"]:
+    for text in [
+        "search 12",
+        "frobnicate",
+        "assign +1415 agt_x",
+        "search 415 type=landline",
+        "<!channel> hi",
+    ]:
         response, _ = bot.command(text, user=ALICE)
         assert response.status_code == 200
         body = response.json()
@@ -149,8 +200,13 @@ def test_forged_and_stale_requests_are_refused(bot, slack, flowyte):
 
     body = slash_command_body("wallet", ALICE, response_url=slack.response_url("forged"))
     assert bot.post(body, headers=signed_headers(body, "wrong-secret")).status_code == 401
-    stale = signed_headers(body, "e2e-signing-secret-0123456789abcdef", timestamp=int(time.time()) - 600)
+    stale = signed_headers(
+        body, "e2e-signing-secret-0123456789abcdef", timestamp=int(time.time()) - 600
+    )
     assert bot.post(body, headers=stale).status_code == 401
-    assert bot.post(body, headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    assert (
+        bot.post(body, headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
+        == 401
+    )
     assert flowyte.calls() == []
     assert slack.calls("response_url") == []

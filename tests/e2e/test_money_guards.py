@@ -19,7 +19,9 @@ def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_pat
         def click(i):
             process = bot if i % 2 else second
             barrier.wait()
-            response, rid = process.click(ids.APPROVE, request_id, user=(BOB, CAROL)[i % 2], channel=APPROVAL_CHANNEL)
+            response, rid = process.click(
+                ids.APPROVE, request_id, user=(BOB, CAROL)[i % 2], channel=APPROVAL_CHANNEL
+            )
             statuses.append(response.status_code)
             rids.append(rid)
 
@@ -32,11 +34,17 @@ def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_pat
         answers = [texts(reply(slack, rid)) for rid in rids]
         assert sum("Bought" in a for a in answers) == 1
         assert sum("Already approved" in a for a in answers) == 11
-        assert len(flowyte.calls("POST", "/numbers/purchase")) == 1  # SQLite, not Flowyte's idempotency, stopped them
+        assert (
+            len(flowyte.calls("POST", "/numbers/purchase")) == 1
+        )  # SQLite, not Flowyte's idempotency, stopped them
         assert str(flowyte.sandbox.balance) == "22.85"
         with sqlite3.connect(bot.db) as db:
-            approvals = db.execute("SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'ok'").fetchone()[0]
-            refusals = db.execute("SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'refused'").fetchone()[0]
+            approvals = db.execute(
+                "SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'ok'"
+            ).fetchone()[0]
+            refusals = db.execute(
+                "SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'refused'"
+            ).fetchone()[0]
         assert (approvals, refusals) == (1, 11)
     finally:
         second.stop()
@@ -72,20 +80,40 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
     assert flowyte_bought.is_set()
     bot.kill9()
     with sqlite3.connect(bot.db) as db:
-        assert db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0] == "purchasing"
+        assert (
+            db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
+            == "purchasing"
+        )
     restarted = BotProcess(slack, flowyte.url, tmp_path).start()
     try:
-        slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10)
-        slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "is yours" in texts(c.body))
+        slack.wait_for(
+            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10
+        )
+        slack.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage"
+                and c.body.get("channel") == ALICE
+                and "is yours" in texts(c.body)
+            )
+        )
         assert len(flowyte.calls("POST", "/numbers/purchase")) == 1  # reconciled, not bought again
         with sqlite3.connect(bot.db) as db:
-            assert db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0] == "purchased"
+            assert (
+                db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
+                == "purchased"
+            )
     finally:
         restarted.stop()
     import subprocess
     import sys
-    verify = subprocess.run([sys.executable, "-m", "bot", "audit", "verify", "--db", str(bot.db)],
-                            capture_output=True, text=True, env=bot.env, cwd=tmp_path)
+
+    verify = subprocess.run(
+        [sys.executable, "-m", "bot", "audit", "verify", "--db", str(bot.db)],
+        capture_output=True,
+        text=True,
+        env=bot.env,
+        cwd=tmp_path,
+    )
     assert verify.returncode == 0, verify.stderr
 
 
@@ -95,10 +123,15 @@ def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack,
     request_purchase(bot, slack, request_id)
     bot.kill9()
     with sqlite3.connect(bot.db) as db:  # the state that crash leaves behind
-        db.execute("UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?", [BOB, request_id])
+        db.execute(
+            "UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?",
+            [BOB, request_id],
+        )
     restarted = BotProcess(slack, flowyte.url, tmp_path).start()
     try:
-        slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10)
+        slack.wait_for(
+            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10
+        )
         assert [c.json["e164"] for c in flowyte.calls("POST", "/numbers/purchase")] == [e164]
     finally:
         restarted.stop()

@@ -14,8 +14,12 @@ def test_socket_mode_serves_a_slash_command(slack, flowyte, tmp_path):
     try:
         opened = slack.calls("apps.connections.open")
         assert opened and opened[0].token == APP_TOKEN
-        payload = slash_command_payload("search 415", ALICE, response_url=slack.response_url("sock1"))
-        envelope_id = slack.socket_send(socket_envelope("slash_commands", payload, accepts_response_payload=True))
+        payload = slash_command_payload(
+            "search 415", ALICE, response_url=slack.response_url("sock1")
+        )
+        envelope_id = slack.socket_send(
+            socket_envelope("slash_commands", payload, accepts_response_payload=True)
+        )
         ack = slack.wait_for_socket_ack(envelope_id, timeout=10)
         assert "Searching" in texts(ack.get("payload") or {})
         results = slack.wait_for(lambda c: c.response_id == "sock1", timeout=10)[0].body

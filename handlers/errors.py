@@ -11,11 +11,14 @@ import secrets
 from typing import Any
 
 from bot.redact import redact
+from handlers.blocks.common import plain
 
 logger = logging.getLogger(__name__)
 
 
-async def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+async def handle_error(
+    error: Exception, body: dict[str, Any], respond: Any, context: dict[str, Any]
+) -> None:
     reference = secrets.token_hex(4)
     logger.error(
         "unhandled error, reference %s: %s", reference, redact(repr(error)), exc_info=error
@@ -26,6 +29,8 @@ async def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> 
     )
     if respond is not None and isinstance(body, dict) and body.get("response_url"):
         try:
-            await respond(response_type="ephemeral", replace_original=False, text=text)
+            service = context.get("service")
+            reply = plain(text, sandbox=bool(getattr(service, "sandbox", False)))
+            await respond(response_type="ephemeral", replace_original=False, **reply)
         except Exception:
             logger.warning("could not tell the user about error %s", reference)

@@ -210,3 +210,7 @@ def test_forged_and_stale_requests_are_refused(bot, slack, flowyte):
     )
     assert flowyte.calls() == []
     assert slack.calls("response_url") == []
+    import sqlite3
+
+    with sqlite3.connect(bot.db) as db:
+        assert db.execute("SELECT count(*) FROM audit").fetchone()[0] == 0

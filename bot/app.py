@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 SANDBOX_BASE_URL = "http://sandbox.flowyte.invalid/api/v1"
 SANDBOX_KEY = "flowyte_sk_sandbox"
-SWEEP_SECONDS = 30.0
 SLACK_TIMEOUT_SECONDS = 10
 
 
@@ -59,12 +58,17 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
+    grace = min(3.0, settings.NUMBOT_FLOWYTE_TIMEOUT)
     return NumbersService(
         flowyte=build_flowyte(settings),
         storage=Storage(connect(settings.NUMBOT_DB)),
         approvers=settings.NUMBOT_APPROVERS,
         notifier=notifier,
         sandbox=settings.sandbox,
+        reconcile_grace=grace,
+        # After this long unchanged, no Flowyte call numbot made for a request can still be
+        # running: the call's timeout, the reconcile's second look, and a margin.
+        in_flight_timeout=settings.NUMBOT_FLOWYTE_TIMEOUT + grace + 2.0,
     )
 
 
@@ -113,32 +117,25 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
-        resume = asyncio.create_task(self._resume(), name="numbot-resume")
         sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
         try:
             yield
         finally:
-            for task in (resume, sweeper):
-                task.cancel()
-            await asyncio.gather(resume, sweeper, return_exceptions=True)
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
             await self.service.flowyte.aclose()
             self.service.storage.close()
 
-    async def _resume(self) -> None:
-        try:
-            count = await self.service.resume()
-            if count:
-                logger.info("resumed %d unfinished request(s)", count)
-        except Exception:
-            logger.exception("resuming unfinished requests failed")
-
     async def _sweep(self) -> None:
+        """At start and every NUMBOT_SWEEP_SECONDS: settle what is left half-done."""
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
             try:
-                await self.service.expire_holds()
+                count = await self.service.resume()
+                if count:
+                    logger.info("settled %d unfinished request(s)", count)
             except Exception:
-                logger.exception("expiring holds failed")
+                logger.exception("settling unfinished requests failed")
+            await asyncio.sleep(self.settings.NUMBOT_SWEEP_SECONDS)
 
 
 def create_asgi(runtime: Runtime) -> Starlette:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     PORT: int = Field(default=3000, ge=1, le=65535)
     NUMBOT_HOST: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
     NUMBOT_LOG_LEVEL: str = "INFO"
+    NUMBOT_FLOWYTE_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
+    NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
 
     @field_validator("NUMBOT_APPROVERS", mode="before")
     @classmethod

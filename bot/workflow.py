@@ -79,6 +79,7 @@ class NumbersService:
         sandbox: bool = False,
         clock: Callable[[], datetime] = _utcnow,
         reconcile_grace: float = 3.0,
+        in_flight_timeout: float = 20.0,
     ) -> None:
         self.flowyte = flowyte
         self.storage = storage
@@ -87,6 +88,7 @@ class NumbersService:
         self.sandbox = sandbox
         self.clock = clock
         self.reconcile_grace = reconcile_grace
+        self.in_flight_timeout = in_flight_timeout
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -670,23 +672,32 @@ class NumbersService:
         return None
 
     async def resume(self) -> int:
-        """On start: finish what a crash or restart left half-done; return how many."""
+        """Finish what was left half-done and expire lapsed holds; return how many were touched.
+
+        Runs at start and then periodically. A request is only taken up once it has not
+        changed for `in_flight_timeout` seconds: by then no Flowyte call that any numbot
+        process started for it can still be running, so a second process, or this one
+        after a restart, never settles a purchase another process is still making.
+        """
+        quiet_since = datetime.now(UTC) - timedelta(seconds=self.in_flight_timeout)
         count = 0
-        for request in await self.storage.run(self.storage.requests.with_status, "pending"):
-            if request.card_ts is None:
-                await self._post_card(
-                    request, await self._balance() if request.kind == "purchase" else None
-                )
-                count += 1
-        for request in await self.storage.run(self.storage.requests.with_status, "approved"):
-            await self._audit(SYSTEM, "resume", request.id, "ok", status="approved")
-            await self._execute(request)
-            count += 1
-        for request in await self.storage.run(
-            self.storage.requests.with_status, "purchasing", "releasing"
-        ):
+        unfinished = await self.storage.run(
+            self.storage.requests.with_status, "pending", "approved", "purchasing", "releasing"
+        )
+        for request in unfinished:
+            if request.last_change > quiet_since:
+                continue
+            if request.status == "pending":
+                if request.card_ts is None:  # the card was never posted (Slack down, or a crash)
+                    balance = await self._balance() if request.kind == "purchase" else None
+                    await self._post_card(request, balance)
+                    count += 1
+                continue
             await self._audit(SYSTEM, "resume", request.id, "ok", status=request.status)
-            await self.reconcile_request(request)
+            if request.status == "approved":
+                await self._execute(request)
+            else:
+                await self.reconcile_request(request)
             count += 1
         count += await self.expire_holds()
         return count

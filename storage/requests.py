@@ -54,6 +54,10 @@ class Request:
             return None
         return self.setup_cost + self.monthly_cost
 
+    @property
+    def last_change(self) -> datetime:
+        return datetime.strptime(self.updated_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
     def hold_expired(self, now: datetime) -> bool:
         return self.hold_expires_at is not None and now >= self.hold_expires_at
 

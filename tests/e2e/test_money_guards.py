@@ -7,6 +7,10 @@ from handlers import ids
 from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, CAROL, BotProcess, reply, texts
 from tests.e2e.test_golden_path import hold_number, request_purchase
 
+# Short Flowyte timeout and sweep interval, so a restarted bot settles within seconds: it
+# takes up a request once it has been quiet for timeout + grace + 2 s (here 1 + 1 + 2).
+QUICK_RECOVERY = {"NUMBOT_FLOWYTE_TIMEOUT": "1", "NUMBOT_SWEEP_SECONDS": "0.5"}
+
 
 def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_path):
     second = BotProcess(slack, flowyte.url, tmp_path).start()  # same database, another process
@@ -84,10 +88,10 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
             db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
             == "purchasing"
         )
-    restarted = BotProcess(slack, flowyte.url, tmp_path).start()
+    restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
         slack.wait_for(
-            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10
+            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=20
         )
         slack.wait_for(
             lambda c: (
@@ -127,11 +131,34 @@ def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack,
             "UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?",
             [BOB, request_id],
         )
-    restarted = BotProcess(slack, flowyte.url, tmp_path).start()
+    restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
         slack.wait_for(
-            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=10
+            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=20
         )
         assert [c.json["e164"] for c in flowyte.calls("POST", "/numbers/purchase")] == [e164]
     finally:
         restarted.stop()
+
+
+def test_a_second_process_leaves_a_purchase_in_flight_alone(bot, slack, flowyte, tmp_path):
+    """Process B starts (and sweeps) while process A waits on a slow purchase: B must not settle it."""
+    e164, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    flowyte.add_fault("POST", r"/numbers/purchase$", times=1, delay_s=6)  # A's call takes 6 s
+    _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+    second = BotProcess(slack, flowyte.url, tmp_path, NUMBOT_SWEEP_SECONDS="0.2").start()
+    try:
+        assert "Bought" in texts(reply(slack, rid, timeout=20))
+        assert [c.json["e164"] for c in flowyte.calls("POST", "/numbers/purchase")] == [e164]
+        assert not any("Failed" in texts(c.body) for c in slack.calls("chat.update"))
+        with sqlite3.connect(bot.db) as db:
+            assert (
+                db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
+                == "purchased"
+            )
+            assert (
+                db.execute("SELECT count(*) FROM audit WHERE action = 'resume'").fetchone()[0] == 0
+            )
+    finally:
+        second.stop()

@@ -98,10 +98,10 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
             f"*Costs now:* {_money(total)} (setup {_money(request.setup_cost)} + first month)   "
             f"*Then:* {_money(request.monthly_cost)}/month",
             f"*Why:* {reason}",
-            f"*Hold expires:* {expires}",
         ]
-        if request.status == "pending":
+        if request.status == "pending":  # what an approver needs to decide; history after that
             lines.insert(2, f"*Wallet:* {_money(balance)} → {_money(after)} after")
+            lines.append(f"*Hold expires:* {expires}")
         if after is not None and after < 0:
             lines.append(
                 f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."

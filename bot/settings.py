@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     @field_validator("NUMBOT_APPROVERS")
     @classmethod
     def _check_approvers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [v for v in value if not _SLACK_USER_ID.match(v)]
+        bad = [v for v in value if not _SLACK_USER_ID.fullmatch(v)]
         if bad:
             raise ValueError(f"not Slack user ids (expected U…/W…): {', '.join(bad)}")
         return value
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     @field_validator("NUMBOT_APPROVAL_CHANNEL")
     @classmethod
     def _check_channel(cls, value: str | None) -> str | None:
-        if value is not None and not _SLACK_CHANNEL_ID.match(value):
+        if value is not None and not _SLACK_CHANNEL_ID.fullmatch(value):
             raise ValueError(f"{value!r} is not a Slack channel id (expected C…/G…)")
         return value
 

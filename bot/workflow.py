@@ -49,7 +49,7 @@ from storage.requests import AuditNote, Request
 
 logger = logging.getLogger(__name__)
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 NUMBER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REQUEST_ID = re.compile(r"^req_[0-9a-f]{12}$")
@@ -136,7 +136,7 @@ class NumbersService:
         )
 
     async def _load(self, request_id: str) -> Request | None:
-        if not REQUEST_ID.match(request_id):
+        if not REQUEST_ID.fullmatch(request_id):
             return None
         return await self.storage.run(self.storage.requests.get, request_id)
 
@@ -204,7 +204,7 @@ class NumbersService:
     # -- hold and request --------------------------------------------------------------
 
     async def reserve(self, actor: str, e164: str) -> Held | Refused:
-        if not E164.match(e164):
+        if not E164.fullmatch(e164):
             return await self._refuse(
                 actor,
                 "reserve",
@@ -707,7 +707,7 @@ class NumbersService:
     async def _resolve_number(self, actor: str, action: str, ref: str) -> OwnedNumber | Refused:
         try:
             if ref.startswith("+"):
-                if not E164.match(ref):
+                if not E164.fullmatch(ref):
                     return await self._refuse(
                         actor,
                         action,
@@ -725,7 +725,7 @@ class NumbersService:
                     "not_owned",
                     f"{ref} is not one of this organization's numbers. `/numbers list` shows them.",
                 )
-            if not NUMBER_ID.match(ref):
+            if not NUMBER_ID.fullmatch(ref):
                 return await self._refuse(
                     actor,
                     action,
@@ -738,7 +738,7 @@ class NumbersService:
             return await self._flowyte_failed(actor, action, ref, exc)
 
     async def assign(self, actor: str, number_ref: str, agent_id: str) -> Assigned | Refused:
-        if not AGENT_ID.match(agent_id):
+        if not AGENT_ID.fullmatch(agent_id):
             return await self._refuse(
                 actor, "assign", number_ref[:32], "bad_input", "That is not an agent id."
             )
@@ -791,7 +791,7 @@ class NumbersService:
         )
 
     async def publish(self, actor: str, agent_id: str) -> Published | Refused:
-        if not AGENT_ID.match(agent_id):
+        if not AGENT_ID.fullmatch(agent_id):
             return await self._refuse(
                 actor, "publish", agent_id[:32], "bad_input", "That is not an agent id."
             )
@@ -811,7 +811,7 @@ class NumbersService:
     async def import_number(
         self, actor: str, e164: str, agent_id: str | None
     ) -> Imported | Refused:
-        if not E164.match(e164):
+        if not E164.fullmatch(e164):
             return await self._refuse(
                 actor,
                 "import",
@@ -819,7 +819,7 @@ class NumbersService:
                 "bad_input",
                 "That is not a phone number in +E.164 form.",
             )
-        if agent_id is not None and not AGENT_ID.match(agent_id):
+        if agent_id is not None and not AGENT_ID.fullmatch(agent_id):
             return await self._refuse(
                 actor, "import", e164, "bad_input", "That is not an agent id."
             )

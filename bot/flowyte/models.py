@@ -108,7 +108,7 @@ FEATURES = ("voice", "sms", "mms", "fax", "emergency")
 class SearchQuery(_Model):
     """A validated inventory search; field names follow the API's query parameters."""
 
-    area_code: str | None = Field(default=None, pattern=r"^[2-9]\d{2}$")
+    area_code: str | None = Field(default=None, pattern=r"^[2-9][0-9]{2}$")
     number_type: str | None = None
     locality: str | None = Field(default=None, min_length=1, max_length=64)
     administrative_area: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from handlers.blocks.common import Message, message, section
-from handlers.commands.parser import SUBCOMMANDS
+from handlers.commands.parser import SUBCOMMANDS, escape_usage
 
 
 def build_help(topic: str | None, *, sandbox: bool) -> Message:
     if topic is not None:
         sub = SUBCOMMANDS[topic]
-        text = f"`/numbers {sub.usage}`\n{sub.help}"
+        text = f"`/numbers {escape_usage(sub.usage)}`\n{sub.help}"
         return message(text, [section(text)], sandbox=sandbox)
-    lines = [f"• `/numbers {sub.usage}`: {sub.help}" for sub in SUBCOMMANDS.values()]
+    lines = [f"• `/numbers {escape_usage(sub.usage)}`: {sub.help}" for sub in SUBCOMMANDS.values()]
     intro = (
         "*numbot* buys and routes Flowyte phone numbers. Reserve a number from a search, request "
         "its purchase, and another person approves it: nobody spends alone."

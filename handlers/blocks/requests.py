@@ -100,7 +100,8 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
             f"*Why:* {reason}",
         ]
         if request.status == "pending":  # what an approver needs to decide; history after that
-            lines.insert(2, f"*Wallet:* {_money(balance)} → {_money(after)} after")
+            if balance is not None:
+                lines.insert(2, f"*Wallet:* {_money(balance)} → {_money(after)} after")
             lines.append(f"*Hold expires:* {expires}")
         if after is not None and after < 0:
             lines.append(

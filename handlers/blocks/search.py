@@ -35,7 +35,7 @@ def number_row(number: AvailableNumber) -> Block:
 
 def build_searching(query: SearchQuery, *, sandbox: bool) -> str:
     prefix = "[SANDBOX] " if sandbox else ""
-    return f"{prefix}Searching Flowyte for numbers ({_describe(query)})…"
+    return f"{prefix}Searching Flowyte for numbers ({escape(_describe(query))})…"
 
 
 def build_search_results(
@@ -44,6 +44,7 @@ def build_search_results(
     if not numbers:
         text = f"No numbers match ({escape(_describe(query))}). Try another area code, or bestEffort=true."
         return message(text, [section(text)], sandbox=sandbox)
+    numbers = list({n.e164: n for n in numbers}.values())  # a row's block_id must be unique
     shown = numbers[:MAX_ROWS]
     title = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''} available ({escape(_describe(query))})"
     blocks: list[Block] = [

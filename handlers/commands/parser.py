@@ -17,12 +17,13 @@ from pydantic import ValidationError
 from bot.flowyte.models import FEATURES, NUMBER_TYPES, SearchQuery
 
 MAX_TEXT = 500
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 NUMBER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 AGENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-AREA_CODE = re.compile(r"^[2-9]\d{2}$")
+AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
 _TYPOGRAPHIC_QUOTES = {ord("“"): '"', ord("”"): '"', ord("‘"): "'", ord("’"): "'"}
 _TEL_LINK = re.compile(r"^<tel:([^|>]+)(?:\|[^>]*)?>$")
+_TEL_LINKS = re.compile(r"<tel:([^|>\s]+)(?:\|[^>]*)?>")
 _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 
 
@@ -103,10 +104,10 @@ def _number_ref(token: str) -> str:
         token = link.group(1)
     if token.startswith("+"):
         digits = "+" + _PHONE_PUNCTUATION.sub("", token[1:])
-        if E164.match(digits):
+        if E164.fullmatch(digits):
             return digits
         raise _Usage(f"{_q(token)} is not a phone number; write it as +E.164, like +14155551234.")
-    if NUMBER_ID.match(token):
+    if NUMBER_ID.fullmatch(token):
         return token
     raise _Usage(f"{_q(token)} is neither a +E.164 phone number nor a number id.")
 
@@ -119,7 +120,7 @@ def _e164(token: str) -> str:
 
 
 def _agent(token: str) -> str:
-    if not AGENT_ID.match(token):
+    if not AGENT_ID.fullmatch(token):
         raise _Usage(f"{_q(token)} is not an agent id (like agt_123).")
     return token
 
@@ -164,7 +165,7 @@ _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0"
 def _parse_search(args: list[str]) -> Command:
     values: dict[str, object] = {}
     for arg in args:
-        if AREA_CODE.match(arg):
+        if AREA_CODE.fullmatch(arg):
             key, raw = "area_code", arg
         elif "=" in arg:
             name, raw = arg.split("=", 1)
@@ -193,13 +194,16 @@ def _parse_search(args: list[str]) -> Command:
 
 def _search_value(key: str, raw: str) -> object:
     if key == "features":
-        return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+        features = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+        if not features:
+            raise _Usage("`features` needs at least one of voice, sms, mms, fax, emergency.")
+        return features
     if key == "best_effort":
         if raw.lower() not in _BOOLS:
             raise _Usage("`bestEffort` is true or false.")
         return _BOOLS[raw.lower()]
     if key == "limit":
-        if not raw.isdigit() or len(raw) > 3:
+        if not re.fullmatch(r"[0-9]{1,3}", raw):
             raise _Usage("`limit` is a whole number from 1 to 50.")
         return int(raw)
     if key in ("administrative_area", "country", "contains", "starts_with", "ends_with"):
@@ -318,7 +322,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 
 def _has_hidden_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n" for ch in text)
+    return any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n\r" for ch in text)
 
 
 def parse(text: str | None) -> Command | UsageError:
@@ -334,20 +338,37 @@ def parse(text: str | None) -> Command | UsageError:
         )
     # Slack sends typographic quotes when people type them: treat them as plain quotes.
     text = text.translate(_TYPOGRAPHIC_QUOTES)
+    # Slack links phone numbers as <tel:+1415…|+1 415 …>: keep just the number.
+    text = _TEL_LINKS.sub(r"\1", text)
+    words = text.split(maxsplit=2)
+    if words[0].lower() == "release" and len(words) == 3 and not words[1].startswith(("'", '"')):
+        # A reason is free text, apostrophes and all: don't tokenize it.
+        reason = words[2].strip()
+        if len(reason) >= 2 and reason[0] == reason[-1] and reason[0] in "\"'":
+            reason = reason[1:-1]
+        return _run_subcommand("release", [words[1], *reason.split()])
     try:
-        tokens = shlex.split(text)
+        tokens = [t for t in shlex.split(text) if t]
     except ValueError:
         return UsageError("A quote is not closed.")
     if not tokens:
         return Help()
     name, args = tokens[0].lower(), tokens[1:]
-    sub = SUBCOMMANDS.get(name)
-    if sub is None:
-        if AREA_CODE.match(name):  # `/numbers 415` searches
-            name, sub, args = "search", SUBCOMMANDS["search"], tokens
-        else:
+    if name not in SUBCOMMANDS:
+        if not AREA_CODE.fullmatch(name):
             return UsageError(f"Unknown subcommand {_q(tokens[0])}.", None)
+        name, args = "search", tokens  # `/numbers 415` searches
+    return _run_subcommand(name, args)
+
+
+def _run_subcommand(name: str, args: list[str]) -> Command | UsageError:
+    sub = SUBCOMMANDS[name]
     try:
         return sub.parse(args)
     except _Usage as exc:
-        return UsageError(f"{exc} Usage: `/numbers {sub.usage}`", name)
+        return UsageError(f"{exc} Usage: `/numbers {escape_usage(sub.usage)}`", name)
+
+
+def escape_usage(usage: str) -> str:
+    """Usage lines show <placeholders>; Slack wants < and > escaped even in code spans."""
+    return usage.replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,559 @@
+"""Block Kit builders: structure and Slack's limits, not prose."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery, Wallet
+from handlers import ids
+from handlers.blocks.common import SANDBOX_NOTE, plain, refusal
+from handlers.blocks.help import build_help, build_usage_error
+from handlers.blocks.modals import build_reason_modal
+from handlers.blocks.requests import build_approval_card, build_hold, build_requested
+from handlers.blocks.routing import (
+    build_assigned,
+    build_imported,
+    build_number_list,
+    build_published,
+    build_purchased_dm,
+    build_unassigned,
+    build_wallet,
+)
+from handlers.blocks.search import build_search_results, build_searching
+from handlers.commands.parser import SUBCOMMANDS, escape_usage
+from handlers.views.purchase_reason import MAX_REASON
+from storage.requests import Request
+
+Message = dict[str, Any]
+EXPIRES = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+HOSTILE = "<!channel> & <@U0EVE> <https://evil.example|click>"
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def make_request(**changes: Any) -> Request:
+    values: dict[str, Any] = {
+        "id": "req_0123456789ab",
+        "kind": "purchase",
+        "status": "pending",
+        "e164": "+14155550100",
+        "requester": "U0ALICE",
+        "created_at": "2030-01-02T02:34:00Z",
+        "updated_at": "2030-01-02T02:34:00Z",
+        "reservation_id": "res_1",
+        "setup_cost": Decimal("1.00"),
+        "monthly_cost": Decimal("1.15"),
+        "reason": "new support line for the Bay Area",
+        "hold_expires_at": EXPIRES,
+    }
+    values.update(changes)
+    return Request(**values)
+
+
+def available(i: int, **extra: Any) -> AvailableNumber:
+    return AvailableNumber.model_validate(
+        {
+            "e164": f"+1415555{i:04d}",
+            "formatted": f"(415) 555-{i:04d}",
+            "locality": "San Francisco",
+            "region": "CA",
+            "features": ["voice", "sms"],
+            "monthlyCost": "1.15",
+            "setupCost": "1.00",
+            **extra,
+        }
+    )
+
+
+def owned(i: int = 1, **extra: Any) -> OwnedNumber:
+    return OwnedNumber.model_validate(
+        {"id": f"num_{i:04d}", "e164": f"+1415555{i:04d}", "monthlyCost": "1.15", **extra}
+    )
+
+
+def agent(agent_id: str = "agt_support", *, published: bool = True, **extra: Any) -> Agent:
+    data: dict[str, Any] = {"id": agent_id, "name": "Support line", **extra}
+    if published:
+        data["publishedVersionId"] = "ver_1"
+    return Agent.model_validate(data)
+
+
+QUERY = SearchQuery(area_code="415")
+
+# --------------------------------------------------------------------------- walking
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def texts(message: Message) -> list[str]:
+    """Every text object's text in the message's blocks."""
+    return [
+        n["text"]
+        for n in walk(message["blocks"])
+        if n.get("type") in ("mrkdwn", "plain_text") and isinstance(n.get("text"), str)
+    ]
+
+
+def all_text(message: Message) -> str:
+    return "\n".join([message.get("text", ""), *texts(message)])
+
+
+def action_elements(message: Message) -> list[dict[str, Any]]:
+    return [n for n in walk(message["blocks"]) if "action_id" in n]
+
+
+def actions_blocks(message: Message) -> list[dict[str, Any]]:
+    return [b for b in message["blocks"] if b["type"] == "actions"]
+
+
+def buttons(message: Message, action_id: str | None = None) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in action_elements(message)
+        if e["type"] == "button" and (action_id is None or e["action_id"] == action_id)
+    ]
+
+
+def check_limits(message: Message) -> None:
+    """Slack refuses messages that break these; a builder must never produce one."""
+    assert isinstance(message["text"], str) and message["text"].strip()
+    blocks = message["blocks"]
+    assert 1 <= len(blocks) <= 50
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    assert len(block_ids) == len(set(block_ids)), block_ids
+    assert all(0 < len(b) <= 255 for b in block_ids)
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+        elif block["type"] == "context":
+            assert 1 <= len(block["elements"]) <= 10
+            assert all(len(e["text"]) <= 3000 for e in block["elements"])
+        elif block["type"] == "actions":
+            assert 1 <= len(block["elements"]) <= 25
+            ids_here = [e["action_id"] for e in block["elements"]]
+            assert len(ids_here) == len(set(ids_here))
+    for element in action_elements(message):
+        assert 0 < len(element["action_id"]) <= 255
+        if element["type"] == "button":
+            assert len(element["text"]["text"]) <= 75
+            assert 0 < len(element["value"]) <= 2000
+            assert element.get("style") in (None, "primary", "danger")
+            if "confirm" in element:
+                confirm = element["confirm"]
+                assert len(confirm["title"]["text"]) <= 100
+                assert len(confirm["text"]["text"]) <= 300
+                assert len(confirm["confirm"]["text"]) <= 30
+                assert len(confirm["deny"]["text"]) <= 30
+        elif element["type"] == "static_select":
+            assert 1 <= len(element["options"]) <= 100
+            for option in element["options"]:
+                assert len(option["text"]["text"]) <= 75
+                assert 0 < len(option["value"]) <= 150
+
+
+# Every builder that returns a message, with ordinary data; `sandbox` is the only knob.
+BUILDERS: dict[str, Callable[[bool], Message]] = {
+    "plain": lambda s: plain("hello", sandbox=s),
+    "refusal": lambda s: refusal("not an approver", sandbox=s),
+    "help": lambda s: build_help(None, sandbox=s),
+    "help_topic": lambda s: build_help("release", sandbox=s),
+    "usage_error": lambda s: build_usage_error("wrong number of arguments.", "assign", sandbox=s),
+    "search_results": lambda s: build_search_results(
+        QUERY, [available(i) for i in range(3)], sandbox=s
+    ),
+    "search_results_50": lambda s: build_search_results(
+        QUERY, [available(i) for i in range(50)], sandbox=s
+    ),
+    "search_empty": lambda s: build_search_results(QUERY, [], sandbox=s),
+    "hold": lambda s: build_hold(make_request(status="held", reason=""), sandbox=s),
+    "card_pending": lambda s: build_approval_card(
+        make_request(), balance=Decimal("100.00"), sandbox=s
+    ),
+    "card_release": lambda s: build_approval_card(
+        make_request(kind="release", number_id="num_1", setup_cost=None), balance=None, sandbox=s
+    ),
+    "card_purchased": lambda s: build_approval_card(
+        make_request(status="purchased", decided_by="U0BOB"), balance=None, sandbox=s
+    ),
+    "requested": lambda s: build_requested(make_request(), "C0APPROVALS", posted=True, sandbox=s),
+    "requested_unposted": lambda s: build_requested(make_request(), None, posted=False, sandbox=s),
+    "assigned": lambda s: build_assigned(owned(), agent(published=False), "agt_support", sandbox=s),
+    "imported": lambda s: build_imported(owned(), agent(published=False), "agt_support", sandbox=s),
+    "unassigned": lambda s: build_unassigned(owned(), sandbox=s),
+    "published": lambda s: build_published("agt_support", "ver_2", sandbox=s),
+    "number_list": lambda s: build_number_list(
+        [owned(1, defaultAgentId="agt_support"), owned(2)], {"agt_support": agent()}, sandbox=s
+    ),
+    "number_list_empty": lambda s: build_number_list([], {}, sandbox=s),
+    "wallet": lambda s: build_wallet(
+        Wallet.model_validate(
+            {
+                "balanceUsd": "42.50",
+                "autoReloadEnabled": True,
+                "autoReloadThresholdUsd": "10",
+                "autoReloadAmountUsd": "50",
+            }
+        ),
+        sandbox=s,
+    ),
+    "purchased_dm": lambda s: build_purchased_dm(
+        "+14155550100 is yours.",
+        "req_0123456789ab",
+        [agent(), agent("agt_2", published=False)],
+        sandbox=s,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_messages_respect_slack_limits_and_the_sandbox_banner(name: str, sandbox: bool) -> None:
+    message = BUILDERS[name](sandbox)
+    check_limits(message)
+    banner = {"type": "context", "elements": [{"type": "mrkdwn", "text": SANDBOX_NOTE}]}
+    if sandbox:
+        assert message["text"].startswith("[SANDBOX] ")
+        assert message["blocks"][0] == banner
+        assert banner not in message["blocks"][1:]
+    else:
+        assert "SANDBOX" not in all_text(message)
+
+
+def test_every_action_id_in_a_builder_is_a_known_one() -> None:
+    seen = {e["action_id"] for build in BUILDERS.values() for e in action_elements(build(False))}
+    assert seen == set(ids.ACTION_IDS)  # and every listener has a button that reaches it
+
+
+# --------------------------------------------------------------------------- search
+
+
+def test_search_results_one_section_per_number_with_reserve() -> None:
+    numbers = [available(i) for i in range(3)] + [available(9, reservable=False)]
+    message = build_search_results(QUERY, numbers, sandbox=False)
+    rows = [b for b in message["blocks"] if b.get("block_id", "").startswith("number:")]
+    assert [r["block_id"] for r in rows] == [f"number:{n.e164}" for n in numbers]
+    assert all(r["type"] == "section" for r in rows)
+    reserve = buttons(message, ids.RESERVE)
+    assert [b["value"] for b in reserve] == [n.e164 for n in numbers[:3]]
+    assert "accessory" not in rows[3]  # not reservable: no button
+    assert all(r["accessory"] is b for r, b in zip(rows, reserve, strict=False))
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_fifty_numbers_never_exceed_fifty_blocks(sandbox: bool) -> None:
+    numbers = [available(i) for i in range(50)]
+    message = build_search_results(QUERY, numbers, sandbox=sandbox)
+    check_limits(message)
+    reserve = buttons(message, ids.RESERVE)
+    assert 1 <= len(reserve) < 50
+    assert [b["value"] for b in reserve] == [n.e164 for n in numbers[: len(reserve)]]
+    assert f"first {len(reserve)}" in all_text(message)  # says that some are not shown
+
+
+def test_search_results_escape_what_flowyte_sends() -> None:
+    number = available(1, formatted=HOSTILE, locality=HOSTILE, features=[HOSTILE])
+    message = build_search_results(SearchQuery(locality=HOSTILE), [number], sandbox=False)
+    assert "<!channel>" not in all_text(message)
+    assert "&lt;!channel&gt;" in all_text(message)
+
+
+def test_empty_search_results() -> None:
+    message = build_search_results(QUERY, [], sandbox=False)
+    assert not action_elements(message)
+    assert "No numbers match" in all_text(message)
+    assert "areaCode=415" in all_text(message)
+
+
+def test_searching_line_names_the_query() -> None:
+    line = build_searching(SearchQuery(area_code="415", limit=5), sandbox=True)
+    assert line.startswith("[SANDBOX] ") and "areaCode=415" in line and "limit" not in line
+    assert not build_searching(QUERY, sandbox=False).startswith("[SANDBOX]")
+
+
+def test_searching_line_escapes_the_query() -> None:
+    line = build_searching(SearchQuery(locality="<https://evil.example|click>"), sandbox=False)
+    assert "<" not in line
+
+
+# --------------------------------------------------------------------------- hold
+
+
+def test_hold_has_request_purchase_and_a_slack_date() -> None:
+    request = make_request(status="held", reason="")
+    message = build_hold(request, sandbox=False)
+    [button] = buttons(message)
+    assert button["action_id"] == ids.REQUEST_PURCHASE
+    assert button["value"] == request.id
+    assert button["style"] == "primary"
+    assert f"<!date^{int(EXPIRES.timestamp())}^" in all_text(message)
+    assert "2030-01-02 03:04 UTC" in all_text(message)  # the fallback
+    assert "$1.00" in all_text(message) and "$1.15" in all_text(message)
+
+
+def test_hold_without_an_expiry() -> None:
+    message = build_hold(make_request(status="held", hold_expires_at=None), sandbox=False)
+    assert "<!date^" not in all_text(message)
+    check_limits(message)
+
+
+# --------------------------------------------------------------------------- approval card
+
+
+def card(request: Request, balance: Decimal | None = Decimal("100.00")) -> Message:
+    message = build_approval_card(request, balance=balance, sandbox=False)
+    check_limits(message)
+    return message
+
+
+def test_pending_purchase_card() -> None:
+    request = make_request()
+    message = card(request)
+    [actions] = actions_blocks(message)
+    approve, reject = actions["elements"]
+    assert (approve["action_id"], approve["value"], approve["style"]) == (
+        ids.APPROVE,
+        request.id,
+        "primary",
+    )
+    assert (reject["action_id"], reject["value"], reject["style"]) == (
+        ids.REJECT,
+        request.id,
+        "danger",
+    )
+    assert "$2.15" in approve["confirm"]["text"]["text"]  # setup + first month
+    assert request.e164 in approve["confirm"]["text"]["text"]
+    assert "confirm" not in reject
+    text = all_text(message)
+    assert "<@U0ALICE>" in text
+    assert request.reason in text
+    assert "$100.00 → $97.85" in text
+    assert ":warning:" not in text
+    assert request.id in text
+
+
+def test_reason_is_escaped() -> None:
+    message = card(make_request(reason=HOSTILE))
+    text = all_text(message)
+    assert "&lt;!channel&gt; &amp; &lt;@U0EVE&gt; &lt;https://evil.example|click&gt;" in text
+    assert "<!channel>" not in text and "<@U0EVE>" not in text and "<https://" not in text
+
+
+def test_balance_after_is_exact_decimal_arithmetic() -> None:
+    # 0.30 - (0.10 + 0.20) is 0 in Decimal, -5.55e-17 in float: no false shortfall.
+    request = make_request(setup_cost=Decimal("0.10"), monthly_cost=Decimal("0.20"))
+    text = all_text(card(request, Decimal("0.30")))
+    assert "$0.30 → $0.00 after" in text
+    assert "short by" not in text
+    one_cent_short = make_request(setup_cost=Decimal("0.11"), monthly_cost=Decimal("0.20"))
+    assert "short by $0.01" in all_text(card(one_cent_short, Decimal("0.30")))
+
+
+def test_shortfall_warning_when_the_balance_after_is_negative() -> None:
+    text = all_text(card(make_request(), Decimal("1.00")))
+    assert "$1.00 → -$1.15 after" in text
+    assert "short by $1.15" in text
+
+
+def test_unknown_balance() -> None:
+    text = all_text(card(make_request(), None))  # the wallet could not be read
+    assert "Wallet:" not in text and ":warning:" not in text
+
+
+def test_release_card_cannot_be_undone() -> None:
+    request = make_request(kind="release", setup_cost=None, number_id="num_1")
+    message = card(request, None)
+    assert "cannot be undone" in message["blocks"][0]["text"]["text"]
+    [approve] = buttons(message, ids.APPROVE)
+    assert "cannot be undone" in approve["confirm"]["text"]["text"]
+    assert [b["value"] for b in buttons(message)] == [request.id, request.id]
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        ("purchased", "purchased"),
+        ("released", "released"),
+        ("rejected", "Rejected by <@U0BOB>"),
+        ("expired", "expired"),
+        ("cancelled", "Cancelled"),
+        ("failed", "Failed: card declined &lt;!here&gt;"),
+        ("approved", "Approved by <@U0BOB>"),
+        ("purchasing", "buying now"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["purchase", "release"])
+def test_decided_cards_have_no_buttons_and_say_the_status(
+    status: str, says: str, kind: str
+) -> None:
+    request = make_request(
+        kind=kind, status=status, decided_by="U0BOB", detail="card declined <!here>"
+    )
+    message = card(request)
+    assert not actions_blocks(message)
+    assert not action_elements(message)
+    assert says in message["blocks"][-1]["elements"][0]["text"]
+    assert "<!here>" not in all_text(message)
+
+
+def test_card_update_keeps_the_sandbox_banner() -> None:
+    message = build_approval_card(make_request(status="rejected"), balance=None, sandbox=True)
+    assert message["text"].startswith("[SANDBOX] ")
+    assert SANDBOX_NOTE in all_text(message)
+
+
+def test_long_fields_stay_within_section_limits() -> None:
+    request = make_request(reason="&" * 300, detail="<" * 3000, status="pending")
+    check_limits(card(request))
+    check_limits(card(dataclasses.replace(request, status="failed")))
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def test_purchased_dm_offers_every_agent_up_to_a_hundred() -> None:
+    agents = [agent(f"agt_{i}", published=i % 2 == 0, name="N" * 200) for i in range(150)]
+    message = build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=False)
+    check_limits(message)
+    [actions] = actions_blocks(message)
+    assert actions["block_id"] == "assign:req_0123456789ab"
+    [select] = actions["elements"]
+    assert select["type"] == "static_select"
+    assert select["action_id"] == ids.ASSIGN_AGENT
+    assert [o["value"] for o in select["options"]] == [a.id for a in agents[:100]]
+
+
+def test_purchased_dm_marks_unpublished_agents() -> None:
+    message = build_purchased_dm(
+        "Yours.", "req_1", [agent("agt_a"), agent("agt_b", published=False)], sandbox=False
+    )
+    labels = [o["text"]["text"] for o in action_elements(message)[0]["options"]]
+    assert "unpublished" not in labels[0] and "unpublished" in labels[1]
+
+
+def test_purchased_dm_without_agents_says_how_to_route() -> None:
+    message = build_purchased_dm("Yours.", "req_1", [], sandbox=False)
+    assert not action_elements(message)
+    assert "/numbers assign" in all_text(message)
+
+
+def test_assigned_to_an_unpublished_agent_offers_publish() -> None:
+    message = build_assigned(owned(), agent("agt_x", published=False), "agt_x", sandbox=False)
+    check_limits(message)
+    [button] = buttons(message)
+    assert (button["action_id"], button["value"]) == (ids.PUBLISH, "agt_x")
+    assert ":rotating_light:" in all_text(message)
+
+
+def test_assigned_to_a_published_agent_has_no_warning() -> None:
+    message = build_assigned(owned(), agent("agt_x"), "agt_x", sandbox=False)
+    assert not action_elements(message)
+    assert ":rotating_light:" not in all_text(message)
+
+
+def test_assigned_to_an_unchecked_agent_says_so() -> None:
+    message = build_assigned(owned(), None, "agt_x", sandbox=False)
+    assert not action_elements(message)
+    assert "could not check" in all_text(message)
+
+
+def test_imported_with_an_unpublished_agent_offers_publish() -> None:
+    message = build_imported(owned(), agent("agt_x", published=False), "agt_x", sandbox=False)
+    assert [b["value"] for b in buttons(message, ids.PUBLISH)] == ["agt_x"]
+    assert not action_elements(build_imported(owned(), None, None, sandbox=False))
+
+
+def test_agent_names_are_escaped() -> None:
+    hostile = agent("agt_x", published=False, name=HOSTILE)
+    for message in (
+        build_assigned(owned(), hostile, "agt_x", sandbox=False),
+        build_number_list([owned(defaultAgentId="agt_x")], {"agt_x": hostile}, sandbox=False),
+    ):
+        assert "<!channel>" not in all_text(message)
+
+
+def test_number_list_caps_rows() -> None:
+    numbers = [owned(i, defaultAgentId="agt_support") for i in range(60)]
+    message = build_number_list(numbers, {"agt_support": agent()}, sandbox=True)
+    check_limits(message)
+    assert "60 numbers owned" in message["text"]
+
+
+def test_number_list_shows_every_row_it_claims() -> None:
+    numbers = [owned(i, defaultAgentId="agt_support") for i in range(60)]
+    message = build_number_list(numbers, {"agt_support": agent()}, sandbox=False)
+    shown = re.search(r"first (\d+)", all_text(message))
+    count = int(shown.group(1)) if shown else len(numbers)
+    assert all(f"`num_{i:04d}`" in all_text(message) for i in range(count))
+
+
+def test_number_list_flags_unpublished_and_unrouted() -> None:
+    message = build_number_list(
+        [owned(1, defaultAgentId="agt_x"), owned(2)],
+        {"agt_x": agent("agt_x", published=False)},
+        sandbox=False,
+    )
+    text = all_text(message)
+    assert "never published" in text and "_not routed_" in text
+
+
+def test_wallet_amounts() -> None:
+    message = BUILDERS["wallet"](False)
+    text = all_text(message)
+    assert "$42.50" in text and "$50.00" in text and "$10.00" in text
+
+
+# --------------------------------------------------------------------------- modal
+
+
+def test_reason_modal() -> None:
+    modal = build_reason_modal("req_0123456789ab", "+14155550100")
+    assert modal["type"] == "modal"
+    assert modal["callback_id"] == ids.PURCHASE_REASON_VIEW
+    assert modal["callback_id"] in ids.VIEW_CALLBACK_IDS
+    assert modal["private_metadata"] == "req_0123456789ab"
+    for key in ("title", "submit", "close"):
+        assert len(modal[key]["text"]) <= 24
+    inputs = [b for b in modal["blocks"] if b["type"] == "input"]
+    assert [b["block_id"] for b in inputs] == [ids.REASON_BLOCK]
+    element = inputs[0]["element"]
+    assert element["type"] == "plain_text_input"
+    assert element["action_id"] == ids.REASON_INPUT
+    assert element["max_length"] == MAX_REASON  # what the submission handler enforces
+    assert len(modal["blocks"]) <= 100
+
+
+# --------------------------------------------------------------------------- help
+
+
+def test_help_lists_every_subcommand() -> None:
+    text = all_text(build_help(None, sandbox=False))
+    for name, sub in SUBCOMMANDS.items():
+        assert f"`/numbers {escape_usage(sub.usage)}`" in text, name
+
+
+@pytest.mark.parametrize("topic", sorted(SUBCOMMANDS))
+def test_help_on_a_topic(topic: str) -> None:
+    message = build_help(topic, sandbox=False)
+    check_limits(message)
+    assert escape_usage(SUBCOMMANDS[topic].usage) in all_text(message)
+    assert SUBCOMMANDS[topic].help in all_text(message)
+
+
+def test_usage_error_points_at_help() -> None:
+    assert "`/numbers help assign`" in all_text(build_usage_error("x", "assign", sandbox=False))
+    assert "`/numbers help`" in all_text(build_usage_error("x", None, sandbox=False))

@@ -1,0 +1,364 @@
+"""The real bolt app answers every id numbot declares, and builders and listeners agree.
+
+Requests are signed like Slack's and dispatched into `bot.app.create_app`'s AsyncApp; the
+Web API and response_urls are a FakeSlack on loopback, the workflow service a stand-in that
+records what it was asked and refuses everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.app import create_app
+from bot.flowyte.models import Agent, AvailableNumber, SearchQuery
+from bot.outcomes import Refused
+from bot.settings import Settings
+from handlers import ids
+from handlers.blocks.modals import build_reason_modal
+from handlers.blocks.requests import build_approval_card, build_hold
+from handlers.blocks.routing import build_purchased_dm, unpublished_warning
+from handlers.blocks.search import build_search_results
+from handlers.commands.parser import SUBCOMMANDS, escape_usage
+from storage.requests import Request
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import (
+    block_action_body,
+    signed_headers,
+    slash_command_body,
+    view_submission_body,
+)
+
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+BOT_TOKEN = "xoxb-test"
+SECRET = "s" * 16
+APPROVER = "U0BOB"
+REQUESTER = "U0ALICE"
+
+
+class StandInService:
+    """Whatever numbot's listeners ask of the workflow service: recorded, then refused."""
+
+    sandbox = True
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        async def method(*args: Any) -> Any:
+            self.calls.append((name, args))
+            if name == "request":  # look a request up: none found
+                return None
+            return Refused("stand_in", f"stand-in refused {name}")
+
+        return method
+
+    def called(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for n, args in self.calls if n == name]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[FakeSlack]:
+    fake = FakeSlack(bot_token=BOT_TOKEN)
+    with fake.serve():
+        yield fake
+
+
+@pytest.fixture
+def slack(served: FakeSlack) -> FakeSlack:
+    served.reset()
+    return served
+
+
+@pytest.fixture
+def service() -> StandInService:
+    return StandInService()
+
+
+@pytest.fixture
+async def app(slack: FakeSlack, service: StandInService) -> AsyncApp:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+        NUMBOT_APPROVERS=(APPROVER,),
+        NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+    )
+    return create_app(settings, service=service)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return data
+
+
+async def dispatch(app: AsyncApp, body: str) -> BoltResponse:
+    request = AsyncBoltRequest(body=body, headers=signed_headers(body, SECRET))
+    return await app.async_dispatch(request)
+
+
+async def answered(slack: FakeSlack, response_id: str) -> dict[str, Any]:
+    """The listener finished: it posted its reply to the response_url."""
+    [call] = await slack.async_wait_for(lambda c: c.response_id == response_id, timeout=5, count=1)
+    return call.body
+
+
+def click(
+    slack: FakeSlack, element: dict[str, Any], block_id: str, rid: str, user: str = APPROVER
+) -> str:
+    """What Slack sends when `user` clicks this button or picks this menu's first option."""
+    if element["type"] == "static_select":
+        return block_action_body(
+            element["action_id"],
+            None,
+            user,
+            response_url=slack.response_url(rid),
+            block_id=block_id,
+            selected_option_value=element["options"][0]["value"],
+        )
+    return block_action_body(
+        element["action_id"],
+        element["value"],
+        user,
+        response_url=slack.response_url(rid),
+        block_id=block_id,
+    )
+
+
+def elements_with_blocks(message: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    out = []
+    for block in message["blocks"]:
+        if block["type"] == "actions":
+            out += [(e, block.get("block_id", "b1")) for e in block["elements"]]
+        elif "accessory" in block and "action_id" in block["accessory"]:
+            out.append((block["accessory"], block.get("block_id", "b1")))
+    return out
+
+
+# --------------------------------------------------------------------------- every id
+
+
+async def test_unknown_ids_are_404_so_the_checks_below_mean_something(
+    app: AsyncApp, slack: FakeSlack
+) -> None:
+    unknown = block_action_body("numbers_nope", "x", APPROVER, response_url=slack.response_url("u"))
+    assert (await dispatch(app, unknown)).status == 404
+    view = view_submission_body("numbers_nope", {"b": {"a": "x"}}, REQUESTER)
+    assert (await dispatch(app, view)).status == 404
+    command = slash_command_body("help", REQUESTER, command="/nope")
+    assert (await dispatch(app, command)).status == 404
+    forged = slash_command_body("help", REQUESTER)
+    request = AsyncBoltRequest(body=forged, headers=signed_headers(forged, "x" * 16))
+    assert (await app.async_dispatch(request)).status == 401
+
+
+async def test_every_manifest_slash_command_is_handled(
+    app: AsyncApp, slack: FakeSlack, manifest: dict[str, Any]
+) -> None:
+    commands = [c["command"] for c in manifest["features"]["slash_commands"]]
+    assert commands == [ids.COMMAND]
+    for command in commands:
+        response = await dispatch(app, slash_command_body("help", REQUESTER, command=command))
+        assert response.status == 200, response.body
+        body = json.loads(response.body)
+        assert body["text"].startswith("[SANDBOX] numbot help")
+        assert all(
+            f"/numbers {escape_usage(s.usage)}" in response.body for s in SUBCOMMANDS.values()
+        )
+
+
+@pytest.mark.parametrize("action_id", ids.ACTION_IDS)
+async def test_every_action_id_is_handled(
+    app: AsyncApp, slack: FakeSlack, service: StandInService, action_id: str
+) -> None:
+    rid = f"act-{action_id}"
+    body = block_action_body(
+        action_id,
+        "req_0123456789ab",
+        APPROVER,
+        response_url=slack.response_url(rid),
+        block_id="assign:req_0123456789ab",
+        selected_option_value="agt_1" if action_id == ids.ASSIGN_AGENT else None,
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200, response.body
+    reply = await answered(slack, rid)
+    assert reply["response_type"] == "ephemeral" and reply["text"].startswith("[SANDBOX]")
+    assert service.calls, "the listener never reached the service"
+
+
+@pytest.mark.parametrize("callback_id", ids.VIEW_CALLBACK_IDS)
+async def test_every_view_callback_id_is_handled(
+    app: AsyncApp, slack: FakeSlack, service: StandInService, callback_id: str
+) -> None:
+    body = view_submission_body(
+        callback_id,
+        {ids.REASON_BLOCK: {ids.REASON_INPUT: "new support line"}},
+        REQUESTER,
+        private_metadata="req_0123456789ab",
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200, response.body
+    await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert service.calls
+
+
+# --------------------------------------------------------------------------- subcommands
+
+
+@pytest.mark.parametrize(
+    ("text", "method", "args"),
+    [
+        ("search 415 limit=5", "search", (REQUESTER, SearchQuery(area_code="415", limit=5))),
+        ("415", "search", (REQUESTER, SearchQuery(area_code="415"))),
+        ("list", "list_numbers", (REQUESTER,)),
+        ("wallet", "wallet", (REQUESTER,)),
+        ("assign +14155550100 agt_1", "assign", (REQUESTER, "+14155550100", "agt_1")),
+        ("unassign num_1", "unassign", (REQUESTER, "num_1")),
+        ("publish agt_1", "publish", (REQUESTER, "agt_1")),
+        ("release num_1 too many", "request_release", (REQUESTER, "num_1", "too many")),
+        ("import +14155550100", "import_number", (REQUESTER, "+14155550100", None)),
+    ],
+)
+async def test_subcommands_reach_the_service(
+    app: AsyncApp,
+    slack: FakeSlack,
+    service: StandInService,
+    text: str,
+    method: str,
+    args: tuple[Any, ...],
+) -> None:
+    rid = f"cmd-{text.split()[0]}-{method}"
+    body = slash_command_body(text, REQUESTER, response_url=slack.response_url(rid))
+    response = await dispatch(app, body)
+    assert response.status == 200, response.body
+    reply = await answered(slack, rid)
+    assert f"stand-in refused {method}" in reply["text"]
+    assert service.calls == [(method, args)]
+
+
+@pytest.mark.parametrize("text", ["", "help", "help release", "frobnicate", "search <!channel>"])
+async def test_help_and_usage_errors_are_answered_in_the_ack(
+    app: AsyncApp, slack: FakeSlack, service: StandInService, text: str
+) -> None:
+    response = await dispatch(app, slash_command_body(text, REQUESTER))
+    assert response.status == 200
+    body = json.loads(response.body)
+    assert body["text"].startswith("[SANDBOX]") and body["blocks"]
+    assert "<!channel>" not in response.body
+    assert service.calls == []
+
+
+def test_manifest_usage_hint_names_every_subcommand(manifest: dict[str, Any]) -> None:
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    named = [part.split()[0] for part in hint.split("|")]
+    assert sorted(named) == sorted(SUBCOMMANDS)
+
+
+# --------------------------------------------------------------------------- builders -> listeners
+
+
+def _request(**changes: Any) -> Request:
+    values: dict[str, Any] = {
+        "id": "req_0123456789ab",
+        "kind": "purchase",
+        "status": "pending",
+        "e164": "+14155550100",
+        "requester": REQUESTER,
+        "created_at": "2030-01-02T02:34:00Z",
+        "updated_at": "2030-01-02T02:34:00Z",
+        "setup_cost": Decimal("1.00"),
+        "monthly_cost": Decimal("1.15"),
+        "reason": "new line",
+    }
+    return Request(**{**values, **changes})
+
+
+def _messages() -> list[tuple[str, dict[str, Any]]]:
+    number = AvailableNumber.model_validate({"e164": "+14155550100", "setupCost": "1"})
+    agents = [Agent.model_validate({"id": "agt_1"})]
+    return [
+        ("search", build_search_results(SearchQuery(area_code="415"), [number], sandbox=True)),
+        ("hold", build_hold(_request(status="held"), sandbox=True)),
+        ("card", build_approval_card(_request(), balance=Decimal(10), sandbox=True)),
+        ("dm", build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=True)),
+        ("warning", {"text": "x", "blocks": unpublished_warning(agents[0])}),
+    ]
+
+
+def test_builders_only_use_registered_action_ids() -> None:
+    from handlers.actions import LISTENERS
+
+    used = {e["action_id"] for _, m in _messages() for e, _ in elements_with_blocks(m)}
+    assert used <= set(ids.ACTION_IDS)
+    assert set(LISTENERS) == set(ids.ACTION_IDS)
+    assert used == set(ids.ACTION_IDS)  # no listener without a button
+
+
+# What each element's listener must ask the service, given the ids the builder put there.
+EXPECTED = {
+    ids.RESERVE: ("reserve", (APPROVER, "+14155550100")),
+    ids.REQUEST_PURCHASE: ("request", ("req_0123456789ab",)),
+    ids.APPROVE: ("approve", (APPROVER, "req_0123456789ab")),
+    ids.REJECT: ("reject", (APPROVER, "req_0123456789ab")),
+    ids.ASSIGN_AGENT: ("assign_purchased", (APPROVER, "req_0123456789ab", "agt_1")),
+    ids.PUBLISH: ("publish", (APPROVER, "agt_1")),
+}
+
+
+async def test_every_builder_element_reaches_its_listener_with_its_ids(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    seen = set()
+    for name, message in _messages():
+        for n, (element, block_id) in enumerate(elements_with_blocks(message)):
+            service.calls.clear()
+            rid = f"{name}-{n}"
+            response = await dispatch(app, click(slack, element, block_id, rid))
+            assert response.status == 200, (name, element)
+            await answered(slack, rid)
+            assert service.calls == [EXPECTED[element["action_id"]]], (name, element)
+            seen.add(element["action_id"])
+    assert seen == set(ids.ACTION_IDS)
+
+
+async def test_the_reason_modal_round_trips(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    modal = build_reason_modal("req_0123456789ab", "+14155550100")
+    [field] = [b for b in modal["blocks"] if b["type"] == "input"]
+    block_id, action_id = field["block_id"], field["element"]["action_id"]
+
+    empty = view_submission_body(
+        modal["callback_id"], {block_id: {action_id: " "}}, REQUESTER, modal["private_metadata"]
+    )
+    response = await dispatch(app, empty)
+    assert response.status == 200
+    assert set(json.loads(response.body)["errors"]) == {block_id}  # errors land on the field
+
+    filled = view_submission_body(
+        modal["callback_id"],
+        {block_id: {action_id: "  new support line  "}},
+        REQUESTER,
+        modal["private_metadata"],
+    )
+    assert (await dispatch(app, filled)).status == 200
+    [post] = await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert post.body["channel"] == REQUESTER
+    assert service.calls == [
+        ("request_purchase", (REQUESTER, "req_0123456789ab", "new support line"))
+    ]

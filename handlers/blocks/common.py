@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 Block = dict[str, Any]
@@ -49,7 +49,7 @@ def button(
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
     """Each reader sees the time in their own zone; the fallback is UTC."""
     epoch = int(moment.timestamp())
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{epoch}^{fmt}|{fallback}>"
 
 
@@ -67,3 +67,20 @@ def plain(text: str, *, sandbox: bool) -> Message:
 def refusal(message_text: str, *, sandbox: bool) -> Message:
     """A request numbot would not carry out, and why; the text is the service's sentence."""
     return plain(f":no_entry_sign: {message_text}", sandbox=sandbox)
+
+
+def sections(rows: list[str]) -> list[Block]:
+    """Lines spread over as many sections as their length needs; no line is ever cut."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for row in rows:
+        row = row[:MAX_TEXT]
+        if chunk and size + len(row) + 1 > MAX_TEXT:
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(row)
+        size += len(row) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks

@@ -5,10 +5,18 @@ from __future__ import annotations
 from bot.flowyte.models import Agent, OwnedNumber, Wallet
 from bot.money import usd
 from handlers import ids
-from handlers.blocks.common import Block, Message, button, context, escape, message, section
+from handlers.blocks.common import (
+    Block,
+    Message,
+    button,
+    context,
+    escape,
+    message,
+    section,
+    sections,
+)
 
 MAX_ROWS = 45
-ROWS_PER_SECTION = 15  # a row is at most ~190 characters
 MAX_OPTIONS = 100  # a static_select holds 100 options
 
 
@@ -91,10 +99,7 @@ def build_number_list(
     title = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''} owned"
     blocks: list[Block] = [section(f"*{title}*")]
     # A section holds 3000 characters: a few rows each, never a row cut in half.
-    blocks += [
-        section("\n".join(rows[i : i + ROWS_PER_SECTION]))
-        for i in range(0, len(rows), ROWS_PER_SECTION)
-    ]
+    blocks += sections(rows)
     if len(numbers) > MAX_ROWS:
         blocks.append(context(f"Showing the first {MAX_ROWS}."))
     return message(title, blocks, sandbox=sandbox)

@@ -23,6 +23,11 @@ AGENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 AREA_CODE = re.compile(r"^[2-9][0-9]{2}$")
 _TYPOGRAPHIC_QUOTES = {ord("“"): '"', ord("”"): '"', ord("‘"): "'", ord("’"): "'"}
 _TEL_LINK = re.compile(r"^<tel:([^|>]+)(?:\|[^>]*)?>$")
+_ODD_SPACES = re.compile(r"[^\S\t\n\r ]")
+# `release <number> <free-text reason>`; the number may be quoted.
+_RELEASE = re.compile(
+    r"""release\s+(?:"([^"]*)"|'([^']*)'|([^\s"']\S*))\s+(\S.*)""", re.IGNORECASE | re.DOTALL
+)
 _TEL_LINKS = re.compile(r"<tel:([^|>\s]+)(?:\|[^>]*)?>")
 _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 
@@ -340,13 +345,16 @@ def parse(text: str | None) -> Command | UsageError:
     text = text.translate(_TYPOGRAPHIC_QUOTES)
     # Slack links phone numbers as <tel:+1415…|+1 415 …>: keep just the number.
     text = _TEL_LINKS.sub(r"\1", text)
-    words = text.split(maxsplit=2)
-    if words[0].lower() == "release" and len(words) == 3 and not words[1].startswith(("'", '"')):
+    # Pasted text and Option+Space bring no-break and other Unicode spaces: make them plain.
+    text = _ODD_SPACES.sub(" ", text)
+    release = _RELEASE.fullmatch(text)
+    if release:
         # A reason is free text, apostrophes and all: don't tokenize it.
-        reason = words[2].strip()
+        number = next(g for g in release.group(1, 2, 3) if g is not None)
+        reason = release.group(4).strip()
         if len(reason) >= 2 and reason[0] == reason[-1] and reason[0] in "\"'":
             reason = reason[1:-1]
-        return _run_subcommand("release", [words[1], *reason.split()])
+        return _run_subcommand("release", [number, *reason.split()])
     try:
         tokens = [t for t in shlex.split(text) if t]
     except ValueError:

@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery, Wallet
 from handlers import ids
-from handlers.blocks.common import SANDBOX_NOTE, plain, refusal
+from handlers.blocks.common import SANDBOX_NOTE, plain, refusal, slack_date
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.modals import build_reason_modal
 from handlers.blocks.requests import build_approval_card, build_hold, build_requested
@@ -29,7 +31,7 @@ from handlers.blocks.routing import (
 from handlers.blocks.search import build_search_results, build_searching
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
 from handlers.views.purchase_reason import MAX_REASON
-from storage.requests import Request
+from storage.requests import FINAL_STATUSES, IN_FLIGHT_STATUSES, OPEN_STATUSES, Request
 
 Message = dict[str, Any]
 EXPIRES = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
@@ -557,3 +559,158 @@ def test_help_on_a_topic(topic: str) -> None:
 def test_usage_error_points_at_help() -> None:
     assert "`/numbers help assign`" in all_text(build_usage_error("x", "assign", sandbox=False))
     assert "`/numbers help`" in all_text(build_usage_error("x", None, sandbox=False))
+
+
+# --------------------------------------------------------------------------- properties
+
+# Markup the builders write themselves; anything else starting with `<` came from data.
+OWN_MARKUP = re.compile(r"<!date\^\d+\^[^|>]*\|[^>]*>|<@U0(?:ALICE|BOB)>|<#C0APPROVALS>")
+
+
+def assert_no_raw_markup(message: Message) -> None:
+    for text in [message["text"], *texts(message)]:
+        rest = OWN_MARKUP.sub("", text)
+        assert "<" not in rest and ">" not in rest, text
+
+
+_hostile_text = st.lists(
+    st.text(st.characters(codec="utf-8"), max_size=20)
+    | st.sampled_from(["<!channel>", "<@U0EVE>", "<https://evil|x>", "&", "<", ">", "{by}"]),
+    max_size=30,
+).map(lambda parts: "".join(parts)[:300])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    reason=_hostile_text,
+    detail=_hostile_text,
+    kind=st.sampled_from(["purchase", "release"]),
+    status=st.sampled_from((*OPEN_STATUSES, *IN_FLIGHT_STATUSES, *FINAL_STATUSES)),
+    balance=st.none() | st.decimals(min_value=-(10**6), max_value=10**6, places=2),
+    sandbox=st.booleans(),
+)
+def test_approval_card_for_any_request(
+    reason: str, detail: str, kind: str, status: str, balance: Decimal | None, sandbox: bool
+) -> None:
+    request = make_request(
+        kind=kind, status=status, reason=reason, detail=detail, decided_by="U0BOB"
+    )
+    message = build_approval_card(request, balance=balance, sandbox=sandbox)
+    check_limits(message)
+    assert_no_raw_markup(message)
+    assert message["text"].startswith("[SANDBOX] ") is sandbox
+    if status == "pending":
+        [actions] = actions_blocks(message)
+        assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+            (ids.APPROVE, request.id),
+            (ids.REJECT, request.id),
+        ]
+    else:
+        assert not action_elements(message)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, 80), max_size=120),
+    sandbox=st.booleans(),
+    reservable=st.booleans(),
+)
+def test_search_results_for_any_list_of_numbers(
+    picks: list[int], sandbox: bool, reservable: bool
+) -> None:
+    numbers = [available(i, reservable=reservable or i % 2 == 0) for i in picks]  # repeats too
+    message = build_search_results(QUERY, numbers, sandbox=sandbox)
+    check_limits(message)
+    reserve = [b["value"] for b in buttons(message, ids.RESERVE)]
+    offered = {n.e164 for n in numbers if n.reservable}
+    assert set(reserve) <= offered and len(reserve) == len(set(reserve))
+    rows = [b for b in message["blocks"] if b.get("block_id", "").startswith("number:")]
+    unique = list(dict.fromkeys(n.e164 for n in numbers))
+    assert [r["block_id"] for r in rows] == [f"number:{e}" for e in unique[: len(rows)]]
+    if len(rows) < len(unique):  # some not shown: the message says so
+        assert f"first {len(rows)}" in all_text(message)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    count=st.integers(0, 130),
+    published=st.booleans(),
+    name=st.text(st.characters(codec="utf-8"), max_size=80),
+)
+def test_purchased_dm_for_any_agents(count: int, published: bool, name: str) -> None:
+    agents = [agent(f"agt_{i}", published=published, name=name or None) for i in range(count)]
+    message = build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=False)
+    check_limits(message)
+    selects = [e for e in action_elements(message) if e["type"] == "static_select"]
+    if count:
+        [select] = selects
+        assert select["action_id"] == ids.ASSIGN_AGENT
+        assert [o["value"] for o in select["options"]] == [a.id for a in agents[:100]]
+    else:
+        assert not selects
+
+
+# --------------------------------------------------------------------------- more structure
+
+
+def test_every_builder_output_is_json_and_uses_only_known_ids() -> None:
+    import json
+
+    for name, build in BUILDERS.items():
+        for sandbox in (True, False):
+            message = json.loads(json.dumps(build(sandbox)))  # no Decimal or datetime leaks
+            for element in action_elements(message):
+                assert element["action_id"] in ids.ACTION_IDS, (name, element)
+
+
+def test_hold_message_shape() -> None:
+    request = make_request(status="held", reason="")
+    message = build_hold(request, sandbox=True)
+    check_limits(message)
+    assert message["text"] == f"[SANDBOX] {request.e164} is held for you."
+    [actions] = actions_blocks(message)
+    assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
+        (ids.REQUEST_PURCHASE, request.id)
+    ]
+    assert any(b.get("block_id") == f"hold:{request.id}" for b in message["blocks"])
+
+
+def test_pending_card_without_costs_says_unknown_and_keeps_its_buttons() -> None:
+    request = make_request(setup_cost=None, monthly_cost=None)
+    message = card(request, Decimal("5.00"))
+    assert "unknown" in all_text(message)
+    assert "short by" not in all_text(message)
+    assert [b["action_id"] for b in buttons(message)] == [ids.APPROVE, ids.REJECT]
+
+
+def test_card_redrawn_without_a_balance_never_says_unknown_arrows() -> None:
+    for status in ("pending", "purchased", "rejected"):
+        text = all_text(card(make_request(status=status, decided_by="U0BOB"), None))
+        assert "unknown → unknown" not in text
+
+
+def test_slack_date_fallback_for_utc() -> None:
+    assert slack_date(EXPIRES) == (
+        f"<!date^{int(EXPIRES.timestamp())}^{{date_short_pretty}} at {{time}}|2030-01-02 03:04 UTC>"
+    )
+
+
+# --------------------------------------------------------------------------- found bugs
+
+
+def test_number_list_keeps_every_row_whole_with_long_agent_names() -> None:
+    numbers = [owned(i, defaultAgentId="agt_x") for i in range(45)]
+    long_name = agent("agt_x", published=False, name="Support & Sales " * 8)  # 128 chars
+    message = build_number_list(numbers, {"agt_x": long_name}, sandbox=False)
+    check_limits(message)
+    text = all_text(message)
+    shown = re.search(r"first (\d+)", text)
+    count = int(shown.group(1)) if shown else len(numbers)
+    assert text.count("$1.15/month") == count  # every row shown ends whole
+
+
+def test_slack_date_fallback_is_utc_whatever_the_zone() -> None:
+    from datetime import timedelta, timezone
+
+    moment = EXPIRES.astimezone(timezone(timedelta(hours=2)))
+    assert slack_date(moment).endswith("|2030-01-02 03:04 UTC>")

@@ -513,3 +513,136 @@ def command_texts(draw: st.DrawFn) -> str:
 @given(command_texts())
 def test_grammar_built_text_never_raises(text: str) -> None:
     _safe_parse(text)
+
+
+# --------------------------------------------------------------------------- well-formed text parses exactly
+
+_SEARCH_FIELDS = {
+    # filter name as typed -> (SearchQuery field, values as typed, the value it must become)
+    "areaCode": ("area_code", st.from_regex(r"[2-9][0-9]{2}", fullmatch=True), str),
+    "type": ("number_type", st.sampled_from(["local", "toll_free", "national", "mobile"]), str),
+    "state": ("administrative_area", st.from_regex(r"[a-zA-Z]{2}", fullmatch=True), str.upper),
+    "country": ("country", st.from_regex(r"[a-zA-Z]{2}", fullmatch=True), str.upper),
+    "contains": ("contains", st.from_regex(r"[0-9a-zA-Z]{1,10}", fullmatch=True), str.upper),
+    "startsWith": ("starts_with", st.from_regex(r"[0-9a-zA-Z]{1,10}", fullmatch=True), str.upper),
+    "endsWith": ("ends_with", st.from_regex(r"[0-9a-zA-Z]{1,10}", fullmatch=True), str.upper),
+    "limit": ("limit", st.integers(1, 50).map(str), int),
+    "bestEffort": ("best_effort", st.sampled_from(["true", "false"]), lambda v: v == "true"),
+    "city": (
+        "locality",
+        st.from_regex(r"[A-Za-z][A-Za-z .'-]{0,30}[A-Za-z]", fullmatch=True),
+        lambda v: v,
+    ),
+}
+
+
+@st.composite
+def well_formed_searches(draw: st.DrawFn) -> tuple[str, dict[str, object]]:
+    names = draw(st.lists(st.sampled_from(sorted(_SEARCH_FIELDS)), min_size=1, unique=True))
+    parts, expected = [], {}
+    for name in draw(st.permutations(names)):
+        field, values, convert = _SEARCH_FIELDS[name]
+        raw = draw(values)
+        expected[field] = convert(raw)
+        if name == "city":
+            raw = '"' + raw.replace('"', "") + '"'
+        parts.append(f"{name}={raw}")
+    return "search " + " ".join(parts), expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(well_formed_searches())
+def test_well_formed_searches_parse_to_exactly_their_filters(
+    case: tuple[str, dict[str, object]],
+) -> None:
+    text, expected = case
+    assert search(text).model_dump() == {**SearchQuery().model_dump(), **expected}
+
+
+_e164 = st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True)
+_id = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,63}", fullmatch=True)
+_reason = st.lists(st.from_regex(r"[A-Za-z0-9,.!?-]{1,12}", fullmatch=True), max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.one_of(
+        st.tuples(_e164 | _id, _id).map(lambda t: (f"assign {t[0]} {t[1]}", Assign(*t))),
+        (_e164 | _id).map(lambda n: (f"unassign {n}", Unassign(n))),
+        _id.map(lambda a: (f"publish {a}", Publish(a))),
+        _e164.map(lambda n: (f"import {n}", Import(n, None))),
+        st.tuples(_e164, _id).map(lambda t: (f"import {t[0]} {t[1]}", Import(*t))),
+        st.tuples(_e164 | _id, _reason).map(
+            lambda t: (f"release {t[0]} {' '.join(t[1])}".strip(), Release(t[0], " ".join(t[1])))
+        ),
+    )
+)
+def test_well_formed_commands_parse_exactly(case: tuple[str, object]) -> None:
+    text, expected = case
+    assert parse(text) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.from_regex(r"[2-9][0-9]{9}", fullmatch=True))
+def test_every_way_slack_writes_a_us_number_is_the_same_number(digits: str) -> None:
+    e164 = "+1" + digits
+    area, exchange, line = digits[:3], digits[3:6], digits[6:]
+    spellings = [
+        e164,
+        f'"+1 {area} {exchange} {line}"',
+        f'"+1 ({area}) {exchange}-{line}"',
+        f"+1-{area}-{exchange}-{line}",
+        f"+1.{area}.{exchange}.{line}",
+        f"<tel:{e164}|{e164}>",
+        f"<tel:{e164}|+1 {area} {exchange} {line}>",
+        f"<tel:{e164}|({area}) {exchange}-{line}>",
+    ]
+    for spelling in spellings:
+        assert parse(f"unassign {spelling}") == Unassign(e164), spelling
+        assert parse(f"import {spelling} agt_1") == Import(e164, "agt_1"), spelling
+
+
+# --------------------------------------------------------------------------- found bugs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'release "+1 415 555 1234" we don\'t need it',
+        'release "+1 415 555 1234" we don’t need it',  # Slack sends typographic apostrophes
+        "release '+14155551234' the team's old line",
+    ],
+)
+def test_apostrophe_in_a_release_reason_after_a_quoted_number(text: str) -> None:
+    result = parse(text)
+    assert isinstance(result, Release), result
+    assert result.number == "+14155551234"
+    assert result.reason.startswith(("we don", "the team"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("search\u00a0415", "search"),
+        ("assign +14155551234\u00a0agt_1", Assign("+14155551234", "agt_1")),
+        ("publish\u3000agt_1", Publish("agt_1")),
+    ],
+)
+def test_unicode_spaces_separate_words(text: str, expected: object) -> None:
+    result = parse(text)
+    if expected == "search":
+        assert isinstance(result, Search) and result.query.area_code == "415", result
+    else:
+        assert result == expected
+
+
+def test_unicode_spaces_never_produce_a_half_parsed_command() -> None:
+    """Whatever the fix, a no-break space must not be silently kept inside an argument."""
+    for text in (
+        "assign +14155551234\u00a0agt_1",
+        "publish agt\u00a01",
+        "import +1415\u00a05551234",
+    ):
+        result = parse(text)
+        if isinstance(result, Assign | Publish | Import):
+            assert "\u00a0" not in repr(result)

@@ -7,6 +7,7 @@ records what it was asked and refuses everything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -362,3 +363,143 @@ async def test_the_reason_modal_round_trips(
     assert service.calls == [
         ("request_purchase", (REQUESTER, "req_0123456789ab", "new support line"))
     ]
+
+
+# --------------------------------------------------------------------------- listener matchers
+
+
+async def matching_listeners(app: AsyncApp, body: str) -> list[str]:
+    """The names of the registered listeners whose matchers accept this request."""
+    request = AsyncBoltRequest(body=body, headers=signed_headers(body, SECRET))
+    response = BoltResponse(status=200)
+    return [
+        listener.ack_function.__name__
+        for listener in app._async_listeners
+        if await listener.async_matches(req=request, resp=response)
+    ]
+
+
+async def test_each_id_is_matched_by_exactly_one_listener(app: AsyncApp, slack: FakeSlack) -> None:
+    """A second listener for an id would be shadowed silently; a missing one answers 404."""
+    from handlers.actions import LISTENERS
+
+    for action_id in ids.ACTION_IDS:
+        body = block_action_body(
+            action_id,
+            "x",
+            APPROVER,
+            block_id="assign:req_1",
+            selected_option_value="agt_1" if action_id == ids.ASSIGN_AGENT else None,
+        )
+        assert await matching_listeners(app, body) == [LISTENERS[action_id].__name__], action_id
+    for callback_id in ids.VIEW_CALLBACK_IDS:
+        body = view_submission_body(callback_id, {"b": {"a": "x"}}, REQUESTER)
+        assert len(await matching_listeners(app, body)) == 1, callback_id
+    assert await matching_listeners(app, slash_command_body("help", REQUESTER)) == [
+        "numbers_command"
+    ]
+    for stranger in (
+        block_action_body("numbers_nope", "x", APPROVER),
+        slash_command_body("help", REQUESTER, command="/nope"),
+        view_submission_body("numbers_nope", {"b": {"a": "x"}}, REQUESTER),
+    ):
+        assert await matching_listeners(app, stranger) == []
+
+
+# --------------------------------------------------------------------------- an explicit client
+
+
+async def test_create_app_uses_the_client_it_is_given(
+    slack: FakeSlack, service: StandInService
+) -> None:
+    """Settings point at slack.com; every Web API call must still go to the client passed in."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        NUMBOT_APPROVERS=(APPROVER,),
+        NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+    )
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
+    app = create_app(settings, service=service, client=client)  # type: ignore[arg-type]
+    body = view_submission_body(
+        ids.PURCHASE_REASON_VIEW,
+        {ids.REASON_BLOCK: {ids.REASON_INPUT: "why not"}},
+        REQUESTER,
+        private_metadata="req_1",
+    )
+    assert (await dispatch(app, body)).status == 200
+    [post] = await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert post.token == BOT_TOKEN
+    assert slack.calls("auth.test"), "bolt's lazy auth.test went elsewhere"
+    assert service.called("request_purchase") == [(REQUESTER, "req_1", "why not")]
+
+
+# --------------------------------------------------------------------------- the error handler
+
+
+class ExplodingService(StandInService):
+    """Fails the way an outage does: after some I/O, not in the same tick as the ack.
+
+    (A listener that raises within ~10 ms of ack() trips a slack_bolt race: its asyncio
+    runner resets ack.response to None after the error handler, so the request is answered
+    404 after the 3 s ack timeout. That is upstream behaviour, reported, not tested here.)
+    """
+
+    async def search(self, *args: Any) -> Any:
+        await asyncio.sleep(0.05)
+        raise RuntimeError("flowyte fell over with xoxb-leaked-token")
+
+    async def reserve(self, *args: Any) -> Any:
+        await asyncio.sleep(0.05)
+        raise RuntimeError("flowyte fell over")
+
+
+@pytest.fixture
+async def exploding_app(slack: FakeSlack) -> AsyncApp:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+        NUMBOT_APPROVERS=(APPROVER,),
+        NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+    )
+    return create_app(settings, service=ExplodingService())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["command", "action"])
+async def test_a_listener_that_raises_gets_a_reference_reply(
+    exploding_app: AsyncApp, slack: FakeSlack, kind: str
+) -> None:
+    rid = f"boom-{kind}"
+    if kind == "command":
+        body = slash_command_body("search 415", REQUESTER, response_url=slack.response_url(rid))
+    else:
+        body = block_action_body(
+            ids.RESERVE, "+14155550100", REQUESTER, response_url=slack.response_url(rid)
+        )
+    assert (await dispatch(exploding_app, body)).status == 200  # acknowledged before the work
+    reply = await answered(slack, rid)
+    assert reply["text"].startswith("[SANDBOX] :warning: Something went wrong")
+    assert "reference `" in reply["text"]
+    assert reply["response_type"] == "ephemeral" and reply.get("replace_original") is False
+    assert "xoxb-leaked-token" not in json.dumps(reply)
+
+
+async def test_searching_ack_escapes_the_query(app: AsyncApp, slack: FakeSlack) -> None:
+    rid = "search-ack"
+    body = slash_command_body(
+        'search 415 city="<!channel> <https://evil|x>"',
+        REQUESTER,
+        response_url=slack.response_url(rid),
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200
+    # A text-only ack goes back as text/plain, which Slack shows as an ephemeral message.
+    ack = response.body
+    assert ack.startswith("[SANDBOX] Searching")
+    assert "<!channel>" not in ack and "<https://" not in ack and "&lt;!channel&gt;" in ack
+    await answered(slack, rid)

@@ -6,8 +6,10 @@ and outages, errbot's second tier.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.redact import redact
@@ -34,3 +36,50 @@ async def handle_error(
             await respond(response_type="ephemeral", replace_original=False, **reply)
         except Exception:
             logger.warning("could not tell the user about error %s", reference)
+
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def guarded(listener: Listener) -> Listener:
+    """Run a listener so that nothing it raises reaches bolt: acknowledge, then report.
+
+    bolt answers an exception raised right after ack() with a 3-second wait and a 404
+    (its runner resets the recorded ack), so Slack would show the person a timeout on top
+    of numbot's reply. Catching here keeps the ack, and the same error handler reports.
+    The wrapper takes every argument the listeners use (bolt injects them by name) and
+    hands each listener the ones it asks for.
+    """
+    wanted = list(inspect.signature(listener).parameters)
+
+    async def run(
+        ack: Any,
+        body: dict[str, Any],
+        respond: Any,
+        client: Any,
+        context: dict[str, Any],
+        command: Any = None,
+        action: Any = None,
+        view: Any = None,
+        service: Any = None,
+    ) -> None:
+        given = {
+            "ack": ack,
+            "body": body,
+            "respond": respond,
+            "client": client,
+            "context": context,
+            "command": command,
+            "action": action,
+            "view": view,
+            "service": service,
+        }
+        try:
+            await listener(**{name: given[name] for name in wanted})
+        except Exception as error:
+            if getattr(ack, "response", None) is None:
+                await ack()
+            await handle_error(error, body or {}, respond, context or {})
+
+    run.__name__ = run.__qualname__ = getattr(listener, "__name__", "listener")
+    return run

@@ -9,8 +9,9 @@ from handlers.actions.decide import approve, reject
 from handlers.actions.request_purchase import request_purchase
 from handlers.actions.reserve import reserve
 from handlers.actions.routing import assign_agent, publish
+from handlers.errors import Listener, guarded
 
-LISTENERS = {
+LISTENERS: dict[str, Listener] = {
     ids.RESERVE: reserve,
     ids.REQUEST_PURCHASE: request_purchase,
     ids.APPROVE: approve,
@@ -22,4 +23,4 @@ LISTENERS = {
 
 def register(app: Any) -> None:
     for action_id, listener in LISTENERS.items():
-        app.action(action_id)(listener)
+        app.action(action_id)(guarded(listener))

@@ -6,7 +6,8 @@ from typing import Any
 
 from handlers import ids
 from handlers.commands.numbers import numbers_command
+from handlers.errors import guarded
 
 
 def register(app: Any) -> None:
-    app.command(ids.COMMAND)(numbers_command)
+    app.command(ids.COMMAND)(guarded(numbers_command))

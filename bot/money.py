@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 CENT = Decimal("0.01")
 
@@ -23,6 +23,8 @@ def to_decimal(value: object) -> Decimal:
 
 def usd(amount: Decimal) -> str:
     """`Decimal("1.5")` -> `$1.50`; negative amounts as `-$1.50`."""
-    cents = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    with localcontext() as ctx:
+        ctx.prec = max(28, amount.adjusted() + 4)  # room for every digit before the point
+        cents = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
     sign = "-" if cents < 0 else ""
     return f"{sign}${abs(cents):,.2f}"

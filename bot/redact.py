@@ -10,9 +10,9 @@ import logging
 import re
 
 _PATTERNS = [
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]+"),
     re.compile(r"xapp-[A-Za-z0-9-]+"),
-    re.compile(r"flowyte_sk_[A-Za-z0-9_]+"),
+    re.compile(r"flowyte_sk_[A-Za-z0-9_-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
 ]
 _known: set[str] = set()
@@ -36,7 +36,10 @@ class RedactingFilter(logging.Filter):
     """Installed on the root handlers: every record is rendered, then redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: log what there is rather than fail the caller
+            message = f"{record.msg} {record.args}"
         cleaned = redact(message)
         if record.exc_info:
             formatter = logging.Formatter()

@@ -12,11 +12,13 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.redact import redact
+
 DEFAULT_FLOWYTE_BASE_URL = "https://builder.flowyte.com/api/v1"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
-_SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+_SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
 
 
 class SettingsError(Exception):
@@ -57,6 +59,11 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not Slack user ids (expected U…/W…): {', '.join(bad)}")
         return value
+
+    @field_validator("NUMBOT_APPROVAL_CHANNEL", "SLACK_APP_TOKEN", "FLOWYTE_API_KEY", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("NUMBOT_APPROVAL_CHANNEL")
     @classmethod
@@ -132,5 +139,8 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "settings"
-            lines.append(f"  {field}: {err['msg']}")
-        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
+            lines.append(f"  {field}: {redact(err['msg'])}")
+        problem = "invalid settings:\n" + "\n".join(lines)
+    # Raised outside the except block, so the pydantic error (which holds the raw values,
+    # secrets included) is not even kept as the __context__.
+    raise SettingsError(problem)

@@ -271,7 +271,7 @@ class NumbersService:
                 _status_sentence(request),
             )
         if request.hold_expired(self.clock()):
-            await self._expire(request)
+            await self._expire(request, actor=actor)
             return Refused(
                 "expired", "The hold on that number has expired. Search and reserve again."
             )
@@ -535,8 +535,9 @@ class NumbersService:
             await self._update_card(request)
             settled = await self.reconcile_request(request, grace=self.reconcile_grace)
             return settled or Refused("unknown_outcome", exc.explain())
-        except fe.FlowyteUnavailable as exc:
-            # The request never reached Flowyte: nothing happened, so the decision can be retaken.
+        except (fe.FlowyteUnavailable, fe.RateLimited) as exc:
+            # Unreachable, or turned away before doing anything (429): nothing happened, so
+            # the request goes back to pending, keeps its hold, and can be approved again.
             back = await self._transition(
                 request,
                 (working,),
@@ -546,7 +547,7 @@ class NumbersService:
             )
             if back is not None:
                 await self._update_card(back)
-            return Refused("flowyte", exc.explain() + " Approve again when it is back.")
+            return Refused("flowyte", exc.explain() + " The request is waiting for approval again.")
         except fe.FlowyteAPIError as exc:
             expired = exc.code == "reservation_expired"
             return await self._fail(
@@ -566,15 +567,18 @@ class NumbersService:
             quote = await self.flowyte.get_available(request.e164)
         except fe.FlowyteError:
             return None  # no fresh quote; the reservation holds the price
-        fresh = (quote.setup_cost, quote.monthly_cost)
+        setup, monthly = quote.setup_cost, quote.monthly_cost
         if (
-            None in fresh
+            setup is None
+            or monthly is None
             or request.setup_cost is None
-            or fresh == (request.setup_cost, request.monthly_cost)
+            or request.monthly_cost is None
         ):
             return None
+        if setup <= request.setup_cost and monthly <= request.monthly_cost:
+            return None  # the same, or cheaper: the approval still holds
         return (
-            f"Flowyte's price changed since the request (now {usd(quote.setup_cost or Decimal(0))} setup, "
+            f"Flowyte's price went up since the request (now {usd(quote.setup_cost or Decimal(0))} setup, "
             f"{usd(quote.monthly_cost or Decimal(0))}/month), so nothing was bought. Request it again at the new price."
         )
 
@@ -801,7 +805,7 @@ class NumbersService:
             # publishing again after new edits (a new version) is a new publish.
             key = f"numbot-publish-{agent.id}-v{agent.version}"
             version = await self.flowyte.publish(
-                agent.id, idempotency_key=key, note=f"Published from Slack by {actor}"
+                agent.id, idempotency_key=key, note="Published from Slack with numbot"
             )
         except fe.FlowyteError as exc:
             return await self._flowyte_failed(actor, "publish", agent_id, exc)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from bot.flowyte.errors import (
     FlowyteAPIError,
@@ -30,6 +32,7 @@ from bot.flowyte.errors import (
     FlowyteUnavailable,
     OutcomeUnknown,
     Problem,
+    UnexpectedAnswer,
     error_for,
 )
 from bot.flowyte.models import (
@@ -71,9 +74,23 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return None
+        return None  # an HTTP date, or garbage: fall back on our own backoff
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], data: Any, *, changed: bool = False) -> M:
+    """Read a 2xx answer. An answer numbot cannot read is an error; for a call that may have
+    changed something at Flowyte, its outcome is then unknown."""
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        unreadable = OutcomeUnknown if changed else UnexpectedAnswer
+        raise unreadable(f"Flowyte's answer is not a {model.__name__}") from None
 
 
 def _parse_json(response: httpx.Response) -> Any:
@@ -125,15 +142,15 @@ class FlowyteClient:
 
     async def search(self, query: SearchQuery) -> list[AvailableNumber]:
         data = await self._get("numbers/search", params=query.params())
-        return [AvailableNumber.model_validate(item) for item in data or []]
+        return [_parse(AvailableNumber, item) for item in data or []]
 
     async def get_available(self, e164: str) -> AvailableNumber:
         data = await self._get(f"numbers/available/{quote(e164, safe='')}")
-        return AvailableNumber.model_validate(data)
+        return _parse(AvailableNumber, data)
 
     async def reserve(self, e164: str) -> Reservation:
         data = await self._request("POST", "numbers/reserve", json_body={"e164": e164})
-        return Reservation.model_validate(data)
+        return _parse(Reservation, data, changed=True)
 
     async def release_hold(self, reservation_id: str) -> None:
         await self._request(
@@ -149,40 +166,39 @@ class FlowyteClient:
         data = await self._request(
             "POST", "numbers/purchase", json_body=body, headers={"Idempotency-Key": idempotency_key}
         )
-        return OwnedNumber.model_validate(data)
+        return _parse(OwnedNumber, data, changed=True)
 
     async def import_number(self, e164: str, agent_id: str | None = None) -> OwnedNumber:
         body: dict[str, Any] = {"e164": e164}
         if agent_id:
             body["agentId"] = agent_id
-        return OwnedNumber.model_validate(
-            await self._request("POST", "numbers/import", json_body=body)
-        )
+        data = await self._request("POST", "numbers/import", json_body=body)
+        return _parse(OwnedNumber, data, changed=True)
 
     async def list_numbers(self) -> list[OwnedNumber]:
-        return [OwnedNumber.model_validate(item) for item in await self._get_all("numbers")]
+        return [_parse(OwnedNumber, item) for item in await self._get_all("numbers")]
 
     async def get_number(self, number_id: str) -> OwnedNumber:
-        return OwnedNumber.model_validate(await self._get(f"numbers/{quote(number_id, safe='')}"))
+        return _parse(OwnedNumber, await self._get(f"numbers/{quote(number_id, safe='')}"))
 
     async def assign(self, number_id: str, agent_id: str) -> OwnedNumber:
         data = await self._request(
             "POST", f"numbers/{quote(number_id, safe='')}/assign", json_body={"agentId": agent_id}
         )
-        return OwnedNumber.model_validate(data)
+        return _parse(OwnedNumber, data, changed=True)
 
     async def unassign(self, number_id: str) -> OwnedNumber | None:
         data = await self._request("DELETE", f"numbers/{quote(number_id, safe='')}/assign")
-        return OwnedNumber.model_validate(data) if isinstance(data, dict) else None
+        return _parse(OwnedNumber, data, changed=True) if isinstance(data, dict) else None
 
     async def release_number(self, number_id: str) -> None:
         await self._request("DELETE", f"numbers/{quote(number_id, safe='')}")
 
     async def list_agents(self) -> list[Agent]:
-        return [Agent.model_validate(item) for item in await self._get_all("agents")]
+        return [_parse(Agent, item) for item in await self._get_all("agents")]
 
     async def get_agent(self, agent_id: str) -> Agent:
-        return Agent.model_validate(await self._get(f"agents/{quote(agent_id, safe='')}"))
+        return _parse(Agent, await self._get(f"agents/{quote(agent_id, safe='')}"))
 
     async def publish(
         self, agent_id: str, *, idempotency_key: str, note: str | None = None
@@ -194,10 +210,10 @@ class FlowyteClient:
             json_body=body,
             headers={"Idempotency-Key": idempotency_key},
         )
-        return AgentVersion.model_validate(data)
+        return _parse(AgentVersion, data, changed=True)
 
     async def wallet(self) -> Wallet:
-        return Wallet.model_validate(await self._get("billing/wallet"))
+        return _parse(Wallet, await self._get("billing/wallet"))
 
     # -- transport -------------------------------------------------------------------
 

@@ -44,7 +44,8 @@ class Problem:
         if not isinstance(body, dict):
             return cls(status=status)
         errors = []
-        for item in body.get("errors") or []:
+        listed = body.get("errors")
+        for item in listed if isinstance(listed, list) else []:
             if isinstance(item, dict):
                 errors.append((str(item.get("field", "?")), str(item.get("message", "invalid"))))
         known = {"status", "code", "title", "detail", "type", "instance", "errors"}
@@ -86,6 +87,16 @@ class OutcomeUnknown(FlowyteUnavailable):
         return (
             "Flowyte did not answer in time, so numbot cannot tell yet whether it happened. "
             "numbot will check and report back; do not retry by hand."
+        )
+
+
+class UnexpectedAnswer(FlowyteError):
+    """Flowyte answered 2xx with something numbot cannot read."""
+
+    def explain(self) -> str:
+        return (
+            "Flowyte answered in a way numbot does not understand, so nothing more was done. "
+            "Tell your numbot admin (the log has the details)."
         )
 
 

@@ -1,0 +1,819 @@
+"""FlowyteClient against httpx.MockTransport: requests sent, envelopes parsed, retries."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from bot.flowyte import errors as fe
+from bot.flowyte.client import FlowyteClient, RetryPolicy
+from bot.flowyte.models import (
+    AvailableNumber,
+    OwnedNumber,
+    Reservation,
+    SearchQuery,
+    Wallet,
+)
+
+BASE = "https://flowyte.test/api/v1"
+KEY = "flowyte_sk_live_CLIENTTESTSECRET42"
+
+OWNED = {
+    "id": "num_1",
+    "organizationId": "org_1",
+    "e164": "+14155550100",
+    "provider": "carrier-x",
+    "defaultAgentId": None,
+    "monthlyCost": 1.15,
+    "createdAt": "2026-01-01T00:00:00Z",
+    "status": "available",
+}
+
+
+def ok(data: object, status: int = 200, **extra: object) -> httpx.Response:
+    """A Flowyte success envelope; the JSON text is built by hand where exact digits matter."""
+    return httpx.Response(status, json={"success": True, "data": data, **extra})
+
+
+def raw_ok(data_json: str, status: int = 200) -> httpx.Response:
+    text = '{"success": true, "data": ' + data_json + "}"
+    return httpx.Response(
+        status, content=text.encode(), headers={"content-type": "application/json"}
+    )
+
+
+def problem(status: int, code: str | None = None, **fields: object) -> httpx.Response:
+    body: dict[str, object] = {"type": "about:blank", "title": "x", "status": status, **fields}
+    if code is not None:
+        body["code"] = code
+    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+
+
+class Recorder:
+    """A MockTransport handler that records requests and answers from a script."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer):
+            return answer(request)
+        assert isinstance(answer, httpx.Response)
+        # A fresh copy each time: one scripted answer may be served many times.
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+    @property
+    def last(self) -> httpx.Request:
+        return self.requests[-1]
+
+    def body(self, index: int = -1) -> object:
+        content = self.requests[index].content
+        return json.loads(content) if content else None
+
+
+def connected(handler: Recorder, **kw: object) -> FlowyteClient:
+    return FlowyteClient.connect(BASE, KEY, transport=httpx.MockTransport(handler), **kw)
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def retrying(handler: Recorder, *, rng: float = 1.0, retry: RetryPolicy | None = None):
+    """A client with injected sleep and rng (and the same headers connect() sets)."""
+    sleeps = Sleeps()
+    http = httpx.AsyncClient(
+        base_url=BASE + "/",
+        headers={"Authorization": f"Bearer {KEY}"},
+        transport=httpx.MockTransport(handler),
+    )
+    client = FlowyteClient(http, retry=retry or RetryPolicy(), sleep=sleeps, rng=lambda: rng)
+    return client, sleeps
+
+
+# --- requests sent -----------------------------------------------------------------------
+
+
+def test_search_query_params_map_to_api_names():
+    query = SearchQuery(
+        area_code="415",
+        number_type="toll_free",
+        locality="San Francisco",
+        administrative_area="CA",
+        features=("voice", "sms", "voice"),
+        contains="CALL",
+        starts_with="1415",
+        ends_with="00",
+        country="US",
+        best_effort=False,
+        limit=5,
+    )
+    assert query.params() == {
+        "areaCode": "415",
+        "numberType": "toll_free",
+        "locality": "San Francisco",
+        "administrativeArea": "CA",
+        "features": "voice,sms",
+        "contains": "CALL",
+        "startsWith": "1415",
+        "endsWith": "00",
+        "country": "US",
+        "bestEffort": "false",
+        "limit": "5",
+    }
+
+
+def test_search_query_defaults_send_only_limit_and_best_effort_true_when_set():
+    assert SearchQuery().params() == {"limit": "10"}
+    assert SearchQuery(best_effort=True).params()["bestEffort"] == "true"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"area_code": "115"},
+        {"area_code": "41"},
+        {"number_type": "satellite"},
+        {"features": ("voice", "telepathy")},
+        {"administrative_area": "California"},
+        {"limit": 0},
+        {"limit": 51},
+        {"contains": "12-34"},
+    ],
+)
+def test_search_query_rejects_bad_values(fields):
+    with pytest.raises(ValidationError):
+        SearchQuery(**fields)
+
+
+async def test_search_sends_get_with_query_auth_and_user_agent():
+    handler = Recorder(raw_ok('[{"e164": "+14155550100", "monthlyCost": 1.15, "setupCost": 1}]'))
+    client = connected(handler)
+    found = await client.search(
+        SearchQuery(area_code="415", locality="San Francisco", features=("voice", "sms"))
+    )
+    request = handler.last
+    assert request.method == "GET"
+    assert request.url.path == "/api/v1/numbers/search"
+    assert dict(request.url.params) == {
+        "areaCode": "415",
+        "locality": "San Francisco",
+        "features": "voice,sms",
+        "limit": "10",
+    }
+    assert request.headers["Authorization"] == f"Bearer {KEY}"
+    assert request.headers["User-Agent"].startswith("numbot/")
+    assert "Idempotency-Key" not in request.headers
+    assert found == [
+        AvailableNumber(e164="+14155550100", monthlyCost=Decimal("1.15"), setupCost=Decimal("1"))
+    ]
+    await client.aclose()
+
+
+async def test_search_with_empty_or_null_data_is_empty():
+    client = connected(Recorder(raw_ok("null")))
+    assert await client.search(SearchQuery()) == []
+
+
+async def test_get_available_escapes_the_plus():
+    handler = Recorder(raw_ok('{"e164": "+14155550100"}'))
+    number = await connected(handler).get_available("+14155550100")
+    assert handler.last.method == "GET"
+    assert handler.last.url.raw_path == b"/api/v1/numbers/available/%2B14155550100"
+    assert number.e164 == "+14155550100" and number.setup_cost is None
+
+
+async def test_reserve_posts_e164_without_idempotency_key():
+    handler = Recorder(
+        raw_ok(
+            '{"id": "rsv_1", "e164": "+14155550100", "status": "active",'
+            ' "expiresAt": "2026-01-01T00:30:00Z", "createdAt": "2026-01-01T00:00:00Z",'
+            ' "setupCost": 1.00, "monthlyCost": 1.15}',
+            status=201,
+        )
+    )
+    hold = await connected(handler).reserve("+14155550100")
+    assert (handler.last.method, handler.last.url.path) == ("POST", "/api/v1/numbers/reserve")
+    assert handler.body() == {"e164": "+14155550100"}
+    assert "Idempotency-Key" not in handler.last.headers
+    assert hold.id == "rsv_1" and hold.setup_cost == Decimal("1.00")
+    assert hold.expires_at is not None and hold.expires_at.tzinfo is not None
+
+
+async def test_release_hold_deletes_the_reservation_and_accepts_204():
+    handler = Recorder(httpx.Response(204))
+    assert await connected(handler).release_hold("rsv/1") is None
+    assert handler.last.method == "DELETE"
+    assert handler.last.url.raw_path == b"/api/v1/numbers/reserve/rsv%2F1"
+
+
+async def test_purchase_sends_reservation_and_idempotency_key():
+    handler = Recorder(ok(OWNED, status=201))
+    owned = await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="numbot-k1")
+    assert (handler.last.method, handler.last.url.path) == ("POST", "/api/v1/numbers/purchase")
+    assert handler.body() == {"e164": "+14155550100", "reservationId": "rsv_1"}
+    assert handler.last.headers["Idempotency-Key"] == "numbot-k1"
+    assert handler.last.headers["Authorization"] == f"Bearer {KEY}"
+    assert owned.id == "num_1" and owned.organization_id == "org_1"
+
+
+async def test_purchase_without_reservation_omits_it():
+    handler = Recorder(ok(OWNED, status=201))
+    await connected(handler).purchase("+14155550100", None, idempotency_key="k")
+    assert handler.body() == {"e164": "+14155550100"}
+
+
+async def test_import_with_and_without_agent():
+    handler = Recorder(ok(OWNED, status=201))
+    client = connected(handler)
+    await client.import_number("+14155550100", "agt_1")
+    assert (handler.last.method, handler.last.url.path) == ("POST", "/api/v1/numbers/import")
+    assert handler.body() == {"e164": "+14155550100", "agentId": "agt_1"}
+    assert "Idempotency-Key" not in handler.last.headers
+    await client.import_number("+14155550100")
+    assert handler.body() == {"e164": "+14155550100"}
+
+
+async def test_get_number_assign_unassign_release():
+    handler = Recorder(ok({**OWNED, "defaultAgentId": "agt_1", "status": "assigned"}))
+    client = connected(handler)
+
+    number = await client.get_number("num_1")
+    assert (handler.last.method, handler.last.url.path) == ("GET", "/api/v1/numbers/num_1")
+    assert number.default_agent_id == "agt_1"
+
+    await client.assign("num_1", "agt_1")
+    assert (handler.last.method, handler.last.url.path) == ("POST", "/api/v1/numbers/num_1/assign")
+    assert handler.body() == {"agentId": "agt_1"}
+
+    handler.answers = [ok({**OWNED, "status": "available"})]
+    back = await client.unassign("num_1")
+    assert (handler.last.method, handler.last.url.path) == (
+        "DELETE",
+        "/api/v1/numbers/num_1/assign",
+    )
+    assert back is not None and back.default_agent_id is None
+
+    handler.answers = [httpx.Response(204)]
+    assert await client.unassign("num_1") is None
+    assert await client.release_number("num_1") is None
+    assert (handler.last.method, handler.last.url.path) == ("DELETE", "/api/v1/numbers/num_1")
+
+
+async def test_agents_publish_and_wallet():
+    agent = {"id": "agt_1", "name": "Support", "version": 3, "publishedVersionId": None}
+    handler = Recorder(ok(agent))
+    client = connected(handler)
+
+    got = await client.get_agent("agt_1")
+    assert handler.last.url.path == "/api/v1/agents/agt_1"
+    assert not got.published and got.label == "Support"
+
+    handler.answers = [
+        ok({"id": "ver_1", "agentId": "agt_1", "version": 4, "note": "n"}, status=201)
+    ]
+    version = await client.publish("agt_1", idempotency_key="pub-1", note="from slack")
+    assert (handler.last.method, handler.last.url.path) == ("POST", "/api/v1/agents/agt_1/publish")
+    assert handler.last.headers["Idempotency-Key"] == "pub-1"
+    assert handler.body() == {"note": "from slack"}
+    assert version.id == "ver_1" and version.version == 4
+
+    await client.publish("agt_1", idempotency_key="pub-2")
+    assert handler.body() == {}
+
+    handler.answers = [raw_ok('{"balanceUsd": 25, "autoReloadThresholdUsd": 5.00}')]
+    wallet = await client.wallet()
+    assert (handler.last.method, handler.last.url.path) == ("GET", "/api/v1/billing/wallet")
+    assert wallet.balance_usd == Decimal("25") and wallet.auto_reload_threshold_usd == Decimal(
+        "5.00"
+    )
+    assert wallet.auto_reload_enabled is None
+
+
+async def test_list_numbers_follows_next_cursor_across_pages():
+    pages = {
+        None: ([{**OWNED, "id": "num_1"}], "c2"),
+        "c2": ([{**OWNED, "id": "num_2"}, {**OWNED, "id": "num_3"}], "c3"),
+        "c3": ([{**OWNED, "id": "num_4"}], None),
+    }
+
+    def paginate(request: httpx.Request) -> httpx.Response:
+        data, cursor = pages[request.url.params.get("cursor")]
+        return ok(data, nextCursor=cursor)
+
+    handler = Recorder(paginate)
+    numbers = await connected(handler).list_numbers()
+    assert [n.id for n in numbers] == ["num_1", "num_2", "num_3", "num_4"]
+    assert [r.url.params.get("cursor") for r in handler.requests] == [None, "c2", "c3"]
+    assert all(r.url.params["limit"] == "100" for r in handler.requests)
+    assert all(r.url.path == "/api/v1/numbers" for r in handler.requests)
+
+
+async def test_list_agents_follows_next_cursor_and_tolerates_missing_cursor_field():
+    def paginate(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") is None:
+            return ok([{"id": "agt_1"}], nextCursor="more")
+        return ok([{"id": "agt_2", "surprise": True}])  # no nextCursor at all: last page
+
+    handler = Recorder(paginate)
+    agents = await connected(handler).list_agents()
+    assert [a.id for a in agents] == ["agt_1", "agt_2"]
+    assert handler.requests[0].url.path == "/api/v1/agents"
+
+
+async def test_list_with_endless_cursor_gives_up():
+    handler = Recorder(lambda request: ok([], nextCursor="again"))
+    with pytest.raises(fe.FlowyteError):
+        await connected(handler).list_numbers()
+    assert len(handler.requests) == 50
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+async def test_amounts_are_exact_decimals_never_floats():
+    handler = Recorder(
+        raw_ok(
+            '{"id": "rsv_1", "e164": "+14155550100", "setupCost": 0.1, "monthlyCost": 0.2}',
+            status=201,
+        )
+    )
+    hold = await connected(handler).reserve("+14155550100")
+    assert isinstance(hold.setup_cost, Decimal)
+    # In binary floating point 0.1 + 0.2 == 0.30000000000000004.
+    assert hold.setup_cost + hold.monthly_cost == Decimal("0.3")
+
+
+async def test_json_number_keeps_every_digit():
+    handler = Recorder(
+        raw_ok(
+            '[{"e164": "+14155550100", "monthlyCost": 0.30000000000000004, "setupCost": 0.3},'
+            ' {"e164": "+14155550101", "monthlyCost": 1.15000000000000000001, "setupCost": 1.15}]'
+        )
+    )
+    first, second = await connected(handler).search(SearchQuery())
+    assert first.monthly_cost == Decimal("0.30000000000000004")
+    assert first.setup_cost == Decimal("0.3") and first.monthly_cost != first.setup_cost
+    # A float would have collapsed this to 1.15.
+    assert second.monthly_cost == Decimal("1.15000000000000000001")
+    assert second.monthly_cost != second.setup_cost
+
+
+@pytest.mark.parametrize("model", [AvailableNumber, Reservation, OwnedNumber])
+def test_models_refuse_a_float_amount(model):
+    fields = {"e164": "+14155550100", "id": "x", "monthlyCost": 1.15}
+    with pytest.raises((TypeError, ValidationError)):
+        model.model_validate(fields)
+
+
+def test_wallet_refuses_float_balance():
+    with pytest.raises((TypeError, ValidationError)):
+        Wallet.model_validate({"balanceUsd": 25.0})
+
+
+def test_amounts_accept_strings_and_ints():
+    number = AvailableNumber.model_validate({"e164": "+1", "monthlyCost": "1.15", "setupCost": 1})
+    assert number.monthly_cost == Decimal("1.15") and number.setup_cost == Decimal("1")
+
+
+async def test_unknown_fields_ignored_and_optional_fields_may_be_missing():
+    handler = Recorder(
+        raw_ok('{"id": "num_9", "e164": "+14155550199", "brandNew": {"nested": [1, 2]}, "x": null}')
+    )
+    number = await connected(handler).get_number("num_9")
+    assert number == OwnedNumber(id="num_9", e164="+14155550199")
+    assert number.monthly_cost is None and number.default_agent_id is None
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204])
+async def test_any_2xx_is_success(status):
+    response = httpx.Response(status) if status == 204 else ok({"id": "x"}, status=status)
+    handler = Recorder(response)
+    assert await connected(handler).release_number("num_1") is None
+
+
+async def test_success_without_envelope_is_taken_as_data():
+    handler = Recorder(httpx.Response(200, json={"id": "num_2", "e164": "+14155550102"}))
+    assert (await connected(handler).get_number("num_2")).id == "num_2"
+
+
+# --- errors ------------------------------------------------------------------------------
+
+ERROR_CASES = [
+    (400, "validation_error", fe.InvalidRequest),
+    (401, "unauthorized", fe.BadApiKey),
+    (402, "insufficient_balance", fe.InsufficientBalance),
+    (403, "insufficient_scope", fe.Forbidden),
+    (404, "not_found", fe.NotFound),
+    (409, "number_unavailable", fe.Conflict),
+    (422, "reservation_mismatch", fe.Unprocessable),
+    (429, "rate_limited", fe.RateLimited),
+    (500, "internal_error", fe.ServerError),
+    (502, None, fe.ServerError),
+    (503, None, fe.ServerError),
+    (504, None, fe.ServerError),
+    (418, "teapot", fe.FlowyteAPIError),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "cls"), ERROR_CASES)
+async def test_each_status_maps_to_its_error_class(status, code, cls):
+    handler = Recorder(problem(status, code))
+    with pytest.raises(cls) as caught:
+        await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="k")
+    exc = caught.value
+    assert type(exc) is cls
+    assert exc.status == status and exc.code == code
+    assert exc.method == "POST" and exc.path == "numbers/purchase"
+    assert exc.explain() and exc.explain().endswith(".")
+    assert len(handler.requests) == 1
+
+
+async def test_400_explain_names_the_field():
+    handler = Recorder(
+        problem(
+            400,
+            "validation_error",
+            errors=[
+                {"field": "areaCode", "message": "must be a 3-digit US area code"},
+                {"field": "limit", "message": "must be an integer from 1 to 50"},
+            ],
+        )
+    )
+    with pytest.raises(fe.InvalidRequest) as caught:
+        await connected(handler).search(SearchQuery())
+    text = caught.value.explain()
+    assert "areaCode: must be a 3-digit US area code" in text
+    assert "limit" in text
+    assert len(handler.requests) == 1  # a 400 is not retried
+
+
+async def test_402_shortfall_from_extension_fields():
+    handler = Recorder(
+        httpx.Response(
+            402,
+            content=b'{"status": 402, "code": "insufficient_balance",'
+            b' "balanceUsd": 1.00, "requiredUsd": 2.15}',
+            headers={"content-type": "application/problem+json"},
+        )
+    )
+    with pytest.raises(fe.InsufficientBalance) as caught:
+        await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="k")
+    exc = caught.value
+    assert exc.shortfall == Decimal("1.15")
+    assert "$1.15" in exc.explain() and "dashboard" in exc.explain()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"balanceUsd": 1}, {"balanceUsd": "x", "requiredUsd": 2}, {"balanceUsd": None}],
+)
+def test_402_without_usable_amounts_still_explains(extra):
+    exc = fe.InsufficientBalance(fe.Problem.from_body(402, {"status": 402, **extra}))
+    assert exc.shortfall is None
+    assert "short." in exc.explain() and "dashboard" in exc.explain()
+
+
+async def test_403_names_the_required_scope():
+    handler = Recorder(problem(403, "insufficient_scope", requiredScope="numbers:write"))
+    with pytest.raises(fe.Forbidden) as caught:
+        await connected(handler).reserve("+14155550100")
+    assert "`numbers:write`" in caught.value.explain()
+
+
+async def test_403_without_scope_is_generic():
+    handler = Recorder(problem(403, "forbidden"))
+    with pytest.raises(fe.Forbidden) as caught:
+        await connected(handler).reserve("+14155550100")
+    assert "scope" in caught.value.explain() and "`" not in caught.value.explain()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"),
+    [
+        (404, "reservation_not_found", "no longer knows that hold"),
+        (404, "number_not_found", "no such item"),
+        (409, "number_unavailable", "That number is gone"),
+        (409, "reservation_expired", "hold on that number expired"),
+        (409, "no_published_version", "never been published"),
+        (409, "already_exists", "already on this Flowyte account"),
+        (409, "something_new", "conflict"),
+        (422, "reservation_mismatch", "different number"),
+        (422, "idempotency_mismatch", "could not process"),
+    ],
+)
+async def test_codes_explain_themselves(status, code, words):
+    handler = Recorder(problem(status, code))
+    with pytest.raises(fe.FlowyteAPIError) as caught:
+        await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="k")
+    assert words in caught.value.explain()
+
+
+async def test_429_carries_retry_after():
+    handler = Recorder(
+        httpx.Response(
+            429, json={"status": 429, "code": "rate_limited"}, headers={"Retry-After": "30"}
+        )
+    )
+    with pytest.raises(fe.RateLimited) as caught:
+        await connected(handler).reserve("+14155550100")
+    assert caught.value.retry_after == 30.0
+    assert "about 30 seconds" in caught.value.explain()
+    assert len(handler.requests) == 1
+
+
+async def test_absurd_retry_after_still_explains():
+    handler = Recorder(httpx.Response(429, json={"status": 429}, headers={"Retry-After": "1e999"}))
+    with pytest.raises(fe.RateLimited) as caught:
+        await connected(handler).reserve("+14155550100")
+    assert "rate-limiting" in caught.value.explain()
+
+
+def test_rate_limited_without_retry_after_says_a_minute():
+    exc = fe.RateLimited(fe.Problem(429), retry_after=None)
+    assert "a minute" in exc.explain()
+
+
+async def test_html_502_still_yields_a_usable_error():
+    html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    handler = Recorder(httpx.Response(502, content=html, headers={"content-type": "text/html"}))
+    with pytest.raises(fe.ServerError) as caught:
+        await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="k")
+    exc = caught.value
+    assert exc.status == 502 and exc.code is None
+    assert "internal error" in exc.explain()
+    assert "<html>" not in str(exc) and "<html>" not in exc.explain()
+
+
+async def test_non_json_400_is_still_invalid_request():
+    handler = Recorder(
+        httpx.Response(400, content=b"bad request", headers={"content-type": "text/plain"})
+    )
+    with pytest.raises(fe.InvalidRequest) as caught:
+        await connected(handler).reserve("+14155550100")
+    assert "invalid" in caught.value.explain()
+
+
+def test_problem_from_body_is_lenient():
+    p = fe.Problem.from_body(
+        400, {"code": 7, "errors": ["junk", {"message": "m"}, {"field": "f"}], "zz": 1}
+    )
+    assert p.code == "7"
+    assert p.errors == (("?", "m"), ("f", "invalid"))
+    assert p.extra == {"zz": 1}
+    assert fe.Problem.from_body(500, ["not", "a", "dict"]) == fe.Problem(500)
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+def _search_ok() -> httpx.Response:
+    return ok([{"e164": "+14155550100"}])
+
+
+async def test_get_retries_5xx_with_jittered_backoff_then_succeeds():
+    handler = Recorder(problem(503), problem(502), _search_ok())
+    client, sleeps = retrying(handler, rng=1.0)
+    found = await client.search(SearchQuery())
+    assert [n.e164 for n in found] == ["+14155550100"]
+    assert len(handler.requests) == 3
+    assert sleeps.waits == [0.25, 0.5]
+
+
+async def test_get_retries_give_up_after_the_attempts():
+    handler = Recorder(problem(500))
+    client, sleeps = retrying(handler, rng=0.5)
+    with pytest.raises(fe.ServerError):
+        await client.wallet()
+    assert len(handler.requests) == 4
+    assert sleeps.waits == [0.125, 0.25, 0.5]  # half of min(2.0, 0.25 * 2**n)
+
+
+async def test_backoff_is_capped():
+    handler = Recorder(problem(500))
+    client, sleeps = retrying(
+        handler, rng=1.0, retry=RetryPolicy(attempts=6, base_delay=1.0, max_delay=1.5, budget=100)
+    )
+    with pytest.raises(fe.ServerError):
+        await client.wallet()
+    assert sleeps.waits == [1.0, 1.5, 1.5, 1.5, 1.5]
+
+
+async def test_get_honours_retry_after_on_429():
+    limited = httpx.Response(429, json={"status": 429}, headers={"Retry-After": "1.5"})
+    handler = Recorder(limited, _search_ok())
+    client, sleeps = retrying(handler, rng=0.0)
+    await client.search(SearchQuery())
+    assert sleeps.waits == [1.5]
+    assert len(handler.requests) == 2
+
+
+async def test_retry_after_beyond_the_budget_gives_up_at_once():
+    limited = httpx.Response(429, json={"status": 429}, headers={"Retry-After": "60"})
+    handler = Recorder(limited)
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.RateLimited) as caught:
+        await client.list_numbers()
+    assert caught.value.retry_after == 60.0
+    assert sleeps.waits == [] and len(handler.requests) == 1
+
+
+async def test_retries_stop_when_the_time_budget_is_spent(monkeypatch):
+    """With a clock that the waits advance, the budget counts the waits already spent."""
+
+    class FakeTime:
+        now = 1000.0
+
+        @classmethod
+        def monotonic(cls) -> float:
+            return cls.now
+
+    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        FakeTime.now += seconds
+
+    limited = httpx.Response(429, json={"status": 429}, headers={"Retry-After": "2.5"})
+    handler = Recorder(limited)
+    http = httpx.AsyncClient(base_url=BASE + "/", transport=httpx.MockTransport(handler))
+    client = FlowyteClient(http, sleep=sleep, rng=lambda: 1.0)
+    with pytest.raises(fe.RateLimited):
+        await client.wallet()
+    assert waits == [2.5, 2.5]  # a third wait would end at 7.5 s, past the 6 s budget
+    assert len(handler.requests) == 3
+
+
+async def test_unparseable_retry_after_falls_back_to_backoff():
+    limited = httpx.Response(
+        429, json={"status": 429}, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    )
+    handler = Recorder(limited, _search_ok())
+    client, sleeps = retrying(handler, rng=1.0)
+    await client.search(SearchQuery())
+    assert sleeps.waits == [0.25]
+
+
+async def test_get_retries_connect_errors_then_raises_unavailable():
+    handler = Recorder(httpx.ConnectError("refused"))
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.FlowyteUnavailable) as caught:
+        await client.get_agent("agt_1")
+    assert not isinstance(caught.value, fe.OutcomeUnknown)
+    assert len(handler.requests) == 4 and len(sleeps.waits) == 3
+
+
+async def test_get_recovers_after_a_connect_error():
+    handler = Recorder(httpx.ConnectTimeout("slow"), ok({"id": "agt_1"}))
+    client, sleeps = retrying(handler)
+    assert (await client.get_agent("agt_1")).id == "agt_1"
+    assert len(sleeps.waits) == 1
+
+
+async def test_get_read_timeout_is_unavailable_not_outcome_unknown():
+    handler = Recorder(httpx.ReadTimeout("late"))
+    client, _ = retrying(handler)
+    with pytest.raises(fe.FlowyteUnavailable) as caught:
+        await client.wallet()
+    assert type(caught.value) is fe.FlowyteUnavailable
+    assert len(handler.requests) == 4
+
+
+async def test_release_hold_is_retried():
+    handler = Recorder(problem(503), httpx.ConnectError("x"), httpx.Response(204))
+    client, sleeps = retrying(handler)
+    await client.release_hold("rsv_1")
+    assert len(handler.requests) == 3 and len(sleeps.waits) == 2
+    assert all(r.method == "DELETE" for r in handler.requests)
+
+
+async def _purchase(client: FlowyteClient):
+    return await client.purchase("+14155550100", "rsv_1", idempotency_key="k")
+
+
+async def _publish(client: FlowyteClient):
+    return await client.publish("agt_1", idempotency_key="k")
+
+
+async def _import(client: FlowyteClient):
+    return await client.import_number("+14155550100")
+
+
+async def _reserve(client: FlowyteClient):
+    return await client.reserve("+14155550100")
+
+
+MONEY_CALLS = [_purchase, _publish, _import, _reserve]
+
+
+@pytest.mark.parametrize("call", MONEY_CALLS)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        problem(500),
+        problem(503),
+        httpx.Response(429, json={"status": 429}, headers={"Retry-After": "1"}),
+    ],
+    ids=["500", "503", "429"],
+)
+async def test_posts_are_never_retried_on_error_status(call, answer):
+    handler = Recorder(answer)
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.FlowyteAPIError):
+        await call(client)
+    assert len(handler.requests) == 1 and sleeps.waits == []
+
+
+@pytest.mark.parametrize("call", MONEY_CALLS)
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ReadTimeout("late"),
+        httpx.ReadError("Connection reset by peer"),
+        httpx.RemoteProtocolError("gone"),
+    ],
+    ids=["read-timeout", "reset", "protocol"],
+)
+async def test_post_lost_answer_is_outcome_unknown(call, error):
+    handler = Recorder(error)
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.OutcomeUnknown) as caught:
+        await call(client)
+    assert len(handler.requests) == 1 and sleeps.waits == []
+    assert "do not retry" in caught.value.explain()
+
+
+@pytest.mark.parametrize("call", MONEY_CALLS)
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.PoolTimeout("busy")],
+    ids=["connect", "connect-timeout", "pool"],
+)
+async def test_post_connect_error_is_unavailable_not_unknown(call, error):
+    handler = Recorder(error)
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.FlowyteUnavailable) as caught:
+        await call(client)
+    assert not isinstance(caught.value, fe.OutcomeUnknown)
+    assert "Nothing was changed" in caught.value.explain()
+    assert len(handler.requests) == 1 and sleeps.waits == []
+
+
+# --- the key never leaks ----------------------------------------------------------------
+
+
+def _echo_key(status: int):
+    def answer(request: httpx.Request) -> httpx.Response:
+        auth = request.headers["Authorization"]
+        body = {
+            "status": status,
+            "code": "x",
+            "title": auth,
+            "detail": f"you sent {auth}",
+            "instance": request.url.path,
+            "authorization": auth,
+            "balanceUsd": 1,
+            "requiredUsd": 2,
+        }
+        return httpx.Response(status, json=body, headers={"Retry-After": "0"})
+
+    return answer
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 422, 429, 500, 503])
+async def test_api_key_never_in_api_error_texts(status):
+    handler = Recorder(_echo_key(status))
+    client = connected(handler, retry=RetryPolicy(attempts=1))
+    with pytest.raises(fe.FlowyteAPIError) as caught:
+        await client.purchase("+14155550100", "rsv_1", idempotency_key="k")
+    exc = caught.value
+    for text in (str(exc), repr(exc), exc.explain(), str(exc.args)):
+        assert KEY not in text
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ConnectError(f"refused Bearer {KEY}"), httpx.ReadTimeout(f"late {KEY}")],
+    ids=["connect", "read"],
+)
+async def test_api_key_never_in_transport_error_texts(error):
+    handler = Recorder(error)
+    with pytest.raises(fe.FlowyteUnavailable) as caught:
+        await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="k")
+    exc = caught.value
+    for text in (str(exc), repr(exc), exc.explain()):
+        assert KEY not in text

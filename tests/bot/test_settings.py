@@ -1,0 +1,224 @@
+"""bot/settings.py: parsing, validation, and errors that never show a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import (
+    DEFAULT_FLOWYTE_BASE_URL,
+    DEFAULT_SLACK_API_URL,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+
+BOT_TOKEN = "xoxb-1111-2222-SETTINGSBOTSECRET"
+APP_TOKEN = "xapp-1-A111-SETTINGSAPPSECRET"
+SIGNING = "8f14e45fceea167a5a36dedd4bea2543"
+FLOWYTE_KEY = "flowyte_sk_live_SETTINGSKEYSECRET"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """No numbot variable from the outer environment, and no .env from the repo."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def load(**overrides):
+    return load_settings(_env_file=None, **overrides)
+
+
+def test_defaults_mean_sandbox_without_slack():
+    s = load()
+    assert s.sandbox and not s.socket_mode
+    assert s.FLOWYTE_BASE_URL == DEFAULT_FLOWYTE_BASE_URL
+    assert s.SLACK_API_URL == DEFAULT_SLACK_API_URL
+    assert s.NUMBOT_APPROVERS == () and s.NUMBOT_APPROVAL_CHANNEL is None
+    assert s.PORT == 3000
+
+
+def test_reads_the_environment(clean_env):
+    clean_env.setenv("FLOWYTE_API_KEY", FLOWYTE_KEY)
+    clean_env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    clean_env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    clean_env.setenv("NUMBOT_APPROVAL_CHANNEL", "C0APPROVALS")
+    clean_env.setenv("PORT", "8080")
+    s = load()
+    assert not s.sandbox and s.socket_mode
+    assert s.FLOWYTE_API_KEY.get_secret_value() == FLOWYTE_KEY
+    assert s.NUMBOT_APPROVAL_CHANNEL == "C0APPROVALS" and s.PORT == 8080
+    assert FLOWYTE_KEY not in repr(s) and BOT_TOKEN not in str(s)
+
+
+def test_names_are_case_sensitive(clean_env):
+    clean_env.setenv("numbot_approvers", "U123")
+    assert load().NUMBOT_APPROVERS == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("U0123ABC", ("U0123ABC",)),
+        ("U0123ABC,W0456DEF", ("U0123ABC", "W0456DEF")),
+        ("  U0123ABC ,  W0456DEF  ", ("U0123ABC", "W0456DEF")),
+        ("U0123ABC,,W0456DEF,", ("U0123ABC", "W0456DEF")),
+        ("", ()),
+        (" , ", ()),
+    ],
+)
+def test_approvers_comma_list(clean_env, raw, parsed):
+    clean_env.setenv("NUMBOT_APPROVERS", raw)
+    assert parsed == load().NUMBOT_APPROVERS
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["u0123abc", "@alice", "U0123ABC,alice", "C0123ABC", "U1", '["U0123ABC"]', "U0123 ABC"],
+)
+def test_bad_approver_ids_are_rejected(clean_env, raw):
+    clean_env.setenv("NUMBOT_APPROVERS", raw)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    assert "NUMBOT_APPROVERS" in str(caught.value)
+
+
+def test_approvers_as_a_tuple_override():
+    assert load(NUMBOT_APPROVERS=("U0123ABC",)).NUMBOT_APPROVERS == ("U0123ABC",)
+
+
+@pytest.mark.parametrize("channel", ["C0APPROVALS", "G01234567", "C123"])
+def test_channel_ids_accepted(clean_env, channel):
+    clean_env.setenv("NUMBOT_APPROVAL_CHANNEL", channel)
+    assert channel == load().NUMBOT_APPROVAL_CHANNEL
+
+
+@pytest.mark.parametrize(
+    "channel", ["#approvals", "approvals", "c0approvals", "U0123ABC", "C1", "D0123ABC"]
+)
+def test_bad_channel_ids_rejected(clean_env, channel):
+    clean_env.setenv("NUMBOT_APPROVAL_CHANNEL", channel)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    assert "NUMBOT_APPROVAL_CHANNEL" in str(caught.value)
+    assert "channel id" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("FLOWYTE_API_KEY", "sk_live_NOTAFLOWYTEKEYSECRET", "flowyte_sk_"),
+        ("SLACK_BOT_TOKEN", "xoxp-user-token-NOTABOTSECRET", "xoxb-"),
+        ("SLACK_APP_TOKEN", "xoxb-bot-token-NOTANAPPSECRET", "xapp-"),
+    ],
+)
+def test_key_shapes_are_checked_and_never_echoed(clean_env, name, value, words):
+    clean_env.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    text = str(caught.value)
+    assert name in text and words in text
+    assert value not in text and "SECRET" not in text
+    assert value not in repr(caught.value)
+
+
+def test_secrets_never_in_the_error_even_with_other_errors(clean_env):
+    clean_env.setenv("SLACK_SIGNING_SECRET", SIGNING)
+    clean_env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    clean_env.setenv("FLOWYTE_API_KEY", FLOWYTE_KEY)
+    clean_env.setenv("PORT", "99999")
+    clean_env.setenv("NUMBOT_APPROVAL_CHANNEL", "#nope")
+    with pytest.raises(SettingsError) as caught:
+        load()
+    text = str(caught.value)
+    assert "PORT" in text and "NUMBOT_APPROVAL_CHANNEL" in text
+    for secret in (SIGNING, BOT_TOKEN, FLOWYTE_KEY):
+        assert secret not in text and secret not in repr(caught.value)
+    # Not even kept as the context: the pydantic error holds the raw values.
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_an_empty_channel_is_unset_and_named_as_missing(clean_env):
+    clean_env.setenv("NUMBOT_APPROVAL_CHANNEL", "")
+    settings = load()
+    assert settings.NUMBOT_APPROVAL_CHANNEL is None
+    with pytest.raises(SettingsError, match="NUMBOT_APPROVAL_CHANNEL"):
+        settings.require_slack()
+
+
+def test_a_dotenv_file_is_read_from_the_working_directory(tmp_path):
+    (tmp_path / ".env").write_text(
+        "NUMBOT_APPROVERS=U0123ABC\nFLOWYTE_API_KEY=sk_bad_DOTENVSECRET\n"
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "FLOWYTE_API_KEY" in str(caught.value)
+    assert "DOTENVSECRET" not in str(caught.value)
+    # and `_env_file=None` ignores it
+    assert load().NUMBOT_APPROVERS == ()
+
+
+def test_urls_are_normalized(clean_env):
+    clean_env.setenv("FLOWYTE_BASE_URL", "http://sandbox/api/v1///")
+    clean_env.setenv("SLACK_API_URL", "http://slack.test/api")
+    s = load()
+    assert s.FLOWYTE_BASE_URL == "http://sandbox/api/v1"
+    assert s.SLACK_API_URL == "http://slack.test/api/"
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "0"), ("PORT", "abc"), ("PORT", "65536")])
+def test_bad_numbers_rejected(clean_env, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    assert name in str(caught.value)
+
+
+# --- require_slack ---------------------------------------------------------------------
+
+
+def test_require_slack_names_everything_missing():
+    with pytest.raises(SettingsError) as caught:
+        load().require_slack()
+    text = str(caught.value)
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "NUMBOT_APPROVAL_CHANNEL",
+        "SLACK_SIGNING_SECRET",
+        "NUMBOT_APPROVERS",
+    ):
+        assert name in text
+    assert "README" in text
+
+
+def test_require_slack_http_mode_needs_the_signing_secret():
+    s = load(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+        NUMBOT_APPROVERS="U0123ABC",
+    )
+    with pytest.raises(SettingsError) as caught:
+        s.require_slack()
+    assert str(caught.value).count("SLACK_") == 1 and "SLACK_SIGNING_SECRET" in str(caught.value)
+
+
+def test_require_slack_passes_in_http_and_socket_mode():
+    common = dict(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+        NUMBOT_APPROVERS="U0123ABC",
+    )
+    load(**common, SLACK_SIGNING_SECRET=SIGNING).require_slack()
+    load(**common, SLACK_APP_TOKEN=APP_TOKEN).require_slack()  # socket mode: no signing secret
+
+
+def test_require_slack_only_names_what_is_missing():
+    s = load(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN)
+    with pytest.raises(SettingsError) as caught:
+        s.require_slack()
+    text = str(caught.value)
+    assert "NUMBOT_APPROVAL_CHANNEL" in text and "NUMBOT_APPROVERS" in text
+    assert "SLACK_BOT_TOKEN" not in text and "SLACK_SIGNING_SECRET" not in text
+    assert BOT_TOKEN not in text and APP_TOKEN not in text

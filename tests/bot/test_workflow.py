@@ -1,0 +1,780 @@
+"""NumbersService, headless: policy, state transitions, Flowyte outcomes and the audit trail.
+
+Each test runs against the in-memory sandbox Flowyte over ASGI, a SQLite file, a fake clock
+and a recording notifier (tests/bot/conftest.py); the audit chain is verified after each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.flowyte.models import SearchQuery
+from bot.outcomes import (
+    Assigned,
+    Decided,
+    Held,
+    Imported,
+    NumberList,
+    Published,
+    Refused,
+    Requested,
+    SearchResults,
+    Unassigned,
+    WalletView,
+)
+from storage.requests import AuditNote
+from tests.bot.conftest import APPROVER, APPROVERS, CARD, REQUESTER, STRANGER
+
+SECOND = APPROVERS[1]
+
+
+async def held(env, index: int = 0):
+    result = await env.service.reserve(REQUESTER, env.e164(index))
+    assert isinstance(result, Held), result
+    return result.request
+
+
+async def pending(env, index: int = 0):
+    request = await held(env, index)
+    result = await env.service.request_purchase(REQUESTER, request.id, "for the support line")
+    assert isinstance(result, Requested), result
+    return result.request
+
+
+async def owned_number(env, e164: str = "+14155550000"):
+    result = await env.service.import_number(REQUESTER, e164, None)
+    assert isinstance(result, Imported), result
+    return result.number
+
+
+def reservation_state(env, request) -> str:
+    return env.sandbox.reservations[request.reservation_id].state
+
+
+# --- reserve and request ------------------------------------------------------------------
+
+
+async def test_reserve_creates_a_held_request_with_decimal_costs(env):
+    e164 = env.e164()
+    result = await env.service.reserve(REQUESTER, e164)
+    assert isinstance(result, Held)
+    request = result.request
+    assert request.status == "held" and request.kind == "purchase"
+    assert request.requester == REQUESTER and request.e164 == e164
+    assert request.setup_cost == Decimal("1.00") and isinstance(request.setup_cost, Decimal)
+    assert request.monthly_cost == Decimal("1.15") and request.total_cost == Decimal("2.15")
+    assert request.reservation_id in env.sandbox.reservations
+    assert request.hold_expires_at == env.clock() + timedelta(minutes=30)
+    assert not env.notifier.posted  # a hold alone posts no card
+    last = env.audit()[-1]
+    assert (last.actor, last.action, last.subject, last.outcome) == (
+        REQUESTER,
+        "reserve",
+        request.id,
+        "ok",
+    )
+    assert json.loads(last.detail)["setup"] == "1.00"
+
+
+@pytest.mark.parametrize("e164", ["4155550100", "+0123", "+1 415 555 0100", "call me"])
+async def test_reserve_refuses_malformed_numbers(env, e164):
+    result = await env.service.reserve(REQUESTER, e164)
+    assert isinstance(result, Refused) and result.code == "bad_input"
+    assert env.refused(REQUESTER, "reserve") == [{"code": "bad_input"}]
+    assert not env.app.calls("POST", "/numbers/reserve")
+
+
+async def test_reserve_of_a_gone_number_explains(env):
+    e164 = env.e164()
+    env.sandbox.take_elsewhere(e164)
+    result = await env.service.reserve(REQUESTER, e164)
+    assert isinstance(result, Refused) and result.code == "flowyte"
+    assert "gone" in result.message
+    last = env.audit()[-1]
+    assert (last.action, last.outcome) == ("reserve", "failed")
+    assert json.loads(last.detail) == {"code": "number_unavailable", "status": 409}
+
+
+async def test_request_purchase_posts_the_card_once(env):
+    request = await held(env)
+    result = await env.service.request_purchase(REQUESTER, request.id, "new support line")
+    assert isinstance(result, Requested) and result.card_posted
+    assert result.balance == Decimal("25.00")
+    assert result.request.status == "pending" and result.request.reason == "new support line"
+    assert (result.request.card_channel, result.request.card_ts) == CARD
+    assert len(env.notifier.posted) == 1 and env.notifier.posted[0][1] == Decimal("25.00")
+
+    again = await env.service.request_purchase(REQUESTER, request.id, "again")
+    assert isinstance(again, Refused) and again.code == "already_requested"
+    assert env.refused(REQUESTER, "request_purchase") == [{"code": "already_requested"}]
+    assert len(env.notifier.posted) == 1
+
+
+async def test_request_purchase_only_by_the_holder(env):
+    request = await held(env)
+    result = await env.service.request_purchase(APPROVER, request.id, "mine now")
+    assert isinstance(result, Refused) and result.code == "not_holder"
+    assert f"<@{REQUESTER}>" in result.message
+    assert (await env.get(request.id)).status == "held"
+    assert env.refused(APPROVER, "request_purchase") == [{"code": "not_holder"}]
+
+
+@pytest.mark.parametrize("request_id", ["req_000000000000", "nonsense", "req_' OR 1=1 --"])
+async def test_request_purchase_of_unknown_ids(env, request_id):
+    result = await env.service.request_purchase(REQUESTER, request_id, "x")
+    assert isinstance(result, Refused) and result.code == "unknown"
+    assert env.refused(REQUESTER, "request_purchase") == [{"code": "unknown"}]
+
+
+async def test_request_purchase_after_the_hold_lapsed(env):
+    request = await held(env)
+    env.clock.advance(minutes=31)
+    result = await env.service.request_purchase(REQUESTER, request.id, "late")
+    assert isinstance(result, Refused) and result.code == "expired"
+    assert (await env.get(request.id)).status == "expired"
+    assert not env.notifier.posted
+
+
+async def test_request_purchase_on_a_lapsed_hold_is_audited_for_the_requester(env):
+    request = await held(env)
+    env.clock.advance(minutes=31)
+    await env.service.request_purchase(REQUESTER, request.id, "late")
+    rows = [e for e in env.audit() if e.subject == request.id and e.action != "reserve"]
+    assert any(e.actor == REQUESTER for e in rows), [(e.actor, e.action) for e in rows]
+
+
+async def test_card_failure_does_not_lose_the_request(env):
+    class Broken:
+        async def post_card(self, request, *, balance):
+            raise RuntimeError("slack is down")
+
+    service = env.new_service(notifier=Broken())
+    request = (await service.reserve(REQUESTER, env.e164())).request
+    result = await service.request_purchase(REQUESTER, request.id, "x")
+    assert isinstance(result, Requested) and not result.card_posted
+    assert result.request.status == "pending" and result.request.card_ts is None
+    assert any(e.action == "post_card" and e.outcome == "failed" for e in env.audit())
+
+
+# --- approve ----------------------------------------------------------------------------
+
+
+async def test_approve_buys_once_and_tells_the_requester(env):
+    request = await pending(env)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided), result
+    done = result.request
+    assert done.status == "purchased" and done.decided_by == APPROVER
+    owned = {n.e164: n for n in env.sandbox.numbers.values()}
+    assert done.number_id == owned[done.e164].id
+    assert env.sandbox.balance == Decimal("22.85")
+    assert reservation_state(env, request) == "consumed"
+
+    (call,) = env.purchases()
+    assert call.headers["idempotency-key"] == request.idempotency_key
+    assert call.headers["authorization"].startswith("Bearer flowyte_sk_")
+
+    assert env.notifier.updated[-1].status == "purchased"
+    _, text, agents = env.notifier.told[-1]
+    assert done.e164 in text and "$2.15" in text and f"<@{APPROVER}>" in text
+    assert {a.id for a in agents} == {"agt_support", "agt_sales", "agt_draft"}
+    assert result.agents == agents
+    actions = [(e.action, e.outcome) for e in env.audit() if e.subject == request.id]
+    assert actions[-3:] == [("approve", "ok"), ("purchase_started", "ok"), ("purchase", "ok")]
+
+
+@pytest.mark.parametrize(
+    ("actor", "request_id", "code"),
+    [
+        (APPROVER, "req_000000000000", "unknown"),
+        (APPROVER, "../../etc/passwd", "unknown"),
+        (APPROVER, "", "unknown"),
+        (STRANGER, None, "not_approver"),
+        (REQUESTER, None, "self_approval"),
+    ],
+)
+async def test_approve_refusals(env, actor, request_id, code):
+    request = await pending(env)
+    result = await env.service.approve(actor, request_id if request_id is not None else request.id)
+    assert isinstance(result, Refused) and result.code == code
+    assert result.message
+    assert (await env.get(request.id)).status == "pending"
+    assert not env.purchases()
+    assert env.refused(actor, "approve") == [{"code": code}]
+
+
+async def test_approve_of_a_rejected_request(env):
+    request = await pending(env)
+    assert isinstance(await env.service.reject(SECOND, request.id), Decided)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "already_decided"
+    assert f"Already rejected by <@{SECOND}>" in result.message
+    assert env.refused(APPROVER, "approve") == [{"code": "already_decided"}]
+    assert not env.purchases()
+
+
+async def test_approve_of_a_bought_request(env):
+    request = await pending(env)
+    await env.service.approve(APPROVER, request.id)
+    result = await env.service.approve(SECOND, request.id)
+    assert isinstance(result, Refused) and result.code == "already_decided"
+    assert "bought" in result.message
+    assert len(env.purchases()) == 1
+
+
+async def test_approve_of_a_request_that_was_only_held(env):
+    request = await held(env)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused)
+    assert "not been requested" in result.message
+    assert (await env.get(request.id)).status == "held"
+    assert len(env.refused(APPROVER, "approve")) == 1
+
+
+async def test_approve_after_the_hold_expired(env):
+    request = await pending(env)
+    env.clock.advance(minutes=30, seconds=1)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "expired"
+    assert "nothing was bought" in result.message
+    assert (await env.get(request.id)).status == "expired"
+    assert env.notifier.updated[-1].status == "expired"
+    assert "expired" in env.notifier.texts[-1]
+    assert not env.purchases()
+    expire = [e for e in env.audit() if e.action == "expire"]
+    assert len(expire) == 1 and expire[0].actor == APPROVER  # who found it expired
+
+    again = await env.service.approve(SECOND, request.id)
+    assert isinstance(again, Refused) and again.code == "expired"
+    assert env.refused(SECOND, "approve") == [{"code": "expired"}]
+
+
+async def test_twelve_simultaneous_approvals_buy_once(env):
+    request = await pending(env)
+    results = await asyncio.gather(*(env.service.approve(a, request.id) for a in APPROVERS))
+    decided = [r for r in results if isinstance(r, Decided)]
+    refused = [r for r in results if isinstance(r, Refused)]
+    assert len(decided) == 1 and len(refused) == 11
+    assert {r.code for r in refused} <= {"in_flight", "already_decided"}
+    assert len(env.purchases()) == 1
+    assert len(env.sandbox.numbers) == 1
+    assert env.sandbox.balance == Decimal("22.85")
+    final = await env.get(request.id)
+    assert final.status == "purchased" and final.decided_by == decided[0].request.decided_by
+    assert sum(e.action == "approve" and e.outcome == "ok" for e in env.audit()) == 1
+    assert sum(e.action == "approve" and e.outcome == "refused" for e in env.audit()) == 11
+
+
+async def test_twelve_approvals_from_twelve_services_on_one_db_buy_once(env):
+    """Like twelve bot processes over one database file (each its own connection)."""
+    request = await pending(env)
+    services = [env.new_service(fresh_db=True) for _ in APPROVERS]
+    results = await asyncio.gather(
+        *(s.approve(a, request.id) for s, a in zip(services, APPROVERS, strict=True))
+    )
+    assert sum(isinstance(r, Decided) for r in results) == 1
+    assert len(env.purchases()) == 1
+
+
+async def test_approve_racing_reject_is_consistent(env):
+    request = await pending(env)
+    approved, rejected = await asyncio.gather(
+        env.service.approve(APPROVER, request.id), env.service.reject(SECOND, request.id)
+    )
+    final = await env.get(request.id)
+    if final.status == "purchased":
+        assert isinstance(approved, Decided) and isinstance(rejected, Refused)
+        assert len(env.purchases()) == 1
+    else:
+        assert final.status == "rejected"
+        assert isinstance(rejected, Decided) and isinstance(approved, Refused)
+        assert not env.purchases()
+
+
+# --- reject -------------------------------------------------------------------------------
+
+
+async def test_reject_by_an_approver_releases_the_hold(env):
+    request = await pending(env)
+    result = await env.service.reject(APPROVER, request.id)
+    assert isinstance(result, Decided)
+    assert result.request.status == "rejected" and result.request.decided_by == APPROVER
+    assert reservation_state(env, request) == "cancelled"
+    assert env.notifier.updated[-1].status == "rejected"
+    assert "rejected" in env.notifier.texts[-1] and "Nothing was charged" in env.notifier.texts[-1]
+    assert not env.purchases()
+    assert any(e.action == "release_hold" and e.outcome == "ok" for e in env.audit())
+
+
+async def test_reject_by_the_requester_cancels(env):
+    request = await pending(env)
+    result = await env.service.reject(REQUESTER, request.id)
+    assert isinstance(result, Decided) and result.request.status == "cancelled"
+    assert reservation_state(env, request) == "cancelled"
+    assert env.notifier.told == []  # no message to oneself
+
+
+async def test_requester_may_cancel_a_mere_hold(env):
+    request = await held(env)
+    result = await env.service.reject(REQUESTER, request.id)
+    assert isinstance(result, Decided) and result.request.status == "cancelled"
+    assert reservation_state(env, request) == "cancelled"
+
+
+async def test_reject_by_a_stranger_is_refused(env):
+    request = await pending(env)
+    result = await env.service.reject(STRANGER, request.id)
+    assert isinstance(result, Refused) and result.code == "not_approver"
+    assert (await env.get(request.id)).status == "pending"
+    assert reservation_state(env, request) == "active"
+    assert env.refused(STRANGER, "reject") == [{"code": "not_approver"}]
+
+
+async def test_reject_of_unknown_and_decided_requests(env):
+    result = await env.service.reject(APPROVER, "req_ffffffffffff")
+    assert isinstance(result, Refused) and result.code == "unknown"
+    assert env.refused(APPROVER, "reject") == [{"code": "unknown"}]
+
+    request = await pending(env)
+    await env.service.approve(APPROVER, request.id)
+    late = await env.service.reject(SECOND, request.id)
+    assert isinstance(late, Refused) and late.code == "already_decided"
+    assert env.refused(SECOND, "reject") == [{"code": "already_decided"}]
+    assert (await env.get(request.id)).status == "purchased"
+
+
+# --- Flowyte says no, or says nothing -------------------------------------------------------
+
+
+async def test_insufficient_balance_fails_with_the_shortfall(env):
+    env.sandbox.balance = Decimal("1.00")
+    request = await pending(env)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "failed"
+    assert "$1.15" in result.message and "dashboard" in result.message
+    final = await env.get(request.id)
+    assert final.status == "failed" and final.detail == result.message
+    assert reservation_state(env, request) == "cancelled"
+    assert env.sandbox.balance == Decimal("1.00") and not env.sandbox.numbers
+    assert "failed" in env.notifier.texts[-1] and "$1.15" in env.notifier.texts[-1]
+    failed = [e for e in env.audit() if e.action == "purchase" and e.outcome == "failed"]
+    assert json.loads(failed[0].detail) == {"code": "insufficient_balance", "status": 402}
+
+
+async def test_outcome_unknown_but_flowyte_bought_is_reconciled_to_purchased(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "lost")
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided), result
+    assert result.request.status == "purchased"
+    assert result.request.number_id in env.sandbox.numbers
+    assert len(env.purchases()) == 1  # reconciled by looking, never by buying again
+    assert env.sandbox.balance == Decimal("22.85")
+    outcomes = [(e.action, e.outcome) for e in env.audit() if e.subject == request.id]
+    assert ("purchase", "unknown") in outcomes and outcomes[-1] == ("purchase", "ok")
+
+
+@pytest.mark.parametrize("mode", ["timeout", "reset"])
+async def test_outcome_unknown_and_flowyte_did_not_buy_fails_cleanly(env, mode):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", mode)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "failed"
+    assert "nothing was charged" in result.message
+    assert (await env.get(request.id)).status == "failed"
+    assert not env.purchases() and not env.sandbox.numbers
+    assert env.sandbox.balance == Decimal("25.00")
+    assert reservation_state(env, request) == "cancelled"
+
+
+async def test_server_error_on_purchase_is_settled_by_reconcile(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", 503)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "failed"
+    assert "nothing was charged" in result.message
+
+
+async def test_unreachable_flowyte_puts_the_request_back_to_pending(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "connect")
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "flowyte"
+    assert "waiting for approval again" in result.message
+    back = await env.get(request.id)
+    assert back.status == "pending" and back.decided_by is None
+    assert env.notifier.updated[-1].status == "pending"
+
+    retry = await env.service.approve(SECOND, request.id)
+    assert isinstance(retry, Decided) and retry.request.status == "purchased"
+    assert retry.request.decided_by == SECOND
+    assert len(env.purchases()) == 1
+
+
+async def test_unknown_outcome_that_cannot_be_checked_stays_purchasing_until_resume(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "lost")
+    env.transport.fail("GET", "/numbers", "connect", times=2)  # both attempts of the list
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "unknown_outcome"
+    assert "do not retry" in result.message
+    assert (await env.get(request.id)).status == "purchasing"
+
+    # Another click meanwhile does not buy again.
+    again = await env.service.approve(SECOND, request.id)
+    assert isinstance(again, Refused) and again.code == "in_flight"
+
+    assert await env.service.resume() >= 1
+    final = await env.get(request.id)
+    assert final.status == "purchased" and final.number_id in env.sandbox.numbers
+    assert len(env.purchases()) == 1
+
+
+async def test_rate_limited_purchase_can_be_approved_again(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", 429)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and "rate-limiting" in result.message
+    back = await env.get(request.id)
+    assert back.status == "pending", back.status
+    assert reservation_state(env, request) == "active"
+    retry = await env.service.approve(SECOND, request.id)
+    assert isinstance(retry, Decided) and retry.request.status == "purchased"
+
+
+async def test_an_unreadable_purchase_answer_is_reconciled(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "garbled")
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided) and result.request.status == "purchased"
+    assert len(env.purchases()) == 1
+
+
+async def test_a_price_rise_after_the_request_buys_nothing(env):
+    request = await pending(env)
+    env.sandbox.inventory[request.e164].monthly_cost = Decimal("9.99")
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "failed"
+    assert "price went up" in result.message and "$9.99" in result.message
+    assert not env.purchases()
+    assert reservation_state(env, request) == "cancelled"
+
+
+async def test_hold_expired_at_flowyte_first(env):
+    request = await pending(env)
+    # Flowyte's clock runs ahead of numbot's: numbot thinks the hold is still good.
+    env.sandbox._clock = lambda: env.clock() + timedelta(minutes=31)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "expired"
+    assert "expired" in result.message
+    assert (await env.get(request.id)).status == "expired"
+    assert not env.sandbox.numbers
+
+
+# --- resume after a restart ------------------------------------------------------------------
+
+
+def _move(env, request, *path):
+    for before, after in itertools.pairwise(path):
+        moved = env.storage.requests.transition(
+            request.id,
+            from_statuses=(before,),
+            to_status=after,
+            note=AuditNote(APPROVER if after == "approved" else "numbot", f"test_{after}"),
+            **({"decided_by": APPROVER} if after == "approved" else {}),
+        )
+        assert moved is not None
+
+
+async def test_resume_finishes_an_approved_request(env):
+    request = await pending(env)
+    _move(env, request, "pending", "approved")  # then the process died
+    notifier = type(env.notifier)()
+    service = env.new_service(fresh_db=True, notifier=notifier)
+    assert await service.resume() == 1
+    final = await service.request(request.id)
+    assert final.status == "purchased" and final.number_id in env.sandbox.numbers
+    assert len(env.purchases()) == 1
+    assert notifier.updated[-1].status == "purchased" and "is yours" in notifier.texts[-1]
+    assert await service.resume() == 0  # nothing left to do
+
+
+async def test_resume_reconciles_a_purchase_that_happened(env):
+    request = await pending(env)
+    _move(env, request, "pending", "approved", "purchasing")
+    # The purchase reached Flowyte just before the crash.
+    await env.client.purchase(
+        request.e164, request.reservation_id, idempotency_key=request.idempotency_key
+    )
+    service = env.new_service(fresh_db=True)
+    assert await service.resume() == 1
+    final = await service.request(request.id)
+    assert final.status == "purchased" and final.number_id in env.sandbox.numbers
+    assert len(env.purchases()) == 1
+
+
+async def test_resume_reconciles_a_purchase_that_did_not_happen(env):
+    request = await pending(env)
+    _move(env, request, "pending", "approved", "purchasing")
+    service = env.new_service(fresh_db=True)
+    assert await service.resume() == 1
+    final = await service.request(request.id)
+    assert final.status == "failed" and "nothing was charged" in final.detail
+    assert not env.purchases()
+    assert reservation_state(env, request) == "cancelled"
+
+
+async def test_resume_posts_missing_cards_and_expires_lapsed_holds(env):
+    class Down:
+        async def post_card(self, request, *, balance):
+            raise ConnectionError("slack down")
+
+    down = env.new_service(notifier=Down())
+    carded = (await down.reserve(REQUESTER, env.e164(0))).request
+    await down.request_purchase(REQUESTER, carded.id, "x")
+    lapsing = await held(env, 1)
+
+    notifier = type(env.notifier)()
+    service = env.new_service(fresh_db=True, notifier=notifier)
+    assert await service.resume() == 1
+    assert [r.id for r, _ in notifier.posted] == [carded.id]
+    assert (await service.request(carded.id)).card_ts == CARD[1]
+
+    env.clock.advance(minutes=45)
+    assert await service.resume() == 2  # both holds lapsed
+    assert (await service.request(lapsing.id)).status == "expired"
+    assert (await service.request(carded.id)).status == "expired"
+
+
+async def test_resume_leaves_recent_work_to_whoever_is_doing_it(env):
+    request = await pending(env)
+    _move(env, request, "pending", "approved")
+    service = env.new_service(fresh_db=True, in_flight_timeout=3600)
+    assert await service.resume() == 0
+    assert (await service.request(request.id)).status == "approved"
+    assert not env.purchases()
+
+
+# --- release -------------------------------------------------------------------------------
+
+
+async def test_release_needs_a_second_person_then_the_number_is_gone(env):
+    number = await owned_number(env)
+    result = await env.service.request_release(REQUESTER, number.e164, "not needed")
+    assert isinstance(result, Requested) and result.card_posted
+    request = result.request
+    assert request.kind == "release" and request.status == "pending"
+    assert request.number_id == number.id and request.reservation_id is None
+
+    self_approve = await env.service.approve(REQUESTER, request.id)
+    assert isinstance(self_approve, Refused) and self_approve.code == "self_approval"
+    assert number.id in env.sandbox.numbers
+
+    done = await env.service.approve(APPROVER, request.id)
+    assert isinstance(done, Decided), done
+    assert done.request.status == "released"
+    assert number.id not in env.sandbox.numbers
+    assert "released" in env.notifier.texts[-1]
+    assert len(env.app.calls("DELETE", f"/numbers/{number.id}")) == 1
+
+
+async def test_release_by_number_id(env):
+    number = await owned_number(env)
+    result = await env.service.request_release(REQUESTER, number.id, "x")
+    assert isinstance(result, Requested) and result.request.e164 == number.e164
+
+
+async def test_release_refusals(env):
+    number = await owned_number(env)
+    assert isinstance(await env.service.request_release(REQUESTER, number.e164, "x"), Requested)
+    twice = await env.service.request_release(APPROVER, number.e164, "y")
+    assert isinstance(twice, Refused) and twice.code == "already_requested"
+
+    not_ours = await env.service.request_release(REQUESTER, "+14155559999", "x")
+    assert isinstance(not_ours, Refused) and not_ours.code == "not_owned"
+    bad = await env.service.request_release(REQUESTER, "+1-415", "x")
+    assert isinstance(bad, Refused) and bad.code == "bad_input"
+    bad_id = await env.service.request_release(REQUESTER, "num/../1", "x")
+    assert isinstance(bad_id, Refused) and bad_id.code == "bad_input"
+    missing = await env.service.request_release(REQUESTER, "num_doesnotexist", "x")
+    assert isinstance(missing, Refused) and missing.code == "flowyte"
+
+    codes = [d["code"] for d in env.refused(REQUESTER, "request_release")]
+    assert codes == ["not_owned", "bad_input", "bad_input"]
+    assert env.refused(APPROVER, "request_release") == [{"code": "already_requested"}]
+
+
+async def test_rejected_release_keeps_the_number(env):
+    number = await owned_number(env)
+    request = (await env.service.request_release(REQUESTER, number.e164, "x")).request
+    result = await env.service.reject(APPROVER, request.id)
+    assert isinstance(result, Decided) and result.request.status == "rejected"
+    assert number.id in env.sandbox.numbers
+
+
+async def test_release_with_a_lost_answer_is_reconciled(env):
+    number = await owned_number(env)
+    request = (await env.service.request_release(REQUESTER, number.e164, "x")).request
+    env.transport.fail("DELETE", f"/numbers/{number.id}", "lost")
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided) and result.request.status == "released"
+    assert number.id not in env.sandbox.numbers
+
+
+# --- routing, publish, import, reads ---------------------------------------------------------
+
+
+async def test_assign_by_e164_and_by_id(env):
+    number = await owned_number(env)
+    result = await env.service.assign(REQUESTER, number.e164, "agt_support")
+    assert isinstance(result, Assigned) and not result.unpublished
+    assert result.number.default_agent_id == "agt_support"
+    assert env.sandbox.numbers[number.id].default_agent_id == "agt_support"
+
+    again = await env.service.assign(REQUESTER, number.id, "agt_sales")
+    assert isinstance(again, Assigned) and again.agent.id == "agt_sales"
+    rows = [e for e in env.audit() if e.action == "assign"]
+    assert [json.loads(e.detail)["agent"] for e in rows] == ["agt_support", "agt_sales"]
+
+
+async def test_assign_to_an_unpublished_agent_warns(env):
+    number = await owned_number(env)
+    result = await env.service.assign(REQUESTER, number.e164, "agt_draft")
+    assert isinstance(result, Assigned) and result.unpublished
+
+
+async def test_assign_refusals(env):
+    number = await owned_number(env)
+    bad_agent = await env.service.assign(REQUESTER, number.e164, "agt bad!")
+    assert isinstance(bad_agent, Refused) and bad_agent.code == "bad_input"
+    not_ours = await env.service.assign(REQUESTER, "+14155559999", "agt_support")
+    assert isinstance(not_ours, Refused) and not_ours.code == "not_owned"
+    no_agent = await env.service.assign(REQUESTER, number.e164, "agt_nobody")
+    assert isinstance(no_agent, Refused) and no_agent.code == "flowyte"
+    assert "no such item" in no_agent.message
+    assert env.sandbox.numbers[number.id].default_agent_id is None
+    assert [d["code"] for d in env.refused(REQUESTER, "assign")] == ["bad_input", "not_owned"]
+    failed = [e for e in env.audit() if e.action == "assign" and e.outcome == "failed"]
+    assert json.loads(failed[0].detail)["status"] == 404
+
+
+async def test_assign_when_flowyte_requires_a_published_agent(env):
+    env.sandbox.require_published_agent = True
+    number = await owned_number(env)
+    result = await env.service.assign(REQUESTER, number.e164, "agt_draft")
+    assert isinstance(result, Refused) and "publish it first" in result.message
+
+
+async def test_assign_the_number_a_purchase_bought(env):
+    request = await pending(env)
+    await env.service.approve(APPROVER, request.id)
+    result = await env.service.assign_purchased(REQUESTER, request.id, "agt_sales")
+    assert isinstance(result, Assigned) and result.number.default_agent_id == "agt_sales"
+
+    other = await held(env, 1)
+    refused = await env.service.assign_purchased(REQUESTER, other.id, "agt_sales")
+    assert isinstance(refused, Refused) and refused.code == "unknown"
+    assert env.refused(REQUESTER, "assign") == [{"code": "unknown"}]
+
+
+async def test_unassign_keeps_the_number(env):
+    number = await owned_number(env)
+    await env.service.assign(REQUESTER, number.e164, "agt_support")
+    result = await env.service.unassign(REQUESTER, number.e164)
+    assert isinstance(result, Unassigned) and result.number.default_agent_id is None
+    assert env.sandbox.numbers[number.id].default_agent_id is None
+    row = [e for e in env.audit() if e.action == "unassign"][-1]
+    assert json.loads(row.detail) == {"previous_agent": "agt_support"}
+
+    refused = await env.service.unassign(REQUESTER, "+14155559999")
+    assert isinstance(refused, Refused) and refused.code == "not_owned"
+
+
+async def test_publish_an_agent(env):
+    result = await env.service.publish(REQUESTER, "agt_draft")
+    assert isinstance(result, Published) and result.agent_id == "agt_draft"
+    assert env.sandbox.agents["agt_draft"].published_version_id == result.version.id
+    (call,) = env.app.calls("POST", "/agents/agt_draft/publish")
+    assert call.headers["idempotency-key"] == "numbot-publish-agt_draft-v1"
+
+    double_click = await env.service.publish(REQUESTER, "agt_draft")
+    assert isinstance(double_click, Published)
+    assert double_click.version.id == result.version.id  # replayed, not published twice
+
+
+async def test_publish_refusals(env):
+    bad = await env.service.publish(REQUESTER, "agt draft")
+    assert isinstance(bad, Refused) and bad.code == "bad_input"
+    assert env.refused(REQUESTER, "publish") == [{"code": "bad_input"}]
+    missing = await env.service.publish(REQUESTER, "agt_nobody")
+    assert isinstance(missing, Refused) and missing.code == "flowyte"
+
+
+async def test_two_people_publishing_the_same_version_both_succeed(env):
+    first = await env.service.publish(REQUESTER, "agt_draft")
+    second = await env.service.publish(APPROVER, "agt_draft")
+    assert isinstance(first, Published)
+    assert isinstance(second, Published), second
+
+
+async def test_import_with_and_without_an_agent(env):
+    result = await env.service.import_number(REQUESTER, "+14155550000", "agt_support")
+    assert isinstance(result, Imported) and result.agent.id == "agt_support"
+    assert result.number.default_agent_id == "agt_support"
+    assert result.number.monthly_cost == Decimal("0.00")
+    plain = await env.service.import_number(REQUESTER, "+14155550001", None)
+    assert isinstance(plain, Imported) and plain.agent is None
+    assert env.sandbox.balance == Decimal("25.00")
+
+
+async def test_import_refusals(env):
+    await env.service.import_number(REQUESTER, "+14155550000", None)
+    again = await env.service.import_number(REQUESTER, "+14155550000", None)
+    assert isinstance(again, Refused) and again.code == "flowyte"
+    assert "already on this Flowyte account" in again.message
+    bad = await env.service.import_number(REQUESTER, "14155550000", None)
+    assert isinstance(bad, Refused) and bad.code == "bad_input"
+    bad_agent = await env.service.import_number(REQUESTER, "+14155550002", "agt; drop")
+    assert isinstance(bad_agent, Refused) and bad_agent.code == "bad_input"
+    assert [d["code"] for d in env.refused(REQUESTER, "import")] == ["bad_input", "bad_input"]
+    assert len(env.sandbox.numbers) == 1
+
+
+async def test_reads(env):
+    found = await env.service.search(REQUESTER, SearchQuery(area_code="415", limit=3))
+    assert isinstance(found, SearchResults) and len(found.numbers) == 3
+    assert all(n.setup_cost == Decimal("1.00") for n in found.numbers)
+    wallet = await env.service.wallet(REQUESTER)
+    assert isinstance(wallet, WalletView) and wallet.wallet.balance_usd == Decimal("25.00")
+    await owned_number(env)
+    listing = await env.service.list_numbers(REQUESTER)
+    assert isinstance(listing, NumberList) and len(listing.numbers) == 1
+    assert set(listing.agents) == {"agt_support", "agt_sales", "agt_draft"}
+    actions = [(e.action, e.outcome) for e in env.audit()]
+    assert ("search", "ok") in actions and ("wallet", "ok") in actions and ("list", "ok") in actions
+
+
+async def test_reads_when_flowyte_is_down(env):
+    env.transport.fail("GET", "/billing/wallet", "connect", times=2)
+    result = await env.service.wallet(REQUESTER)
+    assert isinstance(result, Refused) and result.code == "flowyte"
+    assert "could not be reached" in result.message
+    row = env.audit()[-1]
+    assert (row.action, row.outcome) == ("wallet", "failed")
+    assert json.loads(row.detail) == {"code": "FlowyteUnavailable"}
+
+
+async def test_audit_never_holds_a_secret(env):
+    request = await held(env)
+    await env.service.request_purchase(
+        REQUESTER, request.id, "paste accident: xoxb-1234-SECRETBOT and flowyte_sk_live_SECRETKEY"
+    )
+    text = "\n".join(e.detail for e in env.audit())
+    assert "SECRETBOT" not in text and "SECRETKEY" not in text
+    assert "[redacted]" in text

@@ -817,3 +817,153 @@ async def test_api_key_never_in_transport_error_texts(error):
     exc = caught.value
     for text in (str(exc), repr(exc), exc.explain()):
         assert KEY not in text
+
+
+# --- more retry rules ----------------------------------------------------------------------
+
+
+async def test_release_hold_honours_retry_after_on_429():
+    limited = httpx.Response(429, json={"status": 429}, headers={"Retry-After": "0.75"})
+    handler = Recorder(limited, httpx.Response(204))
+    client, sleeps = retrying(handler, rng=0.0)
+    await client.release_hold("rsv_1")
+    assert sleeps.waits == [0.75] and len(handler.requests) == 2
+
+
+async def test_release_hold_retries_a_lost_answer_then_gives_up():
+    """Cancelling a hold twice is harmless, so even a read timeout is retried."""
+    handler = Recorder(httpx.ReadTimeout("late"))
+    client, sleeps = retrying(handler, rng=0.0)
+    with pytest.raises(fe.FlowyteUnavailable):
+        await client.release_hold("rsv_1")
+    assert len(handler.requests) == 4 and sleeps.waits == [0.0, 0.0, 0.0]
+
+
+async def _assign(client: FlowyteClient):
+    return await client.assign("num_1", "agt_1")
+
+
+async def _unassign(client: FlowyteClient):
+    return await client.unassign("num_1")
+
+
+async def _release_number(client: FlowyteClient):
+    return await client.release_number("num_1")
+
+
+@pytest.mark.parametrize("call", [_assign, _unassign, _release_number])
+async def test_routing_and_release_calls_are_not_retried(call):
+    handler = Recorder(problem(503))
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.ServerError):
+        await call(client)
+    assert len(handler.requests) == 1 and sleeps.waits == []
+
+
+@pytest.mark.parametrize("call", [_assign, _unassign, _release_number])
+async def test_routing_and_release_calls_with_a_lost_answer_are_outcome_unknown(call):
+    handler = Recorder(httpx.ReadTimeout("late"))
+    client, _ = retrying(handler)
+    with pytest.raises(fe.OutcomeUnknown):
+        await call(client)
+    assert len(handler.requests) == 1
+
+
+async def test_a_4xx_on_a_get_is_not_retried():
+    handler = Recorder(problem(404, "agent_not_found"))
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.NotFound):
+        await client.get_agent("agt_x")
+    assert len(handler.requests) == 1 and sleeps.waits == []
+
+
+async def test_a_remote_protocol_error_on_a_get_is_retried_then_unavailable():
+    def dropped(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("server disconnected", request=request)
+
+    handler = Recorder(dropped)
+    client, sleeps = retrying(handler, rng=0.0)
+    with pytest.raises(fe.FlowyteUnavailable) as caught:
+        await client.list_agents()
+    assert type(caught.value) is fe.FlowyteUnavailable
+    assert len(handler.requests) == 4 and sleeps.waits == [0.0, 0.0, 0.0]
+
+
+# --- answers numbot cannot read ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, json={"success": True}),
+        httpx.Response(200, json={"success": True, "data": {"unexpected": "shape"}}),
+        httpx.Response(200, content=b"<html>maintenance</html>"),
+        httpx.Response(204),
+    ],
+    ids=["no-data", "wrong-shape", "html", "empty"],
+)
+async def test_an_unreadable_2xx_on_a_read_is_unexpected_answer(answer):
+    handler = Recorder(answer)
+    with pytest.raises(fe.UnexpectedAnswer) as caught:
+        await connected(handler).get_number("num_1")
+    assert "does not understand" in caught.value.explain()
+    assert len(handler.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(204), httpx.Response(201, json={"success": True, "data": {"id": 5}})],
+    ids=["empty", "wrong-shape"],
+)
+async def test_an_unreadable_2xx_on_a_purchase_is_outcome_unknown(answer):
+    handler = Recorder(answer)
+    with pytest.raises(fe.OutcomeUnknown):
+        await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="k")
+    assert len(handler.requests) == 1
+
+
+async def test_a_float_literal_anywhere_in_a_wallet_parses_exactly():
+    handler = Recorder(
+        raw_ok(
+            '{"balanceUsd": 0.30000000000000004, "autoReloadEnabled": true,'
+            ' "autoReloadThresholdUsd": 1e1, "autoReloadAmountUsd": 20.10}'
+        )
+    )
+    wallet = await connected(handler).wallet()
+    assert wallet.balance_usd == Decimal("0.30000000000000004")
+    assert str(wallet.balance_usd) == "0.30000000000000004"
+    assert wallet.auto_reload_threshold_usd == Decimal("10")
+    assert str(wallet.auto_reload_amount_usd) == "20.10"
+
+
+# --- the key does not hide in the exception chain either -------------------------------------------
+
+
+def _chain(exc: BaseException | None):
+    """The exceptions a traceback would print (a suppressed context is not shown)."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.ConnectError(f"refused Bearer {KEY}"),
+        httpx.ReadTimeout(f"late {KEY}"),
+        httpx.RemoteProtocolError(f"gone {KEY}"),
+        httpx.Response(401, json={"status": 401, "detail": f"bad key {KEY}"}),
+        httpx.Response(201, json={"success": True, "data": {"echo": KEY}}),
+    ],
+    ids=["connect", "read", "protocol", "401", "unreadable"],
+)
+async def test_api_key_is_not_in_the_exception_chain(answer):
+    handler = Recorder(answer)
+    with pytest.raises(fe.FlowyteError) as caught:
+        await connected(handler).purchase("+14155550100", "rsv_1", idempotency_key="k")
+    for exc in _chain(caught.value):
+        assert KEY not in str(exc) and KEY not in repr(exc)
+        if isinstance(exc, fe.FlowyteError):
+            assert KEY not in exc.explain()

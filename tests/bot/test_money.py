@@ -109,3 +109,40 @@ def test_to_decimal_refuses_non_amounts(value):
 @given(st.decimals(allow_nan=False, allow_infinity=False))
 def test_to_decimal_round_trips_strings(amount):
     assert to_decimal(str(amount)) == amount
+
+
+# Decimal's own strategy keeps exponents small; build amounts across a wide exponent range.
+wide_decimals = st.builds(
+    lambda sign, digits, exponent: Decimal((sign, tuple(digits), exponent)),
+    st.integers(0, 1),
+    st.lists(st.integers(0, 9), min_size=1, max_size=40),
+    st.integers(-5000, 5000),
+)
+
+
+@given(wide_decimals)
+def test_usd_never_raises_across_wide_exponents(amount):
+    text = usd(amount)
+    assert text.lstrip("-").startswith("$") and text.endswith(tuple("0123456789"))
+    cents = amount.quantize(CENT, rounding=ROUND_HALF_EVEN) if amount.adjusted() < 20 else None
+    if cents is not None:
+        assert Decimal(text.lstrip("-$").replace(",", "")) == abs(cents)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: bot/money.py usd() quantizes in a context whose Emax stays 999999 (only prec is "
+        "raised), so a finite Decimal with adjusted() > 999999 raises decimal.InvalidOperation"
+    ),
+)
+@pytest.mark.parametrize("amount", ["1E+1000000", "-1E+1000000", "1E+999999999"])
+def test_usd_never_raises_on_finite_amounts_beyond_the_default_emax(amount):
+    value = Decimal(amount)
+    assert value.is_finite()
+    assert usd(value).lstrip("-").startswith("$")
+
+
+def test_to_decimal_accepts_any_finite_exponent_today():
+    """to_decimal has no sanity bound: a JSON number like 1e999999999 is an 'amount'."""
+    assert to_decimal("1e999999999") == Decimal("1E+999999999")

@@ -157,3 +157,56 @@ def test_a_badly_formatted_record_does_not_crash_the_caller(captured):
     logger, stream = captured
     logger.warning("count %d", "not a number")  # must not raise
     assert "count" in stream.getvalue()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: bot/redact.py redact() replaces registered secrets in set order, so when one "
+        "registered secret is a prefix of another the shorter may go first and leave the "
+        "longer one's tail in clear; fix: replace longest first (sorted(_known, key=len, "
+        "reverse=True))"
+    ),
+)
+def test_overlapping_registered_secrets_leave_no_tail():
+    leaked = []
+    for i in range(40):  # set order varies with the hash seed; 40 pairs make it certain
+        redact_module._known.clear()
+        short = f"sigsecret{i:03d}"
+        whole = f"{short}TAIL{i:03d}xyz"
+        register_secret(short)
+        register_secret(whole)
+        if "TAIL" in redact(f"value={whole}"):
+            leaked.append(whole)
+    assert leaked == []
+
+
+@given(
+    secret=st.text(alphabet="abcdef0123456789", min_size=6, max_size=40),
+    around=st.text(alphabet=" =:,'\"abc", max_size=10),
+)
+def test_a_registered_secret_never_survives(secret, around):
+    redact_module._known.clear()
+    register_secret(secret)
+    out = redact(around + secret + around)
+    assert secret not in out and "[redacted]" in out
+    assert redact(out) == out
+
+
+def test_filter_redacts_a_record_with_exception_but_no_message_args():
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "failed", None, exc_info=_exc_info("Bearer abc.def")
+    )
+    assert RedactingFilter().filter(record) is True
+    text = record.getMessage()
+    assert "abc.def" not in text and "Bearer [redacted]" in text
+    assert record.exc_info is None and record.exc_text is None
+
+
+def _exc_info(message: str):
+    try:
+        raise ValueError(message)
+    except ValueError:
+        import sys
+
+        return sys.exc_info()

@@ -222,3 +222,95 @@ def test_require_slack_only_names_what_is_missing():
     assert "NUMBOT_APPROVAL_CHANNEL" in text and "NUMBOT_APPROVERS" in text
     assert "SLACK_BOT_TOKEN" not in text and "SLACK_SIGNING_SECRET" not in text
     assert BOT_TOKEN not in text and APP_TOKEN not in text
+
+
+# --- empty values (a `KEY=` line in .env or docker-compose) -------------------------------
+
+HTTP_MODE = dict(
+    SLACK_BOT_TOKEN=BOT_TOKEN,
+    NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+    NUMBOT_APPROVERS="U0123ABC",
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: bot/settings.py _empty_is_unset does not cover SLACK_SIGNING_SECRET: an empty "
+        "value is SecretStr(''), so require_slack() (line ~122, `is None`) passes in HTTP mode, "
+        "and bot/app.py create_app (line ~81) treats the falsy SecretStr as no secret and sets "
+        "request_verification_enabled=False: Slack signatures go unchecked"
+    ),
+)
+def test_an_empty_signing_secret_in_http_mode_is_named_as_missing(clean_env):
+    clean_env.setenv("SLACK_SIGNING_SECRET", "")
+    settings = load(**HTTP_MODE)
+    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
+        settings.require_slack()
+
+
+def test_an_empty_signing_secret_is_at_least_not_a_usable_secret(clean_env):
+    """What the bug above leads to: the value is present but falsy."""
+    clean_env.setenv("SLACK_SIGNING_SECRET", "")
+    secret = load(**HTTP_MODE).SLACK_SIGNING_SECRET
+    assert not secret  # so `if settings.SLACK_SIGNING_SECRET` reads it as absent
+
+
+@pytest.mark.parametrize("name", ["FLOWYTE_API_KEY", "SLACK_APP_TOKEN"])
+def test_empty_optional_secrets_are_unset(clean_env, name):
+    clean_env.setenv(name, "")
+    settings = load()
+    assert getattr(settings, name) is None
+    assert settings.sandbox and not settings.socket_mode
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: bot/settings.py _empty_is_unset does not cover SLACK_BOT_TOKEN: an empty value "
+        "fails as 'starts with xoxb-' instead of being unset (and named by require_slack)"
+    ),
+)
+def test_an_empty_bot_token_is_unset(clean_env):
+    clean_env.setenv("SLACK_BOT_TOKEN", "")
+    assert load().SLACK_BOT_TOKEN is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: bot/settings.py does not validate NUMBOT_LOG_LEVEL: an unknown level passes "
+        "load_settings() and then bot/logs.py configure() raises a bare ValueError "
+        "('Unknown level') at start instead of a readable SettingsError"
+    ),
+)
+def test_an_unknown_log_level_is_a_settings_error(clean_env):
+    clean_env.setenv("NUMBOT_LOG_LEVEL", "verbose")
+    with pytest.raises(SettingsError, match="NUMBOT_LOG_LEVEL"):
+        load()
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "info", "Warning"])
+def test_known_log_levels_load(clean_env, level):
+    clean_env.setenv("NUMBOT_LOG_LEVEL", level)
+    assert load().NUMBOT_LOG_LEVEL.upper() == level.upper()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: bot/app.py build_flowyte() calls FlowyteClient.connect() without "
+        "timeout=httpx.Timeout(settings.NUMBOT_FLOWYTE_TIMEOUT, ...), so the client keeps the "
+        "10 s default while build_service() sizes in_flight_timeout from the setting "
+        "(e.g. 1 + 1 + 2 = 4 s): resume() can take up a purchase whose POST is still running"
+    ),
+)
+async def test_the_flowyte_timeout_setting_reaches_the_client():
+    from bot.app import build_flowyte
+
+    settings = load(FLOWYTE_API_KEY=FLOWYTE_KEY, NUMBOT_FLOWYTE_TIMEOUT=4)
+    client = build_flowyte(settings)
+    try:
+        assert client._http.timeout.read == 4
+    finally:
+        await client.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -42,11 +43,15 @@ SLACK_TIMEOUT_SECONDS = 10
 
 def build_flowyte(settings: Settings) -> FlowyteClient:
     """The real API when a key is set; otherwise the in-process sandbox."""
+    seconds = settings.NUMBOT_FLOWYTE_TIMEOUT
+    timeout = httpx.Timeout(seconds, connect=min(3.0, seconds))
     if settings.FLOWYTE_API_KEY is None:
         transport = httpx.ASGITransport(app=SandboxFlowyte().asgi())
-        return FlowyteClient.connect(SANDBOX_BASE_URL, SANDBOX_KEY, transport=transport)
+        return FlowyteClient.connect(
+            SANDBOX_BASE_URL, SANDBOX_KEY, transport=transport, timeout=timeout
+        )
     return FlowyteClient.connect(
-        settings.FLOWYTE_BASE_URL, settings.FLOWYTE_API_KEY.get_secret_value()
+        settings.FLOWYTE_BASE_URL, settings.FLOWYTE_API_KEY.get_secret_value(), timeout=timeout
     )
 
 
@@ -83,7 +88,8 @@ def create_app(
     app = AsyncApp(
         client=client,
         signing_secret=secret or "unused-in-socket-mode",
-        request_verification_enabled=secret is not None,
+        # Only Socket Mode goes without signatures (the websocket is authenticated instead).
+        request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("numbot.slack"),
     )
 
@@ -118,6 +124,9 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
         sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
+        await self._prime_authorization()
+        gc.collect()
+        gc.freeze()  # startup objects: never scanned by full collections during a burst
         try:
             yield
         finally:
@@ -125,6 +134,26 @@ class Runtime:
             await asyncio.gather(sweeper, return_exceptions=True)
             await self.service.flowyte.aclose()
             self.service.storage.close()
+
+    async def _prime_authorization(self) -> None:
+        """One auth.test at start, so a burst right after start does not make one each.
+
+        bolt caches auth.test only once the first answer is back; it keeps its own fallback
+        (one call per request) if this fails.
+        """
+        from slack_bolt.middleware.authorization.async_single_team_authorization import (
+            AsyncSingleTeamAuthorization,
+        )
+
+        for middleware in self.app._async_middleware_list:
+            if (
+                isinstance(middleware, AsyncSingleTeamAuthorization)
+                and middleware.auth_test_result is None
+            ):
+                try:
+                    middleware.auth_test_result = await self.client.auth_test()
+                except Exception:
+                    logger.warning("auth.test at start failed; bolt will call it per request")
 
     async def _sweep(self) -> None:
         """At start and every NUMBOT_SWEEP_SECONDS: settle what is left half-done."""

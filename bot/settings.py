@@ -60,7 +60,14 @@ class Settings(BaseSettings):
             raise ValueError(f"not Slack user ids (expected U…/W…): {', '.join(bad)}")
         return value
 
-    @field_validator("NUMBOT_APPROVAL_CHANNEL", "SLACK_APP_TOKEN", "FLOWYTE_API_KEY", mode="before")
+    @field_validator(
+        "NUMBOT_APPROVAL_CHANNEL",
+        "SLACK_APP_TOKEN",
+        "FLOWYTE_API_KEY",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -503,6 +503,12 @@ class NumbersService:
     async def _execute(self, approved: Request) -> Decided | Refused:
         """Carry out an approved purchase or release, once, and settle its outcome."""
         working = "purchasing" if approved.kind == "purchase" else "releasing"
+        if approved.kind == "purchase":
+            # Checked while still `approved`, so the `purchasing` window below covers exactly
+            # one Flowyte call, which is what the sweep's in_flight_timeout allows for.
+            changed = await self._price_change(approved)
+            if changed:
+                return await self._fail(approved, changed, code="price_changed")
         request = await self._transition(
             approved,
             ("approved",),
@@ -515,10 +521,6 @@ class NumbersService:
         )
         if request is None:
             return Refused("in_flight", "This request is already being carried out.")
-        if request.kind == "purchase":
-            changed = await self._price_change(request)
-            if changed:
-                return await self._fail(request, changed, code="price_changed")
         try:
             if request.kind == "purchase":
                 owned = await self.flowyte.purchase(
@@ -610,7 +612,7 @@ class NumbersService:
     ) -> Refused:
         failed = await self._transition(
             request,
-            ("purchasing", "releasing"),
+            ("approved", "purchasing", "releasing"),
             to_status,
             AuditNote(SYSTEM, request.kind, "failed", _detail(**detail)),
             detail=why,

@@ -44,12 +44,13 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from bot.flowyte.transport import AiohttpTransport
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "numbot/0.1 (+https://github.com/numbot)"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+DEFAULT_LIMITS = httpx.Limits(max_connections=256, keepalive_expiry=30.0)
 _PAGE_LIMIT = 100
 _MAX_PAGES = 50
 
@@ -131,7 +132,8 @@ class FlowyteClient:
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
             timeout=timeout,
             limits=DEFAULT_LIMITS,
-            transport=transport,
+            # aiohttp's pool: httpcore's rescans every pooled connection per request (tests/bench).
+            transport=transport or AiohttpTransport(DEFAULT_LIMITS),
         )
         return cls(http, retry=retry)
 

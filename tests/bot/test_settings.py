@@ -233,15 +233,6 @@ HTTP_MODE = dict(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/settings.py _empty_is_unset does not cover SLACK_SIGNING_SECRET: an empty "
-        "value is SecretStr(''), so require_slack() (line ~122, `is None`) passes in HTTP mode, "
-        "and bot/app.py create_app (line ~81) treats the falsy SecretStr as no secret and sets "
-        "request_verification_enabled=False: Slack signatures go unchecked"
-    ),
-)
 def test_an_empty_signing_secret_in_http_mode_is_named_as_missing(clean_env):
     clean_env.setenv("SLACK_SIGNING_SECRET", "")
     settings = load(**HTTP_MODE)
@@ -264,13 +255,6 @@ def test_empty_optional_secrets_are_unset(clean_env, name):
     assert settings.sandbox and not settings.socket_mode
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/settings.py _empty_is_unset does not cover SLACK_BOT_TOKEN: an empty value "
-        "fails as 'starts with xoxb-' instead of being unset (and named by require_slack)"
-    ),
-)
 def test_an_empty_bot_token_is_unset(clean_env):
     clean_env.setenv("SLACK_BOT_TOKEN", "")
     assert load().SLACK_BOT_TOKEN is None
@@ -296,15 +280,6 @@ def test_known_log_levels_load(clean_env, level):
     assert load().NUMBOT_LOG_LEVEL.upper() == level.upper()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/app.py build_flowyte() calls FlowyteClient.connect() without "
-        "timeout=httpx.Timeout(settings.NUMBOT_FLOWYTE_TIMEOUT, ...), so the client keeps the "
-        "10 s default while build_service() sizes in_flight_timeout from the setting "
-        "(e.g. 1 + 1 + 2 = 4 s): resume() can take up a purchase whose POST is still running"
-    ),
-)
 async def test_the_flowyte_timeout_setting_reaches_the_client():
     from bot.app import build_flowyte
 

@@ -1167,19 +1167,6 @@ async def test_a_slow_purchase_meets_a_sweep_premises(env):
     assert request.e164 in {n.e164 for n in env.sandbox.numbers.values()}  # Flowyte bought it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/workflow.py _execute() moves the request to `purchasing` and only then makes "
-        "two Flowyte calls in a row (the _price_change GET, itself retried within a 6 s budget, "
-        "then the POST), while resume() takes up a request unchanged for in_flight_timeout, "
-        "sized in bot/app.py for one call (timeout + grace + 2 s). A sweep in that window "
-        "reconciles a purchase still in flight: the number is bought and paid for, the request "
-        "says failed 'nothing was charged', and the requester is told both. Fix: do the price "
-        "check before the approved -> purchasing transition (or refresh updated_at right "
-        "before the POST), so the window the timeout must cover is the POST alone"
-    ),
-)
 async def test_a_slow_purchase_is_not_settled_by_a_sweep_while_in_flight(env):
     request, _, _, _ = await _slow_purchase_meets_a_sweep(env)
     bought = request.e164 in {n.e164 for n in env.sandbox.numbers.values()}

@@ -25,7 +25,7 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    for secret in _known:
+    for secret in sorted(_known, key=len, reverse=True):  # a longer secret before its prefix
         text = text.replace(secret, "[redacted]")
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + "[redacted]", text)

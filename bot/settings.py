@@ -79,6 +79,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a Slack channel id (expected C…/G…)")
         return value
 
+    @field_validator("NUMBOT_LOG_LEVEL")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        if value.upper() not in levels:
+            raise ValueError(f"use one of {', '.join(levels)}")
+        return value.upper()
+
     @field_validator("SLACK_API_URL")
     @classmethod
     def _slash_terminated(cls, value: str) -> str:

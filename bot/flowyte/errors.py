@@ -143,7 +143,7 @@ class InsufficientBalance(FlowyteAPIError):
         extra = self.problem.extra
         try:
             return to_decimal(extra["requiredUsd"]) - to_decimal(extra["balanceUsd"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, ArithmeticError):
             return None
 
     def explain(self) -> str:

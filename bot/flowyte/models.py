@@ -7,7 +7,7 @@ ignored, optional fields may be missing. Amounts are Decimal: the client parses 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -40,6 +40,11 @@ class AvailableNumber(_Model):
     _amounts = field_validator("monthly_cost", "setup_cost", mode="before")(_money)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """Flowyte's timestamps are UTC; one without an offset is read as UTC, not host time."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 class Reservation(_Model):
     id: str
     e164: str
@@ -50,6 +55,7 @@ class Reservation(_Model):
     monthly_cost: Decimal | None = Field(default=None, alias="monthlyCost")
 
     _amounts = field_validator("monthly_cost", "setup_cost", mode="before")(_money)
+    _times = field_validator("expires_at", "created_at", mode="after")(_utc)
 
 
 class OwnedNumber(_Model):

@@ -176,14 +176,6 @@ def test_explain_never_raises_even_for_an_absurd_amount():
     assert "dashboard" in exc.explain()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/flowyte/errors.py InsufficientBalance.shortfall catches only KeyError/"
-        "TypeError/ValueError; `required - balance` with a JSON number like 1e999999999 raises "
-        "decimal.Overflow (an ArithmeticError), so explain() raises"
-    ),
-)
 async def test_402_with_an_absurd_required_amount_still_explains():
     def insufficient(request: httpx.Request) -> httpx.Response:
         return httpx.Response(

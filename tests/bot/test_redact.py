@@ -159,15 +159,6 @@ def test_a_badly_formatted_record_does_not_crash_the_caller(captured):
     assert "count" in stream.getvalue()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/redact.py redact() replaces registered secrets in set order, so when one "
-        "registered secret is a prefix of another the shorter may go first and leave the "
-        "longer one's tail in clear; fix: replace longest first (sorted(_known, key=len, "
-        "reverse=True))"
-    ),
-)
 def test_overlapping_registered_secrets_leave_no_tail():
     leaked = []
     for i in range(40):  # set order varies with the hash seed; 40 pairs make it certain

@@ -260,14 +260,6 @@ def test_an_empty_bot_token_is_unset(clean_env):
     assert load().SLACK_BOT_TOKEN is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/settings.py does not validate NUMBOT_LOG_LEVEL: an unknown level passes "
-        "load_settings() and then bot/logs.py configure() raises a bare ValueError "
-        "('Unknown level') at start instead of a readable SettingsError"
-    ),
-)
 def test_an_unknown_log_level_is_a_settings_error(clean_env):
     clean_env.setenv("NUMBOT_LOG_LEVEL", "verbose")
     with pytest.raises(SettingsError, match="NUMBOT_LOG_LEVEL"):

@@ -1037,16 +1037,6 @@ def tokyo_host(monkeypatch):
     time.tzset()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an `expiresAt` without an offset (its format is [inferred]) parses as a naive "
-        "datetime (bot/flowyte/models.py Reservation.expires_at) and storage/requests.py "
-        "_to_row converts it with astimezone(UTC), i.e. as host-local time: on a host east of "
-        "UTC a fresh 30-minute hold is stored as already expired. Fix: treat naive Flowyte "
-        "timestamps as UTC in the models (e.g. a validator replacing tzinfo=UTC)"
-    ),
-)
 async def test_a_hold_expiry_without_an_offset_is_read_as_utc(tokyo_host):
     clock = FakeClock()
     expires = clock() + timedelta(minutes=30)

@@ -116,6 +116,13 @@ class NumbersService:
         status = exc.status if isinstance(exc, fe.FlowyteAPIError) else None
         code = exc.code if isinstance(exc, fe.FlowyteAPIError) else type(exc).__name__
         await self._audit(actor, action, subject, "failed", status=status, code=code)
+        if isinstance(exc, fe.OutcomeUnknown):
+            # Only purchases and releases are reconciled; for anything else, say how to look.
+            return Refused(
+                "flowyte",
+                "Flowyte did not answer in time, so numbot cannot tell whether that happened. "
+                "Check with `/numbers list` (or search again) before you retry.",
+            )
         return Refused("flowyte", exc.explain())
 
     async def _transition(
@@ -272,8 +279,12 @@ class NumbersService:
             )
         if request.hold_expired(self.clock()):
             await self._expire(request, actor=actor)
-            return Refused(
-                "expired", "The hold on that number has expired. Search and reserve again."
+            return await self._refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "expired",
+                "The hold on that number has expired. Search and reserve again.",
             )
         pending = await self._transition(
             request,
@@ -386,7 +397,10 @@ class NumbersService:
         if request.kind == "purchase" and request.hold_expired(self.clock()):
             expired = await self._expire(request, actor=actor)
             if expired is not None:
-                return Refused(
+                return await self._refuse(
+                    actor,
+                    "approve",
+                    request.id,
                     "expired",
                     "The hold expired before approval, so nothing was bought. The requester can reserve it again.",
                 )

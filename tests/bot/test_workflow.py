@@ -887,14 +887,6 @@ async def test_every_policy_refusal_writes_one_refused_row_by_its_actor(env):
     assert (await env.get(request.id)).status == "pending"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/workflow.py approve() (and request_purchase()) on a lapsed hold return "
-        "Refused('expired') after _expire() without writing a `refused` row for the attempt: "
-        "the audit shows an `expire` by the approver but not that an approval was refused"
-    ),
-)
 async def test_an_approval_refused_for_an_expired_hold_is_audited_as_refused(env):
     request = await pending(env)
     env.clock.advance(minutes=31)
@@ -936,16 +928,6 @@ async def test_a_lost_answer_on_an_unreconciled_call_is_refused_and_audited(env,
     assert not env.notifier.told
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/workflow.py _flowyte_failed() answers every OutcomeUnknown with "
-        "OutcomeUnknown.explain() ('numbot will check and report back; do not retry by hand'), "
-        "but only purchase/release are reconciled: after a lost reserve/import/assign/publish "
-        "nothing ever reports back (a lost reserve even leaves a hold numbot does not know, so "
-        "reserving again says the number is gone)"
-    ),
-)
 @pytest.mark.parametrize("call", [_lost_reserve, _lost_import, _lost_assign, _lost_publish])
 async def test_a_lost_answer_on_an_unreconciled_call_promises_no_report(env, call):
     result = await call(env)

@@ -45,7 +45,7 @@ from bot.ports import Notifier
 from bot.redact import redact
 from bot.storage_runner import Storage
 from storage.audit import Outcome
-from storage.requests import AuditNote, Request
+from storage.requests import IN_FLIGHT_STATUSES, AuditNote, Request
 
 logger = logging.getLogger(__name__)
 
@@ -249,9 +249,8 @@ class NumbersService:
         )
         return Held(request)
 
-    async def request_purchase(
-        self, actor: str, request_id: str, reason: str
-    ) -> Requested | Refused:
+    async def requestable(self, actor: str, request_id: str) -> Request | Refused:
+        """The hold `actor` may now request to buy, or why not (checked again on submit)."""
         request = await self._load(request_id)
         if request is None or request.kind != "purchase":
             return await self._refuse(
@@ -286,6 +285,14 @@ class NumbersService:
                 "expired",
                 "The hold on that number has expired. Search and reserve again.",
             )
+        return request
+
+    async def request_purchase(
+        self, actor: str, request_id: str, reason: str
+    ) -> Requested | Refused:
+        request = await self.requestable(actor, request_id)
+        if isinstance(request, Refused):
+            return request
         pending = await self._transition(
             request,
             ("held",),
@@ -859,7 +866,7 @@ class NumbersService:
 
 
 def _refusal_code(request: Request) -> str:
-    if request.status in ("approved", "purchasing", "releasing"):
+    if request.status in IN_FLIGHT_STATUSES:
         return "in_flight"
     if request.status == "expired":
         return "expired"

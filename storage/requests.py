@@ -190,9 +190,9 @@ class RequestStore:
         return [_from_row(r) for r in rows]
 
     def open_for_number(self, e164: str, kind: str) -> list[Request]:
-        rows = self.db.query(
-            "SELECT * FROM requests WHERE e164 = ? AND kind = ? AND status IN "
-            "('held', 'pending', 'approved', 'purchasing', 'releasing')",
-            [e164, kind],
-        )
-        return [_from_row(r) for r in rows]
+        """Requests for this number that have not reached a final status."""
+        return [
+            r
+            for r in self.with_status(*OPEN_STATUSES, *IN_FLIGHT_STATUSES)
+            if r.e164 == e164 and r.kind == kind
+        ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.outcomes import Refused
 from bot.workflow import NumbersService
 from handlers.blocks.common import refusal
 from handlers.blocks.modals import build_reason_modal
@@ -18,22 +19,15 @@ async def request_purchase(
     service: NumbersService,
 ) -> None:
     await ack()
-    actor = body["user"]["id"]
-    request = await service.request(str(action.get("value", "")))
-    if request is None or request.kind != "purchase":
-        message = "That hold no longer exists. Search and reserve again."
-    elif request.requester != actor:
-        message = f"Only <@{request.requester}>, who holds this number, can request its purchase."
-    elif request.status != "held":
-        message = "That number's purchase was already requested."
-    else:
-        # trigger_id lives 3 seconds: open the modal before anything slow.
-        await client.views_open(
-            trigger_id=body["trigger_id"], view=build_reason_modal(request.id, request.e164)
+    request = await service.requestable(body["user"]["id"], str(action.get("value", "")))
+    if isinstance(request, Refused):
+        await respond(
+            response_type="ephemeral",
+            replace_original=False,
+            **refusal(request.message, sandbox=service.sandbox),
         )
         return
-    await respond(
-        response_type="ephemeral",
-        replace_original=False,
-        **refusal(message, sandbox=service.sandbox),
+    # trigger_id lives 3 seconds: open the modal before anything slow.
+    await client.views_open(
+        trigger_id=body["trigger_id"], view=build_reason_modal(request.id, request.e164)
     )

@@ -1,12 +1,11 @@
 """The rest of the guide's lifecycle: wallet, list, import, unassign, and release with four eyes."""
 
-import subprocess
-import sys
 import threading
 import time
 
 from handlers import ids
 from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, BotProcess, find_element, reply, texts
+from tests.e2e.test_golden_path import run_cli
 
 
 def test_wallet_import_list_unassign_and_release(bot, slack, flowyte):
@@ -77,14 +76,7 @@ def test_audit_log_verifies_after_kill_9_under_load(bot, slack, flowyte, tmp_pat
     stop.set()
     for t in threads:
         t.join()
-    verify = subprocess.run(
-        [sys.executable, "-m", "bot", "audit", "verify", "--db", str(bot.db)],
-        capture_output=True,
-        text=True,
-        env=bot.env,
-        cwd=tmp_path,
-        timeout=30,
-    )
+    verify = run_cli(bot, "audit", "verify")
     assert verify.returncode == 0, verify.stderr
     assert int(verify.stdout.split(": ")[1].split()[0]) > 10  # it was under load
     restarted = BotProcess(slack, flowyte.url, tmp_path).start()  # and the bot starts again on it

@@ -5,7 +5,7 @@ import threading
 
 from handlers import ids
 from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, CAROL, BotProcess, reply, texts
-from tests.e2e.test_golden_path import hold_number, request_purchase
+from tests.e2e.test_golden_path import hold_number, request_purchase, run_cli
 
 # Short Flowyte timeout and sweep interval, so a restarted bot settles within seconds: it
 # takes up a request once it has been quiet for timeout + grace + 2 s (here 1 + 1 + 2).
@@ -108,16 +108,7 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
             )
     finally:
         restarted.stop()
-    import subprocess
-    import sys
-
-    verify = subprocess.run(
-        [sys.executable, "-m", "bot", "audit", "verify", "--db", str(bot.db)],
-        capture_output=True,
-        text=True,
-        env=bot.env,
-        cwd=tmp_path,
-    )
+    verify = run_cli(bot, "audit", "verify")
     assert verify.returncode == 0, verify.stderr
 
 

@@ -313,7 +313,7 @@ def test_builders_only_use_registered_action_ids() -> None:
 # What each element's listener must ask the service, given the ids the builder put there.
 EXPECTED = {
     ids.RESERVE: ("reserve", (APPROVER, "+14155550100")),
-    ids.REQUEST_PURCHASE: ("request", ("req_0123456789ab",)),
+    ids.REQUEST_PURCHASE: ("requestable", (APPROVER, "req_0123456789ab")),
     ids.APPROVE: ("approve", (APPROVER, "req_0123456789ab")),
     ids.REJECT: ("reject", (APPROVER, "req_0123456789ab")),
     ids.ASSIGN_AGENT: ("assign_purchased", (APPROVER, "req_0123456789ab", "agt_1")),

@@ -27,11 +27,13 @@ from starlette.routing import Route
 import handlers
 from bot.flowyte.client import FlowyteClient
 from bot.ports import Notifier
+from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
 from bot.storage_runner import Storage
-from bot.workflow import NumbersService
+from bot.workflow import NumbersService, Timing
 from handlers.notifier import SlackNotifier
+from storage.audit import AuditKeyError
 from storage.db import connect
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 SANDBOX_BASE_URL = "http://sandbox.flowyte.invalid/api/v1"
 SANDBOX_KEY = "flowyte_sk_sandbox"
 SLACK_TIMEOUT_SECONDS = 10
+MIN_SWEEP_PAUSE = 0.2  # seconds; a sweep with work still due yields this long between passes
 
 
 def build_flowyte(settings: Settings) -> FlowyteClient:
@@ -62,18 +65,36 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
+def build_storage(settings: Settings) -> Storage:
+    """The database, with the audit key checked against the log before anything is served."""
+    key = settings.audit_key()
+    storage = Storage(connect(settings.NUMBOT_DB), key)
+    try:
+        storage.audit.check_key()
+    except AuditKeyError:
+        storage.close()
+        raise
+    return storage
+
+
+def timing_for(settings: Settings) -> Timing:
     grace = min(3.0, settings.NUMBOT_FLOWYTE_TIMEOUT)
+    # After this long unchanged, no Flowyte call numbot made for a request can still be
+    # running: one call's whole deadline, the first look's grace, and a margin.
+    return Timing(quiet=settings.NUMBOT_FLOWYTE_TIMEOUT + grace + 2.0, grace=grace)
+
+
+def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
+    for secret in settings.secrets():
+        register_secret(secret)
+    storage = build_storage(settings)
     return NumbersService(
         flowyte=build_flowyte(settings),
-        storage=Storage(connect(settings.NUMBOT_DB)),
+        storage=storage,
         approvers=settings.NUMBOT_APPROVERS,
         notifier=notifier,
         sandbox=settings.sandbox,
-        reconcile_grace=grace,
-        # After this long unchanged, no Flowyte call numbot made for a request can still be
-        # running: the call's timeout, the reconcile's second look, and a margin.
-        in_flight_timeout=settings.NUMBOT_FLOWYTE_TIMEOUT + grace + 2.0,
+        timing=timing_for(settings),
     )
 
 
@@ -156,15 +177,19 @@ class Runtime:
                     logger.warning("auth.test at start failed; bolt will call it per request")
 
     async def _sweep(self) -> None:
-        """At start and every NUMBOT_SWEEP_SECONDS: settle what is left half-done."""
+        """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
+        settle what is left half-done. After a restart, an interrupted purchase is taken up
+        the moment its quiet window has passed, not at the next round tick."""
         while True:
+            wait = self.settings.NUMBOT_SWEEP_SECONDS
             try:
                 count = await self.service.resume()
                 if count:
                     logger.info("settled %d unfinished request(s)", count)
+                wait = min(wait, await self.service.next_due())
             except Exception:
                 logger.exception("settling unfinished requests failed")
-            await asyncio.sleep(self.settings.NUMBOT_SWEEP_SECONDS)
+            await asyncio.sleep(max(MIN_SWEEP_PAUSE, wait))
 
 
 def create_asgi(runtime: Runtime) -> Starlette:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import SettingsError, load_settings
-from storage.audit import AuditLog
+from storage.audit import AuditKey, AuditKeyError, AuditLog
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -33,17 +33,20 @@ def _demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(db_path=args.db))
 
 
-def _open_audit(db_path: str | None) -> tuple[AuditLog, str]:
+def _open_audit(db_path: str | None, *, keyed: bool = True) -> tuple[AuditLog, str]:
+    """The audit log at --db or NUMBOT_DB; with the key from NUMBOT_AUDIT_KEY when `keyed`."""
     from storage.db import connect
 
-    path = db_path or load_settings().NUMBOT_DB
+    settings = load_settings()
+    path = db_path or settings.NUMBOT_DB
     if not Path(path).exists():
         raise SettingsError(f"no numbot database at {path} (set NUMBOT_DB or pass --db)")
-    return AuditLog(connect(path, migrate_schema=False)), path
+    key: AuditKey | None = settings.audit_key() if keyed else None
+    return AuditLog(connect(path), key), path
 
 
 def _audit_export(args: argparse.Namespace) -> int:
-    audit, _ = _open_audit(args.db)
+    audit, _ = _open_audit(args.db, keyed=False)
     if args.format == "csv":
         audit.export_csv(sys.stdout)
     else:
@@ -55,7 +58,10 @@ def _audit_verify(args: argparse.Namespace) -> int:
     audit, path = _open_audit(args.db)
     result = audit.verify(expect_head=args.expect_head)
     if result.ok:
-        print(f"audit log intact: {result.entries} entries in {path}; head {result.head}")
+        sealed = (
+            f" ({result.legacy} from before the key, sealed by reseal)" if result.legacy else ""
+        )
+        print(f"audit log intact: {result.entries} entries{sealed} in {path}; head {result.head}")
         return 0
     where = f"entry {result.bad_seq}" if result.bad_seq is not None else "the end of the log"
     print(
@@ -63,6 +69,19 @@ def _audit_verify(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _audit_reseal(args: argparse.Namespace) -> int:
+    audit, path = _open_audit(args.db)
+    entry = audit.reseal()
+    if entry is None:
+        print(f"nothing to reseal in {path}: the log is empty or already sealed with the key")
+        return 0
+    print(
+        f"resealed {path}: the entries written before the audit key are bound by entry "
+        f"{entry.seq} ({entry.detail}); head {entry.hash}"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--expect-head", help="the head hash recorded earlier, to catch a truncated tail"
     )
     verify.set_defaults(fn=_audit_verify)
+    reseal = audit.add_parser(
+        "reseal",
+        help="take over a log written before NUMBOT_AUDIT_KEY: seal it with the key, once",
+    )
+    reseal.add_argument("--db", help="database file (default: NUMBOT_DB)")
+    reseal.set_defaults(fn=_audit_reseal)
     return parser
 
 
@@ -98,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except SettingsError as exc:
+    except (SettingsError, AuditKeyError) as exc:
         print(f"numbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -158,7 +158,7 @@ async def run_demo(*, db_path: str | None = None, out: TextIO = sys.stdout) -> i
             notifier=SlackNotifier(console, approval_channel=APPROVAL_CHANNEL, sandbox=True),
         )
         try:
-            return await _story(console, service, AuditLog(service.storage.db), out)
+            return await _story(console, service, service.storage.audit, out)
         finally:
             await service.flowyte.aclose()
             service.storage.close()

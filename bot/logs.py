@@ -9,14 +9,8 @@ from bot.settings import Settings
 
 
 def configure(settings: Settings) -> None:
-    for secret in (
-        settings.SLACK_BOT_TOKEN,
-        settings.SLACK_SIGNING_SECRET,
-        settings.SLACK_APP_TOKEN,
-        settings.FLOWYTE_API_KEY,
-    ):
-        if secret is not None:
-            register_secret(secret.get_secret_value())
+    for secret in settings.secrets():
+        register_secret(secret)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())

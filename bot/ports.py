@@ -27,3 +27,8 @@ class Notifier(Protocol):
     ) -> None:
         """Tell the person who asked what happened (agents: offer to route the new number)."""
         ...
+
+    async def alert(self, text: str) -> None:
+        """Something operators must look at (a request numbot refuses to trust, a check that
+        drags on): posted where the approvers are."""
+        ...

@@ -6,8 +6,12 @@ header, or a Flowyte key, plus any exact secret value registered at start.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+from typing import TypeVar, cast
+
+T = TypeVar("T")
 
 _PATTERNS = [
     re.compile(r"xox[abposre]-[A-Za-z0-9-]+"),
@@ -49,3 +53,28 @@ class RedactingFilter(logging.Filter):
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
         return True
+
+
+def scrub(value: T) -> T:
+    """`value` with `redact` applied to every string inside it (dicts, lists, tuples and
+    dataclasses such as an audit note), for everything numbot writes to SQLite or Slack."""
+    return cast(T, _scrub(value))
+
+
+def _scrub(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _scrub(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if isinstance(getattr(value, f.name), str | dict | list | tuple)
+        }
+        return dataclasses.replace(value, **changes) if changes else value
+    return value

@@ -13,9 +13,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.redact import redact
+from storage.audit import MIN_KEY_LENGTH, AuditKey
 
 DEFAULT_FLOWYTE_BASE_URL = "https://builder.flowyte.com/api/v1"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+# Public on purpose: the sandbox spends no real money. Never used once FLOWYTE_API_KEY is set.
+SANDBOX_AUDIT_KEY = "numbot-sandbox-audit-key-not-a-secret-0000"
 
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
@@ -44,6 +48,7 @@ class Settings(BaseSettings):
     NUMBOT_LOG_LEVEL: str = "INFO"
     NUMBOT_FLOWYTE_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
+    NUMBOT_AUDIT_KEY: SecretStr | None = None
 
     @field_validator("NUMBOT_APPROVERS", mode="before")
     @classmethod
@@ -66,6 +71,7 @@ class Settings(BaseSettings):
         "FLOWYTE_API_KEY",
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
+        "NUMBOT_AUDIT_KEY",
         mode="before",
     )
     @classmethod
@@ -104,6 +110,16 @@ class Settings(BaseSettings):
             raise ValueError("a Flowyte API key starts with flowyte_sk_")
         return value
 
+    @field_validator("NUMBOT_AUDIT_KEY")
+    @classmethod
+    def _long_enough_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_KEY_LENGTH} characters; make one with: "
+                'python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        return value
+
     @model_validator(mode="after")
     def _check_token_shapes(self) -> Settings:
         if (
@@ -122,6 +138,31 @@ class Settings(BaseSettings):
     def sandbox(self) -> bool:
         """Without a Flowyte key numbot runs on its built-in sandbox: no real money."""
         return self.FLOWYTE_API_KEY is None
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, for the redaction that guards logs, Slack and SQLite."""
+        values = (
+            self.SLACK_BOT_TOKEN,
+            self.SLACK_SIGNING_SECRET,
+            self.SLACK_APP_TOKEN,
+            self.FLOWYTE_API_KEY,
+            self.NUMBOT_AUDIT_KEY,
+        )
+        return [v.get_secret_value() for v in values if v is not None]
+
+    def audit_key(self) -> AuditKey:
+        """The key that seals the audit log. On the sandbox, without NUMBOT_AUDIT_KEY, a
+        fixed and public one (sandbox money is not real); anywhere else numbot needs one."""
+        if self.NUMBOT_AUDIT_KEY is not None:
+            return AuditKey(self.NUMBOT_AUDIT_KEY.get_secret_value())
+        if self.sandbox:
+            return AuditKey(SANDBOX_AUDIT_KEY)
+        raise SettingsError(
+            "NUMBOT_AUDIT_KEY is not set. With a real Flowyte key, the audit log must be sealed "
+            "with a secret kept outside the database: make one with "
+            '`python -c "import secrets; print(secrets.token_hex(32))"`, keep it in your '
+            "secret store, and set NUMBOT_AUDIT_KEY (see README.md, Security model)"
+        )
 
     @property
     def socket_mode(self) -> bool:

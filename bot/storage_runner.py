@@ -4,6 +4,9 @@ All of a process's database work goes through one thread and one connection: no
 connection is shared across threads, transactions stay short, and the event loop keeps
 acknowledging Slack while a commit waits for the disk. Other processes on the same file
 are kept consistent by SQLite's own locking (BEGIN IMMEDIATE, busy_timeout).
+
+Everything written passes through `scrub` on the way in, the same redaction that guards
+logs and Slack: a secret that Flowyte echoed in an error never reaches the file.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 import sqlite_utils
 
-from storage.audit import AuditLog
+from bot.redact import scrub
+from storage.audit import AuditKey, AuditLog
 from storage.requests import RequestStore
 
 P = ParamSpec("P")
@@ -24,15 +29,24 @@ T = TypeVar("T")
 
 
 class Storage:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        key: AuditKey,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.db = db
-        self.requests = RequestStore(db)
-        self.audit = AuditLog(db)
+        self.audit = AuditLog(db, key)
+        self.requests = (
+            RequestStore(db, self.audit, clock=clock) if clock else RequestStore(db, self.audit)
+        )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="numbot-db")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+        call = functools.partial(fn, *scrub(args), **scrub(kwargs))
+        return await loop.run_in_executor(self._thread, call)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

@@ -35,3 +35,8 @@ class SlackNotifier:
         else:
             reply = plain(text, sandbox=self.sandbox)
         await self.client.chat_postMessage(channel=request.requester, **reply)
+
+    async def alert(self, text: str) -> None:
+        await self.client.chat_postMessage(
+            channel=self.approval_channel, **plain(text, sandbox=self.sandbox)
+        )

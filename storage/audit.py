@@ -1,21 +1,35 @@
-"""The audit log: append-only, hash-chained, exportable.
+"""The audit log: append-only, chained, sealed with a key held outside the database.
 
-Each entry's hash covers its sequence number, its fields and the previous entry's hash:
+Each entry is authenticated with HMAC-SHA256 under the audit key (`NUMBOT_AUDIT_KEY`),
+over its sequence number, its fields and the previous entry's seal:
 
-    hash[n] = sha256(hash[n-1] || canonical_json([seq, at, actor, action, subject, outcome, detail]))
+    hash[n] = HMAC(key, "numbot-audit-v2" || hash[n-1] || canonical_json([seq, at, ..., state]))
 
-so editing a row breaks its hash, deleting one breaks the next row's link, and a row put
-in out of order breaks the sequence. Triggers refuse UPDATE and DELETE outright; the
-chain catches whoever drops the triggers first. Truncating the tail leaves a valid,
-shorter chain: `verify` prints the head hash so it can be recorded elsewhere and checked
-later with `expect_head`.
+Someone with the file and the source but not the key cannot append, edit, delete or
+reorder entries, nor rewrite the chain, without `verify` naming the first bad entry:
+every link needs the key to be recomputed. Triggers refuse UPDATE and DELETE outright.
+
+Logs written before the key existed were chained with plain SHA-256 (`legacy_hash`).
+They are taken over explicitly: `reseal` appends one keyed `audit_resealed` entry whose
+detail names the legacy head, so the unkeyed prefix is bound by the first keyed link.
+A log whose entries are all unkeyed does not verify until it is resealed.
+
+Truncating the tail leaves a valid, shorter chain: `verify` prints the head so it can be
+kept elsewhere, and `verify(expect_head=H)` fails once `H` is no longer in the chain
+(it passes while `H` is any entry of a valid chain, so a live log may keep growing).
+
+`state` is set on entries that move a request: the status the request was moved to.
+The workflow reads these back to check that a request's state is backed by sealed
+entries before it spends (`transitions`).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -27,9 +41,27 @@ import sqlite_utils
 from storage.db import write_transaction
 
 GENESIS = "0" * 64
-COLUMNS = ("seq", "at", "actor", "action", "subject", "outcome", "detail", "prev_hash", "hash")
+COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "outcome",
+    "detail",
+    "state",
+    "prev_hash",
+    "hash",
+)
+RESEALED = "audit_resealed"
+MIN_KEY_LENGTH = 32
+_DOMAIN = b"numbot-audit-v2"
 
 Outcome = Literal["ok", "refused", "failed", "unknown"]
+
+
+class AuditKeyError(Exception):
+    """The audit key is missing, too short, or not the one this log was sealed with."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +73,17 @@ class AuditEntry:
     subject: str
     outcome: str
     detail: str
+    state: str | None
     prev_hash: str
     hash: str
+
+    def detail_fields(self) -> dict[str, object]:
+        """The detail as a dict ({} when it is not a JSON object)."""
+        try:
+            value = json.loads(self.detail) if self.detail else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -52,13 +93,36 @@ class VerifyResult:
     head: str
     bad_seq: int | None = None
     problem: str = ""
+    legacy: int = 0  # entries from before the key, bound by the reseal entry
 
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_hash(
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text SQLite can store: a lone surrogate (never valid Unicode text) becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _payload(
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    subject: str,
+    outcome: str,
+    detail: str,
+    state: str | None,
+) -> bytes:
+    fields: list[object] = [seq, at, actor, action, subject, outcome, detail, state]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def legacy_hash(
     prev_hash: str,
     seq: int,
     at: str,
@@ -68,6 +132,7 @@ def entry_hash(
     outcome: str,
     detail: str,
 ) -> str:
+    """The unkeyed SHA-256 link numbot wrote before the audit key (no `state` field)."""
     payload = json.dumps(
         [seq, at, actor, action, subject, outcome, detail],
         ensure_ascii=False,
@@ -76,86 +141,240 @@ def entry_hash(
     return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
 
 
-def append_in(
-    conn: sqlite3.Connection,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    outcome: Outcome,
-    detail: str = "",
-) -> AuditEntry:
-    """Append inside the caller's write transaction (BEGIN IMMEDIATE already taken)."""
-    last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    at = utc_now()
-    digest = entry_hash(prev, seq, at, actor, action, subject, outcome, detail)
-    conn.execute(
-        "INSERT INTO audit (seq, at, actor, action, subject, outcome, detail, prev_hash, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, at, actor, action, subject, outcome, detail, prev, digest),
+class AuditKey:
+    """The secret that seals the chain. It never enters the database."""
+
+    def __init__(self, secret: str | bytes) -> None:
+        raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+        if len(raw) < MIN_KEY_LENGTH:
+            raise AuditKeyError(
+                f"the audit key must be at least {MIN_KEY_LENGTH} characters "
+                '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+        self._raw = raw
+
+    def __repr__(self) -> str:
+        return "AuditKey(**********)"
+
+    def seal(self, prev_hash: str, payload: bytes) -> str:
+        mac = hmac.new(self._raw, _DOMAIN, hashlib.sha256)
+        mac.update(prev_hash.encode("ascii", "replace"))
+        mac.update(payload)
+        return mac.hexdigest()
+
+    def authentic(self, entry: AuditEntry) -> bool:
+        """Whether this one entry was sealed with this key (its link is not checked here)."""
+        expected = self.seal(entry.prev_hash, _payload(*_fields(entry)))
+        return hmac.compare_digest(expected, entry.hash)
+
+
+def _fields(entry: AuditEntry) -> tuple[int, str, str, str, str, str, str, str | None]:
+    return (
+        entry.seq,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.subject,
+        entry.outcome,
+        entry.detail,
+        entry.state,
     )
-    return AuditEntry(seq, at, actor, action, subject, outcome, detail, prev, digest)
+
+
+def _row(row: tuple[object, ...]) -> AuditEntry:
+    return AuditEntry(*row)  # type: ignore[arg-type]
+
+
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM audit"  # noqa: S608 - fixed column names
 
 
 class AuditLog:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, key: AuditKey | None) -> None:
+        """`key` may be None only to read or export; appending and verifying need it."""
         self.db = db
+        self.key = key
+
+    def _key(self) -> AuditKey:
+        if self.key is None:
+            raise AuditKeyError("the audit key is needed (NUMBOT_AUDIT_KEY)")
+        return self.key
+
+    # -- writing ------------------------------------------------------------------------
+
+    def append_in(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+        outcome: Outcome,
+        detail: str = "",
+        state: str | None = None,
+    ) -> AuditEntry:
+        """Append inside the caller's write transaction (BEGIN IMMEDIATE already taken)."""
+        key = self._key()
+        actor, action, subject, detail = map(storable, (actor, action, subject, detail))
+        last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        at = utc_now()
+        digest = key.seal(prev, _payload(seq, at, actor, action, subject, outcome, detail, state))
+        entry = AuditEntry(seq, at, actor, action, subject, outcome, detail, state, prev, digest)
+        conn.execute(
+            f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",  # noqa: S608
+            tuple(asdict(entry).values()),
+        )
+        return entry
 
     def append(
-        self, *, actor: str, action: str, subject: str, outcome: Outcome, detail: str = ""
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+        outcome: Outcome,
+        detail: str = "",
+        state: str | None = None,
     ) -> AuditEntry:
         with write_transaction(self.db) as conn:
-            return append_in(
-                conn, actor=actor, action=action, subject=subject, outcome=outcome, detail=detail
+            return self.append_in(
+                conn,
+                actor=actor,
+                action=action,
+                subject=subject,
+                outcome=outcome,
+                detail=detail,
+                state=state,
             )
 
+    def reseal(self) -> AuditEntry | None:
+        """Bind an unkeyed (pre-key) log to the key: verify its SHA-256 chain, then append
+        one sealed entry naming its head. None when there is nothing to reseal."""
+        key = self._key()
+        with write_transaction(self.db) as conn:
+            prev, n = GENESIS, 0
+            for entry in map(_row, conn.execute(f"{_SELECT} ORDER BY seq")):
+                if key.authentic(entry):
+                    return None  # already sealed from here on
+                problem = _legacy_problem(entry, prev, n + 1)
+                if problem:
+                    raise AuditKeyError(
+                        f"the unkeyed log is broken at entry {entry.seq} ({problem}); "
+                        "numbot will not seal a log it cannot vouch for"
+                    )
+                prev, n = entry.hash, n + 1
+            if n == 0:
+                return None
+            detail = json.dumps({"legacy_entries": n, "legacy_head": prev}, sort_keys=True)
+            return self.append_in(
+                conn,
+                actor="numbot",
+                action=RESEALED,
+                subject="audit",
+                outcome="ok",
+                detail=detail,
+            )
+
+    # -- reading ------------------------------------------------------------------------
+
     def entries(self, *, since_seq: int = 0) -> Iterator[AuditEntry]:
-        cursor = self.db.conn.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM audit WHERE seq > ? ORDER BY seq",  # noqa: S608
-            (since_seq,),
-        )
+        cursor = self.db.conn.execute(f"{_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,))
         for row in cursor:
-            yield AuditEntry(*row)
+            yield _row(row)
+
+    def head(self) -> AuditEntry | None:
+        row = self.db.conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+        return _row(row) if row else None
 
     def count(self) -> int:
         return int(self.db.conn.execute("SELECT count(*) FROM audit").fetchone()[0])
 
+    def transitions(self, subject: str) -> list[AuditEntry]:
+        """The entries that moved `subject` (a request) from state to state, oldest first."""
+        cursor = self.db.conn.execute(
+            f"{_SELECT} WHERE subject = ? AND state IS NOT NULL ORDER BY seq", (subject,)
+        )
+        return [_row(row) for row in cursor]
+
+    def has(self, *, subject: str, action: str) -> bool:
+        row = self.db.conn.execute(
+            "SELECT 1 FROM audit WHERE subject = ? AND action = ? LIMIT 1", (subject, action)
+        ).fetchone()
+        return row is not None
+
+    def check_key(self) -> None:
+        """At start: the newest entry must be sealed with this key, and a log written before
+        the key must have been resealed. Raises AuditKeyError saying what to do."""
+        key = self._key()
+        head = self.head()
+        if head is None or key.authentic(head):
+            return
+        if self._all_legacy():
+            raise AuditKeyError(
+                "this audit log was written before numbot sealed it with a key; "
+                "run `numbot audit reseal` once to take it over (it records that it did)"
+            )
+        raise AuditKeyError(
+            "the newest audit entry is not sealed with NUMBOT_AUDIT_KEY: either the key is "
+            "not the one this log was sealed with, or the log was tampered with "
+            "(`numbot audit verify` names the first bad entry)"
+        )
+
+    def _all_legacy(self) -> bool:
+        """Whether every entry is a valid link of an unkeyed chain (a log from before the key)."""
+        prev = GENESIS
+        for n, entry in enumerate(map(_row, self.db.conn.execute(f"{_SELECT} ORDER BY seq")), 1):
+            if _legacy_problem(entry, prev, n):
+                return False
+            prev = entry.hash
+        return True
+
     def verify(self, *, expect_head: str | None = None) -> VerifyResult:
         """Walk the chain; report the first entry that does not fit."""
-        prev, expected_seq, n = GENESIS, 1, 0
-        for row in self.db.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY seq"):  # noqa: S608
-            seq, at, actor, action, subject, outcome, detail, prev_hash, digest = row
-            if seq != expected_seq:
-                return VerifyResult(
-                    False,
-                    n,
-                    prev,
-                    seq,
-                    f"expected entry {expected_seq}, found {seq}: an entry is missing or out of order",
-                )
-            if prev_hash != prev:
-                return VerifyResult(
-                    False,
-                    n,
-                    prev,
-                    seq,
-                    "its link to the previous entry is broken: an entry before it was removed or changed",
-                )
-            if entry_hash(prev, seq, at, actor, action, subject, outcome, detail) != digest:
-                return VerifyResult(
-                    False, n, prev, seq, "its contents do not match its hash: it was edited"
-                )
-            prev, expected_seq, n = digest, expected_seq + 1, n + 1
-        if expect_head is not None and expect_head != prev:
+        key = self._key()
+        prev, n, legacy, keyed = GENESIS, 0, 0, False
+        seen_head = expect_head is None
+        for entry in map(_row, self.db.conn.execute(f"{_SELECT} ORDER BY seq")):
+            problem = ""
+            if entry.seq != n + 1:
+                problem = f"expected entry {n + 1}, found {entry.seq}: an entry is missing or out of order"
+            elif entry.prev_hash != prev:
+                problem = "its link to the previous entry is broken: an entry before it was removed or changed"
+            elif key.authentic(entry):
+                if not keyed and legacy and not _seals(entry, legacy, prev):
+                    problem = "unkeyed entries come before it, but it is not the reseal entry that binds them"
+                keyed = True
+            elif keyed or _legacy_problem(entry, prev, n + 1):
+                problem = "it is not sealed with the audit key: it was edited, forged, or written with another key"
+            else:
+                legacy += 1
+            if problem:
+                return VerifyResult(False, n, prev, entry.seq, problem, legacy)
+            prev, n = entry.hash, n + 1
+            seen_head = seen_head or entry.hash == expect_head
+        if legacy and not keyed:
             return VerifyResult(
                 False,
                 n,
                 prev,
                 None,
-                f"the head is {prev}, not the expected {expect_head}: entries were removed from the end",
+                f"all {legacy} entries predate the audit key and nothing seals them: "
+                "run `numbot audit reseal` (or they were rewritten without the key)",
+                legacy,
             )
-        return VerifyResult(True, n, prev)
+        if not seen_head:
+            return VerifyResult(
+                False,
+                n,
+                prev,
+                None,
+                f"{expect_head} is not an entry of this chain: entries were removed from the end, "
+                "or the chain was rewritten",
+                legacy,
+            )
+        return VerifyResult(True, n, prev, legacy=legacy)
+
+    # -- export -------------------------------------------------------------------------
 
     def export_jsonl(self, out: TextIO) -> int:
         n = 0
@@ -169,6 +388,37 @@ class AuditLog:
         writer.writerow(COLUMNS)
         n = 0
         for entry in self.entries():
-            writer.writerow([getattr(entry, c) for c in COLUMNS])
+            writer.writerow([spreadsheet_safe(getattr(entry, c)) for c in COLUMNS])
             n += 1
         return n
+
+
+def _legacy_problem(entry: AuditEntry, prev: str, expected_seq: int) -> str:
+    """Why this entry is not a valid link of an unkeyed chain ('' when it is)."""
+    if entry.seq != expected_seq or entry.prev_hash != prev:
+        return "out of order"
+    if entry.state is not None:
+        return "an unkeyed entry cannot carry a state"
+    if legacy_hash(prev, *_fields(entry)[:7]) != entry.hash:
+        return "its contents do not match its hash"
+    return ""
+
+
+def _seals(entry: AuditEntry, legacy: int, legacy_head: str) -> bool:
+    fields = entry.detail_fields()
+    return (
+        entry.action == RESEALED
+        and fields.get("legacy_entries") == legacy
+        and fields.get("legacy_head") == legacy_head
+    )
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading '
+    (OWASP's advice for CSV injection). Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

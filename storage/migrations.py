@@ -63,9 +63,30 @@ def _m002_audit(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_money_truth(db: sqlite_utils.Database) -> None:
+    """Sealed transitions in the audit log; checks of unknown outcomes; cards to repair."""
+    db.execute("ALTER TABLE audit ADD COLUMN state TEXT")
+    db.execute("CREATE INDEX audit_subject ON audit (subject, seq)")
+    db.execute("ALTER TABLE requests ADD COLUMN card_drawn TEXT")
+    db.execute("ALTER TABLE requests ADD COLUMN next_check_at TEXT")
+    db.execute("ALTER TABLE requests ADD COLUMN check_attempts INTEGER NOT NULL DEFAULT 0")
+    # Work is found by what is due, not by walking every open request.
+    db.execute(
+        "CREATE INDEX requests_stale_cards ON requests (updated_at) "
+        "WHERE card_ts IS NOT NULL AND (card_drawn IS NULL OR card_drawn != status)"
+    )
+    db.execute("CREATE INDEX requests_checks ON requests (next_check_at) WHERE status = 'checking'")
+    db.execute("CREATE INDEX requests_status_changed ON requests (status, updated_at)")
+    db.execute(
+        "CREATE INDEX requests_hold_expiry ON requests (hold_expires_at) "
+        "WHERE status IN ('held', 'pending')"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
+    ("003_money_truth", _m003_money_truth),
 ]
 
 

@@ -4,15 +4,22 @@ A request's status only moves by compare-and-set inside one write transaction, t
 with the audit entry that records the move. Whoever loses the race (a second click, a
 second process, a Slack retry) sees `None` and changes nothing.
 
-    purchase:  held -> pending -> approved -> purchasing -> purchased | failed
+    purchase:  held -> pending -> approved -> purchasing -> purchased | failed | checking
+               checking -> purchased | failed
                held | pending -> rejected | cancelled | expired
-    release:   pending -> approved -> releasing -> released | failed
+               approved | purchasing -> pending      (nothing happened: try again)
+    release:   pending -> approved -> releasing -> released | failed | checking
+               checking -> released | failed
                pending -> rejected | cancelled
+
+Each move writes a sealed audit entry carrying the new state (`state`), so the workflow
+can check a request's state against the log before anything spends.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,11 +27,11 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.audit import Outcome, append_in, utc_now
+from storage.audit import AuditLog, Outcome, storable
 from storage.db import write_transaction
 
 OPEN_STATUSES = ("held", "pending")
-IN_FLIGHT_STATUSES = ("approved", "purchasing", "releasing")
+IN_FLIGHT_STATUSES = ("approved", "purchasing", "releasing", "checking")
 FINAL_STATUSES = ("purchased", "released", "failed", "rejected", "expired", "cancelled")
 
 
@@ -47,6 +54,9 @@ class Request:
     card_ts: str | None = None
     hold_expires_at: datetime | None = None
     detail: str = ""
+    card_drawn: str | None = None  # the status the card last showed (None: never drawn)
+    next_check_at: datetime | None = None  # `checking`: when to ask Flowyte again
+    check_attempts: int = 0
 
     @property
     def total_cost(self) -> Decimal | None:
@@ -79,6 +89,8 @@ def _to_row(values: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if isinstance(value, Decimal):
             value = str(value)
+        elif isinstance(value, str):
+            value = storable(value)
         elif isinstance(value, datetime):
             value = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         row[key] = value
@@ -90,11 +102,23 @@ def _from_row(row: dict[str, Any]) -> Request:
     for key in ("setup_cost", "monthly_cost"):
         if values.get(key) is not None:
             values[key] = Decimal(values[key])
-    if values.get("hold_expires_at"):
-        values["hold_expires_at"] = datetime.strptime(
-            values["hold_expires_at"], "%Y-%m-%dT%H:%M:%SZ"
-        ).replace(tzinfo=UTC)
+    for key in ("hold_expires_at", "next_check_at"):
+        if values.get(key):
+            values[key] = datetime.strptime(values[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return Request(**{k: values[k] for k in _COLUMNS})
+
+
+def _stamp(moment: datetime) -> str:
+    """`updated_at`'s format (storage.audit.utc_now), for comparisons in SQL."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_stamp(value: str | None) -> datetime | None:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if value else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if value else None
 
 
 def new_request_id() -> str:
@@ -111,12 +135,26 @@ class AuditNote:
     detail: str = ""
 
 
+def _real_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class RequestStore:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        audit: AuditLog,
+        *,
+        clock: Callable[[], datetime] = _real_now,
+    ) -> None:
+        """`clock` stamps `created_at`/`updated_at`; the workflow measures quiet windows
+        with the same clock (tests move it instead of sleeping)."""
         self.db = db
+        self.audit = audit
+        self.clock = clock
 
     def create(self, note: AuditNote, **values: Any) -> Request:
-        now = utc_now()
+        now = _stamp(self.clock())
         values = {"id": new_request_id(), "created_at": now, "updated_at": now, **values}
         row = _to_row(values)
         with write_transaction(self.db) as conn:
@@ -125,13 +163,14 @@ class RequestStore:
                 f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' for _ in row)})",  # noqa: S608
                 tuple(row.values()),
             )
-            append_in(
+            self.audit.append_in(
                 conn,
                 actor=note.actor,
                 action=note.action,
                 subject=row["id"],
                 outcome=note.outcome,
                 detail=note.detail,
+                state=row["status"],
             )
         return self.get(values["id"])  # type: ignore[return-value]
 
@@ -153,7 +192,7 @@ class RequestStore:
         Returns the updated request, or None when it was not in those states (someone else
         got there first); then nothing is written, and the caller audits the refusal.
         """
-        row = _to_row({**changes, "status": to_status, "updated_at": utc_now()})
+        row = _to_row({**changes, "status": to_status, "updated_at": _stamp(self.clock())})
         assignments = ", ".join(f"{col} = ?" for col in row)
         marks = ", ".join("?" for _ in from_statuses)
         with write_transaction(self.db) as conn:
@@ -163,19 +202,23 @@ class RequestStore:
             )
             if cursor.rowcount != 1:
                 return None
-            append_in(
+            self.audit.append_in(
                 conn,
                 actor=note.actor,
                 action=note.action,
                 subject=request_id,
                 outcome=note.outcome,
                 detail=note.detail,
+                state=to_status,
             )
         return self.get(request_id)
 
     def set_fields(self, request_id: str, **changes: Any) -> None:
-        """Change bookkeeping fields (the card's location) without touching the status."""
-        row = _to_row({**changes, "updated_at": utc_now()})
+        """Change bookkeeping fields (where the card is, what it shows, when to check again)
+        without touching the status or `updated_at`, which is when the status last moved."""
+        if "status" in changes or "updated_at" in changes:
+            raise ValueError("the status only moves by transition()")
+        row = _to_row(changes)
         assignments = ", ".join(f"{col} = ?" for col in row)
         with write_transaction(self.db) as conn:
             sql = f"UPDATE requests SET {assignments} WHERE id = ?"  # noqa: S608 - names checked by _to_row
@@ -188,6 +231,71 @@ class RequestStore:
             list(statuses),
         )
         return [_from_row(r) for r in rows]
+
+    # -- what the sweep finds by due time (each query is served by an index) -----------------
+
+    def _select(self, where: str, params: list[Any], limit: int) -> list[Request]:
+        sql = f"SELECT * FROM requests WHERE {where} LIMIT ?"  # noqa: S608 - fixed clauses
+        return [_from_row(r) for r in self.db.query(sql, [*params, limit])]
+
+    def quiet_in_flight(self, changed_before: datetime, limit: int = 100) -> list[Request]:
+        """Approved, purchasing or releasing, and unchanged since `changed_before`."""
+        return self._select(
+            "status IN ('approved', 'purchasing', 'releasing') AND updated_at <= ? "
+            "ORDER BY updated_at",
+            [_stamp(changed_before)],
+            limit,
+        )
+
+    def checks_due(self, now: datetime, limit: int = 100) -> list[Request]:
+        """`checking` requests whose next look at Flowyte is due."""
+        return self._select(
+            "status = 'checking' AND (next_check_at IS NULL OR next_check_at <= ?) "
+            "ORDER BY next_check_at",
+            [_to_row({"next_check_at": now})["next_check_at"]],
+            limit,
+        )
+
+    def lapsed_holds(self, now: datetime, limit: int = 100) -> list[Request]:
+        return self._select(
+            "status IN ('held', 'pending') AND hold_expires_at <= ? ORDER BY hold_expires_at",
+            [_to_row({"hold_expires_at": now})["hold_expires_at"]],
+            limit,
+        )
+
+    def cardless(self, changed_before: datetime, limit: int = 100) -> list[Request]:
+        """Pending requests whose card was never posted (Slack was down, or a crash)."""
+        return self._select(
+            "status = 'pending' AND card_ts IS NULL AND updated_at <= ? ORDER BY updated_at",
+            [_stamp(changed_before)],
+            limit,
+        )
+
+    def stale_cards(self, changed_before: datetime, limit: int = 100) -> list[Request]:
+        """Requests whose card does not show their current status (an update failed)."""
+        return self._select(
+            "card_ts IS NOT NULL AND (card_drawn IS NULL OR card_drawn != status) "
+            "AND updated_at <= ? ORDER BY updated_at",
+            [_stamp(changed_before)],
+            limit,
+        )
+
+    def next_due(self) -> dict[str, datetime | None]:
+        """The earliest moment each kind of sweep work falls due (before its quiet window)."""
+        row = self.db.execute(
+            "SELECT "
+            "(SELECT min(updated_at) FROM requests "
+            " WHERE status IN ('approved', 'purchasing', 'releasing')), "
+            "(SELECT min(next_check_at) FROM requests WHERE status = 'checking'), "
+            "(SELECT min(hold_expires_at) FROM requests WHERE status IN ('held', 'pending')), "
+            "(SELECT min(updated_at) FROM requests WHERE status = 'pending' AND card_ts IS NULL)"
+        ).fetchone()
+        return {
+            "in_flight": _parse_stamp(row[0]),
+            "check": _parse_time(row[1]),
+            "hold": _parse_time(row[2]),
+            "cardless": _parse_stamp(row[3]),
+        }
 
     def open_for_number(self, e164: str, kind: str) -> list[Request]:
         """Requests for this number that have not reached a final status."""

@@ -6,18 +6,20 @@ import sqlite3
 import subprocess
 import sys
 
-from storage.audit import AuditLog
+from storage.audit import AuditKey, AuditLog
 from storage.db import connect
+
+AUDIT_KEY = "cli-test-audit-key-0123456789abcdef0123"
 
 
 def numbot(*args, cwd, env=None):
-    base = {"PATH": os.environ["PATH"], "PYTHONPATH": os.getcwd()}
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": os.getcwd(), "NUMBOT_AUDIT_KEY": AUDIT_KEY}
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=cwd,
                           env={**base, **(env or {})}, timeout=30)
 
 
 def make_log(path, n=4):
-    audit = AuditLog(connect(path))
+    audit = AuditLog(connect(path), AuditKey(AUDIT_KEY))
     for i in range(n):
         audit.append(actor=f"U{i}", action="approve", subject=f"req_{i}", outcome="ok")
     audit.db.conn.close()

@@ -24,6 +24,8 @@ STATUS_LINES = {
     "approved": ":gear: Approved by <@{by}>; buying now…",
     "purchasing": ":gear: Approved by <@{by}>; buying now…",
     "releasing": ":gear: Approved by <@{by}>; releasing now…",
+    "checking": ":mag: Approved by <@{by}>. Flowyte did not confirm in time: Checking with "
+    "Flowyte whether it went through (it is never done twice).",
     "purchased": ":white_check_mark: Approved by <@{by}> and *purchased*.",
     "released": ":white_check_mark: Approved by <@{by}> and *released* to the carrier.",
     "failed": ":x: Failed: {detail}",

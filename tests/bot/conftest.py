@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,8 +16,8 @@ import pytest
 from bot.flowyte.client import FlowyteClient, RetryPolicy
 from bot.sandbox import SandboxFlowyte
 from bot.storage_runner import Storage
-from bot.workflow import NumbersService
-from storage.audit import AuditEntry
+from bot.workflow import NumbersService, Timing
+from storage.audit import AuditEntry, AuditKey
 from storage.db import connect
 from storage.requests import Request
 
@@ -26,14 +27,22 @@ STRANGER = "USTRANGER1"
 APPROVERS = tuple(f"UAPPROVER{i:02d}" for i in range(1, 13))
 APPROVER = APPROVERS[0]
 CARD = ("C0APPROVALS", "1.0001")
+AUDIT_KEY = AuditKey("unit-test-audit-key-0123456789abcdef")
 
 
 class FakeClock:
     def __init__(self, start: datetime = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)) -> None:
         self.now = start
+        self._real_since: float | None = None
 
     def __call__(self) -> datetime:
-        return self.now
+        if self._real_since is None:
+            return self.now
+        return self.now + timedelta(seconds=time.monotonic() - self._real_since)
+
+    def run_with_real_time(self) -> None:
+        """From now on the clock also moves as real time passes (for races between tasks)."""
+        self._real_since = time.monotonic()
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
@@ -44,6 +53,7 @@ class RecordingNotifier:
         self.posted: list[tuple[Request, Decimal | None]] = []
         self.updated: list[Request] = []
         self.told: list[tuple[Request, str, list[Any] | None]] = []
+        self.alerts: list[str] = []
 
     async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
         self.posted.append((request, balance))
@@ -56,6 +66,9 @@ class RecordingNotifier:
         self, request: Request, text: str, *, agents: list[Any] | None = None
     ) -> None:
         self.told.append((request, text, agents))
+
+    async def alert(self, text: str) -> None:
+        self.alerts.append(text)
 
     @property
     def texts(self) -> list[str]:
@@ -167,7 +180,7 @@ class Env:
         """Another service over the same sandbox; `fresh_db` opens the DB file again (a restart)."""
         storage = self.storage
         if fresh_db:
-            storage = Storage(connect(self.db_path))
+            storage = Storage(connect(self.db_path), AUDIT_KEY, clock=self.clock)
             self._storages.append(storage)
         options: dict[str, Any] = {
             "flowyte": self.client,
@@ -176,8 +189,7 @@ class Env:
             "notifier": notifier if notifier is not None else self.notifier,
             "sandbox": True,
             "clock": self.clock,
-            "reconcile_grace": 0.0,
-            "in_flight_timeout": 0.0,
+            "timing": Timing(quiet=0.0, grace=0.0),
         }
         options.update(kw)
         return NumbersService(**options)
@@ -223,7 +235,7 @@ async def env(tmp_path):
     )
     client = FlowyteClient(http, retry=RetryPolicy(attempts=2), sleep=_no_sleep)
     db_path = tmp_path / "numbot.db"
-    storage = Storage(connect(db_path))
+    storage = Storage(connect(db_path), AUDIT_KEY, clock=clock)
     notifier = RecordingNotifier()
     environment = Env(
         db_path=db_path,

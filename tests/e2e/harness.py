@@ -36,10 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-e2e-bot-token-0000"
 FLOWYTE_KEY = "flowyte_sk_test_e2e_key_0000"
+AUDIT_KEY = "e2e-audit-key-0123456789abcdef0123456789"
 APPROVAL_CHANNEL = "C0APPROVALS"
 ALICE, BOB, CAROL, MALLORY = "U0ALICE", "U0BOB", "U0CAROL", "U0MALLORY"
 APPROVERS = (ALICE, BOB, CAROL)  # alice approves too, but never her own requests
-SECRETS = (SIGNING_SECRET, BOT_TOKEN, FLOWYTE_KEY)
+SECRETS = (SIGNING_SECRET, BOT_TOKEN, FLOWYTE_KEY, AUDIT_KEY)
 
 _responses = itertools.count(1)
 
@@ -60,6 +61,7 @@ class BotProcess:
             "SLACK_API_URL": slack.api_url,
             "FLOWYTE_API_KEY": FLOWYTE_KEY,
             "FLOWYTE_BASE_URL": flowyte_url + "/api/v1",
+            "NUMBOT_AUDIT_KEY": AUDIT_KEY,
             "NUMBOT_DB": str(self.db),
             "NUMBOT_APPROVERS": ",".join(APPROVERS),
             "NUMBOT_APPROVAL_CHANNEL": APPROVAL_CHANNEL,

@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+import time
 
 from handlers import ids
 from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, CAROL, BotProcess, reply, texts
@@ -10,6 +11,13 @@ from tests.e2e.test_golden_path import hold_number, request_purchase, run_cli
 # Short Flowyte timeout and sweep interval, so a restarted bot settles within seconds: it
 # takes up a request once it has been quiet for timeout + grace + 2 s (here 1 + 1 + 2).
 QUICK_RECOVERY = {"NUMBOT_FLOWYTE_TIMEOUT": "1", "NUMBOT_SWEEP_SECONDS": "0.5"}
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_path):
@@ -100,7 +108,10 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
                 and "is yours" in texts(c.body)
             )
         )
-        assert len(flowyte.calls("POST", "/numbers/purchase")) == 1  # reconciled, not bought again
+        # Settled by replaying with the same key: Flowyte answered with the first result.
+        keys = [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
+        assert len(keys) == 2 and len(set(keys)) == 1
+        assert str(flowyte.sandbox.balance) == "22.85"  # charged once
         with sqlite3.connect(bot.db) as db:
             assert (
                 db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
@@ -113,15 +124,16 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
 
 
 def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack, flowyte, tmp_path):
-    """The approval was committed, then the process died before calling Flowyte."""
+    """The approval was committed, then the process died (here: during the price re-check)."""
     e164, request_id = hold_number(bot, slack)
     request_purchase(bot, slack, request_id)
+    flowyte.add_fault("GET", r"/numbers/available/", times=1, delay_s=30)
+    bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+    wait_until(lambda: flowyte.calls("GET", path_regex=r"/numbers/available/"))
     bot.kill9()
     with sqlite3.connect(bot.db) as db:  # the state that crash leaves behind
-        db.execute(
-            "UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?",
-            [BOB, request_id],
-        )
+        status = db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()
+    assert status == ("approved",)
     restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
         slack.wait_for(
@@ -130,6 +142,44 @@ def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack,
         assert [c.json["e164"] for c in flowyte.calls("POST", "/numbers/purchase")] == [e164]
     finally:
         restarted.stop()
+
+
+def test_an_approval_forged_in_the_database_moves_no_money(bot, slack, flowyte, tmp_path):
+    """Write access to the SQLite file is not an approval: numbot checks the sealed log."""
+    _, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    bot.kill9()
+    with sqlite3.connect(bot.db) as db:
+        db.execute(
+            "UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?",
+            [BOB, request_id],
+        )
+    restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
+    try:
+        alarm = slack.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage"
+                and c.body.get("channel") == APPROVAL_CHANNEL
+                and "sealed audit entry" in texts(c.body)
+            ),
+            timeout=20,
+        )
+        assert request_id in texts(alarm[0].body)
+        time.sleep(2)  # several sweeps pass: still nothing bought, one alarm
+        assert flowyte.calls("POST", "/numbers/purchase") == []
+        assert str(flowyte.sandbox.balance) == "25.00"
+        assert not any("Approved by" in texts(c.body) for c in slack.calls("chat.update"))
+        with sqlite3.connect(bot.db) as db:
+            alarms = db.execute(
+                "SELECT count(*) FROM audit WHERE action = 'integrity_alarm' AND subject = ?",
+                [request_id],
+            ).fetchone()[0]
+        assert alarms == 1
+        assert "will not be executed" in restarted.output()
+    finally:
+        restarted.stop()
+    verify = run_cli(bot, "audit", "verify")
+    assert verify.returncode == 0, verify.stderr  # the log itself was not touched
 
 
 def test_a_second_process_leaves_a_purchase_in_flight_alone(bot, slack, flowyte, tmp_path):

@@ -1,0 +1,152 @@
+"""What every part of the workflow shares: its collaborators, and the small steps they all take
+(audit an action, refuse, move a request by compare-and-set, tell people).
+
+Nothing here decides; the parts beside it do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.flowyte import errors as fe
+from bot.flowyte.client import FlowyteClient
+from bot.flowyte.models import Agent
+from bot.outcomes import Refused
+from bot.ports import Notifier
+from bot.storage_runner import Storage
+from bot.workflow import sentences
+from storage.audit import Outcome
+from storage.requests import AuditNote, Request
+
+logger = logging.getLogger("bot.workflow")
+
+SYSTEM = "numbot"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def detail(**fields: Any) -> str:
+    """An audit entry's detail: the non-empty fields as sorted JSON (amounts as strings)."""
+    clean = {
+        k: (str(v) if isinstance(v, Decimal) else v) for k, v in fields.items() if v is not None
+    }
+    return json.dumps(clean, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long numbot waits before it takes a request up again, in seconds.
+
+    `quiet` must be longer than any one Flowyte call can run: a request whose status has
+    not moved for that long has no call still in flight in any numbot process.
+    """
+
+    quiet: float = 20.0
+    grace: float = 3.0  # before the first look at an unknown outcome
+    check_backoff_cap: float = 600.0  # the longest wait between two looks
+
+
+@dataclass
+class Context:
+    flowyte: FlowyteClient
+    storage: Storage
+    approvers: frozenset[str]
+    notifier: Notifier | None
+    sandbox: bool
+    clock: Callable[[], datetime]
+    timing: Timing
+
+    # -- the audit log and the requests table ---------------------------------------------
+
+    async def audit(
+        self, actor: str, action: str, subject: str, outcome: Outcome, **fields: Any
+    ) -> None:
+        await self.storage.run(
+            self.storage.audit.append,
+            actor=actor,
+            action=action,
+            subject=subject,
+            outcome=outcome,
+            detail=detail(**fields),
+        )
+
+    async def refuse(
+        self, actor: str, action: str, subject: str, code: str, message: str
+    ) -> Refused:
+        await self.audit(actor, action, subject, "refused", code=code)
+        return Refused(code, message)
+
+    async def flowyte_failed(
+        self, actor: str, action: str, subject: str, exc: fe.FlowyteError
+    ) -> Refused:
+        status = exc.status if isinstance(exc, fe.FlowyteAPIError) else None
+        code = exc.code if isinstance(exc, fe.FlowyteAPIError) else type(exc).__name__
+        await self.audit(actor, action, subject, "failed", status=status, code=code)
+        if isinstance(exc, fe.OutcomeUnknown):
+            # Only purchases and releases are checked until known; for anything else, say how to look.
+            return Refused("flowyte", sentences.UNKNOWN_NOT_CHECKED)
+        return Refused("flowyte", exc.explain())
+
+    async def transition(
+        self,
+        request: Request,
+        from_statuses: tuple[str, ...],
+        to_status: str,
+        note: AuditNote,
+        **changes: Any,
+    ) -> Request | None:
+        return await self.storage.run(
+            self.storage.requests.transition,
+            request.id,
+            from_statuses=from_statuses,
+            to_status=to_status,
+            note=note,
+            **changes,
+        )
+
+    async def load(self, request_id: str) -> Request | None:
+        if not sentences.REQUEST_ID.fullmatch(request_id):
+            return None
+        return await self.storage.run(self.storage.requests.get, request_id)
+
+    # -- people -----------------------------------------------------------------------------
+
+    async def safely(self, what: str, coro: Any) -> bool:
+        """Slack-side follow-ups must not undo a decision already committed."""
+        try:
+            await coro
+        except Exception:
+            logger.exception("could not %s", what)
+            return False
+        return True
+
+    async def update_card(self, request: Request) -> None:
+        """Redraw the card; remember what it shows, so the sweep can repair a failed update."""
+        if self.notifier is None or not request.card_ts:
+            return
+        if await self.safely(
+            f"update the card of {request.id}", self.notifier.update_card(request)
+        ):
+            await self.storage.run(
+                self.storage.requests.set_fields, request.id, card_drawn=request.status
+            )
+
+    async def tell(self, request: Request, text: str, agents: list[Agent] | None = None) -> None:
+        if self.notifier:
+            await self.safely(
+                f"tell {request.requester} about {request.id}",
+                self.notifier.tell_requester(request, text, agents=agents),
+            )
+
+    async def alert(self, text: str) -> None:
+        """Something an operator must look at, in the approval channel."""
+        if self.notifier:
+            await self.safely("alert the approval channel", self.notifier.alert(text))

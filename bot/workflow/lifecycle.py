@@ -1,0 +1,341 @@
+"""A request's life before it is carried out: hold, request, approve, reject, expire.
+
+Four-eyes is decided here, at click time, from the request as stored: only a configured
+approver who is not the requester may approve, and `pending -> approved` is a
+compare-and-set, so however many clicks arrive, in however many processes, one wins. The
+approval's audit entry binds the number, price and hold it approved (integrity.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
+
+from bot.flowyte import errors as fe
+from bot.flowyte.models import OwnedNumber
+from bot.outcomes import Decided, Held, Refused, Requested
+from bot.workflow import sentences
+from bot.workflow.context import SYSTEM, Context, detail, logger
+from bot.workflow.execution import Executor, release_hold
+from bot.workflow.integrity import binding
+from storage.requests import AuditNote, Request
+
+DEFAULT_HOLD = timedelta(minutes=30)  # the guide's "about 30 minutes", when Flowyte omits it
+
+# (actor, action, "+E.164 or id") -> the owned number, or why not (routing.Routing.resolve)
+Resolve = Callable[[str, str, str], Awaitable[OwnedNumber | Refused]]
+
+
+class Lifecycle:
+    def __init__(self, ctx: Context, executor: Executor, resolve: Resolve) -> None:
+        self.ctx = ctx
+        self.executor = executor
+        self.resolve = resolve
+
+    # -- hold and request ---------------------------------------------------------------------
+
+    async def reserve(self, actor: str, e164: str) -> Held | Refused:
+        ctx = self.ctx
+        if not sentences.E164.fullmatch(e164):
+            return await ctx.refuse(actor, "reserve", e164[:32], "bad_input", sentences.NOT_E164)
+        try:
+            hold = await ctx.flowyte.reserve(e164)
+        except fe.FlowyteError as exc:
+            return await ctx.flowyte_failed(actor, "reserve", e164, exc)
+        setup, monthly = hold.setup_cost, hold.monthly_cost
+        if setup is None or monthly is None:
+            setup, monthly = await self._quote(e164)
+        expires = hold.expires_at or (ctx.clock() + DEFAULT_HOLD)
+        request = await ctx.storage.run(
+            ctx.storage.requests.create,
+            AuditNote(
+                actor,
+                "reserve",
+                detail=detail(e164=e164, reservation=hold.id, setup=setup, monthly=monthly),
+            ),
+            kind="purchase",
+            status="held",
+            e164=e164,
+            reservation_id=hold.id,
+            setup_cost=setup,
+            monthly_cost=monthly,
+            requester=actor,
+            hold_expires_at=expires,
+        )
+        return Held(request)
+
+    async def _quote(self, e164: str) -> tuple[Decimal | None, Decimal | None]:
+        try:
+            quote = await self.ctx.flowyte.get_available(e164)
+        except fe.FlowyteError:
+            logger.warning("no price for %s", e164)
+            return None, None
+        return quote.setup_cost, quote.monthly_cost
+
+    async def requestable(self, actor: str, request_id: str) -> Request | Refused:
+        """The hold `actor` may now request to buy, or why not (checked again on submit)."""
+        ctx = self.ctx
+        request = await ctx.load(request_id)
+        if request is None or request.kind != "purchase":
+            return await ctx.refuse(
+                actor,
+                "request_purchase",
+                request_id[:40],
+                "unknown",
+                "That hold no longer exists. Search and reserve again.",
+            )
+        if actor != request.requester:
+            return await ctx.refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "not_holder",
+                f"Only <@{request.requester}>, who holds this number, can request its purchase.",
+            )
+        if request.status != "held":
+            return await ctx.refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "already_requested",
+                sentences.status_sentence(request),
+            )
+        if request.hold_expired(ctx.clock()):
+            await self.expire(request, actor=actor)
+            return await ctx.refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "expired",
+                "The hold on that number has expired. Search and reserve again.",
+            )
+        return request
+
+    async def request_purchase(
+        self, actor: str, request_id: str, reason: str
+    ) -> Requested | Refused:
+        ctx = self.ctx
+        request = await self.requestable(actor, request_id)
+        if isinstance(request, Refused):
+            return request
+        setup, monthly = request.setup_cost, request.monthly_cost
+        if setup is None or monthly is None:
+            # An approver must see what they approve: no price, no request.
+            setup, monthly = await self._quote(request.e164)
+            if setup is None or monthly is None:
+                return await ctx.refuse(
+                    actor,
+                    "request_purchase",
+                    request.id,
+                    "no_price",
+                    "numbot could not learn this number's price from Flowyte, so it cannot ask "
+                    "anyone to approve it. Try again in a minute.",
+                )
+        pending = await ctx.transition(
+            request,
+            ("held",),
+            "pending",
+            AuditNote(actor, "request_purchase", detail=detail(reason=reason)),
+            reason=reason,
+            setup_cost=setup,
+            monthly_cost=monthly,
+        )
+        if pending is None:
+            return await ctx.refuse(
+                actor,
+                "request_purchase",
+                request.id,
+                "already_requested",
+                "That number was already requested.",
+            )
+        balance = await self.balance()
+        posted = await self.post_card(pending, balance)
+        return Requested(posted or pending, balance, posted is not None)
+
+    async def request_release(
+        self, actor: str, number_ref: str, reason: str
+    ) -> Requested | Refused:
+        ctx = self.ctx
+        number = await self.resolve(actor, "request_release", number_ref)
+        if isinstance(number, Refused):
+            return number
+        open_requests = await ctx.storage.run(
+            ctx.storage.requests.open_for_number, number.e164, "release"
+        )
+        if open_requests:
+            return await ctx.refuse(
+                actor,
+                "request_release",
+                number.e164,
+                "already_requested",
+                "A release of that number is already waiting for approval.",
+            )
+        request = await ctx.storage.run(
+            ctx.storage.requests.create,
+            AuditNote(
+                actor,
+                "request_release",
+                detail=detail(e164=number.e164, number=number.id, reason=reason),
+            ),
+            kind="release",
+            status="pending",
+            e164=number.e164,
+            number_id=number.id,
+            monthly_cost=number.monthly_cost,
+            requester=actor,
+            reason=reason,
+        )
+        posted = await self.post_card(request, None)
+        return Requested(posted or request, None, posted is not None)
+
+    async def balance(self) -> Decimal | None:
+        try:
+            return (await self.ctx.flowyte.wallet()).balance_usd
+        except fe.FlowyteError:
+            logger.warning("wallet balance unavailable for the approval card")
+            return None
+
+    async def post_card(self, request: Request, balance: Decimal | None) -> Request | None:
+        """Post the card, then record where it is, before anything else can happen."""
+        ctx = self.ctx
+        if ctx.notifier is None:
+            return None
+        try:
+            channel, ts = await ctx.notifier.post_card(request, balance=balance)
+        except Exception:
+            logger.exception("could not post the approval card for %s", request.id)
+            await ctx.audit(SYSTEM, "post_card", request.id, "failed")
+            return None
+        await ctx.storage.run(
+            ctx.storage.requests.set_fields,
+            request.id,
+            card_channel=channel,
+            card_ts=ts,
+            card_drawn=request.status,
+        )
+        return await ctx.load(request.id)
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    async def approve(self, actor: str, request_id: str) -> Decided | Refused:
+        ctx = self.ctx
+        request = await ctx.load(request_id)
+        if request is None:
+            return await ctx.refuse(
+                actor, "approve", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
+            )
+        if actor not in ctx.approvers:
+            return await ctx.refuse(
+                actor,
+                "approve",
+                request.id,
+                "not_approver",
+                "Only configured approvers can approve, and you are not one. Ask an approver.",
+            )
+        if actor == request.requester:
+            return await ctx.refuse(
+                actor,
+                "approve",
+                request.id,
+                "self_approval",
+                "You asked for this, so someone else must approve it. Nothing was bought.",
+            )
+        if request.status != "pending":
+            return await ctx.refuse(
+                actor,
+                "approve",
+                request.id,
+                sentences.refusal_code(request),
+                sentences.status_sentence(request),
+            )
+        if request.kind == "purchase" and request.hold_expired(ctx.clock()):
+            expired = await self.expire(request, actor=actor)
+            if expired is not None:
+                return await ctx.refuse(
+                    actor,
+                    "approve",
+                    request.id,
+                    "expired",
+                    "The hold expired before approval, so nothing was bought. The requester can reserve it again.",
+                )
+            return await ctx.refuse(
+                actor,
+                "approve",
+                request.id,
+                "already_decided",
+                "Someone else decided this request first.",
+            )
+        approved = await ctx.transition(
+            request,
+            ("pending",),
+            "approved",
+            AuditNote(actor, "approve", detail=detail(binds=binding(request))),
+            decided_by=actor,
+        )
+        if approved is None:
+            current = await ctx.load(request.id) or request
+            return await ctx.refuse(
+                actor,
+                "approve",
+                request.id,
+                sentences.refusal_code(current),
+                sentences.status_sentence(current),
+            )
+        return await self.executor.execute(approved)
+
+    async def reject(self, actor: str, request_id: str) -> Decided | Refused:
+        ctx = self.ctx
+        request = await ctx.load(request_id)
+        if request is None:
+            return await ctx.refuse(
+                actor, "reject", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
+            )
+        if actor == request.requester:
+            to_status, action = "cancelled", "cancel"
+        elif actor in ctx.approvers:
+            to_status, action = "rejected", "reject"
+        else:
+            return await ctx.refuse(
+                actor,
+                "reject",
+                request.id,
+                "not_approver",
+                "Only an approver or the requester can reject this request.",
+            )
+        done = await ctx.transition(
+            request, ("held", "pending"), to_status, AuditNote(actor, action), decided_by=actor
+        )
+        if done is None:
+            current = await ctx.load(request.id) or request
+            return await ctx.refuse(
+                actor,
+                action,
+                request.id,
+                sentences.refusal_code(current),
+                sentences.status_sentence(current),
+            )
+        if done.kind == "purchase":
+            await release_hold(ctx, done)
+        await ctx.update_card(done)
+        verb = "cancelled" if to_status == "cancelled" else f"rejected by <@{actor}>"
+        if actor != done.requester:
+            await ctx.tell(done, f"Your request for {done.e164} was {verb}. Nothing was charged.")
+        return Decided(done, f"Request for {done.e164} {verb}.")
+
+    async def expire(self, request: Request, actor: str = SYSTEM) -> Request | None:
+        ctx = self.ctx
+        expired = await ctx.transition(
+            request,
+            ("held", "pending"),
+            "expired",
+            AuditNote(actor, "expire", detail=detail(hold_expires_at=request.hold_expires_at)),
+        )
+        if expired is not None:
+            await ctx.update_card(expired)
+            if expired.card_ts:
+                await ctx.tell(
+                    expired,
+                    f"Your hold on {expired.e164} expired before approval, so nothing was bought. Reserve it again to request it again.",
+                )
+        return expired

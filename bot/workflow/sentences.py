@@ -1,0 +1,65 @@
+"""What the workflow says, and the shapes it accepts: pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+
+from storage.requests import IN_FLIGHT_STATUSES, Request
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+NUMBER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+REQUEST_ID = re.compile(r"^req_[0-9a-f]{12}$")
+
+NOT_E164 = "That is not a phone number in +E.164 form."
+NOT_AGENT = "That is not an agent id."
+UNKNOWN_REQUEST = "That request does not exist (the message may be from an old install)."
+UNKNOWN_NOT_CHECKED = (
+    "Flowyte did not answer in time, so numbot cannot tell whether that happened. "
+    "Check with `/numbers list` (or search again) before you retry."
+)
+CHECKING = (
+    "Flowyte did not confirm the {kind} in time, so numbot does not know yet whether it "
+    "happened. It is checking with Flowyte and will report here; do not retry by hand."
+)
+PRICE_UNCHECKED = (
+    "numbot could not re-check the price with Flowyte just now ({why}), so nothing was "
+    "bought. The request is waiting for approval again: approve it again in a minute."
+)
+NOT_PURCHASED = (
+    "Flowyte shows that this purchase did not happen, so nothing was charged. "
+    "Reserve the number and request it again."
+)
+NOT_RELEASED = (
+    "Flowyte still lists this number as ours: it was not released. Request the release again."
+)
+UNAUTHENTIC = (
+    "numbot will not carry out request {id}: its approval is not backed by a sealed audit "
+    "entry from an approver ({why}). The database may have been edited. Nothing was spent; "
+    "check `numbot audit verify` and the request before anything else."
+)
+
+
+def refusal_code(request: Request) -> str:
+    if request.status in IN_FLIGHT_STATUSES:
+        return "in_flight"
+    if request.status == "expired":
+        return "expired"
+    return "already_decided"
+
+
+def status_sentence(request: Request) -> str:
+    who = f" by <@{request.decided_by}>" if request.decided_by else ""
+    return {
+        "held": "That number is held but its purchase has not been requested yet.",
+        "approved": f"Already approved{who}; the purchase is under way.",
+        "purchasing": f"Already approved{who}; the purchase is under way.",
+        "releasing": f"Already approved{who}; the release is under way.",
+        "checking": f"Already approved{who}; numbot is checking with Flowyte whether it went through.",
+        "purchased": f"Already approved{who} and bought. Nothing more to do.",
+        "released": f"Already approved{who} and released.",
+        "failed": f"This request already failed: {request.detail}",
+        "rejected": f"Already rejected{who}.",
+        "cancelled": "The requester cancelled this request.",
+        "expired": "The hold expired, so this request can no longer be approved. Reserve the number again.",
+    }.get(request.status, f"This request is {request.status}.")

@@ -1,0 +1,77 @@
+"""The sweep: finish what was left half-done, by due time, and say when to come back.
+
+Runs at start and then whenever something falls due (at most every NUMBOT_SWEEP_SECONDS).
+A request in flight is only taken up once its status has not moved for the quiet window:
+by then no Flowyte call that any numbot process started for it can still be running, so a
+second process, or this one after a restart, never settles a purchase another is making.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.workflow.context import SYSTEM, Context
+from bot.workflow.execution import Executor
+from bot.workflow.lifecycle import Lifecycle
+
+BATCH = 100  # per kind of work per pass; the rest waits for the next pass
+CARD_REPAIR_AFTER = timedelta(seconds=5)  # leave a card update that may still be on its way
+
+
+class Sweep:
+    def __init__(self, ctx: Context, lifecycle: Lifecycle, executor: Executor) -> None:
+        self.ctx = ctx
+        self.lifecycle = lifecycle
+        self.executor = executor
+
+    async def run(self) -> int:
+        """One pass; returns how many requests it touched."""
+        ctx, requests = self.ctx, self.ctx.storage.requests
+        now = self.ctx.clock()
+        quiet_since = now - timedelta(seconds=ctx.timing.quiet)
+        count = 0
+        for request in await ctx.storage.run(requests.quiet_in_flight, quiet_since, BATCH):
+            if await ctx.storage.run(
+                ctx.storage.audit.has, subject=request.id, action="integrity_alarm"
+            ):
+                continue  # flagged once already; an operator must look
+            await ctx.audit(SYSTEM, "resume", request.id, "ok", status=request.status)
+            if request.status == "approved":
+                await self.executor.execute(request)
+            else:
+                await self.executor.check(request)
+            count += 1
+        for request in await ctx.storage.run(requests.checks_due, now, BATCH):
+            await self.executor.check(request)
+            count += 1
+        for request in await ctx.storage.run(requests.cardless, quiet_since, BATCH):
+            balance = await self.lifecycle.balance() if request.kind == "purchase" else None
+            await self.lifecycle.post_card(request, balance)
+            count += 1
+        for request in await ctx.storage.run(requests.stale_cards, now - CARD_REPAIR_AFTER, BATCH):
+            if await self.executor.state_is_sealed(request):
+                await ctx.update_card(request)
+                count += 1
+        for request in await ctx.storage.run(requests.lapsed_holds, ctx.clock(), BATCH):
+            if request.kind == "purchase" and await self.lifecycle.expire(request):
+                count += 1
+        return count
+
+    async def next_due(self) -> float:
+        """Seconds until the earliest piece of work falls due (0 when some already has)."""
+        ctx = self.ctx
+        due = await ctx.storage.run(ctx.storage.requests.next_due)
+        quiet = timedelta(seconds=ctx.timing.quiet)
+        now = self.ctx.clock()
+        moments: list[datetime] = []
+        for name in ("in_flight", "cardless"):
+            changed = due[name]
+            if changed is not None:
+                moments.append(changed + quiet)
+        if due["check"] is not None:
+            moments.append(due["check"])
+        if due["hold"] is not None:
+            moments.append(due["hold"])
+        if not moments:
+            return float("inf")
+        return max(0.0, (min(moments) - now).total_seconds())

@@ -163,11 +163,15 @@ def build_requested(
     request: Request, channel: str | None, *, posted: bool, sandbox: bool
 ) -> Message:
     where = f"<#{channel}>" if channel else "the approval channel"
+    what = "Release" if request.kind == "release" else "Purchase"
     if posted:
-        text = f"Purchase of {request.e164} requested. An approver will decide in {where}; you'll hear back here."
+        text = f"{what} of {request.e164} requested. An approver will decide in {where}; you'll hear back here."
     else:
+        # Slack calls are retried (429 after Retry-After, dropped connections) before this,
+        # and the sweep posts a pending request's missing card every NUMBOT_SWEEP_SECONDS.
         text = (
-            f"Purchase of {request.e164} is requested, but the approval card could not be posted to {where}. "
-            "numbot will post it when it restarts; tell your numbot admin."
+            f"{what} of {request.e164} is requested, but Slack would not take the approval card in {where}, "
+            "even after retrying. numbot keeps trying and posts it as soon as Slack takes it; "
+            "if no card appears within a few minutes, tell your numbot admin."
         )
     return message(text, [section(text)], sandbox=sandbox)

@@ -527,6 +527,16 @@ def test_purchased_dm_is_one_line_and_agent_names_are_shown_as_written() -> None
     assert option["text"]["text"].endswith(" (unpublished)")  # never cut off
 
 
+def test_requested_says_what_is_true_when_the_card_could_not_be_posted() -> None:
+    text = all_text(build_requested(make_request(), None, posted=False, sandbox=False))
+    assert "restart" not in text
+    assert "retrying" in text and "keeps trying" in text and "numbot admin" in text
+    release = make_request(kind="release", number_id="num_1")
+    assert "Release of +14155550100" in all_text(
+        build_requested(release, "C0APPROVALS", posted=True, sandbox=False)
+    )
+
+
 # --------------------------------------------------------------------------- routing
 
 

@@ -41,7 +41,7 @@ from tests.fakes.slack_requests import (
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 BOT_TOKEN = "xoxb-test"
-SECRET = "s" * 16
+SECRET = "s" * 32  # Slack's signing secrets are 32 characters
 APPROVER = "U0BOB"
 REQUESTER = "U0ALICE"
 

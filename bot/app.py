@@ -59,9 +59,16 @@ def build_flowyte(settings: Settings) -> FlowyteClient:
 
 
 def build_slack_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client for the notifier, the listeners (bolt copies its retry handlers
+    into each request's client) and Socket Mode: 429s and dropped connections are retried."""
+    from bot.slack_retry import slack_retry_handlers
+
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
     return AsyncWebClient(
-        token=token, base_url=settings.SLACK_API_URL, timeout=SLACK_TIMEOUT_SECONDS
+        token=token,
+        base_url=settings.SLACK_API_URL,
+        timeout=SLACK_TIMEOUT_SECONDS,
+        retry_handlers=slack_retry_handlers(),
     )
 
 

@@ -6,10 +6,20 @@ Nothing else in numbot reads `os.environ`. Secrets are `SecretStr`, so they prin
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.redact import redact
@@ -23,6 +33,19 @@ SANDBOX_AUDIT_KEY = "numbot-sandbox-audit-key-not-a-secret-0000"
 
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
+# Slack's signing secrets are 32 hex characters; anything shorter is a truncated paste, a
+# placeholder or a guessable secret, and anyone who knows it can sign requests as Slack.
+MIN_SIGNING_SECRET = 32
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: traffic that never leaves the machine."""
+    if host.rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(Exception):
@@ -50,6 +73,19 @@ class Settings(BaseSettings):
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
     NUMBOT_AUDIT_KEY: SecretStr | None = None
 
+    # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
+    _signing_secret_blank: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_a_blank_signing_secret(
+        cls, data: object, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        raw = data.get("SLACK_SIGNING_SECRET") if isinstance(data, dict) else None
+        settings = handler(data)
+        settings._signing_secret_blank = isinstance(raw, str) and not raw.strip()
+        return settings
+
     @field_validator("NUMBOT_APPROVERS", mode="before")
     @classmethod
     def _split_approvers(cls, value: object) -> object:
@@ -70,13 +106,30 @@ class Settings(BaseSettings):
         "SLACK_APP_TOKEN",
         "FLOWYTE_API_KEY",
         "SLACK_BOT_TOKEN",
-        "SLACK_SIGNING_SECRET",
         "NUMBOT_AUDIT_KEY",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("SLACK_SIGNING_SECRET", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # Unset here so nothing can ever verify with an empty key; require_slack() refuses a
+        # blank one by name in HTTP mode (the wrap validator above remembers it was blank).
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("SLACK_SIGNING_SECRET")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SIGNING_SECRET:
+            raise ValueError(
+                f"is shorter than {MIN_SIGNING_SECRET} characters; Slack's signing secrets are "
+                f"{MIN_SIGNING_SECRET} hex characters: copy it whole from Basic Information → "
+                "App Credentials"
+            )
+        return value
 
     @field_validator("NUMBOT_APPROVAL_CHANNEL")
     @classmethod
@@ -102,6 +155,26 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("FLOWYTE_BASE_URL")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        """Every Flowyte call carries the API key: only over TLS, or to this machine."""
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        if not host or parts.scheme not in ("https", "http"):
+            raise ValueError(
+                "is not an http(s) URL with a host, like https://builder.flowyte.com/api/v1"
+            )
+        if parts.scheme == "http" and not is_loopback_host(host):
+            raise ValueError(
+                "must start with https://: numbot sends the Flowyte key with every call. "
+                "http:// is accepted only for a loopback host (127.0.0.0/8, ::1, localhost)"
+            )
+        return value
 
     @field_validator("FLOWYTE_API_KEY")
     @classmethod
@@ -175,16 +248,22 @@ class Settings(BaseSettings):
             for name in ("SLACK_BOT_TOKEN", "NUMBOT_APPROVAL_CHANNEL")
             if getattr(self, name) is None
         ]
+        problems = []
         if not self.socket_mode and self.SLACK_SIGNING_SECRET is None:
-            missing.append("SLACK_SIGNING_SECRET")
+            if self._signing_secret_blank:
+                problems.append(
+                    "SLACK_SIGNING_SECRET is set but blank. In HTTP mode numbot checks every "
+                    "request's signature with it: set it to the app's Signing Secret (Basic "
+                    "Information → App Credentials), or use Socket Mode (SLACK_APP_TOKEN)."
+                )
+            else:
+                missing.append("SLACK_SIGNING_SECRET")
         if not self.NUMBOT_APPROVERS:
             missing.append("NUMBOT_APPROVERS")
         if missing:
-            raise SettingsError(
-                "numbot run needs these settings: "
-                + ", ".join(missing)
-                + " (see the Settings table in README.md)"
-            )
+            problems.insert(0, "numbot run needs these settings: " + ", ".join(missing) + ".")
+        if problems:
+            raise SettingsError(" ".join(problems) + " (See the Settings table in README.md.)")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -76,3 +76,23 @@ def test_invalid_settings_are_explained_without_echoing_secrets(tmp_path):
     assert done.returncode == 2
     assert "FLOWYTE_API_KEY" in done.stderr and "NUMBOT_APPROVERS" in done.stderr
     assert secret not in done.stderr + done.stdout
+
+
+def test_run_refuses_a_blank_signing_secret_in_http_mode_by_name(tmp_path):
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-cli-test",
+        "SLACK_SIGNING_SECRET": "",
+        "NUMBOT_APPROVERS": "U0BOB",
+        "NUMBOT_APPROVAL_CHANNEL": "C0APPROVALS",
+    }
+    done = numbot("run", cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    assert "SLACK_SIGNING_SECRET is set but blank" in done.stderr
+
+
+def test_run_refuses_plain_http_to_a_remote_flowyte(tmp_path):
+    env = {"FLOWYTE_API_KEY": "flowyte_sk_cli_test", "FLOWYTE_BASE_URL": "http://flowyte.example/api/v1"}
+    done = numbot("run", cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    assert "FLOWYTE_BASE_URL" in done.stderr and "https://" in done.stderr
+    assert "flowyte_sk_cli_test" not in done.stderr

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.text import clean_user_text
 
 Block = dict[str, Any]
 Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
@@ -12,9 +15,52 @@ SANDBOX_NOTE = ":test_tube: *SANDBOX*: numbot's built-in Flowyte. No real number
 MAX_TEXT = 2900  # a section's text may hold 3000 characters
 
 
-def escape(text: str) -> str:
-    """Make user text inert in mrkdwn: no mentions, channel pings or links (Slack's escaping)."""
+# The only <...> markup numbot writes into its own sentences: a user or channel mention and
+# a localised date. Everything else that looks like markup came from outside and is escaped.
+_OWN_MARKUP = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!date\^[0-9]+\^[^<>|]*\|[^<>]*)>")
+
+
+def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: str) -> str:
+    """A value from outside numbot (Flowyte's fields, people's words) inside a mrkdwn line.
+
+    One visible line (bot.text.clean_user_text), then Slack's escaping: it cannot ping,
+    link, or start a line that looks like one of numbot's own. Emphasis marks stay: inside
+    one line of someone else's words they can bold a word, not fake a block or a line.
+    """
+    return _slack_escape(clean_user_text(text, max_length=MAX_TEXT))
+
+
+def sentence(text: str) -> str:
+    """numbot's own sentence as one mrkdwn line, though parts of it came from Flowyte.
+
+    The service's sentences quote Flowyte (a problem's field messages, a scope) and mention
+    people. Only numbot's own markup survives (`<@U…>`, `<#C…>`, `<!date^…>`); any other
+    `<`, `>` or `&` is escaped, and a line break or invisible character from Flowyte cannot
+    split the reply into lines that look like numbot's.
+    """
+    line = clean_user_text(text, max_length=MAX_TEXT)
+    parts: list[str] = []
+    start = 0
+    for match in _OWN_MARKUP.finditer(line):
+        parts += [_slack_escape(line[start : match.start()]), match.group()]
+        start = match.end()
+    parts.append(_slack_escape(line[start:]))
+    return "".join(parts)
+
+
+def literal(text: str, *, max_length: int = MAX_TEXT) -> Block:
+    """A plain_text object: Slack shows it exactly as written.
+
+    For what people wrote (a reason) and what Flowyte said (a failure's detail) on a card:
+    no *bold*, no :emoji: (`emoji: false`), no <@mention> or link, one line. mrkdwn has no
+    escape for `*`, `_`, `~` or `:`, so plain_text is the only way to show them literally.
+    """
+    shown = clean_user_text(text, max_length=max_length) or "-"  # Slack refuses empty text
+    return {"type": "plain_text", "text": shown, "emoji": False}
 
 
 def section(text: str, **extra: Any) -> Block:
@@ -60,8 +106,9 @@ def message(text: str, blocks: list[Block], *, sandbox: bool) -> Message:
 
 
 def plain(text: str, *, sandbox: bool) -> Message:
-    """A one-paragraph reply."""
-    return message(text, [section(text)], sandbox=sandbox)
+    """A one-line reply: numbot's sentence, made safe by `sentence()`."""
+    line = sentence(text)
+    return message(line, [section(line)], sandbox=sandbox)
 
 
 def refusal(message_text: str, *, sandbox: bool) -> Message:

@@ -10,8 +10,7 @@ from handlers.blocks.common import (
     Block,
     Message,
     button,
-    context,
-    escape,
+    literal,
     message,
     section,
     slack_date,
@@ -35,10 +34,23 @@ STATUS_LINES = {
 }
 
 
-def status_line(request: Request) -> str:
-    return STATUS_LINES.get(request.status, request.status).format(
-        by=request.decided_by or "?", detail=escape(request.detail)
-    )
+def status_elements(request: Request) -> list[Block]:
+    """The card's status as context elements; Flowyte's `{detail}` is shown as plain_text.
+
+    A detail is whatever Flowyte (or a failed call) said: it is never mixed into mrkdwn,
+    so it cannot bold, mention, link or fake a line such as "Approved by …".
+    """
+    template = STATUS_LINES.get(request.status, request.status)
+    before, has_detail, after = template.partition("{detail}")
+    by = request.decided_by or "?"
+    elements: list[Block] = []
+    if before.strip():
+        elements.append({"type": "mrkdwn", "text": before.format(by=by).rstrip()})
+    if has_detail:
+        elements.append(literal(request.detail or "no detail recorded"))
+    if after.strip():
+        elements.append({"type": "mrkdwn", "text": after.format(by=by).strip()})
+    return elements
 
 
 def _money(amount: Decimal | None) -> str:
@@ -80,15 +92,17 @@ def _approve_confirm(request: Request) -> Block:
 
 
 def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: bool) -> Message:
-    """The card in the approval channel; redrawn in place as the request moves on."""
-    reason = escape(request.reason) if request.reason else "_none given_"
+    """The card in the approval channel; redrawn in place as the request moves on.
+
+    Everything in mrkdwn is numbot's; the requester's reason has a block of its own, in
+    plain_text, so no reason can add a line that looks like the card's.
+    """
     if request.kind == "release":
         title = f"Release request: {request.e164}"
         lines = [
             f"*<@{request.requester}> asks to release {request.e164}* to the carrier.",
             ":warning: *This cannot be undone*: the number is gone for good, and calls to it stop.",
             f"*Saves:* {_money(request.monthly_cost)}/month",
-            f"*Why:* {reason}",
         ]
     else:
         total = request.total_cost
@@ -99,7 +113,6 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
             f"*<@{request.requester}> asks to buy {request.e164}.*",
             f"*Costs now:* {_money(total)} (setup {_money(request.setup_cost)} + first month)   "
             f"*Then:* {_money(request.monthly_cost)}/month",
-            f"*Why:* {reason}",
         ]
         if request.status == "pending":  # what an approver needs to decide; history after that
             if balance is not None:
@@ -109,7 +122,10 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
             lines.append(
                 f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."
             )
-    blocks: list[Block] = [section("\n".join(lines), block_id=f"card:{request.id}")]
+    blocks: list[Block] = [
+        section("\n".join(lines), block_id=f"card:{request.id}"),
+        _reason_block(request),
+    ]
     if request.status == "pending":
         blocks.append(
             {
@@ -127,19 +143,37 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
                 ],
             }
         )
-    blocks.append(context(f"{status_line(request)}  ·  request `{request.id}`"))
+    status = status_elements(request)
+    status.append({"type": "mrkdwn", "text": f"·  request `{request.id}`"})
+    blocks.append({"type": "context", "elements": status})
     return message(title, blocks, sandbox=sandbox)
+
+
+def _reason_block(request: Request) -> Block:
+    """The requester's words, labelled, in one plain_text: the label and the reason share a
+    text object, so the reason always reads as what follows "Why:", never as a line of its own.
+    """
+    reason = request.reason or "none given"
+    return {
+        "type": "section",
+        "block_id": f"reason:{request.id}",
+        "text": literal(f"Why: {reason}"),
+    }
 
 
 def build_requested(
     request: Request, channel: str | None, *, posted: bool, sandbox: bool
 ) -> Message:
     where = f"<#{channel}>" if channel else "the approval channel"
+    what = "Release" if request.kind == "release" else "Purchase"
     if posted:
-        text = f"Purchase of {request.e164} requested. An approver will decide in {where}; you'll hear back here."
+        text = f"{what} of {request.e164} requested. An approver will decide in {where}; you'll hear back here."
     else:
+        # Slack calls are retried (429 after Retry-After, dropped connections) before this,
+        # and the sweep posts a pending request's missing card every NUMBOT_SWEEP_SECONDS.
         text = (
-            f"Purchase of {request.e164} is requested, but the approval card could not be posted to {where}. "
-            "numbot will post it when it restarts; tell your numbot admin."
+            f"{what} of {request.e164} is requested, but Slack would not take the approval card in {where}, "
+            "even after retrying. numbot keeps trying and posts it as soon as Slack takes it; "
+            "if no card appears within a few minutes, tell your numbot admin."
         )
     return message(text, [section(text)], sandbox=sandbox)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.flowyte.models import Agent, OwnedNumber, Wallet
 from bot.money import usd
+from bot.text import clean_user_text
 from handlers import ids
 from handlers.blocks.common import (
     Block,
@@ -11,13 +12,16 @@ from handlers.blocks.common import (
     button,
     context,
     escape,
+    literal,
     message,
     section,
     sections,
+    sentence,
 )
 
 MAX_ROWS = 45
 MAX_OPTIONS = 100  # a static_select holds 100 options
+MAX_OPTION_TEXT = 75  # and each option's text 75 characters
 
 
 def _agent_label(agent: Agent | None, agent_id: str) -> str:
@@ -120,22 +124,22 @@ def build_wallet(wallet: Wallet, *, sandbox: bool) -> Message:
     return message(text, [section(text)], sandbox=sandbox)
 
 
+def _agent_option(agent: Agent) -> Block:
+    """Agent names are written by people in Flowyte's builder: shown as written, one line,
+    cut so that an unpublished agent's mark always fits in an option's 75 characters."""
+    mark = "" if agent.published else " (unpublished)"
+    name = clean_user_text(agent.label, max_length=MAX_OPTION_TEXT - len(mark)) or agent.id
+    return literal(name + mark, max_length=MAX_OPTION_TEXT)
+
+
 def build_purchased_dm(
     text: str, request_id: str, agents: list[Agent], *, sandbox: bool
 ) -> Message:
     """Tell the requester the number is theirs, with a menu to route it."""
+    text = sentence(text)
     blocks: list[Block] = [section(text)]
     if agents:
-        options = [
-            {
-                "text": {
-                    "type": "plain_text",
-                    "text": (f"{a.label}{'' if a.published else ' (unpublished)'}")[:75],
-                },
-                "value": a.id,
-            }
-            for a in agents[:MAX_OPTIONS]
-        ]
+        options = [{"text": _agent_option(a), "value": a.id} for a in agents[:MAX_OPTIONS]]
         blocks.append(
             {
                 "type": "actions",

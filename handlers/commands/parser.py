@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from bot.flowyte.models import FEATURES, NUMBER_TYPES, SearchQuery
+from bot.text import clean_user_text
 
 MAX_TEXT = 500
+MAX_REASON = 300  # a release reason, as long as the purchase modal allows
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 NUMBER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 AGENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -94,8 +96,9 @@ class _Usage(Exception):
 
 
 def _q(token: str) -> str:
-    """Echo a user's token inside a code span, safely: no mentions, links or broken spans."""
-    token = token[:40].replace("`", "'")
+    """Echo a user's token inside a code span, safely: one visible line, no mentions, links
+    or broken spans (inside a code span Slack shows *, _, ~ and :emoji: as typed)."""
+    token = clean_user_text(token, max_length=40).replace("`", "'") or "?"
     return "`" + token.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "`"
 
 
@@ -269,9 +272,11 @@ def _parse_publish(args: list[str]) -> Command:
 def _parse_release(args: list[str]) -> Command:
     if not args:
         raise _Usage("wrong number of arguments.")
-    reason = " ".join(args[1:]).strip()
-    if len(reason) > 300:
-        raise _Usage("keep the reason under 300 characters.")
+    # The reason is stored, audited and shown on the card: the same rules as the purchase
+    # modal's, checked on the cleaned text (one over the limit is kept, to refuse, not cut).
+    reason = clean_user_text(" ".join(args[1:]), max_length=MAX_REASON + 1)
+    if len(reason) > MAX_REASON:
+        raise _Usage(f"keep the reason under {MAX_REASON} characters.")
     return Release(_number_ref(args[0]), reason)
 
 

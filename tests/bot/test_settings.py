@@ -161,11 +161,54 @@ def test_a_dotenv_file_is_read_from_the_working_directory(tmp_path):
 
 
 def test_urls_are_normalized(clean_env):
-    clean_env.setenv("FLOWYTE_BASE_URL", "http://sandbox/api/v1///")
+    clean_env.setenv("FLOWYTE_BASE_URL", "https://flowyte.test/api/v1///")
     clean_env.setenv("SLACK_API_URL", "http://slack.test/api")
     s = load()
-    assert s.FLOWYTE_BASE_URL == "http://sandbox/api/v1"
+    assert s.FLOWYTE_BASE_URL == "https://flowyte.test/api/v1"
     assert s.SLACK_API_URL == "http://slack.test/api/"
+
+
+# --- FLOWYTE_BASE_URL: the key travels with every call ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        DEFAULT_FLOWYTE_BASE_URL,
+        "HTTPS://eu.flowyte.example/api/v1",
+        "http://127.0.0.1:8080/api/v1",  # the fakes and a local proxy
+        "http://127.8.9.10/api/v1",  # all of 127.0.0.0/8 is loopback
+        "http://[::1]:9000/api/v1",
+        "http://localhost/api/v1",
+        "http://LOCALHOST:3000/api/v1",
+    ],
+)
+def test_flowyte_base_url_https_or_loopback_is_accepted(clean_env, url):
+    clean_env.setenv("FLOWYTE_BASE_URL", url)
+    assert url.rstrip("/") == load().FLOWYTE_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://builder.flowyte.com/api/v1", "https://"),
+        ("http://10.0.0.5/api/v1", "https://"),  # private, but not this machine
+        ("http://128.0.0.1/api/v1", "https://"),
+        ("http://localhost.evil.example/api/v1", "https://"),
+        ("http://127.0.0.1.nip.io/api/v1", "https://"),
+        ("http://[::ffff:10.0.0.1]/api/v1", "https://"),
+        ("ftp://builder.flowyte.com/api/v1", "http(s) URL"),
+        ("builder.flowyte.com/api/v1", "http(s) URL"),
+        ("https:///api/v1", "http(s) URL"),
+        ("http://[::1/api/v1", "http(s) URL"),  # malformed, not a crash
+    ],
+)
+def test_flowyte_base_url_must_be_https_unless_loopback(clean_env, url, says):
+    clean_env.setenv("FLOWYTE_BASE_URL", url)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    text = str(caught.value)
+    assert "FLOWYTE_BASE_URL" in text and says in text
 
 
 @pytest.mark.parametrize(("name", "value"), [("PORT", "0"), ("PORT", "abc"), ("PORT", "65536")])
@@ -233,11 +276,61 @@ HTTP_MODE = dict(
 )
 
 
-def test_an_empty_signing_secret_in_http_mode_is_named_as_missing(clean_env):
-    clean_env.setenv("SLACK_SIGNING_SECRET", "")
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_signing_secret_in_http_mode_is_refused_as_blank(clean_env, blank):
+    clean_env.setenv("SLACK_SIGNING_SECRET", blank)
     settings = load(**HTTP_MODE)
-    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
+    with pytest.raises(SettingsError) as caught:
         settings.require_slack()
+    text = str(caught.value)
+    assert "SLACK_SIGNING_SECRET is set but blank" in text
+    assert "needs these settings" not in text  # not reported as merely missing
+
+
+def test_a_blank_signing_secret_is_named_beside_what_is_missing(clean_env):
+    clean_env.setenv("SLACK_SIGNING_SECRET", "")
+    with pytest.raises(SettingsError) as caught:
+        load(SLACK_BOT_TOKEN=BOT_TOKEN).require_slack()
+    text = str(caught.value)
+    assert "NUMBOT_APPROVAL_CHANNEL" in text and "NUMBOT_APPROVERS" in text
+    assert "SLACK_SIGNING_SECRET is set but blank" in text
+
+
+def test_a_blank_signing_secret_is_fine_in_socket_mode(clean_env):
+    clean_env.setenv("SLACK_SIGNING_SECRET", "")
+    settings = load(**HTTP_MODE, SLACK_APP_TOKEN=APP_TOKEN)
+    settings.require_slack()  # Socket Mode signs nothing: a `KEY=` template line is harmless
+    assert settings.SLACK_SIGNING_SECRET is None
+
+
+def test_an_unset_signing_secret_is_still_named_as_missing(clean_env):
+    with pytest.raises(SettingsError) as caught:
+        load(**HTTP_MODE).require_slack()
+    assert "needs these settings: SLACK_SIGNING_SECRET" in str(caught.value)
+    assert "blank" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "short",
+    [
+        "SHORTSECRET",
+        "SHORTSECRET0123456789abcdefghij",  # 31: one short
+        "   SHORTSECRET   ",
+    ],
+)
+def test_a_short_signing_secret_is_refused_without_echoing_it(clean_env, short):
+    clean_env.setenv("SLACK_SIGNING_SECRET", short)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    text = str(caught.value)
+    assert "SLACK_SIGNING_SECRET" in text and "32" in text
+    assert short.strip() not in text and short.strip() not in repr(caught.value)
+
+
+def test_signing_secrets_of_32_characters_or_more_are_accepted(clean_env):
+    assert load(SLACK_SIGNING_SECRET=SIGNING).SLACK_SIGNING_SECRET.get_secret_value() == SIGNING
+    e2e = "e2e-signing-secret-0123456789abcdef"  # tests/e2e/harness.py's, 35 characters
+    assert load(SLACK_SIGNING_SECRET=e2e).SLACK_SIGNING_SECRET is not None
 
 
 def test_an_empty_signing_secret_is_at_least_not_a_usable_secret(clean_env):

@@ -94,6 +94,8 @@ class _Failure:
     error: str
     remaining: int | None  # None: until reset()
     status: int
+    retry_after: str | None = None  # the Retry-After header of a 429
+    when: Predicate | None = None  # only calls this matches fail (and count)
 
 
 @dataclass
@@ -181,14 +183,22 @@ class FakeSlack:
         error: str = "channel_not_found",
         times: int | None = 1,
         status: int = 200,
+        *,
+        retry_after: float | str | None = 1,
+        when: Predicate | None = None,
     ) -> None:
         """Make the next `times` calls to `method` fail (None: every call until reset()).
 
-        Web API failures answer `{"ok": false, "error": error}` with `status` (429 adds
-        Retry-After: 1); `fail("response_url", "expired_url", status=404)` fails response_urls.
+        Web API failures answer `{"ok": false, "error": error}` with `status`; a 429 carries
+        `Retry-After: <retry_after>` (None: no header), as Slack's rate limits do. With
+        `when`, only calls it matches fail, e.g. `when=lambda c: c.body["channel"] == "C1"`.
+        `fail("response_url", "expired_url", status=404)` fails response_urls.
         """
+        header = None if retry_after is None else str(retry_after)
         with self._cond:
-            self._failures.setdefault(method, []).append(_Failure(error, times, status))
+            self._failures.setdefault(method, []).append(
+                _Failure(error, times, status, header, when)
+            )
 
     def set_response(self, method: str, response: Responder) -> None:
         """Answer `method` with this dict (or `response(call)`) instead of the default."""
@@ -315,22 +325,22 @@ class FakeSlack:
             content_type=content_type,
             raw_body=raw,
         )
-        status, payload = self._answer(call)
+        status, payload, headers = self._answer(call)
         self._record(dataclasses.replace(call, response=payload, status=status))
-        headers = {"Retry-After": "1"} if status == 429 else None
         return JSONResponse(payload, status_code=status, headers=headers)
 
-    def _take_failure(self, method: str) -> _Failure | None:
+    def _take_failure(self, call: Call) -> _Failure | None:
         with self._cond:
-            queue = self._failures.get(method)
-            if not queue:
-                return None
-            failure = queue[0]
-            if failure.remaining is not None:
-                failure.remaining -= 1
-                if failure.remaining <= 0:
-                    queue.pop(0)
-            return failure
+            queue = self._failures.get(call.method) or []
+            for failure in queue:
+                if failure.when is not None and not failure.when(call):
+                    continue
+                if failure.remaining is not None:
+                    failure.remaining -= 1
+                    if failure.remaining <= 0:
+                        queue.remove(failure)
+                return failure
+            return None
 
     def _auth_error(self, call: Call) -> str | None:
         auth = call.headers.get("authorization")
@@ -351,21 +361,24 @@ class FakeSlack:
             return "invalid_auth"
         return None
 
-    def _answer(self, call: Call) -> tuple[int, dict[str, Any]]:
+    def _answer(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str] | None]:
         error = self._auth_error(call)
         if error:
-            return 200, {"ok": False, "error": error}
-        failure = self._take_failure(call.method)
+            return 200, {"ok": False, "error": error}, None
+        failure = self._take_failure(call)
         if failure:
-            return failure.status, {"ok": False, "error": failure.error}
+            headers = None
+            if failure.status == 429 and failure.retry_after is not None:
+                headers = {"Retry-After": failure.retry_after}
+            return failure.status, {"ok": False, "error": failure.error}, headers
         with self._cond:
             responder = self._responders.get(call.method)
         if responder is not None:
-            return 200, responder(call) if callable(responder) else dict(responder)
+            return 200, responder(call) if callable(responder) else dict(responder), None
         handler = getattr(self, "_m_" + call.method.replace(".", "_"), None)
         if handler is None:
-            return 200, {"ok": True}
-        return 200, handler(call.body)
+            return 200, {"ok": True}, None
+        return 200, handler(call.body), None
 
     def _record(self, call: Call) -> None:
         with self._cond:
@@ -544,10 +557,13 @@ class FakeSlack:
             raw_body=raw,
             response_id=request.path_params["response_id"],
         )
-        failure = self._take_failure(RESPONSE_URL)
+        failure = self._take_failure(call)
         status, text = (failure.status, failure.error) if failure else (200, "ok")
+        headers = None
+        if failure and failure.status == 429 and failure.retry_after is not None:
+            headers = {"Retry-After": failure.retry_after}
         self._record(dataclasses.replace(call, response=text, status=status))
-        return PlainTextResponse(text, status_code=status)
+        return PlainTextResponse(text, status_code=status, headers=headers)
 
     # ------------------------------------------------------------------ Socket Mode
 

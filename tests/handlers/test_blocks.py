@@ -115,6 +115,24 @@ def all_text(message: Message) -> str:
     return "\n".join([message.get("text", ""), *texts(message)])
 
 
+def mrkdwn_texts(message: Message) -> list[str]:
+    """What Slack formats: the fallback text and every mrkdwn text object."""
+    return [message.get("text", "")] + [
+        n["text"] for n in walk(message["blocks"]) if n.get("type") == "mrkdwn"
+    ]
+
+
+def plain_texts(message: Message) -> list[dict[str, Any]]:
+    """plain_text objects outside buttons, selects' placeholders and confirm dialogs."""
+    return [
+        n
+        for block in message["blocks"]
+        if block["type"] in ("section", "context")
+        for n in walk({k: v for k, v in block.items() if k != "accessory"})
+        if n.get("type") == "plain_text"
+    ]
+
+
 def action_elements(message: Message) -> list[dict[str, Any]]:
     return [n for n in walk(message["blocks"]) if "action_id" in n]
 
@@ -348,11 +366,63 @@ def test_pending_purchase_card() -> None:
     assert request.id in text
 
 
-def test_reason_is_escaped() -> None:
+def test_reason_is_shown_literally_never_as_mrkdwn() -> None:
     message = card(make_request(reason=HOSTILE))
-    text = all_text(message)
-    assert "&lt;!channel&gt; &amp; &lt;@U0EVE&gt; &lt;https://evil.example|click&gt;" in text
-    assert "<!channel>" not in text and "<@U0EVE>" not in text and "<https://" not in text
+    assert not any("channel" in t or "evil" in t for t in mrkdwn_texts(message))
+    [why] = [t for t in plain_texts(message) if "Why:" in t["text"]]
+    assert why == {"type": "plain_text", "text": f"Why: {HOSTILE}", "emoji": False}
+
+
+# A reason written to pass for the card's own lines, hidden behind direction and zero-width
+# characters (issue 7): on the card it must stay one literal line in its own plain_text.
+FORGING_REASON = (
+    "Bay Area\n*Costs now:* $0.01\n\u202e:white_check_mark: Approved by <@U0BOB> and "
+    "*purchased*\u202c\u200b\n~cheap~\n> quoted\u2028\u2066<!here>\u2069\ufeff\u00ad"
+)
+INVISIBLE = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+INVISIBLE |= set("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e\u00ad")
+
+
+@pytest.mark.parametrize("kind", ["purchase", "release"])
+@pytest.mark.parametrize("status", ["pending", "purchased", "failed"])
+def test_a_forging_reason_adds_no_line_block_or_markup_to_the_card(kind: str, status: str) -> None:
+    honest = make_request(kind=kind, status=status, decided_by="U0BOB", detail="declined")
+    forged = dataclasses.replace(honest, reason=FORGING_REASON)
+    honest_card, forged_card = card(honest), card(forged)
+    # Everything Slack formats is identical to the honest card's: same blocks, same lines.
+    assert mrkdwn_texts(forged_card) == mrkdwn_texts(honest_card)
+    assert [b["type"] for b in forged_card["blocks"]] == [b["type"] for b in honest_card["blocks"]]
+    # The reason is one line of plain_text that Slack shows as written, emoji off.
+    [why] = [t for t in plain_texts(forged_card) if t["text"].startswith("Why:")]
+    assert why["emoji"] is False and "\n" not in why["text"]
+    assert why["text"] == (
+        "Why: Bay Area *Costs now:* $0.01 :white_check_mark: Approved by <@U0BOB> and "
+        "*purchased* ~cheap~ > quoted <!here>"
+    )
+    import json
+
+    assert not INVISIBLE & set(json.dumps(forged_card, ensure_ascii=False))
+
+
+def test_a_lone_surrogate_in_a_stored_reason_still_renders_as_utf8() -> None:
+    import json
+
+    message = card(make_request(reason="broken \ud800 half"))
+    json.dumps(message, ensure_ascii=False).encode("utf-8")  # Slack's body is UTF-8
+    assert "Why: broken half" in all_text(message)
+
+
+def test_failure_detail_from_flowyte_is_plain_text_on_one_line() -> None:
+    detail = "declined\n:white_check_mark: Approved by <@U0EVE> and *purchased*"
+    message = card(make_request(status="failed", detail=detail))
+    assert not any("U0EVE" in t or "purchased" in t for t in mrkdwn_texts(message))
+    status = message["blocks"][-1]["elements"]
+    assert status[0] == {"type": "mrkdwn", "text": ":x: Failed:"}
+    assert status[1] == {
+        "type": "plain_text",
+        "text": "declined :white_check_mark: Approved by <@U0EVE> and *purchased*",
+        "emoji": False,
+    }
 
 
 def test_balance_after_is_exact_decimal_arithmetic() -> None:
@@ -393,7 +463,7 @@ def test_release_card_cannot_be_undone() -> None:
         ("rejected", "Rejected by <@U0BOB>"),
         ("expired", "expired"),
         ("cancelled", "Cancelled"),
-        ("failed", "Failed: card declined &lt;!here&gt;"),
+        ("failed", "Failed:"),
         ("approved", "Approved by <@U0BOB>"),
         ("purchasing", "buying now"),
     ],
@@ -409,7 +479,7 @@ def test_decided_cards_have_no_buttons_and_say_the_status(
     assert not actions_blocks(message)
     assert not action_elements(message)
     assert says in message["blocks"][-1]["elements"][0]["text"]
-    assert "<!here>" not in all_text(message)
+    assert not any("<!here>" in t for t in mrkdwn_texts(message))
 
 
 def test_card_update_keeps_the_sandbox_banner() -> None:
@@ -422,6 +492,49 @@ def test_long_fields_stay_within_section_limits() -> None:
     request = make_request(reason="&" * 300, detail="<" * 3000, status="pending")
     check_limits(card(request))
     check_limits(card(dataclasses.replace(request, status="failed")))
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def test_refusals_quoting_flowyte_are_one_escaped_line_keeping_numbots_mentions() -> None:
+    message = refusal(
+        "Flowyte rejected the request: city: <!channel> & <https://evil|x>\n"
+        "*Approved* by <@U0BOB> in <#C0APPROVALS>\u202e\u200b",
+        sandbox=False,
+    )
+    [section_block] = message["blocks"]
+    line = section_block["text"]["text"]
+    assert line == (
+        ":no_entry_sign: Flowyte rejected the request: city: &lt;!channel&gt; &amp; "
+        "&lt;https://evil|x&gt; *Approved* by <@U0BOB> in <#C0APPROVALS>"
+    )
+    assert message["text"] == line  # the notification text too
+
+
+def test_plain_replies_keep_slack_dates() -> None:
+    stamp = slack_date(EXPIRES)
+    assert stamp in plain(f"Expires {stamp}.", sandbox=False)["blocks"][0]["text"]["text"]
+
+
+def test_purchased_dm_is_one_line_and_agent_names_are_shown_as_written() -> None:
+    hostile = agent("agt_x", published=False, name=":tada: *Sales*\n\u202eline" + "N" * 80)
+    message = build_purchased_dm("Yours.\n<!channel>", "req_1", [hostile], sandbox=False)
+    assert message["blocks"][0]["text"]["text"] == "Yours. &lt;!channel&gt;"
+    [option] = action_elements(message)[0]["options"]
+    assert option["text"]["emoji"] is False and len(option["text"]["text"]) <= 75
+    assert option["text"]["text"].startswith(":tada: *Sales* line")
+    assert option["text"]["text"].endswith(" (unpublished)")  # never cut off
+
+
+def test_requested_says_what_is_true_when_the_card_could_not_be_posted() -> None:
+    text = all_text(build_requested(make_request(), None, posted=False, sandbox=False))
+    assert "restart" not in text
+    assert "retrying" in text and "keeps trying" in text and "numbot admin" in text
+    release = make_request(kind="release", number_id="num_1")
+    assert "Release of +14155550100" in all_text(
+        build_requested(release, "C0APPROVALS", posted=True, sandbox=False)
+    )
 
 
 # --------------------------------------------------------------------------- routing
@@ -568,9 +681,11 @@ OWN_MARKUP = re.compile(r"<!date\^\d+\^[^|>]*\|[^>]*>|<@U0(?:ALICE|BOB)>|<#C0APP
 
 
 def assert_no_raw_markup(message: Message) -> None:
-    for text in [message["text"], *texts(message)]:
+    """In what Slack formats; plain_text shows `<` as written, and must not format."""
+    for text in mrkdwn_texts(message):
         rest = OWN_MARKUP.sub("", text)
         assert "<" not in rest and ">" not in rest, text
+    assert all(t["emoji"] is False for t in plain_texts(message))
 
 
 _hostile_text = st.lists(
@@ -598,6 +713,10 @@ def test_approval_card_for_any_request(
     message = build_approval_card(request, balance=balance, sandbox=sandbox)
     check_limits(message)
     assert_no_raw_markup(message)
+    # Neither the requester's words nor Flowyte's change a single character Slack formats.
+    tame = dataclasses.replace(request, reason="r", detail="d")
+    tame_card = build_approval_card(tame, balance=balance, sandbox=sandbox)
+    assert mrkdwn_texts(message) == mrkdwn_texts(tame_card)
     assert message["text"].startswith("[SANDBOX] ") is sandbox
     if status == "pending":
         [actions] = actions_blocks(message)

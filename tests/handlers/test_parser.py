@@ -646,3 +646,31 @@ def test_unicode_spaces_never_produce_a_half_parsed_command() -> None:
         result = parse(text)
         if isinstance(result, Assign | Publish | Import):
             assert "\u00a0" not in repr(result)
+
+
+# --------------------------------------------------------------------------- inert free text
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("release num_1 first line\nsecond *line*", "first line second *line*"),
+        ("release num_1 old \ud800 line", "old line"),  # a lone surrogate, as JSON can carry
+        ("release num_1 cafe\u0301 closed", "café closed"),  # NFC, as the modal's reasons
+        ("release num_1 para\u2029graph", "para graph"),
+    ],
+)
+def test_a_release_reason_is_one_clean_line(text: str, reason: str) -> None:
+    assert parse(text) == Release("num_1", reason)
+
+
+def test_a_release_reason_is_measured_after_cleaning() -> None:
+    assert "under 300 characters" in usage_error("release num_1 " + "ab " * 120).message
+    assert parse("release num_1 " + "a\n\n\n" * 120) == Release("num_1", ("a " * 120).strip())
+
+
+@pytest.mark.parametrize("text", ["assign \ud800 agt_1", "frobnicate\ud800", "assign +1\u2028 x"])
+def test_echoed_tokens_are_valid_utf8_on_one_line(text: str) -> None:
+    message = usage_error(text).message
+    message.encode("utf-8")
+    assert "\n" not in message and "\u2028" not in message

@@ -41,7 +41,7 @@ from tests.fakes.slack_requests import (
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 BOT_TOKEN = "xoxb-test"
-SECRET = "s" * 16
+SECRET = "s" * 32  # Slack's signing secrets are 32 characters
 APPROVER = "U0BOB"
 REQUESTER = "U0ALICE"
 
@@ -363,6 +363,43 @@ async def test_the_reason_modal_round_trips(
     assert service.calls == [
         ("request_purchase", (REQUESTER, "req_0123456789ab", "new support line"))
     ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "refused", "stored"),
+    [
+        ("\u200b\u202e \n\u2060", True, None),  # only invisible characters: empty
+        ("x" * 301, True, None),  # too long
+        ("a\n\n" * 150, False, ("a " * 150).strip()),  # 450 typed, 299 after cleaning
+        (
+            "line\n*Costs now:* $0.01\u202e \ud800:ok:",
+            False,
+            "line *Costs now:* $0.01 :ok:",
+        ),
+    ],
+)
+async def test_the_reason_is_cleaned_before_it_is_checked_and_stored(
+    app: AsyncApp,
+    slack: FakeSlack,
+    service: StandInService,
+    typed: str,
+    refused: bool,
+    stored: str | None,
+) -> None:
+    body = view_submission_body(
+        ids.PURCHASE_REASON_VIEW,
+        {ids.REASON_BLOCK: {ids.REASON_INPUT: typed}},
+        REQUESTER,
+        "req_0123456789ab",
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200
+    if refused:
+        assert set(json.loads(response.body)["errors"]) == {ids.REASON_BLOCK}
+        assert service.calls == []
+    else:
+        await slack.async_wait_for("chat.postMessage", timeout=5)
+        assert service.calls == [("request_purchase", (REQUESTER, "req_0123456789ab", stored))]
 
 
 # --------------------------------------------------------------------------- listener matchers

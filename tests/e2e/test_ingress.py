@@ -19,6 +19,7 @@ import httpx
 import psutil
 import pytest
 
+from bot.serve import MAX_CONNECTIONS
 from tests.e2e.harness import ALICE, SIGNING_SECRET, BotProcess, reply, texts
 from tests.fakes.slack_requests import block_action_body, slash_command_body
 
@@ -172,6 +173,35 @@ def test_a_dripping_body_gets_408_at_the_deadline_and_healthz_answers_meanwhile(
         stop.set()
         dripper.join(timeout=5)
         sock.close()
+    assert healthy(bot)
+    assert "Traceback" not in bot.output()
+
+
+# --------------------------------------------------------------------------- uvicorn's limits
+
+
+def test_connections_beyond_the_limit_get_503_at_once_and_service_returns_after(bot):
+    """Idle connections (a client dripping its headers looks the same) cannot pile up."""
+    idle = [socket.create_connection(("127.0.0.1", bot.port)) for _ in range(MAX_CONNECTIONS)]
+    try:
+        deadline = time.monotonic() + 15
+        while (status := httpx.get(bot.url + "/healthz", timeout=5).status_code) != 503:
+            assert time.monotonic() < deadline, f"/healthz still {status} past the limit"
+            time.sleep(0.1)
+    finally:
+        for sock in idle:
+            sock.close()
+    deadline = time.monotonic() + 15
+    while httpx.get(bot.url + "/healthz", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "service did not come back"
+        time.sleep(0.1)
+
+
+def test_headers_that_never_end_are_a_400_not_a_growing_buffer(bot):
+    with socket.create_connection(("127.0.0.1", bot.port), timeout=30) as sock:
+        sock.sendall(b"POST /slack/events HTTP/1.1\r\nX-Flood: " + b"x" * (64 * 1024))
+        status, _ = read_head(sock)
+    assert status == 400
     assert healthy(bot)
     assert "Traceback" not in bot.output()
 

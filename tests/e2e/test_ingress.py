@@ -254,11 +254,14 @@ def test_unsigned_and_malformed_requests_get_4xx_never_a_500_or_a_traceback(bot,
     for body, content_type in signed_but_malformed:
         response = bot.post(body, headers=sign_raw(body, content_type))
         assert response.status_code == 400, body
+    with open_request(bot, {"Content-Length": "1000", **fresh_headers()}) as sock:
+        sock.sendall(b"token=x&text=")  # and hangs up mid-body
+    wait_for_log(bot, "client went away")
 
     output = bot.output()
     assert "Traceback" not in output and " 500" not in output
     refused = [line for line in output.splitlines() if "refused a request" in line]
-    assert len(refused) == len(UNSIGNED) + 1 + len(signed_but_malformed)
+    assert len(refused) == len(UNSIGNED) + 1 + len(signed_but_malformed) + 1
     assert "Applying " not in output  # bolt logs each middleware it applies: it saw nothing
     assert audit_entries(bot) == 0
     assert flowyte.calls() == [] and slack.calls("response_url") == []

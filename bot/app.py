@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 import handlers
 from bot.flowyte.client import FlowyteClient
+from bot.ingress import SlackIngress
 from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
@@ -106,9 +107,17 @@ def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersSe
 
 
 def create_app(
-    settings: Settings, *, service: NumbersService, client: AsyncWebClient | None = None
+    settings: Settings,
+    *,
+    service: NumbersService,
+    client: AsyncWebClient | None = None,
+    verify_signatures: bool = True,
 ) -> AsyncApp:
-    """The bolt app: verifies Slack's signature, injects `service`, routes to handlers."""
+    """The bolt app: verifies Slack's signature, injects `service`, routes to handlers.
+
+    `verify_signatures=False` when the caller has verified every request before it reaches
+    bolt, as `create_asgi`'s ingress does.
+    """
     client = client or build_slack_client(settings)
     secret = (
         settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
@@ -116,8 +125,8 @@ def create_app(
     app = AsyncApp(
         client=client,
         signing_secret=secret or "unused-in-socket-mode",
-        # Only Socket Mode goes without signatures (the websocket is authenticated instead).
-        request_verification_enabled=not settings.socket_mode,
+        # Socket Mode goes without signatures (the websocket is authenticated instead).
+        request_verification_enabled=verify_signatures and not settings.socket_mode,
         logger=logging.getLogger("numbot.slack"),
     )
 
@@ -146,7 +155,11 @@ class Runtime:
             sandbox=settings.sandbox,
         )
         service = build_service(settings, notifier=notifier)
-        return cls(settings, service, client, create_app(settings, service=service, client=client))
+        # HTTP requests reach this app only through create_asgi's ingress, which verifies
+        # them before parsing anything and re-encodes form bodies (bolt's own check of the
+        # re-encoded body would fail); Socket Mode needs no signature.
+        app = create_app(settings, service=service, client=client, verify_signatures=False)
+        return cls(settings, service, client, app)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -200,13 +213,11 @@ class Runtime:
 
 
 def create_asgi(runtime: Runtime) -> Starlette:
-    """HTTP mode: POST /slack/events for commands and interactivity; GET /healthz."""
-    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-
-    slack = AsyncSlackRequestHandler(runtime.app)
-
-    async def events(request: Request) -> Response:
-        return await slack.handle(request)
+    """HTTP mode: POST /slack/events through the ingress to bolt; GET /healthz."""
+    secret = runtime.settings.SLACK_SIGNING_SECRET
+    if secret is None:  # Settings refuse to start HTTP mode without it
+        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
+    ingress = SlackIngress(runtime.app, secret.get_secret_value())
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "sandbox": runtime.settings.sandbox})
@@ -218,7 +229,7 @@ def create_asgi(runtime: Runtime) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/slack/events", events, methods=["POST"]),
+            Route("/slack/events", ingress.handle, methods=["POST"]),
             Route("/healthz", health, methods=["GET"]),
         ],
         lifespan=lifespan,

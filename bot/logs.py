@@ -1,11 +1,102 @@
-"""Logging for the bot process: one format, and every record passed through redaction."""
+"""Logging for the bot process: one format, one line per record, no request bodies, and
+every record passed through redaction."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from bot.redact import RedactingFilter, register_secret
 from bot.settings import Settings
+
+# slack_bolt and slack_sdk format request and response bodies into their messages with
+# f-strings, so the text cannot be told from the data; these are their loggers (bolt's app
+# logger is the one numbot hands it in bot/app.py).
+SLACK_LIBRARIES = ("slack_bolt", "slack_sdk", "numbot.slack")
+
+# Their DEBUG records that carry no body: bolt's dispatch trail. Every other DEBUG record of
+# theirs may (the Web API client's request and response bodies, Socket Mode's messages,
+# bolt's "Responding with status: … body: …", "Skipped self event: {event}").
+_BODY_FREE_DEBUG = (
+    "Applying ",
+    "Checking listener: ",
+    "Running listener: ",
+    "Running lazy listener: ",
+)
+
+# Their INFO-and-above records that do carry a body, with the part worth keeping.
+_WITHHELD = (
+    # bolt's request verification, at INFO: signature, timestamp and the whole body. Off in
+    # numbot (the ingress verifies), kept here in case it is ever turned back on.
+    (re.compile(r"(Invalid request signature detected).*", re.S), r"\1 (details not logged)"),
+    # bolt, for a request no listener took: the body and a code suggestion built from it.
+    (re.compile(r"(Unhandled request).*", re.S), r"\1 (body not logged)"),
+    (
+        re.compile(r"(A global middleware \(.*?\) skipped calling).*", re.S),
+        r"\1 next() (body not logged)",
+    ),
+    # bolt's Socket Mode adapter, at INFO, when a listener answered other than 200.
+    (
+        re.compile(r"(Unsuccessful Bolt execution result \(status: \d+).*", re.S),
+        r"\1, body not logged)",
+    ),
+)
+
+# Anything that could end a line in a file or a terminal, or drive a terminal: C0 and C1
+# controls (tab aside), DEL, and Unicode's line and paragraph separators.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class SlackLibraryFilter(logging.Filter):
+    """Keep the bodies slack_bolt and slack_sdk log out of numbot's log.
+
+    A logging filter rather than logger levels: bolt logs the body of an unhandled request
+    at WARNING, next to records that matter at the same level, and its DEBUG dispatch trail
+    is worth keeping while the rest of its DEBUG output is not.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _from_slack_library(record.name):
+            return True
+        message = _message(record)
+        if record.levelno < logging.INFO:
+            return message.startswith(_BODY_FREE_DEBUG)
+        for pattern, kept in _WITHHELD:
+            if pattern.match(message):
+                record.msg, record.args = pattern.sub(kept, message, count=1), None
+                break
+        return True
+
+
+class OneLineFilter(logging.Filter):
+    """One record, one line: line breaks and control characters in a message are escaped.
+
+    Messages carry text from outside (Slack, Flowyte); escaped, none of it can start a line
+    that looks like numbot's own. A traceback (exc_info) keeps its lines: it is added after
+    this filter runs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _message(record)
+        if _CONTROLS.search(message):
+            record.msg, record.args = _CONTROLS.sub(_escape, message), None
+        return True
+
+
+def _from_slack_library(name: str) -> bool:
+    # bolt names a child logger "<parent>.<class>" or "<app name>:<function>".
+    return any(name == lib or name.startswith((lib + ".", lib + ":")) for lib in SLACK_LIBRARIES)
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # a bad format string: log what there is rather than fail the caller
+        return f"{record.msg} {record.args}"
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 def configure(settings: Settings) -> None:
@@ -13,6 +104,10 @@ def configure(settings: Settings) -> None:
         register_secret(secret)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # In this order: drop or trim the libraries' bodies, flatten what is left to one line,
+    # then redact (which appends the traceback, if any).
+    handler.addFilter(SlackLibraryFilter())
+    handler.addFilter(OneLineFilter())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

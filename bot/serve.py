@@ -12,6 +12,13 @@ from bot.app import Runtime, create_asgi
 
 logger = logging.getLogger(__name__)
 
+# Open connections (and requests in progress) beyond which uvicorn answers 503 at once.
+# Slack's bursts are far below it (the benchmark's 100 concurrent commands included), and it
+# caps what many idle or slow clients can hold: uvicorn has no timeout for a request's
+# headers, so a client that sends them byte by byte keeps its connection until this limit
+# or a reverse proxy's header timeout stops it.
+MAX_CONNECTIONS = 500
+
 
 def serve_http(runtime: Runtime) -> None:
     settings = runtime.settings
@@ -29,6 +36,18 @@ def serve_http(runtime: Runtime) -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
         backlog=2048,
+        # h11, named rather than left to whatever is installed: the limits below and the
+        # tests hold for it (httptools, if present, ignores h11_max_incomplete_event_size).
+        http="h11",
+        # The most h11 buffers of a request line, headers or chunk header still incomplete:
+        # beyond it, a 400 and the connection closed, so headers that never end cannot grow
+        # a buffer. Slack's headers are well under 2 KiB; 16 KiB is h11's default, named
+        # here on purpose.
+        h11_max_incomplete_event_size=16 * 1024,
+        limit_concurrency=MAX_CONNECTIONS,
+        # An idle keep-alive connection is closed after 5 s: long enough for Slack to reuse
+        # it within a burst, short enough that idle sockets do not pile up.
+        timeout_keep_alive=5,
     )
 
 

@@ -97,6 +97,7 @@ def slash_command_payload(
     user_name: str | None = None,
     channel_name: str | None = None,
     team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
 ) -> dict[str, str]:
     """The slash-command fields, as a dict (the Socket Mode `payload`), in Slack's order."""
     if channel_name is None:
@@ -104,7 +105,7 @@ def slash_command_payload(
     return {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
-        "team_domain": TEAM_DOMAIN,
+        "team_domain": team_domain,
         "channel_id": channel_id,
         "channel_name": channel_name,
         "user_id": user_id,

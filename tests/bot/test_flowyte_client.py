@@ -1,8 +1,10 @@
-"""FlowyteClient against httpx.MockTransport: requests sent, envelopes parsed, retries."""
+"""FlowyteClient against httpx.MockTransport and the sandbox: requests, answers, retries, scopes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -10,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.flowyte import errors as fe
-from bot.flowyte.client import FlowyteClient, RetryPolicy
+from bot.flowyte.client import REQUIRED_SCOPES, FlowyteClient, RetryPolicy
 from bot.flowyte.models import (
     AvailableNumber,
     OwnedNumber,
@@ -18,6 +20,7 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from bot.sandbox import SandboxFlowyte
 
 BASE = "https://flowyte.test/api/v1"
 KEY = "flowyte_sk_live_CLIENTTESTSECRET42"
@@ -1402,3 +1405,203 @@ def test_max_call_seconds_is_the_budget_plus_one_exchange():
 def test_a_nonsense_attempt_timeout_is_refused(bad):
     with pytest.raises(ValueError):
         FlowyteClient(httpx.AsyncClient(), attempt_timeout=bad)
+
+
+# --- against the sandbox, in each documented variant -------------------------------------------
+
+SANDBOX_KEY = "flowyte_sk_test_contract"
+
+
+def sandbox_client(sandbox: SandboxFlowyte, key: str = SANDBOX_KEY) -> FlowyteClient:
+    return FlowyteClient.connect(
+        "http://sandbox/api/v1",
+        key,
+        transport=httpx.ASGITransport(app=sandbox.asgi()),
+        retry=RetryPolicy(attempts=1),
+    )
+
+
+@pytest.fixture
+async def sandbox_and_client() -> AsyncIterator[tuple[SandboxFlowyte, FlowyteClient]]:
+    sandbox = SandboxFlowyte()
+    client = sandbox_client(sandbox)
+    yield sandbox, client
+    await client.aclose()
+
+
+async def test_type_only_problems_reach_numbot_as_the_same_errors(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(problems="type_only")
+    e164 = sandbox.inventory_for("415")[0].e164
+    hold = await client.reserve(e164)
+    sandbox.reservations[hold.id].expires_at = sandbox.now()  # the hold lapses
+    with pytest.raises(fe.Conflict) as caught:
+        await client.purchase(e164, hold.id, idempotency_key="late-1")
+    assert caught.value.code == "reservation_expired"
+    assert "hold on that number expired" in caught.value.explain()
+    with pytest.raises(fe.NotFound) as missing:
+        await client.get_agent("agt_nope")
+    assert missing.value.code == "agent_not_found"
+
+
+async def test_an_id_only_hold_can_be_bought(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(reservations="id_only")
+    e164 = sandbox.inventory_for("415")[1].e164
+    hold = await client.reserve(e164)
+    assert hold.e164 == e164 and hold.setup_cost is None and hold.expires_at is None
+    owned = await client.purchase(e164, hold.id, idempotency_key="id-only-1")
+    assert owned.e164 == e164
+
+
+async def test_a_402_without_amounts_and_the_shortfall_from_the_wallet(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(amounts_on_402=False)
+    sandbox.balance = Decimal("1.00")
+    number = sandbox.inventory_for("415")[2]
+    with pytest.raises(fe.InsufficientBalance) as caught:
+        await client.purchase(number.e164, None, idempotency_key="poor-1")
+    assert caught.value.shortfall is None
+    balance = (await client.wallet()).balance_usd
+    short = fe.InsufficientBalance.shortfall_of(balance, number.setup_cost + number.monthly_cost)
+    assert short == Decimal("1.15")
+    assert "short by $1.15." in caught.value.explain(shortfall=short)
+
+
+async def test_the_sandboxs_rate_limit_reaches_numbot_as_a_wait(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(rate_limit=1, rate_window=30, retry_after=False)
+    await client.wallet()
+    with pytest.raises(fe.RateLimited) as caught:
+        await client.wallet()
+    assert caught.value.retry_after == 30.0  # from RateLimit-Reset: no Retry-After was sent
+
+
+async def test_a_replay_while_the_purchase_runs_is_a_conflict_then_the_result(
+    sandbox_and_client,
+):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(processing_delay=0.3)
+    e164 = sandbox.inventory_for("415")[3].e164
+    first = asyncio.create_task(client.purchase(e164, None, idempotency_key="run-1"))
+    deadline = asyncio.get_running_loop().time() + 5
+    while not sandbox.idempotency_in_progress("run-1"):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    with pytest.raises(fe.Conflict) as caught:
+        await client.purchase(e164, None, idempotency_key="run-1")
+    assert caught.value.code == "idempotency_in_progress"
+    owned = await first
+    assert await client.purchase(e164, None, idempotency_key="run-1") == owned
+    with pytest.raises(fe.Unprocessable) as mismatch:
+        await client.purchase(e164, "rsv_other", idempotency_key="run-1")
+    assert mismatch.value.code == "idempotency_mismatch"
+
+
+async def test_lists_page_in_the_sandbox_and_are_read_whole(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    for n in range(7):
+        await client.import_number(f"+1303555{n:04d}")
+    sandbox.configure(page_size=2, pagination="pagination")
+    assert [n.e164 for n in await client.list_numbers()] == [f"+1303555{n:04d}" for n in range(7)]
+
+
+# --- the key's scopes at start --------------------------------------------------------------------
+
+
+async def test_a_key_with_every_scope_passes_and_the_probes_change_nothing(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    check = await client.check_scopes()
+    assert check.ok and check.missing == () and dict(check.unchecked) == {}
+    assert not sandbox.reservations and not sandbox.numbers and not sandbox._replays
+    assert all(agent.version == v for agent, v in zip(sandbox.agents.values(), (3, 1, 1)))
+
+
+@pytest.mark.parametrize(
+    "lacking",
+    [("agents:read",), ("agents:write",), ("numbers:write", "agents:write"), REQUIRED_SCOPES],
+)
+async def test_the_missing_scopes_are_named(lacking):
+    sandbox = SandboxFlowyte()
+    sandbox.set_key_scopes(SANDBOX_KEY, set(REQUIRED_SCOPES) - set(lacking))
+    client = sandbox_client(sandbox)
+    check = await client.check_scopes()
+    await client.aclose()
+    assert set(check.missing) == set(lacking) and not check.ok
+    assert dict(check.unchecked) == {}
+    assert not sandbox.reservations
+
+
+async def test_a_readonly_key_lacks_both_write_scopes():
+    sandbox = SandboxFlowyte()
+    client = sandbox_client(sandbox, "flowyte_sk_readonly_start")
+    check = await client.check_scopes()
+    await client.aclose()
+    assert set(check.missing) == {"numbers:write", "agents:write"}
+
+
+def _scope_answers(overrides):
+    """A Flowyte where every probe proves its scope, except the ones `overrides` answers."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api/v1/")
+        for route, response in overrides.items():  # a route ending in / is a prefix
+            if path == route or (route.endswith("/") and path.startswith(route)):
+                if isinstance(response, Exception):
+                    raise response
+                return httpx.Response(
+                    response.status_code, headers=response.headers, content=response.content
+                )
+        if path == "numbers/reserve":
+            return problem(400, "validation_error")
+        if path.endswith("/publish"):
+            return problem(404, "agent_not_found")
+        if path == "billing/wallet":
+            return ok({"balanceUsd": 1})
+        return ok([], nextCursor=None)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("overrides", "scope", "why"),
+    [
+        ({"billing/wallet": problem(503)}, "billing:read", "503"),
+        ({"billing/wallet": HTML_PAGE}, "billing:read", "could not be read"),
+        ({"agents": httpx.ConnectError("refused")}, "agents:read", "could not be asked"),
+        ({"numbers/reserve": problem(409, "number_unavailable")}, "numbers:write", "409"),
+        ({"numbers/reserve": httpx.ReadTimeout("late")}, "numbers:write", "could not be asked"),
+        ({"agents/": problem(429)}, "agents:write", "429"),
+    ],
+)
+async def test_an_inconclusive_probe_is_could_not_check_never_missing(overrides, scope, why):
+    client = FlowyteClient.connect(
+        BASE, KEY, transport=httpx.MockTransport(_scope_answers(overrides)), retry=RetryPolicy(1)
+    )
+    check = await client.check_scopes()
+    assert check.missing == ()
+    assert list(check.unchecked) == [scope] and why in check.unchecked[scope]
+    assert not check.ok
+
+
+async def test_a_refused_key_is_could_not_check_for_every_scope():
+    client = connected(Recorder(problem(401, "unauthorized")))
+    check = await client.check_scopes()
+    assert check.missing == ()
+    assert set(check.unchecked) == set(REQUIRED_SCOPES)
+    assert all("401" in why for why in check.unchecked.values())
+
+
+async def test_the_probes_send_what_they_say():
+    handler = Recorder(_scope_answers({}))
+    check = await connected(handler).check_scopes()
+    assert check.ok
+    sent = {(r.method, r.url.path.removeprefix("/api/v1/")): r for r in handler.requests}
+    assert sent[("GET", "numbers")].url.params["limit"] == "1"
+    assert sent[("GET", "agents")].url.params["limit"] == "1"
+    assert ("GET", "billing/wallet") in sent
+    assert json.loads(sent[("POST", "numbers/reserve")].content) == {}
+    publish = [r for (m, p), r in sent.items() if p.endswith("/publish")]
+    assert len(publish) == 1 and publish[0].headers["Idempotency-Key"]
+    assert "/agents/agt_numbot_scope_check_" in publish[0].url.path
+    assert len(handler.requests) == 5

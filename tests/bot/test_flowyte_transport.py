@@ -336,3 +336,30 @@ async def test_a_purchase_that_cannot_get_a_connection_is_unavailable():
             await first
         await client.aclose()
     assert server.requests == []
+
+
+async def test_a_connection_cut_off_by_the_deadline_is_not_reused():
+    """The next call must not read the rest of an abandoned answer as its own."""
+    connections: list[int] = []
+
+    async def drip_on_the_first_connection(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Server
+    ) -> None:
+        connections.append(len(connections))
+        if len(connections) == 1:
+            await drip(reader, writer, s)
+            return
+        body = b'{"success": true, "data": {"balanceUsd": 3}}'
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        while True:
+            s.requests.append(await read_request(reader))
+            writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+
+    async with serving(drip_on_the_first_connection) as server:
+        client = flowyte(server.url, read=1.0, deadline=1.0, connections=1)
+        with pytest.raises(fe.FlowyteUnavailable, match="deadline"):
+            await wallet(client)
+        assert (await client.wallet()).balance_usd == 3
+        assert len(connections) == 2 and len(server.requests) == 2
+        await client.aclose()

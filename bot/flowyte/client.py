@@ -463,7 +463,8 @@ class FlowyteClient:
         - billing:read  GET /billing/wallet           2xx = granted
         - agents:read   GET /agents?limit=1           2xx = granted
         - numbers:write POST /numbers/reserve {}      400/422 = granted (no e164: nothing held)
-        - agents:write  POST /agents/<made up>/publish  404 = granted (no such agent)
+        - agents:write  POST /agents/<made up>/publish  404 (no such agent), or 400/422 (an id
+                                                      Flowyte will not even look up) = granted
 
         The write probes rely on Flowyte checking the scope before validating the body or
         looking the agent up. That order is [inferred] (it is how OAuth-scoped APIs work;
@@ -481,7 +482,7 @@ class FlowyteClient:
                 "POST",
                 f"agents/{made_up}/publish",
                 {"json_body": {}, "headers": {"Idempotency-Key": f"numbot-scope-{made_up}"}},
-                (404,),
+                (400, 404, 422),
             ),
         }
         results = await asyncio.gather(

@@ -172,8 +172,8 @@ class OutcomeUnknown(FlowyteUnavailable):
 
     def explain(self) -> str:
         return (
-            "Flowyte did not answer in time, so numbot cannot tell yet whether it happened. "
-            "numbot will check and report back; do not retry by hand."
+            "Flowyte's answer was lost or could not be read, so numbot cannot tell yet "
+            "whether it happened. numbot will check and report back; do not retry by hand."
         )
 
 

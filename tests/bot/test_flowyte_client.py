@@ -1584,6 +1584,21 @@ async def test_an_inconclusive_probe_is_could_not_check_never_missing(overrides,
     assert not check.ok
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"agents/": problem(400, "validation_error")},
+        {"agents/": problem(422, "invalid_id")},
+        {"numbers/reserve": problem(422, "unprocessable")},
+    ],
+)
+async def test_a_validation_refusal_past_the_scope_check_proves_the_scope(overrides):
+    client = FlowyteClient.connect(
+        BASE, KEY, transport=httpx.MockTransport(_scope_answers(overrides)), retry=RetryPolicy(1)
+    )
+    assert (await client.check_scopes()).ok
+
+
 async def test_a_refused_key_is_could_not_check_for_every_scope():
     client = connected(Recorder(problem(401, "unauthorized")))
     check = await client.check_scopes()

@@ -6,6 +6,7 @@ from bot.flowyte.errors import (
     FlowyteError,
     FlowyteUnavailable,
     OutcomeUnknown,
+    StillProcessing,
     UnexpectedAnswer,
 )
 from bot.flowyte.models import (
@@ -33,6 +34,7 @@ __all__ = [
     "RetryPolicy",
     "ScopeCheck",
     "SearchQuery",
+    "StillProcessing",
     "UnexpectedAnswer",
     "Wallet",
 ]

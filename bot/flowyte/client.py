@@ -15,7 +15,9 @@ What a failure means (bot/flowyte/errors.py draws the tree):
 
 - nothing sent (refused, connect or pool timeout): `FlowyteUnavailable`;
 - sent, no usable answer (deadline, reset, 408, an unreadable 2xx): `OutcomeUnknown` for a
-  call that may change something (POST, DELETE), `FlowyteUnavailable` for a read;
+  call that may change something (POST, DELETE), `FlowyteUnavailable` for a read; a replay
+  answered 409 `idempotency_in_progress` ([inferred] code) is `StillProcessing`, an
+  `OutcomeUnknown`;
 - an answer numbot cannot read on a read: `UnexpectedAnswer`, never "nothing".
 
 Nothing that moves money or changes routing is retried here: when such a call's outcome is
@@ -68,6 +70,7 @@ from bot.flowyte.errors import (
     FlowyteUnavailable,
     OutcomeUnknown,
     Problem,
+    StillProcessing,
     UnexpectedAnswer,
     error_for,
 )
@@ -599,6 +602,9 @@ class FlowyteClient:
                 body = _parse_json(response)
                 problem = Problem.from_body(status, None if body is _NOT_JSON else body)
                 wait = _retry_after(response)
+                if status == 409 and changes and problem.code == "idempotency_in_progress":
+                    # A replay met the first call still running: how it ends is not known yet.
+                    raise StillProcessing(f"{method} {path}: 409 {problem.code}", retry_after=wait)
                 error = error_for(problem, retry_after=wait, method=method, path=path)
                 if status not in (408, 429) and status < 500:
                     raise error

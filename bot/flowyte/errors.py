@@ -4,8 +4,10 @@
     ├── FlowyteUnavailable         no answer, and nothing happened: refused, connect or pool
     │   │                          timeout, or a read (GET) that never finished
     │   └── OutcomeUnknown         a call that may change something (POST, DELETE) got no
-    │                              usable answer: it may have happened (timeout, reset, 408,
-    │                              an unreadable 2xx)
+    │       │                      usable answer: it may have happened (timeout, reset, 408,
+    │       │                      an unreadable 2xx)
+    │       └── StillProcessing    409 idempotency_in_progress: the first call with this
+    │                              Idempotency-Key is still running at Flowyte [inferred code]
     ├── UnexpectedAnswer           a read answered 2xx with something numbot cannot read (an
     │                              HTML page, no `data`, `success: false`, a list whose end
     │                              it cannot see): never "nothing"
@@ -174,6 +176,21 @@ class OutcomeUnknown(FlowyteUnavailable):
         return (
             "Flowyte's answer was lost or could not be read, so numbot cannot tell yet "
             "whether it happened. numbot will check and report back; do not retry by hand."
+        )
+
+
+class StillProcessing(OutcomeUnknown):
+    """A replay (same Idempotency-Key, same body) reached Flowyte while the first call was
+    still running: its outcome is not known yet, and asking again later will tell."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def explain(self) -> str:
+        return (
+            "Flowyte is still carrying out that request, so numbot cannot tell yet how it "
+            "ended. numbot will check and report back; do not retry by hand."
         )
 
 

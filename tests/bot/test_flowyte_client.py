@@ -1118,6 +1118,22 @@ async def test_a_408_on_a_change_is_outcome_unknown_not_a_refusal(call):
     assert len(handler.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": 409, "code": "idempotency_in_progress"},
+        {"status": 409, "type": "https://docs.flowyte.com/errors/idempotency_in_progress"},
+    ],
+    ids=["code", "type-only"],
+)
+async def test_a_replay_while_the_first_call_runs_is_still_processing_not_a_conflict(body):
+    handler = Recorder(httpx.Response(409, json=body, headers={"Retry-After": "2"}))
+    with pytest.raises(fe.StillProcessing) as caught:
+        await _purchase(connected(handler))
+    assert isinstance(caught.value, fe.OutcomeUnknown) and caught.value.retry_after == 2.0
+    assert len(handler.requests) == 1
+
+
 async def test_a_408_on_a_read_is_retried():
     handler = Recorder(problem(408), ok({"balanceUsd": 3}))
     client, sleeps = retrying(handler, rng=0.0)
@@ -1488,9 +1504,10 @@ async def test_a_replay_while_the_purchase_runs_is_a_conflict_then_the_result(
     while not sandbox.idempotency_in_progress("run-1"):
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.01)
-    with pytest.raises(fe.Conflict) as caught:
+    with pytest.raises(fe.StillProcessing) as caught:
         await client.purchase(e164, None, idempotency_key="run-1")
-    assert caught.value.code == "idempotency_in_progress"
+    assert isinstance(caught.value, fe.OutcomeUnknown)  # the workflow reconciles, never fails it
+    assert caught.value.retry_after == 1.0 and "still carrying out" in caught.value.explain()
     owned = await first
     assert await client.purchase(e164, None, idempotency_key="run-1") == owned
     with pytest.raises(fe.Unprocessable) as mismatch:

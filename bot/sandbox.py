@@ -34,15 +34,27 @@ silent the sandbox chooses, and says so here:
 - `Idempotency-Key` is scoped to the organization (one key, one request): the same key
   with the same method, path and body replays the first successful response byte for byte
   (with an `Idempotent-Replayed: true` header) for 24 hours; with anything else it is 422
-  `idempotency_mismatch`. Failed requests are not stored, so a retry can succeed.
+  `idempotency_mismatch`. While the first call is still running, a replay is 409
+  `idempotency_in_progress` (with `Retry-After: 1`) [inferred: the docs do not name this
+  code]. Failed requests are not stored, so a retry can succeed.
 - Creating calls answer 201 (reserve, purchase, import, publish, top-up); the rest 200.
 - Imported numbers cost nothing (`monthlyCost: 0.00`, `provider: "imported"`).
 - Assigning an agent that was never published succeeds (the guide: callers reach nothing),
   unless `require_published_agent` is set, which makes it 409 `no_published_version`.
 - Released numbers do not return to the inventory. A top-up only records a pending payment
   (`topups`); `settle_topups()` credits them, as the dashboard would.
-- Any key that starts with `flowyte_sk_` is accepted; a key containing `readonly` has only the
-  read scopes (`numbers:read`, `billing:read`, `agents:read`), so 403 can be exercised.
+- Any key that starts with `flowyte_sk_` is accepted. Its scopes are what `key_scopes` /
+  `set_key_scopes()` gave that exact key; otherwise a key containing `readonly` has only the
+  read scopes (`numbers:read`, `billing:read`, `agents:read`) and any other key all six. A
+  missing scope is a 403 `insufficient_scope` with `requiredScope`, checked before the body
+  is read or validated and before anything is looked up (the order is [inferred]).
+- Problems carry their code in `code` and in `type` (`https://docs.flowyte.com/errors/<code>`).
+
+Where Flowyte's docs allow more than one shape, `Variants` picks one per instance (problems
+with the code only in `type`, reservations answered with `{id}` alone, small pages and other
+cursor placements, rate limits with `RateLimit-*` headers, 402 without amounts, a processing
+delay for idempotent calls): `SandboxFlowyte(variants=Variants(page_size=2))`, or
+`sandbox.configure(problems="type_only")` on a live one.
 
 Money is Decimal throughout, parsed with `parse_float=Decimal` and written back as JSON
 number tokens without passing through float. Every handler does its state work synchronously
@@ -52,18 +64,20 @@ thread) cannot both take one number or spend one balance twice.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import math
 import random
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -77,7 +91,7 @@ API_PREFIX: Final = "/api/v1"
 HOLD_DURATION: Final = timedelta(minutes=30)
 IDEMPOTENCY_TTL: Final = timedelta(hours=24)
 ORGANIZATION_ID: Final = "org_sandbox"
-PROBLEM_TYPE_BASE: Final = "https://docs.flowyte.com/resources/errors#"
+PROBLEM_TYPE_BASE: Final = "https://docs.flowyte.com/errors/"
 JSON_MEDIA_TYPE: Final = "application/json"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
@@ -149,8 +163,8 @@ _E164: Final = re.compile(r"^\+[1-9]\d{7,14}$")
 _NANP: Final = re.compile(r"^\+1([2-9]\d{2})(\d{7})$")
 _AREA_CODE: Final = re.compile(r"^[2-9]\d{2}$")
 _PATTERN: Final = re.compile(r"^[0-9A-Za-z]{1,11}$")
-_READ_SCOPES: Final = frozenset({"numbers:read", "billing:read", "agents:read"})
-_ALL_SCOPES: Final = _READ_SCOPES | {"numbers:write", "billing:write", "agents:write"}
+READ_SCOPES: Final = frozenset({"numbers:read", "billing:read", "agents:read"})
+ALL_SCOPES: Final = READ_SCOPES | {"numbers:write", "billing:write", "agents:write"}
 
 
 # --- JSON with Decimal money -------------------------------------------------------------
@@ -223,6 +237,98 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# --- the documented variants ------------------------------------------------------------
+
+ProblemStyle = Literal["code", "type_only"]
+ReservationStyle = Literal["full", "id_only"]
+PaginationStyle = Literal[
+    "next_cursor", "items", "pagination", "meta", "has_more", "links", "no_cursor", "repeat"
+]
+
+
+@dataclass(frozen=True)
+class Variants:
+    """How the sandbox answers, where Flowyte's docs allow more than one shape.
+
+    - `problems`: "code" puts the code in `code` and in `type`; "type_only" only in `type`
+      (`https://docs.flowyte.com/errors/<code>`), as the API introduction shows.
+    - `reservations`: "full" answers a hold with every [inferred] field; "id_only" with
+      `{"id"}` alone, the only field the guide promises.
+    - `page_size`: the most items a list page holds, whatever `limit` asks (2 makes lists
+      really page).
+    - `pagination`: where the next cursor goes. Readable by numbot: "next_cursor"
+      (`nextCursor` beside `data`, the [inferred] shape), "items" (`data: {items,
+      nextCursor}`), "pagination" (`pagination: {nextCursor, hasMore}`), "meta"
+      (`meta: {nextCursor}`). Unreadable, for tests: "has_more" (`hasMore` and no cursor),
+      "links" (`links: {next: "?cursor=..."}`), "no_cursor" (nothing at all), "repeat"
+      (every page points back to the second: a loop).
+    - `rate_limit` calls per `rate_window` seconds per organization (None: no limit). Every
+      answer then carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+      (seconds); a 429 also `Retry-After`, unless `retry_after` is false.
+    - `amounts_on_402`: a 402 carries `balanceUsd`/`requiredUsd`/`shortfallUsd` ([inferred]
+      extension members); false leaves them out, and the detail names no amount.
+    - `processing_delay`: seconds a call with an `Idempotency-Key` works after claiming the
+      key and before it takes effect, so a replay can arrive while it is still running.
+    """
+
+    problems: ProblemStyle = "code"
+    reservations: ReservationStyle = "full"
+    page_size: int = 100
+    pagination: PaginationStyle = "next_cursor"
+    rate_limit: int | None = None
+    rate_window: float = 60.0
+    retry_after: bool = True
+    amounts_on_402: bool = True
+    processing_delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        choices = {
+            "problems": get_args(ProblemStyle),
+            "reservations": get_args(ReservationStyle),
+            "pagination": get_args(PaginationStyle),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
+        if isinstance(self.page_size, bool) or not isinstance(self.page_size, int):
+            raise ValueError("page_size must be a whole number")
+        if not 1 <= self.page_size <= 100:
+            raise ValueError("page_size must be from 1 to 100")
+        if self.rate_limit is not None and (
+            isinstance(self.rate_limit, bool)
+            or not isinstance(self.rate_limit, int)
+            or self.rate_limit < 1
+        ):
+            raise ValueError("rate_limit must be a positive whole number, or None")
+        for name in ("rate_window", "processing_delay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+                raise ValueError(f"{name} must be a number of seconds")
+            if not math.isfinite(value) or value < 0 or (name == "rate_window" and value == 0):
+                raise ValueError(f"{name} must be a positive number of seconds")
+        for name in ("retry_after", "amounts_on_402"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
+
+    def with_changes(self, changes: Mapping[str, Any]) -> Variants:
+        """These variants with `changes` applied (JSON numbers may arrive as Decimal)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown variants: {', '.join(unknown)}")
+        values = dict(changes)
+        for name in ("rate_window", "processing_delay"):
+            if isinstance(values.get(name), Decimal):
+                values[name] = float(values[name])
+        return replace(self, **values)
+
+    def to_json(self) -> dict[str, object]:
+        out = asdict(self)
+        for name in ("rate_window", "processing_delay"):
+            out[name] = Decimal(repr(float(out[name])))
+        return out
+
+
 # --- errors ------------------------------------------------------------------------------
 
 
@@ -247,15 +353,16 @@ class ApiError(Exception):
         self.extra = dict(extra or {})
         self.headers = dict(headers or {})
 
-    def body(self, instance: str) -> dict[str, object]:
+    def body(self, instance: str, style: ProblemStyle = "code") -> dict[str, object]:
         problem: dict[str, object] = {
             "type": PROBLEM_TYPE_BASE + self.code,
             "title": HTTPStatus(self.status).phrase,
             "status": self.status,
             "detail": self.detail,
             "instance": instance,
-            "code": self.code,
         }
+        if style == "code":
+            problem["code"] = self.code
         if self.errors is not None:
             problem["errors"] = [{"field": f, "message": m} for f, m in self.errors]
         problem.update(self.extra)
@@ -267,9 +374,9 @@ def invalid(errors: Sequence[tuple[str, str]]) -> ApiError:
     return ApiError(400, "validation_error", f"The request is invalid: {detail}.", errors=errors)
 
 
-def problem_response(error: ApiError, instance: str) -> Response:
+def problem_response(error: ApiError, instance: str, style: ProblemStyle = "code") -> Response:
     return Response(
-        dumps_json(error.body(instance)),
+        dumps_json(error.body(instance, style)),
         status_code=error.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=error.headers,
@@ -485,30 +592,43 @@ class _Result:
     page: bool = False
     next_cursor: str | None = None
 
-    def envelope(self) -> dict[str, object]:
-        body: dict[str, object] = {"success": True, "data": self.data}
-        if self.page:
-            body["nextCursor"] = self.next_cursor
-        return body
+    def envelope(self, pagination: PaginationStyle = "next_cursor") -> dict[str, object]:
+        """The success envelope; a list page places its cursor as `pagination` says."""
+        if not self.page:
+            return {"success": True, "data": self.data}
+        cursor, more = self.next_cursor, self.next_cursor is not None
+        shapes: dict[str, dict[str, object]] = {
+            "next_cursor": {"data": self.data, "nextCursor": cursor},
+            "items": {"data": {"items": self.data, "nextCursor": cursor}},
+            "pagination": {
+                "data": self.data,
+                "pagination": {"nextCursor": cursor, "hasMore": more},
+            },
+            "meta": {"data": self.data, "meta": {"nextCursor": cursor}},
+            "has_more": {"data": self.data, "hasMore": more},
+            "links": {"data": self.data, "links": {"next": f"?cursor={cursor}" if more else None}},
+            "no_cursor": {"data": self.data},
+            "repeat": {"data": self.data, "nextCursor": cursor},
+        }
+        return {"success": True, **shapes[pagination]}
 
 
 _Handler = Callable[[_Call], _Result]
 _Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _authenticate(request: Request, scope: str) -> None:
+def _api_key(request: Request) -> str:
     header = request.headers.get("authorization", "")
     kind, _, key = header.partition(" ")
-    if kind.lower() != "bearer" or not key.strip().startswith("flowyte_sk_"):
+    key = key.strip()
+    if kind.lower() != "bearer" or not key.startswith("flowyte_sk_"):
         raise ApiError(
             401,
             "unauthorized",
             "Send a Flowyte API key: Authorization: Bearer flowyte_sk_...",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    scopes = _READ_SCOPES if "readonly" in key else _ALL_SCOPES
-    if scope not in scopes:
-        raise ApiError(403, "insufficient_scope", f"This API key lacks the {scope} scope.")
+    return key
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
@@ -531,9 +651,11 @@ def _idempotency_key(request: Request) -> str | None:
     return key.strip() if key is not None else None
 
 
-def _json_response(result: _Result) -> Response:
+def _json_response(result: _Result, pagination: PaginationStyle) -> Response:
     return Response(
-        dumps_json(result.envelope()), status_code=result.status, media_type=JSON_MEDIA_TYPE
+        dumps_json(result.envelope(pagination)),
+        status_code=result.status,
+        media_type=JSON_MEDIA_TYPE,
     )
 
 
@@ -577,15 +699,21 @@ def _decode_cursor(cursor: str) -> int:
     return int(seq)
 
 
-def _page(items: Iterable[tuple[int, dict[str, object]]], query: Mapping[str, str]) -> _Result:
-    """One page of (seq, json) items in seq order, after the query's cursor."""
-    limit = _int_param(query, "limit", 20, 1, 100)
+def _page(
+    items: Iterable[tuple[int, dict[str, object]]], query: Mapping[str, str], variants: Variants
+) -> _Result:
+    """One page of (seq, json) items in seq order, after the query's cursor; a page holds at
+    most `limit` and at most the variants' `page_size` items."""
+    limit = min(_int_param(query, "limit", 20, 1, 100), variants.page_size)
     cursor = query.get("cursor")
     after = _decode_cursor(cursor) if cursor else -1
-    rest = sorted((pair for pair in items if pair[0] > after), key=lambda pair: pair[0])
+    every = sorted(items, key=lambda pair: pair[0])
+    rest = [pair for pair in every if pair[0] > after]
     page = rest[:limit]
     more = len(rest) > limit
     next_cursor = _encode_cursor(page[-1][0]) if more and page else None
+    if variants.pagination == "repeat" and more:
+        next_cursor = _encode_cursor(every[:limit][-1][0])  # always "after the first page"
     return _Result([data for _, data in page], page=True, next_cursor=next_cursor)
 
 
@@ -751,10 +879,21 @@ class SandboxFlowyte:
         balance: Decimal = Decimal("25.00"),
         seed: int = 7,
         require_published_agent: bool = False,
+        variants: Variants | None = None,
+        key_scopes: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
+        """`variants` picks among the answer shapes Flowyte's docs allow (see Variants);
+        `key_scopes` gives exact API keys their own scopes (see `set_key_scopes`)."""
         self._clock = clock or _utcnow
         self.seed = seed
         self.require_published_agent = require_published_agent
+        self._lock = threading.RLock()
+        self.variants = variants or Variants()
+        self.key_scopes: dict[str, frozenset[str]] = {}
+        for key, scopes in (key_scopes or {}).items():
+            self.set_key_scopes(key, scopes)
+        self._window: tuple[datetime, int] | None = None  # rate limit: (start, calls)
+        self._in_flight: dict[str, str] = {}  # Idempotency-Key -> fingerprint, while running
         self.wallet = Wallet(balance_usd=balance)
         self.reservations: dict[str, Reservation] = {}
         self.numbers: dict[str, OwnedNumber] = {}
@@ -767,7 +906,6 @@ class SandboxFlowyte:
         self._replays: dict[str, _Replay] = {}
         self._ids = random.Random(seed)  # noqa: S311 - ids in a sandbox, not secrets
         self._seq = 0
-        self._lock = threading.RLock()
         self._app: Starlette | None = None
         self._seed_agents()
 
@@ -780,6 +918,43 @@ class SandboxFlowyte:
     @balance.setter
     def balance(self, amount: Decimal) -> None:
         self.wallet.balance_usd = amount
+
+    def configure(self, **changes: Any) -> Variants:
+        """Switch answer variants on a live sandbox, e.g. `configure(problems="type_only")`."""
+        with self._lock:
+            return self.use_variants(self.variants.with_changes(changes))
+
+    def use_variants(self, variants: Variants) -> Variants:
+        """Answer in `variants` from now on; a rate-limit window starts afresh."""
+        with self._lock:
+            self.variants = variants
+            self._window = None
+            return variants
+
+    def set_key_scopes(self, key: str, scopes: Iterable[str] | None) -> None:
+        """Give the exact API `key` these scopes (None: back to the default for its shape)."""
+        with self._lock:
+            if scopes is None:
+                self.key_scopes.pop(key, None)
+                return
+            granted = frozenset(scopes)
+            unknown = sorted(granted - ALL_SCOPES)
+            if unknown:
+                raise ValueError(f"unknown scopes: {', '.join(unknown)}")
+            self.key_scopes[key] = granted
+
+    def scopes_for(self, key: str) -> frozenset[str]:
+        """A key's scopes: as set for it, else read-only if it contains `readonly`, else all."""
+        with self._lock:
+            granted = self.key_scopes.get(key)
+        if granted is not None:
+            return granted
+        return READ_SCOPES if "readonly" in key else ALL_SCOPES
+
+    def idempotency_in_progress(self, key: str) -> bool:
+        """Whether a call with this Idempotency-Key has claimed it and not finished yet."""
+        with self._lock:
+            return key in self._in_flight
 
     def now(self) -> datetime:
         moment = self._clock()
@@ -937,6 +1112,8 @@ class SandboxFlowyte:
             monthly_cost=number.monthly_cost,
         )
         self.reservations[reservation.id] = reservation
+        if self.variants.reservations == "id_only":
+            return _Result({"id": reservation.id}, status=201)
         return _Result(reservation.to_json(call.now), status=201)
 
     def _cancel_reservation(self, call: _Call) -> _Result:
@@ -999,6 +1176,12 @@ class SandboxFlowyte:
 
     def _debit(self, cost: Decimal) -> None:
         balance = self.wallet.balance_usd
+        if balance < cost and not self.variants.amounts_on_402:
+            raise ApiError(
+                402,
+                "insufficient_balance",
+                "The wallet balance does not cover this purchase. Top up and retry.",
+            )
         if balance < cost:
             raise ApiError(
                 402,
@@ -1032,7 +1215,8 @@ class SandboxFlowyte:
         return _Result(owned.to_json(), status=201)
 
     def _list_numbers(self, call: _Call) -> _Result:
-        return _page(((n.seq, n.to_json()) for n in self.numbers.values()), call.query)
+        numbers = ((n.seq, n.to_json()) for n in self.numbers.values())
+        return _page(numbers, call.query, self.variants)
 
     def _get_number(self, call: _Call) -> _Result:
         return _Result(self._number(call.params["id"]).to_json())
@@ -1056,7 +1240,9 @@ class SandboxFlowyte:
         return _Result({**number.to_json(), "status": "released"})
 
     def _list_agents(self, call: _Call) -> _Result:
-        return _page(((a.seq, a.to_json()) for a in self.agents.values()), call.query)
+        return _page(
+            ((a.seq, a.to_json()) for a in self.agents.values()), call.query, self.variants
+        )
 
     def _get_agent(self, call: _Call) -> _Result:
         return _Result(self._agent(call.params["id"]).to_json())
@@ -1098,38 +1284,111 @@ class SandboxFlowyte:
 
     # --- HTTP wiring ---
 
+    def _authorize(self, request: Request, scope: str) -> None:
+        if scope not in self.scopes_for(_api_key(request)):
+            raise ApiError(
+                403,
+                "insufficient_scope",
+                f"This API key lacks the {scope} scope.",
+                extra={"requiredScope": scope},
+            )
+
+    def _admit(self, now: datetime) -> dict[str, str]:
+        """Count one call against the organization's rate limit: the RateLimit-* headers to
+        send, or a 429 (with them, and Retry-After unless switched off) when over it."""
+        limit, window = self.variants.rate_limit, self.variants.rate_window
+        if limit is None:
+            return {}
+        with self._lock:
+            start, calls = self._window or (now, 0)
+            if now >= start + timedelta(seconds=window):
+                start, calls = now, 0
+            calls += 1
+            self._window = (start, calls)
+        reset = max(0, math.ceil((start + timedelta(seconds=window) - now).total_seconds()))
+        headers = {
+            "RateLimit-Limit": str(limit),
+            "RateLimit-Remaining": str(max(0, limit - calls)),
+            "RateLimit-Reset": str(reset),
+        }
+        if calls > limit:
+            if self.variants.retry_after:
+                headers["Retry-After"] = str(reset)
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"More than {limit} calls in {window:g} seconds; wait and retry.",
+                headers=headers,
+            )
+        return headers
+
+    def _problem(self, error: ApiError, instance: str) -> Response:
+        return problem_response(error, instance, self.variants.problems)
+
     def _endpoint(self, handler: _Handler, scope: str, *, idempotent: bool = False) -> _Endpoint:
         async def endpoint(request: Request) -> Response:
-            _authenticate(request, scope)
-            key = _idempotency_key(request) if idempotent else None
-            body = await _read_body(request)
-            with self._lock:  # no await below: each request's state change is atomic
-                call = _Call(dict(request.path_params), request.query_params, body, self.now())
+            limits: dict[str, str] = {}
+            try:
+                self._authorize(request, scope)
+                limits = self._admit(self.now())
+                key = _idempotency_key(request) if idempotent else None
+                body = await _read_body(request)
                 if key is None:
-                    return _json_response(handler(call))
-                return self._idempotent(key, request, call, handler)
+                    with self._lock:  # no await below: each request's state change is atomic
+                        call = _Call(
+                            dict(request.path_params), request.query_params, body, self.now()
+                        )
+                        response = _json_response(handler(call), self.variants.pagination)
+                else:
+                    response = await self._idempotent(key, request, body, handler)
+            except ApiError as exc:
+                response = self._problem(exc, request.url.path)
+            response.headers.update(limits)
+            return response
 
         return endpoint
 
-    def _idempotent(self, key: str, request: Request, call: _Call, handler: _Handler) -> Response:
-        fingerprint = dumps_json([request.method, request.url.path, _canonical(call.body)])
-        stored = self._replays.get(key)
-        if stored is not None and call.now - stored.stored_at < IDEMPOTENCY_TTL:
-            if stored.fingerprint != fingerprint:
-                raise ApiError(
-                    422,
-                    "idempotency_mismatch",
-                    "This Idempotency-Key was used with a different request.",
+    async def _idempotent(
+        self, key: str, request: Request, body: dict[str, Any], handler: _Handler
+    ) -> Response:
+        """Run a call under its Idempotency-Key: replay a stored success, refuse a key that is
+        running (409 idempotency_in_progress, [inferred]) or was used for another request
+        (422 idempotency_mismatch), else claim the key, work, and store a success."""
+        fingerprint = dumps_json([request.method, request.url.path, _canonical(body)])
+        with self._lock:
+            now = self.now()
+            stored = self._replays.get(key)
+            if stored is not None and now - stored.stored_at < IDEMPOTENCY_TTL:
+                if stored.fingerprint != fingerprint:
+                    raise _idempotency_mismatch()
+                return Response(
+                    stored.payload,
+                    status_code=stored.status,
+                    media_type=JSON_MEDIA_TYPE,
+                    headers={"Idempotent-Replayed": "true"},
                 )
-            return Response(
-                stored.payload,
-                status_code=stored.status,
-                media_type=JSON_MEDIA_TYPE,
-                headers={"Idempotent-Replayed": "true"},
-            )
-        result = handler(call)
-        payload = dumps_json(result.envelope())
-        self._replays[key] = _Replay(fingerprint, result.status, payload, call.now)
+            running = self._in_flight.get(key)
+            if running is not None:
+                if running != fingerprint:
+                    raise _idempotency_mismatch()
+                raise ApiError(
+                    409,
+                    "idempotency_in_progress",
+                    "A request with this Idempotency-Key is still being processed; retry later.",
+                    headers={"Retry-After": "1"},
+                )
+            self._in_flight[key] = fingerprint
+        try:
+            if self.variants.processing_delay:
+                await asyncio.sleep(self.variants.processing_delay)
+            with self._lock:
+                call = _Call(dict(request.path_params), request.query_params, body, self.now())
+                result = handler(call)
+                payload = dumps_json(result.envelope(self.variants.pagination))
+                self._replays[key] = _Replay(fingerprint, result.status, payload, call.now)
+        finally:
+            with self._lock:
+                self._in_flight.pop(key, None)
         return Response(payload, status_code=result.status, media_type=JSON_MEDIA_TYPE)
 
     def _build_app(self) -> Starlette:
@@ -1165,22 +1424,26 @@ class SandboxFlowyte:
         ]
         return Starlette(
             routes=[Mount(API_PREFIX, routes=routes)],
-            exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error},
+            exception_handlers={ApiError: self._on_api_error, HTTPException: self._on_http_error},
         )
 
+    async def _on_api_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return self._problem(exc, request.url.path)
 
-async def _on_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return problem_response(exc, request.url.path)
+    async def _on_http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        error = ApiError(
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            headers=exc.headers,
+        )
+        return self._problem(error, request.url.path)
 
 
-async def _on_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed"}
-    error = ApiError(
-        exc.status_code,
-        codes.get(exc.status_code, "http_error"),
-        str(exc.detail),
-        headers=exc.headers,
+def _idempotency_mismatch() -> ApiError:
+    return ApiError(
+        422, "idempotency_mismatch", "This Idempotency-Key was used with a different request."
     )
-    return problem_response(error, request.url.path)

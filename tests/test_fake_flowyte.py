@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from bot.sandbox import loads_json
-from tests.fakes.flowyte_server import FakeFlowyte
+from bot.flowyte import errors as fe
+from bot.flowyte.client import FlowyteClient, RetryPolicy
+from bot.sandbox import Variants, loads_json
+from tests.fakes.flowyte_server import MAINTENANCE_PAGE, FakeFlowyte
 
 KEY = {"Authorization": "Bearer flowyte_sk_test_123"}
 
@@ -190,3 +192,149 @@ async def test_drop_in_process_raises_what_httpx_would() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://f/api/v1") as client:
         with pytest.raises(httpx.RemoteProtocolError):
             await client.get("/billing/wallet", headers=KEY)
+
+
+# --- documented variants in a running fake --------------------------------------------------------
+
+
+def switch(root: str, **variants: Any) -> dict[str, Any]:
+    response = httpx.post(f"{root}/_control/variants", json=variants)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = loads_json(response.content)
+    return result
+
+
+def test_control_variants_switch_a_running_fake(fake: FakeFlowyte, api: httpx.Client, root: str):
+    assert httpx.get(f"{root}/_control/variants").json()["problems"] == "code"
+    shown = switch(root, problems="type_only", reservations="id_only", page_size=1)
+    assert (shown["problems"], shown["reservations"], shown["page_size"]) == (
+        "type_only",
+        "id_only",
+        1,
+    )
+    e164 = a_number(api, "303")
+    hold = api.post("/numbers/reserve", json={"e164": e164})
+    assert hold.status_code == 201 and data(hold).keys() == {"id"}
+    again = api.post("/numbers/reserve", json={"e164": e164})
+    assert again.status_code == 409 and "code" not in again.json()
+    assert again.json()["type"] == "https://docs.flowyte.com/errors/number_unavailable"
+    assert len(data(api.get("/agents"))) == 1
+
+    bad = httpx.post(f"{root}/_control/variants", json={"page_size": 0})
+    assert bad.status_code == 400 and "page_size" in bad.json()["error"]
+    assert httpx.post(f"{root}/_control/variants", json={"nope": 1}).status_code == 400
+    assert httpx.post(f"{root}/_control/variants", json=[1]).status_code == 400
+
+    httpx.post(f"{root}/_control/reset")  # back to the constructor's variants
+    assert fake.sandbox.variants == Variants()
+
+
+def test_control_rate_limit_and_402_without_amounts(
+    fake: FakeFlowyte, api: httpx.Client, root: str
+):
+    switch(root, rate_limit=1, rate_window=30, amounts_on_402=False)
+    first = api.get("/billing/wallet")
+    assert first.headers["ratelimit-limit"] == "1" and first.headers["ratelimit-remaining"] == "0"
+    limited = api.get("/billing/wallet")
+    assert limited.status_code == 429 and limited.headers["retry-after"]
+    assert limited.headers["ratelimit-reset"] == limited.headers["retry-after"]
+    switch(root, rate_limit=None)
+    fake.set_balance("0.50")
+    poor = api.post("/numbers/purchase", json={"e164": a_number(api, "312")})
+    assert poor.status_code == 402 and "balanceUsd" not in poor.json()
+
+
+def test_control_scopes_take_a_scope_from_one_key(fake: FakeFlowyte, root: str):
+    key = "flowyte_sk_test_no_agents_read"
+    granted = ["numbers:read", "numbers:write", "billing:read", "agents:write"]
+    shown = httpx.post(f"{root}/_control/scopes", json={"key": key, "scopes": granted})
+    assert shown.json()["scopes"] == sorted(granted)
+    auth = {"Authorization": f"Bearer {key}"}
+    refused = httpx.get(f"{root}/api/v1/agents", headers=auth)
+    assert refused.status_code == 403 and refused.json()["requiredScope"] == "agents:read"
+    assert httpx.get(f"{root}/api/v1/numbers", headers=auth).status_code == 200
+    httpx.post(f"{root}/_control/scopes", json={"key": key, "scopes": None})
+    assert httpx.get(f"{root}/api/v1/agents", headers=auth).status_code == 200
+    bad = httpx.post(f"{root}/_control/scopes", json={"key": key, "scopes": ["root:all"]})
+    assert bad.status_code == 400
+    assert httpx.post(f"{root}/_control/scopes", json={"scopes": []}).status_code == 400
+
+
+def test_an_injected_problem_follows_the_problem_style(fake: FakeFlowyte, api: httpx.Client):
+    fake.configure(problems="type_only")
+    fake.add_fault("GET", r"/billing/wallet$", times=1, status=503)
+    unavailable = api.get("/billing/wallet")
+    assert unavailable.status_code == 503 and "code" not in unavailable.json()
+    assert unavailable.json()["type"].endswith("/service_unavailable")
+
+
+@pytest.fixture
+async def client(root: str) -> AsyncIterator[FlowyteClient]:
+    """numbot's own client over real HTTP (aiohttp) to the running fake."""
+    flowyte = FlowyteClient.connect(
+        f"{root}/api/v1", "flowyte_sk_test_123", timeout=5, retry=RetryPolicy(attempts=1)
+    )
+    yield flowyte
+    await flowyte.aclose()
+
+
+async def test_a_200_maintenance_page_is_an_unexpected_answer_not_no_numbers(
+    fake: FakeFlowyte, client: FlowyteClient
+):
+    fake.add_fault(
+        "GET",
+        r"/numbers$",
+        times=1,
+        status=200,
+        body=MAINTENANCE_PAGE,
+        headers={"Content-Type": "text/html; charset=utf-8"},
+    )
+    with pytest.raises(fe.UnexpectedAnswer):
+        await client.list_numbers()
+    assert fake.calls("GET", "/numbers")[0].status == 200
+    fake.add_fault("GET", r"/numbers$", times=1, status=200, body={"success": True})
+    with pytest.raises(fe.UnexpectedAnswer):
+        await client.list_numbers()
+    owned = await client.list_numbers()  # the real answer, read in full
+    assert {n.id for n in owned} == set(fake.sandbox.numbers)
+
+
+async def test_a_200_html_answer_to_a_purchase_is_outcome_unknown(
+    fake: FakeFlowyte, api: httpx.Client, client: FlowyteClient
+):
+    e164 = a_number(api, "206")
+    fake.set_balance("25.00")
+    fake.add_fault(
+        "POST",
+        r"/numbers/purchase$",
+        times=1,
+        status=200,
+        body=MAINTENANCE_PAGE,
+        headers={"Content-Type": "text/html"},
+        after_delay_apply=True,  # it went through; the answer is a proxy's page
+    )
+    with pytest.raises(fe.OutcomeUnknown):
+        await client.purchase(e164, None, idempotency_key="html-1")
+    # the documented way to learn the outcome: the same body and key replay the result
+    owned = await client.purchase(e164, None, idempotency_key="html-1")
+    assert owned.e164 == e164
+    assert fake.calls("POST", "/numbers/purchase")[1].status == 201
+
+
+@pytest.mark.parametrize("style", ["next_cursor", "items", "pagination", "meta"])
+async def test_the_client_reads_every_readable_pagination_of_the_fake(
+    fake: FakeFlowyte, client: FlowyteClient, style: str
+):
+    fake.configure(page_size=1, pagination=style)
+    agents = await client.list_agents()
+    assert [a.id for a in agents] == ["agt_support", "agt_sales", "agt_draft"]
+    assert len(fake.calls("GET", "/agents")) == 3
+
+
+@pytest.mark.parametrize("style", ["has_more", "links", "no_cursor", "repeat"])
+async def test_the_client_refuses_every_unreadable_pagination_of_the_fake(
+    fake: FakeFlowyte, client: FlowyteClient, style: str
+):
+    fake.configure(page_size=1, pagination=style)
+    with pytest.raises(fe.UnexpectedAnswer):
+        await client.list_agents()

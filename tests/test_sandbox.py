@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.sandbox import HOLD_DURATION, SandboxFlowyte, dumps_json, loads_json
+from bot.sandbox import HOLD_DURATION, SandboxFlowyte, Variants, dumps_json, loads_json
 from tests.fakes.flowyte_server import ManualClock
 
 KEY = {"Authorization": "Bearer flowyte_sk_test_123"}
@@ -426,3 +426,276 @@ def test_money_json_never_passes_through_float() -> None:
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=2))
 def test_decimal_round_trip(amount: Decimal) -> None:
     assert loads_json(dumps_json({"x": amount}))["x"] == amount
+
+
+# --- the documented variants -------------------------------------------------------------------
+
+
+async def import_numbers(api: httpx.AsyncClient, count: int) -> list[str]:
+    wanted = [f"+1303555{n:04d}" for n in range(count)]
+    for e164 in wanted:
+        assert (await api.post("/numbers/import", json={"e164": e164})).status_code == 201
+    return wanted
+
+
+async def test_problems_carry_the_code_in_type_and_code_by_default_or_in_type_only(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    e164 = (await first_number(api))["e164"]
+    await reserve(api, e164)
+    held = await api.post("/numbers/reserve", json={"e164": e164})
+    payload = problem(held, 409, "number_unavailable")
+    assert payload["type"] == "https://docs.flowyte.com/errors/number_unavailable"
+
+    sb.configure(problems="type_only")
+    held = await api.post("/numbers/reserve", json={"e164": e164})
+    assert held.status_code == 409
+    payload = body(held)
+    assert "code" not in payload
+    assert payload["type"] == "https://docs.flowyte.com/errors/number_unavailable"
+    missing = await api.get("/no/such/route")  # starlette's own 404 follows the style too
+    assert "code" not in body(missing) and body(missing)["type"].endswith("/not_found")
+
+
+async def test_a_reservation_may_answer_only_its_id(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    sb.configure(reservations="id_only")
+    e164 = (await first_number(api))["e164"]
+    hold = await reserve(api, e164)
+    assert set(hold) == {"id"}
+    bought = await api.post("/numbers/purchase", json={"e164": e164, "reservationId": hold["id"]})
+    assert bought.status_code == 201
+
+
+async def test_a_small_page_size_makes_lists_page_whatever_limit_asks(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    wanted = await import_numbers(api, 5)
+    sb.configure(page_size=2)
+    seen: list[str] = []
+    params = {"limit": "100"}
+    pages = 0
+    while True:
+        payload = body(await api.get("/numbers", params=params))
+        pages += 1
+        assert len(payload["data"]) <= 2
+        seen += [n["e164"] for n in payload["data"]]
+        if payload["nextCursor"] is None:
+            break
+        params["cursor"] = payload["nextCursor"]
+    assert seen == wanted and pages == 3
+
+
+CURSOR_PLACEMENTS = {  # style -> (the next cursor on a page, what the last page says)
+    "next_cursor": (lambda p: p["nextCursor"], {"nextCursor": None}),
+    "items": (lambda p: p["data"]["nextCursor"], {}),
+    "pagination": (
+        lambda p: p["pagination"]["nextCursor"],
+        {"pagination": {"nextCursor": None, "hasMore": False}},
+    ),
+    "meta": (lambda p: p["meta"]["nextCursor"], {"meta": {"nextCursor": None}}),
+}
+
+
+@pytest.mark.parametrize("style", CURSOR_PLACEMENTS)
+async def test_each_readable_cursor_placement_pages_to_the_end(
+    api: httpx.AsyncClient, sb: SandboxFlowyte, style: str
+) -> None:
+    wanted = await import_numbers(api, 3)
+    sb.configure(page_size=2, pagination=style)
+    cursor_of, last_says = CURSOR_PLACEMENTS[style]
+    first = body(await api.get("/numbers", params={"limit": "100"}))
+    cursor = cursor_of(first)
+    assert isinstance(cursor, str) and cursor
+    last = body(await api.get("/numbers", params={"limit": "100", "cursor": cursor}))
+    assert cursor_of(last) is None
+    assert last_says.items() <= last.items()
+    pages = [first, last]
+    items = [p["data"]["items"] if style == "items" else p["data"] for p in pages]
+    assert [n["e164"] for page in items for n in page] == wanted
+    if style == "pagination":
+        assert first["pagination"]["hasMore"] is True
+
+
+@pytest.mark.parametrize(
+    ("style", "first_page"),
+    [
+        ("has_more", {"hasMore": True}),
+        ("links", {"links": {"next": "?cursor="}}),
+        ("no_cursor", {}),
+    ],
+)
+async def test_each_unreadable_cursor_placement(
+    api: httpx.AsyncClient, sb: SandboxFlowyte, style: str, first_page: dict[str, Any]
+) -> None:
+    await import_numbers(api, 3)
+    sb.configure(page_size=2, pagination=style)
+    first = body(await api.get("/numbers"))
+    assert set(first) == {"success", "data", *first_page}
+    assert len(first["data"]) == 2
+    if style == "has_more":
+        assert first["hasMore"] is True
+    if style == "links":
+        assert first["links"]["next"].startswith("?cursor=")
+
+
+async def test_a_repeating_cursor_points_every_page_back(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    await import_numbers(api, 5)
+    sb.configure(page_size=2, pagination="repeat")
+    first = body(await api.get("/numbers"))
+    second = body(await api.get("/numbers", params={"cursor": first["nextCursor"]}))
+    assert second["nextCursor"] == first["nextCursor"]
+
+
+async def test_rate_limits_send_ratelimit_headers_and_429(
+    api: httpx.AsyncClient, sb: SandboxFlowyte, clock: ManualClock
+) -> None:
+    sb.configure(rate_limit=2, rate_window=60)
+    first = await api.get("/billing/wallet")
+    assert first.headers["ratelimit-limit"] == "2"
+    assert first.headers["ratelimit-remaining"] == "1"
+    assert first.headers["ratelimit-reset"] == "60"
+    clock.advance(20)
+    second = await api.get("/agents")
+    assert (
+        second.headers["ratelimit-remaining"] == "0" and second.headers["ratelimit-reset"] == "40"
+    )
+    limited = await api.get("/billing/wallet")
+    problem(limited, 429, "rate_limited")
+    assert limited.headers["retry-after"] == "40" and limited.headers["ratelimit-reset"] == "40"
+    assert limited.headers["ratelimit-remaining"] == "0"
+
+    sb.configure(retry_after=False)  # a fresh window: two more, then a 429 without Retry-After
+    await api.get("/billing/wallet")
+    await api.get("/billing/wallet")
+    limited = await api.get("/billing/wallet")
+    assert limited.status_code == 429 and "retry-after" not in limited.headers
+    assert limited.headers["ratelimit-reset"] == "60"
+    clock.advance(61)
+    assert (await api.get("/billing/wallet")).status_code == 200
+
+
+async def test_a_402_may_carry_no_amounts(api: httpx.AsyncClient, sb: SandboxFlowyte) -> None:
+    sb.balance = Decimal("1.00")
+    sb.configure(amounts_on_402=False)
+    e164 = (await first_number(api))["e164"]
+    payload = problem(
+        await api.post("/numbers/purchase", json={"e164": e164}), 402, "insufficient_balance"
+    )
+    assert not {"balanceUsd", "requiredUsd", "shortfallUsd"} & set(payload)
+    assert "$" not in payload["detail"]
+
+
+async def test_scopes_per_key(api: httpx.AsyncClient, sb: SandboxFlowyte) -> None:
+    key = "flowyte_sk_test_no_agents"
+    sb.set_key_scopes(key, ["numbers:read", "numbers:write", "billing:read", "agents:write"])
+    auth = {"Authorization": f"Bearer {key}"}
+    refused = problem(await api.get("/agents", headers=auth), 403, "insufficient_scope")
+    assert refused["requiredScope"] == "agents:read"
+    assert (await api.get("/numbers", headers=auth)).status_code == 200
+    assert (await api.get("/billing/wallet", headers=auth)).status_code == 200
+    sb.set_key_scopes(key, None)
+    assert (await api.get("/agents", headers=auth)).status_code == 200
+    with pytest.raises(ValueError, match="unknown scopes"):
+        sb.set_key_scopes(key, ["numbers:everything"])
+    assert SandboxFlowyte(key_scopes={key: []}).scopes_for(key) == frozenset()
+
+
+async def test_the_scope_is_checked_before_the_body_or_the_agent(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    """The order check_scopes() relies on: with the scope a 400/404, without it a 403."""
+    problem(await api.post("/numbers/reserve", json={}), 400, "validation_error")
+    problem(await api.post("/agents/agt_made_up/publish", json={}), 404, "agent_not_found")
+    readonly = {"Authorization": "Bearer flowyte_sk_readonly_1"}
+    problem(
+        await api.post("/numbers/reserve", json={}, headers=readonly), 403, "insufficient_scope"
+    )
+    problem(
+        await api.post("/numbers/reserve", content=b"not json", headers=readonly),
+        403,
+        "insufficient_scope",
+    )
+    refused = await api.post("/agents/agt_made_up/publish", json={}, headers=readonly)
+    problem(refused, 403, "insufficient_scope")
+    assert not sb.reservations
+
+
+async def _until(condition: Any, seconds: float = 5.0) -> None:
+    """Wait for `condition()` to hold, checking every few milliseconds (not a bare sleep)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_replay_while_the_first_call_runs_is_409_then_replays_the_result(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    sb.configure(processing_delay=0.5)
+    e164 = (await first_number(api))["e164"]
+    request, key = {"e164": e164}, {"Idempotency-Key": "slow-1"}
+    first = asyncio.create_task(api.post("/numbers/purchase", json=request, headers=key))
+    await _until(lambda: sb.idempotency_in_progress("slow-1"))
+
+    running = await api.post("/numbers/purchase", json=request, headers=key)
+    problem(running, 409, "idempotency_in_progress")
+    assert running.headers["retry-after"] == "1"
+    other = await api.post("/numbers/purchase", json={"e164": "+14155550000"}, headers=key)
+    problem(other, 422, "idempotency_mismatch")
+
+    done = await first
+    assert done.status_code == 201 and not sb.idempotency_in_progress("slow-1")
+    replay = await api.post("/numbers/purchase", json=request, headers=key)
+    assert replay.status_code == 201 and replay.content == done.content
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert sb.balance == Decimal("22.85") and len(sb.numbers) == 1
+
+
+async def test_a_call_that_fails_while_running_frees_its_key(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    sb.configure(processing_delay=0.05)
+    sb.balance = Decimal("1.00")
+    e164 = (await first_number(api))["e164"]
+    key = {"Idempotency-Key": "poor-1"}
+    problem(
+        await api.post("/numbers/purchase", json={"e164": e164}, headers=key),
+        402,
+        "insufficient_balance",
+    )
+    assert not sb.idempotency_in_progress("poor-1")
+    sb.balance = Decimal("5.00")
+    assert (
+        await api.post("/numbers/purchase", json={"e164": e164}, headers=key)
+    ).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"problems": "xml"},
+        {"pagination": "pages"},
+        {"page_size": 0},
+        {"page_size": 101},
+        {"page_size": True},
+        {"rate_limit": 0},
+        {"rate_window": 0},
+        {"processing_delay": -1},
+        {"processing_delay": float("nan")},
+        {"retry_after": "yes"},
+        {"colour": "blue"},
+    ],
+)
+def test_variants_refuse_nonsense(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Variants().with_changes(changes)
+
+
+def test_variants_round_trip_through_json() -> None:
+    variants = Variants(page_size=2, rate_limit=5, rate_window=30.5, processing_delay=0.25)
+    text = dumps_json(variants.to_json())
+    assert Variants().with_changes(loads_json(text)) == variants

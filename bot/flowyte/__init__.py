@@ -1,7 +1,14 @@
 """The Flowyte numbers API: client, models and errors. Knows nothing of Slack or SQLite."""
 
-from bot.flowyte.client import FlowyteClient, RetryPolicy
-from bot.flowyte.errors import FlowyteAPIError, FlowyteError, FlowyteUnavailable, OutcomeUnknown
+from bot.flowyte.client import REQUIRED_SCOPES, FlowyteClient, RetryPolicy, ScopeCheck
+from bot.flowyte.errors import (
+    FlowyteAPIError,
+    FlowyteError,
+    FlowyteUnavailable,
+    OutcomeUnknown,
+    StillProcessing,
+    UnexpectedAnswer,
+)
 from bot.flowyte.models import (
     Agent,
     AgentVersion,
@@ -13,6 +20,7 @@ from bot.flowyte.models import (
 )
 
 __all__ = [
+    "REQUIRED_SCOPES",
     "Agent",
     "AgentVersion",
     "AvailableNumber",
@@ -24,6 +32,9 @@ __all__ = [
     "OwnedNumber",
     "Reservation",
     "RetryPolicy",
+    "ScopeCheck",
     "SearchQuery",
+    "StillProcessing",
+    "UnexpectedAnswer",
     "Wallet",
 ]

@@ -1,34 +1,122 @@
 """Errors from the Flowyte API, and what to tell a person about each.
 
     FlowyteError
-    ├── FlowyteUnavailable         network failure before any answer: nothing happened
-    │   └── OutcomeUnknown         the request may have reached Flowyte (timeout, reset)
+    ├── FlowyteUnavailable         no answer, and nothing happened: refused, connect or pool
+    │   │                          timeout, or a read (GET) that never finished
+    │   └── OutcomeUnknown         a call that may change something (POST, DELETE) got no
+    │       │                      usable answer: it may have happened (timeout, reset, 408,
+    │       │                      an unreadable 2xx)
+    │       └── StillProcessing    409 idempotency_in_progress: the first call with this
+    │                              Idempotency-Key is still running at Flowyte [inferred code]
+    ├── UnexpectedAnswer           a read answered 2xx with something numbot cannot read (an
+    │                              HTML page, no `data`, `success: false`, a list whose end
+    │                              it cannot see): never "nothing"
     └── FlowyteAPIError            Flowyte answered with a problem+json (or any non-2xx)
         ├── InvalidRequest         400 validation_error, with the fields at fault
         ├── BadApiKey              401: the bot's key is wrong
-        ├── InsufficientBalance    402: the wallet is short
+        ├── InsufficientBalance    402: the wallet is short (amounts optional)
         ├── Forbidden              403: the key lacks a scope, or the endpoint is reserved
         ├── NotFound               404
         ├── Conflict               409: gone, hold expired, not published, already exists
         ├── Unprocessable          422
-        ├── RateLimited            429, with Retry-After
+        ├── RateLimited            429, with the wait Flowyte asked for
         └── ServerError            5xx: for a POST, the outcome is unknown
 
-Every error has `explain()`: a sentence a Slack user can act on. Error texts never include
-the request's headers, so the API key cannot leak through them.
+A problem's code is read from `code`, else from the last path segment of `type`
+(`https://docs.flowyte.com/errors/reservation_expired`; the API introduction shows problems
+that carry their code only there), never from `about:blank`.
+
+Every error has `explain()`: a sentence a Slack user can act on. Text Flowyte wrote
+(`title`, `detail`, `errors[].message`, a code) is cleaned when the problem is parsed:
+secrets redacted (a Flowyte that echoes the API key must not put it on a card), one line
+without control, bidi or zero-width characters or Slack markup, capped in length. A scope is
+shown only if it looks like one (`numbers:write`). Error texts never include the request's
+headers, so the API key cannot leak through them either.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from bot.money import to_decimal, usd
+from bot.redact import redact
+
+TEXT_LIMIT = 160  # characters of one piece of Flowyte text shown to people
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SCOPE = re.compile(r"^[a-z]+:[a-z]+$")
+_TOKEN = re.compile(r"^[!-~]{1,200}$")  # printable ASCII, no spaces: a URI or an id
+# Slack mrkdwn that could ping, link or forge emphasis: <...> and & (mentions, links), bold,
+# strike, code and the link separator. Underscores stay: identifiers such as
+# reservation_id must read as themselves, and italics cannot forge a line of a card.
+_MARKUP = str.maketrans({c: " " for c in "<>&*~`|"})
+
+
+def flowyte_text(value: object, *, limit: int = TEXT_LIMIT) -> str | None:
+    """Text Flowyte wrote, made safe to put in front of people: None if there is none.
+
+    Secrets are redacted first (so a key split by a later step is still caught), then every
+    control, format (bidi, zero-width), separator other than a space and mrkdwn character
+    becomes a space, runs of spaces collapse, and the result is capped at `limit`.
+    """
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = redact(str(value))
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category[0] in "CZ" and char != " ":
+            kept.append(" ")
+        else:
+            kept.append(char)
+    cleaned = " ".join("".join(kept).translate(_MARKUP).split())
+    if not cleaned:
+        return None
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned
+
+
+def problem_code(code: object, type_: object) -> str | None:
+    """The problem's code: `code` when present, else the last path segment of `type`.
+
+    A fragment (`…/errors#reservation_expired`) counts as the last segment too. Anything
+    that does not look like a code (a sentence, a secret, markup) is no code at all.
+    """
+    if code is not None and not isinstance(code, dict | list | bool):
+        candidate = str(code).strip()
+    elif isinstance(type_, str) and type_.strip() and type_.strip() != "about:blank":
+        parts = urlsplit(type_.strip())
+        candidate = parts.fragment or parts.path.rstrip("/").rsplit("/", 1)[-1]
+    else:
+        return None
+    if not _CODE.match(candidate) or redact(candidate) != candidate:
+        return None
+    return candidate
+
+
+def _token(value: object) -> str | None:
+    """A URI or id Flowyte sent (`type`, `instance`), kept only if it is one, redacted."""
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        return None
+    return redact(value)
+
+
+def looks_like_scope(value: object) -> str | None:
+    """`value` if it is shaped like a Flowyte scope (`numbers:write`), else None."""
+    return value if isinstance(value, str) and _SCOPE.match(value) else None
 
 
 @dataclass(frozen=True)
 class Problem:
-    """An RFC 9457 problem body, parsed leniently (every field optional)."""
+    """An RFC 9457 problem body, parsed leniently (every field optional) and cleaned.
+
+    `extra` keeps the extension members as Flowyte sent them (amounts, `requiredScope`):
+    read them through the error classes, which validate before showing anything.
+    """
 
     status: int
     code: str | None = None
@@ -47,21 +135,18 @@ class Problem:
         listed = body.get("errors")
         for item in listed if isinstance(listed, list) else []:
             if isinstance(item, dict):
-                errors.append((str(item.get("field", "?")), str(item.get("message", "invalid"))))
+                name = flowyte_text(item.get("field"), limit=40) or "?"
+                message = flowyte_text(item.get("message"), limit=120) or "invalid"
+                errors.append((name, message))
         known = {"status", "code", "title", "detail", "type", "instance", "errors"}
-
-        def text(key: str) -> str | None:
-            value = body.get(key)
-            return str(value) if value is not None else None
-
         return cls(
             status=status,
-            code=text("code"),
-            title=text("title"),
-            detail=text("detail"),
-            type=text("type"),
-            instance=text("instance"),
-            errors=tuple(errors),
+            code=problem_code(body.get("code"), body.get("type")),
+            title=flowyte_text(body.get("title")),
+            detail=flowyte_text(body.get("detail"), limit=300),
+            type=_token(body.get("type")),
+            instance=_token(body.get("instance")),
+            errors=tuple(errors[:10]),
             extra={k: v for k, v in body.items() if k not in known},
         )
 
@@ -74,24 +159,43 @@ class FlowyteError(Exception):
 
 
 class FlowyteUnavailable(FlowyteError):
-    """Flowyte could not be reached; the request did not get there."""
+    """Flowyte could not be reached, or a read got no answer: nothing was changed."""
 
     def explain(self) -> str:
         return "Flowyte could not be reached just now. Nothing was changed; try again in a minute."
 
 
 class OutcomeUnknown(FlowyteUnavailable):
-    """The request may have reached Flowyte, but no answer came back in time."""
+    """A call that may change something may have reached Flowyte, and no usable answer came.
+
+    A subclass of FlowyteUnavailable only so that code written before it existed keeps
+    treating it as a failure; catch it first: "nothing was changed" is not known here.
+    """
 
     def explain(self) -> str:
         return (
-            "Flowyte did not answer in time, so numbot cannot tell yet whether it happened. "
-            "numbot will check and report back; do not retry by hand."
+            "Flowyte's answer was lost or could not be read, so numbot cannot tell yet "
+            "whether it happened. numbot will check and report back; do not retry by hand."
+        )
+
+
+class StillProcessing(OutcomeUnknown):
+    """A replay (same Idempotency-Key, same body) reached Flowyte while the first call was
+    still running: its outcome is not known yet, and asking again later will tell."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def explain(self) -> str:
+        return (
+            "Flowyte is still carrying out that request, so numbot cannot tell yet how it "
+            "ended. numbot will check and report back; do not retry by hand."
         )
 
 
 class UnexpectedAnswer(FlowyteError):
-    """Flowyte answered 2xx with something numbot cannot read."""
+    """A read answered 2xx with something numbot cannot read: not an empty result."""
 
     def explain(self) -> str:
         return (
@@ -125,6 +229,8 @@ class InvalidRequest(FlowyteAPIError):
     def explain(self) -> str:
         if self.problem.errors:
             parts = "; ".join(f"{f}: {m}" for f, m in self.problem.errors)
+            if len(parts) > 2 * TEXT_LIMIT:
+                parts = parts[: 2 * TEXT_LIMIT - 1].rstrip() + "…"
             return f"Flowyte rejected the request: {parts}."
         return "Flowyte rejected the request as invalid. Check the values and try again."
 
@@ -138,17 +244,39 @@ class BadApiKey(FlowyteAPIError):
 
 
 class InsufficientBalance(FlowyteAPIError):
+    """402. The amounts (`requiredUsd`, `balanceUsd`) are [inferred] extension members that
+    Flowyte may leave out; then `shortfall` is None and the caller can work it out itself:
+
+        wallet = await client.wallet()
+        short = InsufficientBalance.shortfall_of(wallet.balance_usd, setup + monthly)
+        text = exc.explain(shortfall=short)
+    """
+
     @property
     def shortfall(self) -> Decimal | None:
+        """How much the wallet lacks, from the problem's own amounts; None if it has none."""
         extra = self.problem.extra
         try:
             return to_decimal(extra["requiredUsd"]) - to_decimal(extra["balanceUsd"])
         except (KeyError, TypeError, ValueError, ArithmeticError):
             return None
 
-    def explain(self) -> str:
+    @staticmethod
+    def shortfall_of(balance: Decimal, cost: Decimal) -> Decimal | None:
+        """The shortfall from a wallet balance and a quote; None when the balance covers it
+        (by the time numbot looked, someone may have topped up)."""
+        short = cost - balance
+        return short if short > 0 else None
+
+    def explain(self, *, shortfall: Decimal | None = None) -> str:
+        """What to do; `shortfall` (computed by the caller) is used when the problem had none."""
         short = self.shortfall
-        amount = f" by {usd(short)}" if short is not None and short > 0 else ""
+        if short is None or short <= 0:
+            short = shortfall
+        try:
+            amount = f" by {usd(short)}" if short is not None and short > 0 else ""
+        except ArithmeticError:  # an absurd amount: say what to do, not how much
+            amount = ""
         return (
             f"The Flowyte wallet is short{amount}. Top it up in the Flowyte dashboard "
             "(Billing → Wallet; a card payment numbot cannot make), then request again."
@@ -156,8 +284,14 @@ class InsufficientBalance(FlowyteAPIError):
 
 
 class Forbidden(FlowyteAPIError):
+    @property
+    def required_scope(self) -> str | None:
+        """The scope Flowyte says is missing, only if it is shaped like a scope."""
+        extra = self.problem.extra
+        return looks_like_scope(extra.get("requiredScope")) or looks_like_scope(extra.get("scope"))
+
     def explain(self) -> str:
-        scope = self.problem.extra.get("requiredScope") or self.problem.extra.get("scope")
+        scope = self.required_scope
         if scope:
             return (
                 f"numbot's Flowyte key lacks the `{scope}` scope. Ask your numbot admin to "
@@ -204,9 +338,11 @@ class RateLimited(FlowyteAPIError):
         self.retry_after = retry_after
 
     def explain(self) -> str:
-        wait = (
-            f" about {max(1, round(self.retry_after))} seconds" if self.retry_after else " a minute"
-        )
+        if self.retry_after is None:
+            wait = " a minute"
+        else:
+            seconds = max(1, round(self.retry_after))
+            wait = f" about {seconds} second{'s' if seconds != 1 else ''}"
         return f"Flowyte is rate-limiting this organization. Wait{wait} and try again."
 
 

@@ -46,9 +46,13 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 class Reservation(_Model):
-    id: str
-    e164: str
-    status: str = "active"
+    """A hold. Only `id` is promised by Flowyte's guide; everything else is [inferred] and may
+    be missing: `FlowyteClient.reserve` fills in the e164 it asked for, and the caller takes
+    the price from the search result and assumes a ~30-minute hold when they are absent."""
+
+    id: str = Field(min_length=1)
+    e164: str | None = None
+    status: str | None = None
     expires_at: datetime | None = Field(default=None, alias="expiresAt")
     created_at: datetime | None = Field(default=None, alias="createdAt")
     setup_cost: Decimal | None = Field(default=None, alias="setupCost")
@@ -109,10 +113,22 @@ class Wallet(_Model):
 
 NUMBER_TYPES = ("local", "toll_free", "national", "mobile")
 FEATURES = ("voice", "sms", "mms", "fax", "emergency")
+_KEYPAD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "22233344455566677778889999")
+_DIGIT_PATTERNS = ("contains", "startsWith", "endsWith")
+
+
+def keypad_digits(pattern: str) -> str:
+    """A vanity pattern as the digits a phone keypad puts under its letters: CALL -> 2255."""
+    return pattern.upper().translate(_KEYPAD)
 
 
 class SearchQuery(_Model):
-    """A validated inventory search; field names follow the API's query parameters."""
+    """A validated inventory search; field names follow the API's query parameters.
+
+    `contains`, `starts_with` and `ends_with` keep what the person typed (`CALL`), so what
+    numbot shows reads as they wrote it (`params()`); Flowyte takes digits only, so what is
+    sent (`api_params()`) has the letters turned into keypad digits (`2255`).
+    """
 
     area_code: str | None = Field(default=None, pattern=r"^[2-9][0-9]{2}$")
     number_type: str | None = None
@@ -142,6 +158,7 @@ class SearchQuery(_Model):
         return tuple(dict.fromkeys(value))
 
     def params(self) -> dict[str, str]:
+        """The filters by their API names, as the person gave them (letters kept): for showing."""
         names = {
             "area_code": "areaCode",
             "number_type": "numberType",
@@ -160,4 +177,12 @@ class SearchQuery(_Model):
         if self.best_effort is not None:
             params["bestEffort"] = "true" if self.best_effort else "false"
         params["limit"] = str(self.limit)
+        return params
+
+    def api_params(self) -> dict[str, str]:
+        """The query parameters to send: `params()` with vanity letters as keypad digits."""
+        params = self.params()
+        for name in _DIGIT_PATTERNS:
+            if name in params:
+                params[name] = keypad_digits(params[name])
         return params

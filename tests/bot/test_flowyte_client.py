@@ -1,8 +1,10 @@
-"""FlowyteClient against httpx.MockTransport: requests sent, envelopes parsed, retries."""
+"""FlowyteClient against httpx.MockTransport and the sandbox: requests, answers, retries, scopes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -10,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.flowyte import errors as fe
-from bot.flowyte.client import FlowyteClient, RetryPolicy
+from bot.flowyte.client import REQUIRED_SCOPES, FlowyteClient, RetryPolicy
 from bot.flowyte.models import (
     AvailableNumber,
     OwnedNumber,
@@ -18,6 +20,7 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from bot.sandbox import SandboxFlowyte
 
 BASE = "https://flowyte.test/api/v1"
 KEY = "flowyte_sk_live_CLIENTTESTSECRET42"
@@ -183,9 +186,10 @@ async def test_search_sends_get_with_query_auth_and_user_agent():
     await client.aclose()
 
 
-async def test_search_with_empty_or_null_data_is_empty():
-    client = connected(Recorder(raw_ok("null")))
-    assert await client.search(SearchQuery()) == []
+async def test_search_with_an_empty_list_is_empty_but_null_data_is_unreadable():
+    assert await connected(Recorder(raw_ok("[]"))).search(SearchQuery()) == []
+    with pytest.raises(fe.UnexpectedAnswer):
+        await connected(Recorder(raw_ok("null"))).search(SearchQuery())
 
 
 async def test_get_available_escapes_the_plus():
@@ -322,11 +326,11 @@ async def test_list_numbers_follows_next_cursor_across_pages():
     assert all(r.url.path == "/api/v1/numbers" for r in handler.requests)
 
 
-async def test_list_agents_follows_next_cursor_and_tolerates_missing_cursor_field():
+async def test_list_agents_follows_next_cursor_and_ignores_unknown_item_fields():
     def paginate(request: httpx.Request) -> httpx.Response:
         if request.url.params.get("cursor") is None:
             return ok([{"id": "agt_1"}], nextCursor="more")
-        return ok([{"id": "agt_2", "surprise": True}])  # no nextCursor at all: last page
+        return ok([{"id": "agt_2", "surprise": True}], nextCursor=None)
 
     handler = Recorder(paginate)
     agents = await connected(handler).list_agents()
@@ -334,11 +338,23 @@ async def test_list_agents_follows_next_cursor_and_tolerates_missing_cursor_fiel
     assert handler.requests[0].url.path == "/api/v1/agents"
 
 
-async def test_list_with_endless_cursor_gives_up():
+async def test_a_last_page_that_does_not_say_it_is_the_last_is_unreadable():
+    """Without nextCursor (or hasMore: false) numbot cannot know the list ended there."""
+
+    def paginate(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") is None:
+            return ok([{"id": "agt_1"}], nextCursor="more")
+        return ok([{"id": "agt_2"}])
+
+    with pytest.raises(fe.UnexpectedAnswer):
+        await connected(Recorder(paginate)).list_agents()
+
+
+async def test_a_cursor_that_comes_round_again_is_a_loop_not_the_end():
     handler = Recorder(lambda request: ok([], nextCursor="again"))
-    with pytest.raises(fe.FlowyteError):
+    with pytest.raises(fe.UnexpectedAnswer, match="again"):
         await connected(handler).list_numbers()
-    assert len(handler.requests) == 50
+    assert len(handler.requests) == 2
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -405,8 +421,15 @@ async def test_any_2xx_is_success(status):
     assert await connected(handler).release_number("num_1") is None
 
 
-async def test_success_without_envelope_is_taken_as_data():
+async def test_success_without_envelope_is_unreadable():
+    """The envelope is documented; a bare object might be anything (a proxy's, an error's)."""
     handler = Recorder(httpx.Response(200, json={"id": "num_2", "e164": "+14155550102"}))
+    with pytest.raises(fe.UnexpectedAnswer):
+        await connected(handler).get_number("num_2")
+
+
+async def test_an_envelope_without_success_is_read_when_data_is_there():
+    handler = Recorder(httpx.Response(200, json={"data": {"id": "num_2", "e164": "+1415"}}))
     assert (await connected(handler).get_number("num_2")).id == "num_2"
 
 
@@ -967,3 +990,650 @@ async def test_api_key_is_not_in_the_exception_chain(answer):
         assert KEY not in str(exc) and KEY not in repr(exc)
         if isinstance(exc, fe.FlowyteError):
             assert KEY not in exc.explain()
+
+
+# --- unreadable answers are errors, never "nothing" --------------------------------------------
+
+HTML_PAGE = httpx.Response(
+    200,
+    content=b"<html><body>Down for maintenance</body></html>",
+    headers={"content-type": "text/html"},
+)
+UNREADABLE_2XX = {
+    "html": HTML_PAGE,
+    "success-only": httpx.Response(200, json={"success": True}),
+    "success-false": httpx.Response(200, json={"success": False}),
+    "success-false-with-data": httpx.Response(200, json={"success": False, "data": []}),
+    "json-array": httpx.Response(200, json=[]),
+    "not-utf8": httpx.Response(200, content=b"\xff\xfe{}"),
+}
+
+
+async def _list_numbers(client: FlowyteClient):
+    return await client.list_numbers()
+
+
+async def _list_agents(client: FlowyteClient):
+    return await client.list_agents()
+
+
+async def _search(client: FlowyteClient):
+    return await client.search(SearchQuery(area_code="415"))
+
+
+async def _wallet(client: FlowyteClient):
+    return await client.wallet()
+
+
+async def _get_number(client: FlowyteClient):
+    return await client.get_number("num_1")
+
+
+async def _get_available(client: FlowyteClient):
+    return await client.get_available("+14155550100")
+
+
+async def _get_agent(client: FlowyteClient):
+    return await client.get_agent("agt_1")
+
+
+READS = [_list_numbers, _list_agents, _search, _wallet, _get_number, _get_available, _get_agent]
+
+
+@pytest.mark.parametrize("call", READS)
+@pytest.mark.parametrize("answer", UNREADABLE_2XX.values(), ids=UNREADABLE_2XX.keys())
+async def test_a_read_that_cannot_be_read_is_unexpected_answer_not_empty(call, answer):
+    """A 200 maintenance page used to be "you own no numbers": a lost purchase "did not happen"."""
+    handler = Recorder(answer)
+    with pytest.raises(fe.UnexpectedAnswer):
+        await call(connected(handler))
+    assert len(handler.requests) == 1  # an answer came: nothing to retry
+
+
+@pytest.mark.parametrize("call", [_list_numbers, _list_agents, _search])
+@pytest.mark.parametrize(
+    "data", [{"unexpected": "shape"}, "numbers", 5, None], ids=["object", "text", "number", "null"]
+)
+async def test_a_list_whose_data_is_not_a_list_is_unexpected_answer(call, data):
+    with pytest.raises(fe.UnexpectedAnswer):
+        await call(connected(Recorder(ok(data, nextCursor=None))))
+
+
+async def _release_hold(client: FlowyteClient):
+    return await client.release_hold("rsv_1")
+
+
+CHANGING_CALLS = [
+    _purchase,
+    _publish,
+    _import,
+    _reserve,
+    _assign,
+    _unassign,
+    _release_number,
+    _release_hold,
+]
+
+
+@pytest.mark.parametrize("call", CHANGING_CALLS)
+@pytest.mark.parametrize(
+    "answer",
+    [UNREADABLE_2XX[k] for k in ("html", "success-false", "json-array", "not-utf8")],
+    ids=["html", "success-false", "json-array", "not-utf8"],
+)
+async def test_a_change_whose_answer_cannot_be_read_is_outcome_unknown(call, answer):
+    handler = Recorder(answer)
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.OutcomeUnknown):
+        await call(client)
+    assert len(handler.requests) == 1 and sleeps.waits == []
+
+
+@pytest.mark.parametrize("call", [_purchase, _publish, _import, _reserve, _assign])
+async def test_a_change_answered_without_data_is_outcome_unknown(call):
+    with pytest.raises(fe.OutcomeUnknown):
+        await call(connected(Recorder(httpx.Response(201, json={"success": True}))))
+
+
+@pytest.mark.parametrize("call", [_release_number, _release_hold, _unassign])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(204),
+        httpx.Response(200, json={"success": True}),
+        httpx.Response(202, json={"success": True, "data": None}),
+    ],
+    ids=["204", "success-only", "null-data"],
+)
+async def test_calls_that_need_no_data_accept_an_empty_success(call, answer):
+    assert await call(connected(Recorder(answer))) is None
+
+
+@pytest.mark.parametrize("call", [_purchase, _assign, _release_number])
+async def test_a_408_on_a_change_is_outcome_unknown_not_a_refusal(call):
+    """Flowyte (or a proxy) gave up waiting: the call may have been applied all the same."""
+    handler = Recorder(problem(408, "request_timeout"))
+    with pytest.raises(fe.OutcomeUnknown):
+        await call(connected(handler))
+    assert len(handler.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": 409, "code": "idempotency_in_progress"},
+        {"status": 409, "type": "https://docs.flowyte.com/errors/idempotency_in_progress"},
+    ],
+    ids=["code", "type-only"],
+)
+async def test_a_replay_while_the_first_call_runs_is_still_processing_not_a_conflict(body):
+    handler = Recorder(httpx.Response(409, json=body, headers={"Retry-After": "2"}))
+    with pytest.raises(fe.StillProcessing) as caught:
+        await _purchase(connected(handler))
+    assert isinstance(caught.value, fe.OutcomeUnknown) and caught.value.retry_after == 2.0
+    assert len(handler.requests) == 1
+
+
+async def test_a_408_on_a_read_is_retried():
+    handler = Recorder(problem(408), ok({"balanceUsd": 3}))
+    client, sleeps = retrying(handler, rng=0.0)
+    assert (await client.wallet()).balance_usd == Decimal("3")
+    assert len(handler.requests) == 2 and sleeps.waits == [0.0]
+
+
+# --- pagination: read where the contract allows, refuse what cannot be read --------------------
+
+PAGES = [[{**OWNED, "id": "num_1"}], [{**OWNED, "id": "num_2"}, {**OWNED, "id": "num_3"}]]
+
+
+def _paged(shape):
+    """A handler serving PAGES with the cursor placed by `shape(items, cursor)`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        index = int(request.url.params.get("cursor", "0"))
+        cursor = str(index + 1) if index + 1 < len(PAGES) else None
+        return httpx.Response(200, json=shape(PAGES[index], cursor))
+
+    return answer
+
+
+READABLE_SHAPES = {
+    "top-level": lambda items, c: {"success": True, "data": items, "nextCursor": c},
+    "data-items": lambda items, c: {"success": True, "data": {"items": items, "nextCursor": c}},
+    "pagination": lambda items, c: {
+        "success": True,
+        "data": items,
+        "pagination": {"nextCursor": c, "hasMore": c is not None},
+    },
+    "meta": lambda items, c: {"success": True, "data": items, "meta": {"nextCursor": c}},
+    "has-more-false-at-the-end": lambda items, c: (
+        {"success": True, "data": items, "hasMore": False}
+        if c is None
+        else {"success": True, "data": items, "nextCursor": c, "hasMore": True}
+    ),
+    "empty-string-cursor-at-the-end": lambda items, c: {
+        "success": True,
+        "data": items,
+        "nextCursor": c or "",
+    },
+}
+
+
+@pytest.mark.parametrize("shape", READABLE_SHAPES.values(), ids=READABLE_SHAPES.keys())
+async def test_every_readable_cursor_placement_is_followed(shape):
+    handler = Recorder(_paged(shape))
+    numbers = await connected(handler).list_numbers()
+    assert [n.id for n in numbers] == ["num_1", "num_2", "num_3"]
+    assert [r.url.params.get("cursor") for r in handler.requests] == [None, "1"]
+
+
+UNREADABLE_PAGES = {
+    "no-cursor-at-all": {"success": True, "data": PAGES[0]},
+    "has-more-without-cursor": {"success": True, "data": PAGES[0], "hasMore": True},
+    "pagination-has-more-without-cursor": {
+        "success": True,
+        "data": PAGES[0],
+        "pagination": {"hasMore": True},
+    },
+    "links-next": {
+        "success": True,
+        "data": PAGES[0],
+        "nextCursor": None,
+        "links": {"next": "https://flowyte.test/api/v1/numbers?page=2"},
+    },
+    "links-next-only": {"success": True, "data": PAGES[0], "links": {"next": "/numbers?p=2"}},
+    "next-page-token": {"success": True, "data": PAGES[0], "nextPageToken": "abc"},
+    "places-disagree": {
+        "success": True,
+        "data": PAGES[0],
+        "nextCursor": None,
+        "meta": {"nextCursor": "c2"},
+    },
+    "cursor-not-a-string": {"success": True, "data": PAGES[0], "nextCursor": 2},
+    "has-more-false-with-a-cursor": {
+        "success": True,
+        "data": PAGES[0],
+        "nextCursor": "c2",
+        "hasMore": False,
+    },
+    "has-more-not-a-bool": {"success": True, "data": PAGES[0], "hasMore": "no"},
+    "data-object-without-items": {"success": True, "data": {"numbers": PAGES[0]}},
+    "pagination-not-an-object": {"success": True, "data": PAGES[0], "pagination": "done"},
+}
+
+
+@pytest.mark.parametrize("body", UNREADABLE_PAGES.values(), ids=UNREADABLE_PAGES.keys())
+async def test_a_page_whose_end_cannot_be_read_is_never_that_was_everything(body):
+    handler = Recorder(httpx.Response(200, json=body))
+    with pytest.raises(fe.UnexpectedAnswer):
+        await connected(handler).list_numbers()
+    assert len(handler.requests) == 1
+
+
+async def test_a_link_header_to_the_next_page_is_unreadable():
+    answer = httpx.Response(
+        200,
+        json={"success": True, "data": PAGES[0], "nextCursor": None},
+        headers={"Link": '<https://flowyte.test/api/v1/numbers?page=2>; rel="next"'},
+    )
+    with pytest.raises(fe.UnexpectedAnswer):
+        await connected(Recorder(answer)).list_numbers()
+
+
+async def test_a_bad_page_in_the_middle_fails_the_whole_list():
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") is None:
+            return ok(PAGES[0], nextCursor="c2")
+        return HTML_PAGE
+
+    with pytest.raises(fe.UnexpectedAnswer):
+        await connected(Recorder(answer)).list_numbers()
+
+
+async def test_there_is_no_page_cap_that_silently_truncates():
+    """Today's lists can be long: 120 pages are all read (the old client stopped at 50)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        index = int(request.url.params.get("cursor", "0"))
+        cursor = str(index + 1) if index < 119 else None
+        return ok([{**OWNED, "id": f"num_{index}"}], nextCursor=cursor)
+
+    handler = Recorder(answer)
+    numbers = await connected(handler).list_numbers()
+    assert len(numbers) == 120 and len(handler.requests) == 120
+
+
+async def test_a_list_that_outlasts_the_budget_fails_instead_of_stopping_early(monkeypatch):
+    class FakeTime:
+        now = 1000.0
+
+        @classmethod
+        def monotonic(cls) -> float:
+            return cls.now
+
+    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        FakeTime.now += 1.0  # each page takes a second
+        index = int(request.url.params.get("cursor", "0"))
+        return ok([{**OWNED, "id": f"num_{index}"}], nextCursor=str(index + 1))
+
+    handler = Recorder(answer)
+    client, _ = retrying(handler, retry=RetryPolicy(budget=4.5))
+    with pytest.raises(fe.FlowyteUnavailable, match="not finished"):
+        await client.list_numbers()
+    assert len(handler.requests) == 5  # the fifth page ended past the budget: no sixth
+
+
+# --- reserve may answer only {id} ---------------------------------------------------------------
+
+
+async def test_a_reservation_answered_with_only_its_id_is_a_hold():
+    """The guide promises only `id`: numbot used to say "did not answer in time" here."""
+    handler = Recorder(ok({"id": "rsv_9"}, status=201))
+    hold = await connected(handler).reserve("+14155550100")
+    assert hold.id == "rsv_9" and hold.e164 == "+14155550100"
+    assert hold.setup_cost is None and hold.monthly_cost is None
+    assert hold.expires_at is None and hold.status is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"id": ""}, {"id": None}, {"id": "rsv_1", "e164": "+14155550199"}],
+    ids=["empty", "blank-id", "null-id", "another-number"],
+)
+async def test_a_reservation_without_a_usable_id_or_for_another_number_is_outcome_unknown(data):
+    with pytest.raises(fe.OutcomeUnknown):
+        await connected(Recorder(ok(data, status=201))).reserve("+14155550100")
+
+
+# --- search digits --------------------------------------------------------------------------------
+
+
+def test_vanity_letters_are_shown_as_typed_and_sent_as_keypad_digits():
+    query = SearchQuery(area_code="415", contains="CALL", starts_with="1800FLOW", ends_with="HELP")
+    assert query.params()["contains"] == "CALL"  # what people see
+    sent = query.api_params()
+    assert (sent["contains"], sent["startsWith"], sent["endsWith"]) == ("2255", "18003569", "4357")
+    assert {k: v for k, v in sent.items() if k not in ("contains", "startsWith", "endsWith")} == {
+        "areaCode": "415",
+        "limit": "10",
+    }
+
+
+async def test_search_sends_digits_for_letters():
+    handler = Recorder(ok([]))
+    await connected(handler).search(SearchQuery(contains="SHOP", ends_with="12"))
+    assert handler.last.url.params["contains"] == "7467"
+    assert handler.last.url.params["endsWith"] == "12"
+
+
+@pytest.mark.parametrize(
+    ("letters", "digits"),
+    [("ABC", "222"), ("DEF", "333"), ("PQRS", "7777"), ("TUV", "888"), ("WXYZ", "9999")],
+)
+def test_keypad(letters, digits):
+    from bot.flowyte.models import keypad_digits
+
+    assert keypad_digits(letters) == digits
+    assert keypad_digits(letters.lower()) == digits
+
+
+# --- 429: Retry-After, else RateLimit-Reset; clamped -------------------------------------------
+
+
+def limited(**headers: str) -> httpx.Response:
+    return httpx.Response(
+        429,
+        json={"status": 429, "type": "https://docs.flowyte.com/errors/rate_limited"},
+        headers={"RateLimit-Limit": "100", "RateLimit-Remaining": "0", **headers},
+    )
+
+
+async def test_ratelimit_reset_is_the_wait_when_there_is_no_retry_after():
+    handler = Recorder(limited(**{"RateLimit-Reset": "1.25"}), _search_ok())
+    client, sleeps = retrying(handler, rng=1.0)
+    await client.search(SearchQuery())
+    assert sleeps.waits == [1.25]
+
+
+async def test_retry_after_wins_over_ratelimit_reset():
+    handler = Recorder(limited(**{"Retry-After": "0.5", "RateLimit-Reset": "3"}), _search_ok())
+    client, sleeps = retrying(handler, rng=1.0)
+    await client.search(SearchQuery())
+    assert sleeps.waits == [0.5]
+
+
+async def test_a_rate_limited_post_carries_the_ratelimit_reset_and_is_not_retried():
+    handler = Recorder(limited(**{"RateLimit-Reset": "12"}))
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.RateLimited) as caught:
+        await _purchase(client)
+    assert caught.value.retry_after == 12.0 and caught.value.code == "rate_limited"
+    assert "about 12 seconds" in caught.value.explain()
+    assert sleeps.waits == [] and len(handler.requests) == 1
+
+
+@pytest.mark.parametrize("header", ["Retry-After", "RateLimit-Reset"])
+async def test_a_negative_wait_is_clamped_to_zero(header):
+    """Mutation finding: an unclamped negative Retry-After survived the suite."""
+    handler = Recorder(limited(**{header: "-5"}), _search_ok())
+    client, sleeps = retrying(handler, rng=1.0)
+    await client.search(SearchQuery())
+    assert sleeps.waits == [0.0]
+    handler = Recorder(limited(**{header: "-5"}))
+    with pytest.raises(fe.RateLimited) as caught:
+        await _purchase(connected(handler))
+    assert caught.value.retry_after == 0.0
+
+
+@pytest.mark.parametrize("value", ["1e999", "inf", "86400000"])
+async def test_an_absurd_wait_is_capped_and_not_slept(value):
+    handler = Recorder(limited(**{"Retry-After": value}))
+    client, sleeps = retrying(handler)
+    with pytest.raises(fe.RateLimited) as caught:
+        await client.wallet()
+    assert caught.value.retry_after == 3600.0
+    assert sleeps.waits == [] and len(handler.requests) == 1  # far past the budget: give up
+
+
+async def test_a_nan_wait_falls_back_to_backoff():
+    handler = Recorder(limited(**{"Retry-After": "nan", "RateLimit-Reset": "nan"}), _search_ok())
+    client, sleeps = retrying(handler, rng=1.0)
+    await client.search(SearchQuery())
+    assert sleeps.waits == [0.25]
+
+
+# --- the whole-call bound the workflow relies on --------------------------------------------------
+
+
+def test_max_call_seconds_is_the_budget_plus_one_exchange():
+    client = FlowyteClient.connect(BASE, KEY, timeout=2.0, retry=RetryPolicy(budget=6.0))
+    assert client.attempt_timeout == 2.0
+    assert client.max_call_seconds == 8.0
+    nested = FlowyteClient.connect(BASE, KEY, timeout=httpx.Timeout(4.0, connect=1.0))
+    assert nested.attempt_timeout == 4.0
+    plain = FlowyteClient(httpx.AsyncClient(timeout=None), attempt_timeout=1.5)
+    assert plain.attempt_timeout == 1.5
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf")])
+def test_a_nonsense_attempt_timeout_is_refused(bad):
+    with pytest.raises(ValueError):
+        FlowyteClient(httpx.AsyncClient(), attempt_timeout=bad)
+
+
+# --- against the sandbox, in each documented variant -------------------------------------------
+
+SANDBOX_KEY = "flowyte_sk_test_contract"
+
+
+def sandbox_client(sandbox: SandboxFlowyte, key: str = SANDBOX_KEY) -> FlowyteClient:
+    return FlowyteClient.connect(
+        "http://sandbox/api/v1",
+        key,
+        transport=httpx.ASGITransport(app=sandbox.asgi()),
+        retry=RetryPolicy(attempts=1),
+    )
+
+
+@pytest.fixture
+async def sandbox_and_client() -> AsyncIterator[tuple[SandboxFlowyte, FlowyteClient]]:
+    sandbox = SandboxFlowyte()
+    client = sandbox_client(sandbox)
+    yield sandbox, client
+    await client.aclose()
+
+
+async def test_type_only_problems_reach_numbot_as_the_same_errors(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(problems="type_only")
+    e164 = sandbox.inventory_for("415")[0].e164
+    hold = await client.reserve(e164)
+    sandbox.reservations[hold.id].expires_at = sandbox.now()  # the hold lapses
+    with pytest.raises(fe.Conflict) as caught:
+        await client.purchase(e164, hold.id, idempotency_key="late-1")
+    assert caught.value.code == "reservation_expired"
+    assert "hold on that number expired" in caught.value.explain()
+    with pytest.raises(fe.NotFound) as missing:
+        await client.get_agent("agt_nope")
+    assert missing.value.code == "agent_not_found"
+
+
+async def test_an_id_only_hold_can_be_bought(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(reservations="id_only")
+    e164 = sandbox.inventory_for("415")[1].e164
+    hold = await client.reserve(e164)
+    assert hold.e164 == e164 and hold.setup_cost is None and hold.expires_at is None
+    owned = await client.purchase(e164, hold.id, idempotency_key="id-only-1")
+    assert owned.e164 == e164
+
+
+async def test_a_402_without_amounts_and_the_shortfall_from_the_wallet(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(amounts_on_402=False)
+    sandbox.balance = Decimal("1.00")
+    number = sandbox.inventory_for("415")[2]
+    with pytest.raises(fe.InsufficientBalance) as caught:
+        await client.purchase(number.e164, None, idempotency_key="poor-1")
+    assert caught.value.shortfall is None
+    balance = (await client.wallet()).balance_usd
+    short = fe.InsufficientBalance.shortfall_of(balance, number.setup_cost + number.monthly_cost)
+    assert short == Decimal("1.15")
+    assert "short by $1.15." in caught.value.explain(shortfall=short)
+
+
+async def test_the_sandboxs_rate_limit_reaches_numbot_as_a_wait(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(rate_limit=1, rate_window=30, retry_after=False)
+    await client.wallet()
+    with pytest.raises(fe.RateLimited) as caught:
+        await client.wallet()
+    assert caught.value.retry_after == 30.0  # from RateLimit-Reset: no Retry-After was sent
+
+
+async def test_a_replay_while_the_purchase_runs_is_a_conflict_then_the_result(
+    sandbox_and_client,
+):
+    sandbox, client = sandbox_and_client
+    sandbox.configure(processing_delay=0.3)
+    e164 = sandbox.inventory_for("415")[3].e164
+    first = asyncio.create_task(client.purchase(e164, None, idempotency_key="run-1"))
+    deadline = asyncio.get_running_loop().time() + 5
+    while not sandbox.idempotency_in_progress("run-1"):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    with pytest.raises(fe.StillProcessing) as caught:
+        await client.purchase(e164, None, idempotency_key="run-1")
+    assert isinstance(caught.value, fe.OutcomeUnknown)  # the workflow reconciles, never fails it
+    assert caught.value.retry_after == 1.0 and "still carrying out" in caught.value.explain()
+    owned = await first
+    assert await client.purchase(e164, None, idempotency_key="run-1") == owned
+    with pytest.raises(fe.Unprocessable) as mismatch:
+        await client.purchase(e164, "rsv_other", idempotency_key="run-1")
+    assert mismatch.value.code == "idempotency_mismatch"
+
+
+async def test_lists_page_in_the_sandbox_and_are_read_whole(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    for n in range(7):
+        await client.import_number(f"+1303555{n:04d}")
+    sandbox.configure(page_size=2, pagination="pagination")
+    assert [n.e164 for n in await client.list_numbers()] == [f"+1303555{n:04d}" for n in range(7)]
+
+
+# --- the key's scopes at start --------------------------------------------------------------------
+
+
+async def test_a_key_with_every_scope_passes_and_the_probes_change_nothing(sandbox_and_client):
+    sandbox, client = sandbox_and_client
+    check = await client.check_scopes()
+    assert check.ok and check.missing == () and dict(check.unchecked) == {}
+    assert not sandbox.reservations and not sandbox.numbers and not sandbox._replays
+    assert all(agent.version == v for agent, v in zip(sandbox.agents.values(), (3, 1, 1)))
+
+
+@pytest.mark.parametrize(
+    "lacking",
+    [("agents:read",), ("agents:write",), ("numbers:write", "agents:write"), REQUIRED_SCOPES],
+)
+async def test_the_missing_scopes_are_named(lacking):
+    sandbox = SandboxFlowyte()
+    sandbox.set_key_scopes(SANDBOX_KEY, set(REQUIRED_SCOPES) - set(lacking))
+    client = sandbox_client(sandbox)
+    check = await client.check_scopes()
+    await client.aclose()
+    assert set(check.missing) == set(lacking) and not check.ok
+    assert dict(check.unchecked) == {}
+    assert not sandbox.reservations
+
+
+async def test_a_readonly_key_lacks_both_write_scopes():
+    sandbox = SandboxFlowyte()
+    client = sandbox_client(sandbox, "flowyte_sk_readonly_start")
+    check = await client.check_scopes()
+    await client.aclose()
+    assert set(check.missing) == {"numbers:write", "agents:write"}
+
+
+def _scope_answers(overrides):
+    """A Flowyte where every probe proves its scope, except the ones `overrides` answers."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api/v1/")
+        for route, response in overrides.items():  # a route ending in / is a prefix
+            if path == route or (route.endswith("/") and path.startswith(route)):
+                if isinstance(response, Exception):
+                    raise response
+                return httpx.Response(
+                    response.status_code, headers=response.headers, content=response.content
+                )
+        if path == "numbers/reserve":
+            return problem(400, "validation_error")
+        if path.endswith("/publish"):
+            return problem(404, "agent_not_found")
+        if path == "billing/wallet":
+            return ok({"balanceUsd": 1})
+        return ok([], nextCursor=None)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("overrides", "scope", "why"),
+    [
+        ({"billing/wallet": problem(503)}, "billing:read", "503"),
+        ({"billing/wallet": HTML_PAGE}, "billing:read", "could not be read"),
+        ({"agents": httpx.ConnectError("refused")}, "agents:read", "could not be asked"),
+        ({"numbers/reserve": problem(409, "number_unavailable")}, "numbers:write", "409"),
+        ({"numbers/reserve": httpx.ReadTimeout("late")}, "numbers:write", "could not be asked"),
+        ({"agents/": problem(429)}, "agents:write", "429"),
+    ],
+)
+async def test_an_inconclusive_probe_is_could_not_check_never_missing(overrides, scope, why):
+    client = FlowyteClient.connect(
+        BASE, KEY, transport=httpx.MockTransport(_scope_answers(overrides)), retry=RetryPolicy(1)
+    )
+    check = await client.check_scopes()
+    assert check.missing == ()
+    assert list(check.unchecked) == [scope] and why in check.unchecked[scope]
+    assert not check.ok
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"agents/": problem(400, "validation_error")},
+        {"agents/": problem(422, "invalid_id")},
+        {"numbers/reserve": problem(422, "unprocessable")},
+    ],
+)
+async def test_a_validation_refusal_past_the_scope_check_proves_the_scope(overrides):
+    client = FlowyteClient.connect(
+        BASE, KEY, transport=httpx.MockTransport(_scope_answers(overrides)), retry=RetryPolicy(1)
+    )
+    assert (await client.check_scopes()).ok
+
+
+async def test_a_refused_key_is_could_not_check_for_every_scope():
+    client = connected(Recorder(problem(401, "unauthorized")))
+    check = await client.check_scopes()
+    assert check.missing == ()
+    assert set(check.unchecked) == set(REQUIRED_SCOPES)
+    assert all("401" in why for why in check.unchecked.values())
+
+
+async def test_the_probes_send_what_they_say():
+    handler = Recorder(_scope_answers({}))
+    check = await connected(handler).check_scopes()
+    assert check.ok
+    sent = {(r.method, r.url.path.removeprefix("/api/v1/")): r for r in handler.requests}
+    assert sent[("GET", "numbers")].url.params["limit"] == "1"
+    assert sent[("GET", "agents")].url.params["limit"] == "1"
+    assert ("GET", "billing/wallet") in sent
+    assert json.loads(sent[("POST", "numbers/reserve")].content) == {}
+    publish = [r for (m, p), r in sent.items() if p.endswith("/publish")]
+    assert len(publish) == 1 and publish[0].headers["Idempotency-Key"]
+    assert "/agents/agt_numbot_scope_check_" in publish[0].url.path
+    assert len(handler.requests) == 5

@@ -73,7 +73,7 @@ def test_rate_limited_keeps_retry_after():
     exc = make(429, {}, retry_after=2.4)
     assert isinstance(exc, fe.RateLimited) and exc.retry_after == 2.4
     assert "about 2 seconds" in exc.explain()
-    assert "about 1 seconds" in make(429, {}, retry_after=0.2).explain()
+    assert "about 1 second and" in make(429, {}, retry_after=0.2).explain()
 
 
 def test_invalid_request_lists_every_field():
@@ -204,3 +204,177 @@ def test_shortfall_is_exact_for_ordinary_amounts(balance, required):
     exc = make(402, {"balanceUsd": balance, "requiredUsd": required})
     assert exc.shortfall == required - balance
     assert "dashboard" in exc.explain()
+
+
+# --- the code may live only in `type` ------------------------------------------------------------
+
+TYPE_BASE = "https://docs.flowyte.com/errors/"
+EVERY_CLASS = [
+    (400, "validation_error", fe.InvalidRequest, "rejected"),
+    (401, "unauthorized", fe.BadApiKey, "FLOWYTE_API_KEY"),
+    (402, "insufficient_balance", fe.InsufficientBalance, "wallet is short"),
+    (403, "insufficient_scope", fe.Forbidden, "does not allow"),
+    (404, "reservation_not_found", fe.NotFound, "no longer knows that hold"),
+    (409, "reservation_expired", fe.Conflict, "hold on that number expired"),
+    (409, "no_published_version", fe.Conflict, "never been published"),
+    (422, "reservation_mismatch", fe.Unprocessable, "different number"),
+    (429, "rate_limited", fe.RateLimited, "rate-limiting"),
+    (503, "service_unavailable", fe.ServerError, "internal error"),
+    (418, "teapot", fe.FlowyteAPIError, "refused that (418)"),
+]
+SHAPES = {
+    "code": lambda code: {"type": "about:blank", "code": code},
+    "type-only": lambda code: {"type": TYPE_BASE + code},
+    "type-fragment": lambda code: {"type": "https://docs.flowyte.com/resources/errors#" + code},
+    "type-trailing-slash": lambda code: {"type": TYPE_BASE + code + "/"},
+    "relative-type": lambda code: {"type": "/errors/" + code},
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+@pytest.mark.parametrize(("status", "code", "cls", "words"), EVERY_CLASS)
+async def test_every_error_class_reads_its_code_from_code_or_type(status, code, cls, words, shape):
+    body = {"title": "t", "status": status, **shape(code)}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            status, json=body, headers={"content-type": "application/problem+json"}
+        )
+
+    client = FlowyteClient.connect(
+        "https://flowyte.test/api/v1", "flowyte_sk_test_x", transport=httpx.MockTransport(answer)
+    )
+    with pytest.raises(cls) as caught:
+        await client.purchase("+14155550100", "rsv_1", idempotency_key="k")
+    exc = caught.value
+    assert type(exc) is cls and exc.code == code
+    assert words in exc.explain()
+
+
+def test_code_wins_over_type():
+    assert make(409, {"code": "reservation_expired", "type": TYPE_BASE + "other"}).code == (
+        "reservation_expired"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "about:blank"},
+        {"type": ""},
+        {"type": "https://docs.flowyte.com/"},
+        {"type": 7},
+        {"type": TYPE_BASE + "has%20space"},
+        {"code": "a sentence with spaces"},
+        {"code": "flowyte_sk_live_SECRETSECRET"},
+        {"type": TYPE_BASE + "flowyte_sk_live_SECRETSECRET"},
+        {"code": {"nested": 1}},
+        {"code": True},
+        {},
+    ],
+)
+def test_no_code_rather_than_a_wrong_one(body):
+    exc = make(409, body)
+    assert exc.code is None
+    assert "conflict" in exc.explain()
+    assert "SECRET" not in str(exc)
+
+
+# --- 402 without amounts ------------------------------------------------------------------------
+
+
+def test_402_without_amounts_explains_and_lets_the_caller_supply_the_shortfall():
+    exc = make(402, {"type": TYPE_BASE + "insufficient_balance", "status": 402})
+    assert isinstance(exc, fe.InsufficientBalance) and exc.code == "insufficient_balance"
+    assert exc.shortfall is None
+    assert exc.explain() == (
+        "The Flowyte wallet is short. Top it up in the Flowyte dashboard "
+        "(Billing → Wallet; a card payment numbot cannot make), then request again."
+    )
+    short = fe.InsufficientBalance.shortfall_of(Decimal("1.00"), Decimal("1.00") + Decimal("1.15"))
+    assert short == Decimal("1.15")
+    assert "short by $1.15." in exc.explain(shortfall=short)
+
+
+def test_the_problems_own_amounts_win_over_the_callers():
+    exc = make(402, {"balanceUsd": Decimal("1"), "requiredUsd": Decimal("3")})
+    assert "by $2.00" in exc.explain(shortfall=Decimal("9"))
+
+
+@pytest.mark.parametrize(("balance", "cost"), [("5", "2.15"), ("2.15", "2.15")])
+def test_no_shortfall_when_the_wallet_now_covers_the_cost(balance, cost):
+    assert fe.InsufficientBalance.shortfall_of(Decimal(balance), Decimal(cost)) is None
+    assert "short. Top" in make(402, {}).explain(shortfall=None)
+
+
+# --- Flowyte's text never carries a secret or markup out -------------------------------------------
+
+SECRET = "flowyte_sk_live_ECHOEDSECRET0123456789"
+
+
+def _echoing_problem(status: int) -> dict[str, object]:
+    return {
+        "type": TYPE_BASE + "insufficient_scope",
+        "title": f"Bearer {SECRET}",
+        "status": status,
+        "detail": f"The key {SECRET} lacks a scope.\n*Approved* by <@U0BOSS> <!channel>",
+        "instance": f"/api/v1/numbers/reserve?key={SECRET}",
+        "errors": [
+            {"field": "e164", "message": f"key {SECRET} cannot reserve"},
+            {"field": f"x{SECRET}", "message": "\u202e\u200bdesrever\n:white_check_mark: *paid*"},
+        ],
+        "requiredScope": f"numbers:write {SECRET}",
+    }
+
+
+@pytest.mark.parametrize("status", [400, 402, 403, 404, 409, 422, 429, 500])
+def test_an_echoed_key_reaches_no_text_numbot_shows_or_keeps(status):
+    exc = make(status, _echoing_problem(status))
+    p = exc.problem
+    texts = [exc.explain(), str(exc), repr(exc), p.title, p.detail, p.type, p.instance]
+    texts += [part for pair in p.errors for part in pair]
+    for text in texts:
+        assert SECRET not in (text or "")
+
+
+def test_a_scope_that_is_not_shaped_like_a_scope_is_not_shown():
+    exc = make(403, _echoing_problem(403))
+    assert isinstance(exc, fe.Forbidden) and exc.required_scope is None
+    assert exc.explain() == (
+        "Flowyte does not allow numbot's key to do that (a missing scope or a reserved "
+        "endpoint). Ask your numbot admin."
+    )
+    for scope in ("numbers:write\n*x*", "NUMBERS:WRITE", "numbers", "<@U1>:x", "a:b:c"):
+        assert "`" not in make(403, {"requiredScope": scope}).explain()
+
+
+def test_flowyte_text_is_one_quiet_line():
+    exc = make(400, _echoing_problem(400))
+    text = exc.explain()
+    assert "\n" not in text and "\u202e" not in text and "\u200b" not in text
+    for mark in ("<@", "<!", "*", "`", "&", "|"):
+        assert mark not in text
+    assert "[redacted]" in text
+    assert exc.problem.detail is not None and "\n" not in exc.problem.detail
+
+
+def test_long_flowyte_text_is_capped():
+    exc = make(400, {"errors": [{"field": "f" * 500, "message": "m" * 5000}] * 30})
+    assert len(exc.explain()) < 400
+    assert exc.explain().endswith("….")
+    assert len(make(400, {"detail": "d" * 10_000}).problem.detail or "") <= 300
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("must be\tE.164\r\n", "must be E.164"),
+        ("  ", None),
+        ("reservation_id is required", "reservation_id is required"),
+        ("a\u2028b\u0000c", "a b c"),
+        (None, None),
+        (["list"], None),
+    ],
+)
+def test_flowyte_text(raw, shown):
+    assert fe.flowyte_text(raw) == shown

@@ -12,7 +12,8 @@ errors behave as numbot's sandbox does. Every API request is recorded (`calls()`
 `GET /_control/calls`). Test control endpoints, without auth:
 
     GET  /_control/calls                  {"calls": [RecordedCall...]}
-    POST /_control/reset                  forget calls, faults and latency (sandbox state stays)
+    POST /_control/reset                  forget calls, faults and latency; variants and key
+                                          scopes back to the constructor's (sandbox state stays)
     GET  /_control/faults                 {"faults": [...]}
     POST /_control/faults                 a rule or a list of rules (Fault fields below); appended
     DELETE /_control/faults               remove every rule
@@ -20,6 +21,22 @@ errors behave as numbot's sandbox does. Every API request is recorded (`calls()`
     POST /_control/clock                  {"advance_seconds": 1900}: move the sandbox clock
     POST /_control/wallet                 {"balanceUsd": "3.00"}: set the wallet balance
     GET  /_control/state                  wallet, owned numbers, reservations, agents
+    GET  /_control/variants               the sandbox's answer variants (bot/sandbox.py Variants)
+    POST /_control/variants               {"problems": "type_only", "page_size": 2, ...}: changed
+                                          ones only; 400 on an unknown name or a bad value
+    POST /_control/scopes                 {"key": "flowyte_sk_...", "scopes": ["numbers:read"]}:
+                                          that key's scopes ("scopes": null forgets them)
+
+Documented variants, in a running fake (each also a FakeFlowyte/Variants argument):
+
+    POST /_control/variants {"problems": "type_only"}      codes only in `type`
+    POST /_control/variants {"reservations": "id_only"}    reserve answers {"id"} alone
+    POST /_control/variants {"page_size": 2, "pagination": "meta"}   lists page; cursor in meta
+    POST /_control/variants {"rate_limit": 5, "rate_window": 60}     RateLimit-* headers, 429
+    POST /_control/variants {"amounts_on_402": false}      402 without amounts
+    POST /_control/variants {"processing_delay": 2}        an idempotent replay meanwhile: 409
+    POST /_control/scopes {"key": KEY, "scopes": ["numbers:read", "numbers:write",
+                           "billing:read", "agents:write"]}           a key without agents:read
 
 A fault rule matches an API request by `method` (None or "*" = any) and `path_regex`
 (`re.search` on the full path, e.g. r"/numbers/purchase$"); the first live rule in order
@@ -33,7 +50,13 @@ latency:
   the wait, then the drop, the fake status, or the real response: an answer that arrives
   after the client gave up, or never.
 
-A fake `body` that is a string is sent as text/plain; None gives a problem+json for `status`.
+A fake `body` that is a string is sent as text/plain (a `headers` Content-Type overrides it);
+a JSON value is sent as application/json; None gives a problem+json for `status` (in the
+sandbox's problem style). So a 200 that numbot cannot read is one rule away:
+
+    fake.add_fault("GET", r"/numbers$", status=200, body=MAINTENANCE_PAGE,
+                   headers={"Content-Type": "text/html"})      # an HTML maintenance page
+    fake.add_fault("GET", r"/numbers$", status=200, body={"success": True})   # no data
 """
 
 from __future__ import annotations
@@ -55,7 +78,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.sandbox import API_PREFIX, SandboxFlowyte, dumps_json, loads_json
+from bot.sandbox import (
+    API_PREFIX,
+    PROBLEM_TYPE_BASE,
+    ProblemStyle,
+    SandboxFlowyte,
+    Variants,
+    dumps_json,
+    loads_json,
+)
 from tests.fakes.serve import serve_in_thread
 
 Scope = MutableMapping[str, Any]
@@ -64,6 +95,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _RECORDED_HEADERS = ("idempotency-key", "content-type", "user-agent", "x-request-id")
+MAINTENANCE_PAGE = (
+    "<!doctype html><html><head><title>Flowyte</title></head>"
+    "<body><h1>We'll be right back</h1><p>Scheduled maintenance.</p></body></html>"
+)
 _FAULT_CODES = {
     429: "rate_limited",
     500: "internal_error",
@@ -156,7 +191,9 @@ class Fault:
             "hits": self.hits,
         }
 
-    def response(self, instance: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def response(
+        self, instance: str, style: ProblemStyle = "code"
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """The (status, headers, body) this rule answers with instead of the sandbox."""
         assert self.status is not None
         if isinstance(self.body, str):
@@ -166,13 +203,14 @@ class Fault:
         elif self.status >= 400:
             code = _FAULT_CODES.get(self.status, "injected_fault")
             problem = {
-                "type": f"https://docs.flowyte.com/resources/errors#{code}",
+                "type": PROBLEM_TYPE_BASE + code,
                 "title": HTTPStatus(self.status).phrase,
                 "status": self.status,
                 "detail": "Injected by the fake Flowyte.",
                 "instance": instance,
-                "code": code,
             }
+            if style == "code":
+                problem["code"] = code
             media, payload = "application/problem+json", dumps_json(problem).encode()
         else:
             media, payload = "application/json", b'{"success":true,"data":null}'
@@ -357,7 +395,9 @@ class _FakeApp:
             call.dropped = True
             await _drop(receive, send)
         elif fault.status is not None:
-            status, headers, payload = fault.response(scope["path"])
+            status, headers, payload = fault.response(
+                scope["path"], self._fake.sandbox.variants.problems
+            )
             call.status = status
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": payload, "more_body": False})
@@ -423,6 +463,28 @@ def _control_app(fake: FakeFlowyte) -> Starlette:
     async def state(request: Request) -> Response:
         return answer(fake.state())
 
+    async def variants(request: Request) -> Response:
+        if request.method == "POST":
+            data = await body_of(request)
+            if not isinstance(data, Mapping):
+                return answer({"error": "send a JSON object of variants"}, 400)
+            try:
+                fake.configure(**data)
+            except (TypeError, ValueError) as exc:
+                return answer({"error": str(exc)}, 400)
+        return answer(fake.sandbox.variants.to_json())
+
+    async def scopes(request: Request) -> Response:
+        data = await body_of(request)
+        key, granted = data.get("key"), data.get("scopes")
+        if not isinstance(key, str) or not (granted is None or isinstance(granted, list)):
+            return answer({"error": 'send {"key": str, "scopes": [str] | null}'}, 400)
+        try:
+            fake.set_key_scopes(key, granted)
+        except ValueError as exc:
+            return answer({"error": str(exc)}, 400)
+        return answer({"key": key, "scopes": sorted(fake.sandbox.scopes_for(key))})
+
     return Starlette(
         routes=[
             Route("/_control/calls", calls, methods=["GET"]),
@@ -432,12 +494,18 @@ def _control_app(fake: FakeFlowyte) -> Starlette:
             Route("/_control/clock", clock, methods=["POST"]),
             Route("/_control/wallet", wallet, methods=["POST"]),
             Route("/_control/state", state, methods=["GET"]),
+            Route("/_control/variants", variants, methods=["GET", "POST"]),
+            Route("/_control/scopes", scopes, methods=["POST"]),
         ]
     )
 
 
 class FakeFlowyte:
-    """A SandboxFlowyte with a call log, fault rules, global latency and a movable clock."""
+    """A SandboxFlowyte with a call log, fault rules, global latency and a movable clock.
+
+    `variants` and `key_scopes` go to the sandbox (bot/sandbox.py: Variants, set_key_scopes);
+    `configure()`, `set_key_scopes()` and the control endpoints change them while it runs.
+    """
 
     def __init__(
         self,
@@ -446,13 +514,19 @@ class FakeFlowyte:
         seed: int = 7,
         start: datetime | None = None,
         require_published_agent: bool = False,
+        variants: Variants | None = None,
+        key_scopes: Mapping[str, list[str] | tuple[str, ...] | frozenset[str]] | None = None,
     ) -> None:
         self.clock = ManualClock(start)
+        self._initial_variants = variants or Variants()
+        self._initial_scopes = {k: frozenset(v) for k, v in (key_scopes or {}).items()}
         self.sandbox = SandboxFlowyte(
             clock=self.clock,
             balance=balance,
             seed=seed,
             require_published_agent=require_published_agent,
+            variants=self._initial_variants,
+            key_scopes=self._initial_scopes,
         )
         self.latency = 0.0
         self._calls: list[RecordedCall] = []
@@ -531,11 +605,25 @@ class FakeFlowyte:
             self._faults.clear()
 
     def reset(self) -> None:
-        """Forget calls, faults and latency; the sandbox's state is kept."""
+        """Forget calls, faults and latency, and restore the constructor's variants and key
+        scopes; the sandbox's state (wallet, numbers, holds, clock) is kept."""
         with self._lock:
             self._calls.clear()
             self._faults.clear()
             self.latency = 0.0
+        self.sandbox.use_variants(self._initial_variants)
+        for key in list(self.sandbox.key_scopes):
+            self.sandbox.set_key_scopes(key, None)
+        for key, granted in self._initial_scopes.items():
+            self.sandbox.set_key_scopes(key, granted)
+
+    def configure(self, **changes: Any) -> Variants:
+        """Switch the sandbox's answer variants, e.g. `configure(pagination="meta", page_size=2)`."""
+        return self.sandbox.configure(**changes)
+
+    def set_key_scopes(self, key: str, scopes: list[str] | tuple[str, ...] | None) -> None:
+        """Give the exact API `key` these scopes; None forgets them (the key's default again)."""
+        self.sandbox.set_key_scopes(key, scopes)
 
     def set_latency(self, seconds: float) -> None:
         with self._lock:

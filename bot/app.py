@@ -85,24 +85,25 @@ def build_storage(settings: Settings) -> Storage:
     return storage
 
 
-def timing_for(settings: Settings) -> Timing:
+def timing_for(settings: Settings, flowyte: FlowyteClient) -> Timing:
     grace = min(3.0, settings.NUMBOT_FLOWYTE_TIMEOUT)
     # After this long unchanged, no Flowyte call numbot made for a request can still be
-    # running: one call's whole deadline, the first look's grace, and a margin.
-    return Timing(quiet=settings.NUMBOT_FLOWYTE_TIMEOUT + grace + 2.0, grace=grace)
+    # running: the longest any one call can take (retries and pages included), and a margin.
+    return Timing(quiet=flowyte.max_call_seconds + 2.0, grace=grace)
 
 
 def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
     for secret in settings.secrets():
         register_secret(secret)
     storage = build_storage(settings)
+    flowyte = build_flowyte(settings)
     return NumbersService(
-        flowyte=build_flowyte(settings),
+        flowyte=flowyte,
         storage=storage,
         approvers=settings.NUMBOT_APPROVERS,
         notifier=notifier,
         sandbox=settings.sandbox,
-        timing=timing_for(settings),
+        timing=timing_for(settings, flowyte),
     )
 
 

@@ -70,6 +70,7 @@ def _m003_money_truth(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN card_drawn TEXT")
     db.execute("ALTER TABLE requests ADD COLUMN next_check_at TEXT")
     db.execute("ALTER TABLE requests ADD COLUMN check_attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE requests ADD COLUMN last_sent_at TEXT")  # the last spending call
     # Work is found by what is due, not by walking every open request.
     db.execute(
         "CREATE INDEX requests_stale_cards ON requests (updated_at) "

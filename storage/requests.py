@@ -57,6 +57,7 @@ class Request:
     card_drawn: str | None = None  # the status the card last showed (None: never drawn)
     next_check_at: datetime | None = None  # `checking`: when to ask Flowyte again
     check_attempts: int = 0
+    last_sent_at: datetime | None = None  # when numbot last sent a call that can spend
 
     @property
     def total_cost(self) -> Decimal | None:
@@ -102,7 +103,7 @@ def _from_row(row: dict[str, Any]) -> Request:
     for key in ("setup_cost", "monthly_cost"):
         if values.get(key) is not None:
             values[key] = Decimal(values[key])
-    for key in ("hold_expires_at", "next_check_at"):
+    for key in ("hold_expires_at", "next_check_at", "last_sent_at"):
         if values.get(key):
             values[key] = datetime.strptime(values[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return Request(**{k: values[k] for k in _COLUMNS})
@@ -279,6 +280,22 @@ class RequestStore:
             [_stamp(changed_before)],
             limit,
         )
+
+    def claim_check(self, request_id: str, due: datetime | None, until: datetime) -> bool:
+        """Take the next look at a `checking` request, if nobody else took it since it fell
+        due at `due`: move its next look to `until` (a lease), compare-and-set."""
+        row = _to_row({"next_check_at": until})
+        with write_transaction(self.db) as conn:
+            cursor = conn.execute(
+                "UPDATE requests SET next_check_at = ? "
+                "WHERE id = ? AND status = 'checking' AND next_check_at IS ?",
+                (
+                    row["next_check_at"],
+                    request_id,
+                    _to_row({"next_check_at": due})["next_check_at"],
+                ),
+            )
+            return cursor.rowcount == 1
 
     def next_due(self) -> dict[str, datetime | None]:
         """The earliest moment each kind of sweep work falls due (before its quiet window)."""

@@ -53,6 +53,12 @@ class Timing:
     grace: float = 3.0  # before the first look at an unknown outcome
     check_backoff_cap: float = 600.0  # the longest wait between two looks
 
+    @property
+    def lease(self) -> float:
+        """How long one look at an unknown outcome may take (a replay, every page of the
+        owned list, the inventory) before another process may take the next look."""
+        return 3 * self.quiet
+
 
 @dataclass
 class Context:

@@ -10,10 +10,14 @@ numbot could not read) may or may not have happened. numbot asks three ways, in 
    list read to its end, says it is not ours;
 3. `GET /numbers/available/{e164}`: still for sale means nobody owns it.
 
-"Bought" needs one proof. "Not bought" needs the complete list to lack the number, plus a
-definite refusal or the number still for sale, and only once the first call can no longer
-be running anywhere (`settled`): Flowyte may still be finishing a call numbot gave up on.
-Anything less leaves the request `checking`, and numbot asks again later.
+"Bought" needs one proof. "Not bought" needs the complete list to lack the number, and
+every purchase call numbot sent to be over (`settled`: the last one was sent longer ago than
+any call can run; Flowyte may still be finishing a call numbot gave up on), and then either
+a definite refusal of this look's replay, or, on a look that sent no replay, the number
+still for sale. A replay is itself a purchase call: when its answer is lost too, it may
+still land, so that look cannot prove "not bought". Looks alternate (replay, then list and
+inventory only), so a Flowyte whose replays keep failing can still be settled once its
+calls are over. Anything less leaves the request `checking`, and numbot asks again later.
 """
 
 from __future__ import annotations
@@ -44,13 +48,18 @@ class PurchaseEvidence:
 def purchase_verdict(evidence: PurchaseEvidence, *, settled: bool) -> Verdict:
     if evidence.replay == "bought" or evidence.owned == "listed":
         return Verdict.DONE
-    if (
-        settled
-        and evidence.owned == "absent"
-        and (evidence.replay == "refused" or evidence.inventory == "for_sale")
-    ):
+    if not settled or evidence.owned != "absent":
+        return Verdict.UNSURE
+    if evidence.replay == "refused":
+        return Verdict.NOT_DONE
+    if evidence.replay == "not_asked" and evidence.inventory == "for_sale":
         return Verdict.NOT_DONE
     return Verdict.UNSURE
+
+
+def replays_on(attempt: int) -> bool:
+    """Whether look number `attempt` (0 = the first) replays the purchase: every other one."""
+    return attempt % 2 == 0
 
 
 def release_verdict(owned: Owned, *, settled: bool) -> Verdict:

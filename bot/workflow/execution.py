@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any, Literal
 
 from bot.flowyte import errors as fe
@@ -32,6 +31,7 @@ from bot.workflow.evidence import (
     next_check_delay,
     purchase_verdict,
     release_verdict,
+    replays_on,
 )
 from bot.workflow.integrity import Step, approval_problem
 from storage.requests import AuditNote, Request
@@ -88,6 +88,7 @@ class Executor:
                 f"{approved.kind}_started",
                 detail=detail(idempotency_key=approved.idempotency_key),
             ),
+            last_sent_at=self.ctx.clock(),
         )
         if request is None:
             return Refused("in_flight", "This request is already being carried out.")
@@ -99,6 +100,12 @@ class Executor:
             assert owned is not None
             return await self._purchased(request, owned, evidence="answer")
         return await self._released(request, evidence="answer")
+
+    async def _sending(self, request: Request) -> None:
+        """Record that a call that can spend is about to leave (before it leaves)."""
+        await self.ctx.storage.run(
+            self.ctx.storage.requests.set_fields, request.id, last_sent_at=self.ctx.clock()
+        )
 
     async def _call(self, request: Request) -> OwnedNumber | None:
         """The spending call itself; a purchase sent again is byte-identical (a replay)."""
@@ -155,24 +162,33 @@ class Executor:
         """Ask Flowyte what became of a purchase or release whose outcome is unknown.
 
         Takes `checking` requests, and `purchasing`/`releasing` ones left by a process that
-        stopped mid-call (once quiet). Ends only on proof; otherwise schedules another look.
+        stopped mid-call (once quiet). One process looks at a time (a lease on the next
+        look, compare-and-set). Ends only on proof; otherwise schedules another look.
         """
-        settled = self.ctx.clock() - request.last_change >= timedelta(seconds=self.ctx.timing.quiet)
+        ctx = self.ctx
+        now = ctx.clock()
+        lease_until = now + timedelta(seconds=ctx.timing.lease)
         if request.status in ("purchasing", "releasing"):
-            moved = await self.ctx.transition(
+            moved = await ctx.transition(
                 request,
                 (request.status,),
                 "checking",
                 AuditNote(SYSTEM, "resume", "unknown", detail(interrupted=request.status)),
-                next_check_at=self.ctx.clock(),
+                next_check_at=lease_until,
                 check_attempts=0,
             )
             if moved is None:
                 return Refused("in_flight", "This request changed meanwhile.")
             request = moved
-            await self.ctx.update_card(request)
-        if request.status != "checking":
+            await ctx.update_card(request)
+        elif request.status != "checking":
             return Refused(sentences.refusal_code(request), sentences.status_sentence(request))
+        elif not await ctx.storage.run(
+            ctx.storage.requests.claim_check, request.id, request.next_check_at, lease_until
+        ):
+            return Refused("checking", _checking_text(request))  # another look is under way
+        last_sent = request.last_sent_at or request.last_change
+        settled = now - last_sent >= timedelta(seconds=ctx.timing.quiet)
         if request.kind == "purchase":
             flagged = await self._unless_authentic(request)  # a replay can spend
             if flagged:
@@ -181,15 +197,16 @@ class Executor:
         return await self._check_release(request, settled=settled)
 
     async def _check_purchase(self, request: Request, *, settled: bool) -> Decided | Refused:
-        replay: Replay = "unknown"
-        bought: OwnedNumber | None = None
-        try:
-            bought = await self._call(request)
-            replay = "bought"
-        except fe.FlowyteError as exc:
-            replay = "refused" if outcome_of(exc) == "refused" else "unknown"
-        if bought is not None:
-            return await self._purchased(request, bought, evidence="replay")
+        replay: Replay = "not_asked"
+        if replays_on(request.check_attempts):
+            await self._sending(request)
+            try:
+                bought = await self._call(request)
+            except fe.FlowyteError as exc:
+                replay = "refused" if outcome_of(exc) == "refused" else "unknown"
+            else:
+                assert bought is not None
+                return await self._purchased(request, bought, evidence="replay")
         owned: Owned = "unknown"
         try:
             mine = {n.e164: n for n in await self.ctx.flowyte.list_numbers()}
@@ -338,18 +355,14 @@ class Executor:
 
     async def _shortfall(self, request: Request, exc: fe.InsufficientBalance) -> str:
         """402: by how much, from the problem, else from the wallet and the quote."""
-        short = exc.shortfall
-        if short is None and request.total_cost is not None:
+        short = None
+        if exc.shortfall is None and request.total_cost is not None:
             try:
                 balance = (await self.ctx.flowyte.wallet()).balance_usd
-                short = request.total_cost - balance
+                short = fe.InsufficientBalance.shortfall_of(balance, request.total_cost)
             except fe.FlowyteError:
-                short = None
-        by = f" by {usd(short)}" if short is not None and short > Decimal(0) else ""
-        return (
-            f"The Flowyte wallet is short{by}. Top it up in the Flowyte dashboard "
-            "(Billing → Wallet; a card payment numbot cannot make), then request again."
-        )
+                logger.warning("402 without amounts, and no wallet balance to compute them")
+        return exc.explain(shortfall=short)
 
     # -- endings ------------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ class Fault:
     path_suffix: str
     mode: str | int  # "lost", "garbled", "timeout", "reset", "connect", or an HTTP status
     times: int = 1
+    body: Any = None  # with a status: a dict is sent as JSON, a str as an HTML page
 
 
 class FaultyTransport(httpx.AsyncBaseTransport):
@@ -120,8 +121,10 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         self.inner = httpx.ASGITransport(app=app)
         self.faults: list[Fault] = []
 
-    def fail(self, method: str, path_suffix: str, mode: str | int, times: int = 1) -> None:
-        self.faults.append(Fault(method, path_suffix, mode, times))
+    def fail(
+        self, method: str, path_suffix: str, mode: str | int, times: int = 1, body: Any = None
+    ) -> None:
+        self.faults.append(Fault(method, path_suffix, mode, times, body))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         for fault in self.faults:
@@ -131,10 +134,12 @@ class FaultyTransport(httpx.AsyncBaseTransport):
                 and request.url.path.endswith(fault.path_suffix)
             ):
                 fault.times -= 1
-                return await self._inject(fault.mode, request)
+                return await self._inject(fault.mode, request, fault.body)
         return await self.inner.handle_async_request(request)
 
-    async def _inject(self, mode: str | int, request: httpx.Request) -> httpx.Response:
+    async def _inject(
+        self, mode: str | int, request: httpx.Request, body: Any = None
+    ) -> httpx.Response:
         if mode == "lost":
             response = await self.inner.handle_async_request(request)
             await response.aread()
@@ -153,7 +158,11 @@ class FaultyTransport(httpx.AsyncBaseTransport):
         if mode == "connect":
             raise httpx.ConnectError("Connection refused", request=request)
         assert isinstance(mode, int)
-        body = {"status": mode, "code": "injected", "title": "injected"}
+        if isinstance(body, str):
+            return httpx.Response(
+                mode, text=body, headers={"Content-Type": "text/html"}, request=request
+            )
+        body = body or {"status": mode, "code": "injected", "title": "injected"}
         return httpx.Response(mode, json=body, request=request)
 
 

@@ -952,8 +952,12 @@ async def test_resume_when_flowyte_is_down_keeps_checking_until_it_answers(env):
     assert await service.resume() == 0  # the next look is one quiet window away
     env.clock.advance(seconds=6)
     assert await service.resume() == 1
-    assert (await service.request(request.id)).status == "purchased"
-    assert len(env.sandbox.numbers) == 1
+    # That look sends no replay: with every purchase call long over, a complete owned list
+    # without the number and the number still for sale prove it was not bought.
+    final = await service.request(request.id)
+    assert final.status == "failed" and "nothing was charged" in final.detail
+    assert not env.sandbox.numbers and env.sandbox.balance == Decimal("25.00")
+    assert len(env.purchases()) == 0  # both attempts were refused a connection
 
 
 # --- money stays Decimal end to end ------------------------------------------------------------

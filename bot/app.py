@@ -31,6 +31,7 @@ from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
+from bot.slack_out import SafeRespond
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from handlers.notifier import SlackNotifier
@@ -62,10 +63,11 @@ def build_flowyte(settings: Settings) -> FlowyteClient:
 def build_slack_client(settings: Settings) -> AsyncWebClient:
     """The Web API client for the notifier, the listeners (bolt copies its retry handlers
     into each request's client) and Socket Mode: 429s and dropped connections are retried."""
+    from bot.slack_out import RedactingWebClient
     from bot.slack_retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
-    return AsyncWebClient(
+    return RedactingWebClient(
         token=token,
         base_url=settings.SLACK_API_URL,
         timeout=SLACK_TIMEOUT_SECONDS,
@@ -132,8 +134,12 @@ def create_app(
     )
 
     @app.middleware
-    async def inject_service(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+    async def inject_service(context: Any, next: Callable[[], Awaitable[None]]) -> None:
         context["service"] = service
+        # What listeners send goes out redacted and retried (bot/slack_out.py).
+        context["client"] = client
+        if context.response_url:
+            context["respond"] = SafeRespond(response_url=context.response_url)
         await next()
 
     handlers.register(app)

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.redact import redact
+from bot.redact import redact, scrub
 from handlers.blocks.common import plain
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,21 @@ async def handle_error(
 Listener = Callable[..., Awaitable[None]]
 
 
+class _ScrubbedAck:
+    """`ack`, with the same redaction as every other way out to Slack (an ack can carry a
+    message: help, a usage error that echoes what was typed, modal errors)."""
+
+    def __init__(self, ack: Any) -> None:
+        self._ack = ack
+
+    @property
+    def response(self) -> Any:
+        return getattr(self._ack, "response", None)
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._ack(*scrub(args), **scrub(kwargs))
+
+
 def guarded(listener: Listener) -> Listener:
     """Run a listener so that nothing it raises reaches bolt: acknowledge, then report.
 
@@ -64,7 +79,7 @@ def guarded(listener: Listener) -> Listener:
         service: Any = None,
     ) -> None:
         given = {
-            "ack": ack,
+            "ack": _ScrubbedAck(ack),
             "body": body,
             "respond": respond,
             "client": client,

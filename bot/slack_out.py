@@ -1,0 +1,74 @@
+"""Everything numbot sends to Slack leaves through here: redacted, and retried on Slack's limits.
+
+- `RedactingWebClient`: every Web API call (cards, DMs, modals, Home) has `redact` applied to
+  every string it carries, the same redaction that guards logs and SQLite, so a secret that
+  Flowyte echoed in an error cannot reach a channel.
+- `SafeRespond`: bolt's `respond` (a fresh webhook client per reply, with no 429 retry) with
+  the same redaction and numbot's retry handlers.
+
+One client serves every request: bolt would build a new one per request only to guard
+against listeners that swap its token, which numbot never does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.context.respond.internals import _build_message
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from slack_sdk.webhook.webhook_response import WebhookResponse
+
+from bot.redact import scrub
+from bot.slack_retry import slack_retry_handlers
+
+
+class RedactingWebClient(AsyncWebClient):  # type: ignore[misc]
+    async def api_call(  # type: ignore[override]
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        files: dict[str, Any] | None = None,
+        data: Any = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        auth: dict[str, Any] | None = None,
+    ) -> AsyncSlackResponse:
+        return await super().api_call(
+            api_method,
+            http_verb=http_verb,
+            files=files,
+            data=_content(data) if isinstance(data, dict) else data,
+            params=_content(params),
+            json=_content(json),
+            headers=headers,
+            auth=auth,
+        )
+
+
+def _content(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a call says, redacted; a `token` argument (apps.connections.open sends the app
+    token that way) is a credential for Slack itself and goes as it is."""
+    if fields is None:
+        return None
+    return {k: v if k == "token" else scrub(v) for k, v in fields.items()}
+
+
+class SafeRespond(AsyncRespond):  # type: ignore[misc]
+    """bolt's respond, redacted and retried; same call signature."""
+
+    async def __call__(  # type: ignore[override]
+        self, text: str | dict[str, Any] = "", **fields: Any
+    ) -> WebhookResponse:
+        if self.response_url is None:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        if isinstance(text, dict):
+            message = _build_message(**text)
+        else:
+            message = _build_message(text=text, **fields)
+        client = AsyncWebhookClient(url=self.response_url, retry_handlers=slack_retry_handlers())
+        return await client.send_dict(scrub(message))

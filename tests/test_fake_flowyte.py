@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from bot.flowyte import errors as fe
-from bot.flowyte.client import FlowyteClient, RetryPolicy
+from bot.flowyte.client import FlowyteClient
+from bot.flowyte.retry import RetryPolicy
 from bot.sandbox import Variants, loads_json
 from tests.fakes.flowyte_server import MAINTENANCE_PAGE, FakeFlowyte
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.flowyte import errors as fe
-from bot.flowyte.client import REQUIRED_SCOPES, FlowyteClient, RetryPolicy
+from bot.flowyte.client import FlowyteClient
 from bot.flowyte.models import (
     AvailableNumber,
     OwnedNumber,
@@ -20,6 +20,8 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from bot.flowyte.retry import RetryPolicy
+from bot.flowyte.scopes import REQUIRED_SCOPES
 from bot.sandbox import SandboxFlowyte
 
 BASE = "https://flowyte.test/api/v1"

@@ -32,8 +32,10 @@ Nothing that moves money or changes routing is retried here: when such a call's 
 unknown the caller reconciles (replaying a purchase with its Idempotency-Key is the
 documented way).
 
-Lists are read page by page (envelope.py says which pages numbot can read) until a page says
-it is the last. A cursor seen before in the same listing (a loop) is `UnexpectedAnswer`.
+Lists are read page by page, `limit=100` each (envelope.py says which pages numbot can read),
+until a page says it is the last, or is a plain page without any cursor information that is
+shorter than the limit. A cursor seen before in the same listing (a loop) is
+`UnexpectedAnswer`.
 There is no page cap that could silently truncate: a listing that outlasts the budget fails
 as `FlowyteUnavailable`.
 """
@@ -277,7 +279,7 @@ class FlowyteClient:
             if cursor:
                 params["cursor"] = cursor
             answer = await self._send("GET", path, params=params, started=started)
-            page, cursor = read_page(answer)
+            page, cursor = read_page(answer, _PAGE_LIMIT)
             items.extend(page)
             if cursor is None:
                 return items

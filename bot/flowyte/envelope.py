@@ -17,11 +17,23 @@ these, and only these (each unambiguous):
 - `{"data": [...], "meta": {"nextCursor": ..., "hasMore"?: bool}}`
 - any of them with `hasMore: false` and no cursor at all (the end, said plainly).
 
-The end of a list must be stated (a null cursor or `hasMore: false`). These are
-`UnexpectedAnswer`, never "that was everything": no cursor anywhere; `hasMore: true` without a
-cursor; places that disagree; a cursor that is not a string; a `links.next`, a `Link: rel=next`
-header or another "more" member (numbot does not follow URLs it did not build). A cursor seen
-before in the same listing (a loop) is refused by the client, which follows the cursors.
+The end of a list is stated (a null cursor or `hasMore: false`), with one exception: a
+plain page that carries no cursor information at all (`{"success": true, "data": [...]}`,
+perhaps with the documented `message`, and no other member) whose length is smaller than the
+`limit` numbot asked for is the last page. Under cursor pagination with a fixed page size a
+short page cannot be hiding more, and a Flowyte that leaves the cursor out of its last page
+would otherwise fail every list. The same page when full (as long as `limit`, or longer) may
+be cut, and stays unreadable. The rule trusts that, whenever more is to come, Flowyte either
+says so or fills the page up to the `limit` asked. A Flowyte that capped its pages below
+numbot's limit (100; the docs give lists no maximum, and search's is 50) and gave no cursor
+would be read short: the sandbox's `no_cursor` variant with a small `page_size` is that one.
+
+These are `UnexpectedAnswer`, never "that was everything": no cursor anywhere on a full page,
+or on a page with any member numbot does not know (it may hold the cursor); `hasMore: true`
+without a cursor; places that disagree; a cursor that is not a string; a `links.next`, a
+`Link: rel=next` header or another "more" member (numbot does not follow URLs it did not
+build). A cursor seen before in the same listing (a loop) is refused by the client, which
+follows the cursors.
 """
 
 from __future__ import annotations
@@ -54,6 +66,8 @@ _MORE_HINTS: Final = frozenset(
         "hasNextPage",
     }
 )
+# The members of a page that carries no cursor information at all: the documented envelope.
+_PLAIN_PAGE: Final = frozenset({"success", "data", "message"})
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -130,8 +144,9 @@ def _is_more(value: object) -> bool:
     return value not in (None, False, "", [], {})
 
 
-def read_page(answer: Answer) -> tuple[list[Any], str | None]:
-    """One page of a list and the cursor of the next (None at the end); see the docstring."""
+def read_page(answer: Answer, limit: int) -> tuple[list[Any], str | None]:
+    """One page of a list asked for with `limit`, and the cursor of the next (None at the
+    end); see the module docstring."""
     body = answer.envelope()
     if "data" not in body:
         raise answer.unreadable("the list has no data")
@@ -173,6 +188,13 @@ def read_page(answer: Answer) -> tuple[list[Any], str | None]:
     if len(cursors) > 1 or len(more) > 1:
         raise answer.unreadable("the list's pagination contradicts itself")
     cursor = next(iter(cursors)) if cursors else None
+    plain = isinstance(data, list) and set(body) <= _PLAIN_PAGE
+    if not cursors and not more and plain and len(items) < limit:
+        # No cursor information at all, on a page shorter than the limit asked: with a fixed
+        # page size a short page cannot be hiding more, so it is the last one. A full page
+        # without a cursor may be cut, and so may a page with a member numbot does not know
+        # (it may hold the cursor): those fall through to "does not say".
+        return items, None
     if not cursors and more != {False}:
         raise answer.unreadable("the list does not say whether there is more")
     if more == {True} and cursor is None:

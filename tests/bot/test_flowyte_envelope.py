@@ -14,6 +14,7 @@ from bot.flowyte.envelope import NOT_JSON, Answer, parse_json, parse_model, read
 from bot.flowyte.models import Wallet
 
 ITEMS = [{"id": "num_1"}, {"id": "num_2"}]
+LIMIT = 100  # what numbot asks for: ITEMS is a short page
 
 
 def answer(body: Any, *, method: str = "GET", headers: dict[str, str] | None = None) -> Answer:
@@ -106,7 +107,7 @@ READABLE_PAGES = {
 
 @pytest.mark.parametrize(("body", "cursor"), READABLE_PAGES.values(), ids=READABLE_PAGES.keys())
 def test_a_readable_page_gives_its_items_and_the_next_cursor(body, cursor):
-    assert read_page(answer(body)) == (ITEMS, cursor)
+    assert read_page(answer(body), LIMIT) == (ITEMS, cursor)
 
 
 UNREADABLE_PAGES = {
@@ -141,12 +142,66 @@ UNREADABLE_PAGES = {
 @pytest.mark.parametrize("body", UNREADABLE_PAGES.values(), ids=UNREADABLE_PAGES.keys())
 def test_a_page_numbot_cannot_read_is_unexpected_never_the_end(body):
     with pytest.raises(fe.UnexpectedAnswer):
-        read_page(answer(body))
+        read_page(answer(body), LIMIT)
 
 
 def test_a_link_header_to_a_next_page_is_unreadable_whatever_its_case():
     body = {"success": True, "data": ITEMS, "nextCursor": None}
     for link in ('</numbers?page=2>; rel="next"', "</numbers?page=2>; REL=next"):
         with pytest.raises(fe.UnexpectedAnswer, match="Link header"):
-            read_page(answer(body, headers={"LINK": link}))
-    assert read_page(answer(body, headers={"Link": '</numbers>; rel="prev"'})) == (ITEMS, None)
+            read_page(answer(body, headers={"LINK": link}), LIMIT)
+    prev = answer(body, headers={"Link": '</numbers>; rel="prev"'})
+    assert read_page(prev, LIMIT) == (ITEMS, None)
+
+
+# --- a page without any cursor information: short is the end, full may be cut ---------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"success": True, "data": ITEMS},
+        {"data": ITEMS},
+        {"success": True, "data": ITEMS, "message": "2 numbers"},
+        {"success": True, "data": []},
+    ],
+    ids=["plain", "without-success", "with-message", "empty"],
+)
+def test_a_plain_page_shorter_than_the_limit_is_the_last(body):
+    assert read_page(answer(body), LIMIT) == (body["data"], None)
+    assert read_page(answer(body), len(body["data"]) + 1) == (body["data"], None)
+
+
+@pytest.mark.parametrize("extra", [0, 1], ids=["full", "longer-than-asked"])
+def test_a_plain_page_as_long_as_the_limit_may_be_cut_and_is_unreadable(extra):
+    items = [{"id": f"num_{n}"} for n in range(LIMIT + extra)]
+    with pytest.raises(fe.UnexpectedAnswer, match="does not say whether there is more"):
+        read_page(answer({"success": True, "data": items}), LIMIT)
+    with pytest.raises(fe.UnexpectedAnswer):
+        read_page(answer({"success": True, "data": ITEMS}), len(ITEMS))
+
+
+NOT_PLAIN_SHORT_PAGES = {
+    "unknown-member": {"success": True, "data": ITEMS, "total": 40},
+    "a-cursor-where-numbot-does-not-look": {"success": True, "data": ITEMS, "cursor": "c2"},
+    "data-items-without-cursor": {"success": True, "data": {"items": ITEMS}},
+    "empty-pagination": {"success": True, "data": ITEMS, "pagination": {}},
+    "empty-meta": {"success": True, "data": ITEMS, "meta": {}},
+    "links-without-next": {"success": True, "data": ITEMS, "links": {"next": None}},
+    "has-more-without-cursor": {"success": True, "data": ITEMS, "hasMore": True},
+    "next-page-token": {"success": True, "data": ITEMS, "nextPageToken": "a"},
+}
+
+
+@pytest.mark.parametrize("body", NOT_PLAIN_SHORT_PAGES.values(), ids=NOT_PLAIN_SHORT_PAGES.keys())
+def test_a_short_page_with_anything_beside_its_data_still_must_state_its_end(body):
+    """Only the plain envelope is read as "no cursor information": any other member may be
+    where this Flowyte keeps its cursor, so the short-page rule does not apply."""
+    with pytest.raises(fe.UnexpectedAnswer):
+        read_page(answer(body), LIMIT)
+
+
+def test_a_short_plain_page_with_a_link_to_the_next_is_unreadable():
+    link = {"Link": '</numbers?page=2>; rel="next"'}
+    with pytest.raises(fe.UnexpectedAnswer, match="Link header"):
+        read_page(answer({"success": True, "data": ITEMS}, headers=link), LIMIT)

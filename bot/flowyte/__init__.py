@@ -1,6 +1,15 @@
-"""The Flowyte numbers API: client, models and errors. Knows nothing of Slack or SQLite."""
+"""The Flowyte numbers API: client, models and errors. Knows nothing of Slack or SQLite.
 
-from bot.flowyte.client import REQUIRED_SCOPES, FlowyteClient, RetryPolicy, ScopeCheck
+- client.py     FlowyteClient: the endpoints and the request loop (deadline, retries, pages)
+- envelope.py   reading a success envelope and the pages of a list (pure)
+- retry.py      RetryPolicy and the waits Retry-After / RateLimit-Reset ask for (pure)
+- scopes.py     REQUIRED_SCOPES, ScopeCheck, the scope probes and their verdicts (pure)
+- errors.py     the error tree, and which problem becomes which error
+- models.py     the wire models
+- transport.py  an httpx transport on aiohttp's connection pool
+"""
+
+from bot.flowyte.client import FlowyteClient
 from bot.flowyte.errors import (
     FlowyteAPIError,
     FlowyteError,
@@ -18,6 +27,8 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from bot.flowyte.retry import RetryPolicy
+from bot.flowyte.scopes import REQUIRED_SCOPES, ScopeCheck
 
 __all__ = [
     "REQUIRED_SCOPES",

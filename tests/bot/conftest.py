@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.flowyte.client import FlowyteClient, RetryPolicy
+from bot.flowyte.client import FlowyteClient
+from bot.flowyte.retry import RetryPolicy
 from bot.sandbox import SandboxFlowyte
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing

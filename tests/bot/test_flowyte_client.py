@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.flowyte import errors as fe
-from bot.flowyte.client import REQUIRED_SCOPES, FlowyteClient, RetryPolicy
+from bot.flowyte.client import FlowyteClient
 from bot.flowyte.models import (
     AvailableNumber,
     OwnedNumber,
@@ -20,6 +20,8 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from bot.flowyte.retry import RetryPolicy
+from bot.flowyte.scopes import REQUIRED_SCOPES
 from bot.sandbox import SandboxFlowyte
 
 BASE = "https://flowyte.test/api/v1"
@@ -338,16 +340,33 @@ async def test_list_agents_follows_next_cursor_and_ignores_unknown_item_fields()
     assert handler.requests[0].url.path == "/api/v1/agents"
 
 
-async def test_a_last_page_that_does_not_say_it_is_the_last_is_unreadable():
-    """Without nextCursor (or hasMore: false) numbot cannot know the list ended there."""
+async def test_a_full_last_page_that_does_not_say_it_is_the_last_is_unreadable():
+    """Without nextCursor (or hasMore: false) a page as long as the limit asked may be cut:
+    numbot cannot know the list ended there."""
 
     def paginate(request: httpx.Request) -> httpx.Response:
         if request.url.params.get("cursor") is None:
             return ok([{"id": "agt_1"}], nextCursor="more")
-        return ok([{"id": "agt_2"}])
+        return ok([{"id": f"agt_{n}"} for n in range(2, 102)])  # 100: the limit numbot asks
 
-    with pytest.raises(fe.UnexpectedAnswer):
+    with pytest.raises(fe.UnexpectedAnswer, match="does not say whether there is more"):
         await connected(Recorder(paginate)).list_agents()
+
+
+async def test_a_short_last_page_without_any_cursor_is_the_end():
+    """Shorter than the limit asked and carrying no cursor information at all: with a fixed
+    page size it cannot be hiding more (a Flowyte that leaves the cursor out of its last
+    page)."""
+
+    def paginate(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") is None:
+            return ok([{"id": "agt_1"}], nextCursor="more")
+        return ok([{"id": f"agt_{n}"} for n in range(2, 101)])  # 99 < 100
+
+    handler = Recorder(paginate)
+    agents = await connected(handler).list_agents()
+    assert [a.id for a in agents] == [f"agt_{n}" for n in range(1, 101)]
+    assert [r.url.params.get("cursor") for r in handler.requests] == [None, "more"]
 
 
 async def test_a_cursor_that_comes_round_again_is_a_loop_not_the_end():
@@ -1176,6 +1195,11 @@ READABLE_SHAPES = {
         "data": items,
         "nextCursor": c or "",
     },
+    "no-cursor-on-the-short-last-page": lambda items, c: (
+        {"success": True, "data": items}
+        if c is None
+        else {"success": True, "data": items, "nextCursor": c}
+    ),
 }
 
 
@@ -1188,7 +1212,12 @@ async def test_every_readable_cursor_placement_is_followed(shape):
 
 
 UNREADABLE_PAGES = {
-    "no-cursor-at-all": {"success": True, "data": PAGES[0]},
+    "no-cursor-on-a-full-page": {"success": True, "data": [OWNED] * 100},
+    "no-cursor-on-a-short-page-with-another-member": {
+        "success": True,
+        "data": PAGES[0],
+        "total": 40,
+    },
     "has-more-without-cursor": {"success": True, "data": PAGES[0], "hasMore": True},
     "pagination-has-more-without-cursor": {
         "success": True,
@@ -1521,6 +1550,29 @@ async def test_lists_page_in_the_sandbox_and_are_read_whole(sandbox_and_client):
         await client.import_number(f"+1303555{n:04d}")
     sandbox.configure(page_size=2, pagination="pagination")
     assert [n.e164 for n in await client.list_numbers()] == [f"+1303555{n:04d}" for n in range(7)]
+
+
+async def test_a_short_list_of_a_flowyte_that_gives_no_cursor_is_read_whole(sandbox_and_client):
+    """The sandbox's `no_cursor` variant: `{"success": true, "data": [...]}` and nothing else.
+    Three numbers are one short page (numbot asks for 100): the end."""
+    sandbox, client = sandbox_and_client
+    for n in range(3):
+        await client.import_number(f"+1303555{n:04d}")
+    sandbox.configure(pagination="no_cursor")
+    assert [n.e164 for n in await client.list_numbers()] == [f"+1303555{n:04d}" for n in range(3)]
+
+
+async def test_a_full_page_of_a_flowyte_that_gives_no_cursor_is_unreadable(sandbox_and_client):
+    """The same variant with 101 numbers: the first page holds the 100 numbot asked for and
+    says nothing of the 101st. It may be cut, so it is an UnexpectedAnswer, never 100."""
+    sandbox, client = sandbox_and_client
+    for n in range(101):
+        await client.import_number(f"+1303555{n:04d}")
+    sandbox.configure(pagination="no_cursor")
+    with pytest.raises(fe.UnexpectedAnswer, match="does not say whether there is more"):
+        await client.list_numbers()
+    sandbox.configure(pagination="next_cursor")
+    assert len(await client.list_numbers()) == 101
 
 
 # --- the key's scopes at start --------------------------------------------------------------------

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from bot.flowyte import errors as fe
-from bot.flowyte.client import NO_RETRY, FlowyteClient, RetryPolicy
+from bot.flowyte.client import FlowyteClient
+from bot.flowyte.retry import NO_RETRY, RetryPolicy
 from bot.flowyte.transport import AiohttpTransport
 
 KEY = "flowyte_sk_test_transport"

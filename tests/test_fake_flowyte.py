@@ -362,3 +362,19 @@ async def test_a_flowyte_that_pages_below_the_limit_without_a_cursor_is_read_sho
     fake.configure(page_size=1, pagination="no_cursor")
     agents = await client.list_agents()
     assert [a.id for a in agents] == ["agt_support"]  # agt_sales and agt_draft unseen
+
+
+async def test_a_list_that_decides_about_money_needs_a_stated_end(
+    fake: FakeFlowyte, client: FlowyteClient
+):
+    """The blind spot above never decides money: the reconcile's list (`proof=True`) ends only
+    on a page that says it is the last, so a short page without a cursor is unreadable."""
+    await client.import_number("+14155550100")
+    fake.configure(page_size=1, pagination="no_cursor")
+    assert len(await client.list_numbers()) == 1  # read short, for a person's list
+    with pytest.raises(fe.UnexpectedAnswer):
+        await client.list_numbers(proof=True)
+    fake.configure(page_size=1, pagination="next_cursor")
+    await client.import_number("+14155550101")
+    full = await client.list_numbers(proof=True)  # a stated end: every page read
+    assert {"+14155550100", "+14155550101"} <= {n.e164 for n in full} and len(full) > 2

@@ -195,9 +195,13 @@ class FlowyteClient:
         answer = await self._send("POST", "numbers/import", json_body=body)
         return parse_model(OwnedNumber, answer.data(), changed=True)
 
-    async def list_numbers(self) -> list[OwnedNumber]:
-        """Every owned number, over every page; an unreadable page raises, never truncates."""
-        return [parse_model(OwnedNumber, item) for item in await self._get_all("numbers")]
+    async def list_numbers(self, *, proof: bool = False) -> list[OwnedNumber]:
+        """Every owned number, over every page; an unreadable page raises, never truncates.
+
+        `proof`: the list will decide that something did not happen (a purchase, a release),
+        so only a page that states it is the last ends it, never a merely short one."""
+        items = await self._get_all("numbers", stated_end=proof)
+        return [parse_model(OwnedNumber, item) for item in items]
 
     async def get_number(self, number_id: str) -> OwnedNumber:
         answer = await self._send("GET", f"numbers/{quote(number_id, safe='')}")
@@ -268,7 +272,7 @@ class FlowyteClient:
 
     # -- transport -------------------------------------------------------------------
 
-    async def _get_all(self, path: str) -> list[Any]:
+    async def _get_all(self, path: str, *, stated_end: bool = False) -> list[Any]:
         """Every page of a list, within one time budget; see the module docstring."""
         started = time.monotonic()
         items: list[Any] = []
@@ -279,7 +283,7 @@ class FlowyteClient:
             if cursor:
                 params["cursor"] = cursor
             answer = await self._send("GET", path, params=params, started=started)
-            page, cursor = read_page(answer, _PAGE_LIMIT)
+            page, cursor = read_page(answer, _PAGE_LIMIT, stated_end=stated_end)
             items.extend(page)
             if cursor is None:
                 return items

@@ -144,9 +144,12 @@ def _is_more(value: object) -> bool:
     return value not in (None, False, "", [], {})
 
 
-def read_page(answer: Answer, limit: int) -> tuple[list[Any], str | None]:
+def read_page(
+    answer: Answer, limit: int, *, stated_end: bool = False
+) -> tuple[list[Any], str | None]:
     """One page of a list asked for with `limit`, and the cursor of the next (None at the
-    end); see the module docstring."""
+    end); see the module docstring. With `stated_end`, only a page that says it is the last
+    (a null cursor, or hasMore false) ends the list: what a decision about money rests on."""
     body = answer.envelope()
     if "data" not in body:
         raise answer.unreadable("the list has no data")
@@ -189,11 +192,13 @@ def read_page(answer: Answer, limit: int) -> tuple[list[Any], str | None]:
         raise answer.unreadable("the list's pagination contradicts itself")
     cursor = next(iter(cursors)) if cursors else None
     plain = isinstance(data, list) and set(body) <= _PLAIN_PAGE
-    if not cursors and not more and plain and len(items) < limit:
+    if not cursors and not more and plain and len(items) < limit and not stated_end:
         # No cursor information at all, on a page shorter than the limit asked: with a fixed
         # page size a short page cannot be hiding more, so it is the last one. A full page
         # without a cursor may be cut, and so may a page with a member numbot does not know
-        # (it may hold the cursor): those fall through to "does not say".
+        # (it may hold the cursor): those fall through to "does not say". A Flowyte that caps
+        # pages below `limit` and never sends a cursor would look the same, which is why a
+        # decision about money asks for a stated end instead (`stated_end`).
         return items, None
     if not cursors and more != {False}:
         raise answer.unreadable("the list does not say whether there is more")

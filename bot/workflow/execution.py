@@ -209,7 +209,7 @@ class Executor:
                 return await self._purchased(request, bought, evidence="replay")
         owned: Owned = "unknown"
         try:
-            mine = {n.e164: n for n in await self.ctx.flowyte.list_numbers()}
+            mine = {n.e164: n for n in await self.ctx.flowyte.list_numbers(proof=True)}
             owned = "listed" if request.e164 in mine else "absent"
             if request.e164 in mine:
                 return await self._purchased(request, mine[request.e164], evidence="owned_list")
@@ -241,7 +241,7 @@ class Executor:
     async def _check_release(self, request: Request, *, settled: bool) -> Decided | Refused:
         owned: Owned = "unknown"
         try:
-            mine = {n.e164 for n in await self.ctx.flowyte.list_numbers()}
+            mine = {n.e164 for n in await self.ctx.flowyte.list_numbers(proof=True)}
             owned = "listed" if request.e164 in mine else "absent"
         except fe.FlowyteError as exc:
             logger.warning(

@@ -386,3 +386,43 @@ def test_release_verdicts():
     assert release_verdict("listed", settled=False) is Verdict.UNSURE
     assert release_verdict("listed", settled=True) is Verdict.NOT_DONE
     assert release_verdict("unknown", settled=True) is Verdict.UNSURE
+
+
+@pytest.mark.parametrize("pagination", ["no_cursor", "has_more", "links", "repeat"])
+async def test_a_list_whose_end_is_not_stated_never_proves_not_bought(env, pagination):
+    """A Flowyte that serves short pages without a cursor (or pages numbot cannot follow):
+    the number bought on a later page must not read as "absent"."""
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    for n in range(3):
+        await env.client.import_number(f"+1415555010{n}")
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", "lost")  # bought; the answer is lost
+    env.transport.fail("POST", "/numbers/purchase", 503)  # and the replay fails
+    env.sandbox.configure(page_size=1, pagination=pagination)
+    await service.approve(APPROVER, request.id)
+    env.clock.advance(seconds=11)
+    await service.resume()  # no replay on this look; only the list and the inventory
+    assert status_of(env, request.id) == "checking"
+    env.sandbox.configure(page_size=1, pagination="next_cursor")
+    env.clock.advance(seconds=21)
+    await service.resume()
+    assert status_of(env, request.id) == "purchased"
+
+
+@pytest.mark.parametrize(
+    "variant", [{"problems": "type_only"}, {"reservations": "id_only"}, {"page_size": 2}]
+)
+async def test_the_whole_story_against_each_documented_variant(env, variant):
+    env.sandbox.configure(**variant)
+    for n in range(5):
+        await env.client.import_number(f"+1415555020{n}")
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "lost")
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided) and result.request.status == "purchased"
+    listed = await env.service.list_numbers(REQUESTER)
+    assert len(listed.numbers) == 6
+    expired = await pending(env, index=1)
+    env.clock.advance(minutes=31)
+    late = await env.service.approve(APPROVER, expired.id)
+    assert isinstance(late, Refused) and late.code == "expired"

@@ -13,8 +13,29 @@ APPROVE = "numbers_approve"
 REJECT = "numbers_reject"
 PUBLISH = "numbers_publish"
 ASSIGN_AGENT = "numbers_assign_agent"
+# Paging. Previous and Next sit side by side in one actions block, where Slack wants each
+# action_id once, so each direction has its own id; the button's value names the page.
+SEARCH_PREVIOUS = "numbers_search_previous"
+SEARCH_NEXT = "numbers_search_next"
+LIST_PREVIOUS = "numbers_list_previous"
+LIST_NEXT = "numbers_list_next"
 
-ACTION_IDS = (RESERVE, REQUEST_PURCHASE, APPROVE, REJECT, PUBLISH, ASSIGN_AGENT)
+ACTION_IDS = (
+    RESERVE,
+    REQUEST_PURCHASE,
+    APPROVE,
+    REJECT,
+    PUBLISH,
+    ASSIGN_AGENT,
+    SEARCH_PREVIOUS,
+    SEARCH_NEXT,
+    LIST_PREVIOUS,
+    LIST_NEXT,
+)
+
+# Menus whose options numbot serves (block_suggestion, from an external_select): the agent
+# menu becomes one past the 100 options a static menu holds.
+OPTIONS_ACTION_IDS = (ASSIGN_AGENT,)
 
 # Modals (view_submission).
 PURCHASE_REASON_VIEW = "numbers_purchase_reason"

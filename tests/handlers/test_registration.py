@@ -21,19 +21,21 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.app import create_app
-from bot.flowyte.models import Agent, AvailableNumber, SearchQuery
+from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery
 from bot.outcomes import Refused
 from bot.settings import Settings
 from handlers import ids
 from handlers.blocks.modals import build_reason_modal
+from handlers.blocks.paging import search_value
 from handlers.blocks.requests import build_approval_card, build_hold
-from handlers.blocks.routing import build_purchased_dm, unpublished_warning
+from handlers.blocks.routing import build_number_list, build_purchased_dm, unpublished_warning
 from handlers.blocks.search import build_search_results
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
 from storage.requests import Request
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
     block_action_body,
+    block_suggestion_body,
     signed_headers,
     slash_command_body,
     view_submission_body,
@@ -58,10 +60,12 @@ class StandInService:
         if name.startswith("_"):
             raise AttributeError(name)
 
-        async def method(*args: Any) -> Any:
+        async def method(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((name, args))
             if name == "request":  # look a request up: none found
                 return None
+            if name == "agents":  # the agent list: it reads as none, as when Flowyte fails
+                return []
             return Refused("stand_in", f"stand-in refused {name}")
 
         return method
@@ -182,6 +186,16 @@ async def test_every_manifest_slash_command_is_handled(
         )
 
 
+PAGED_QUERY = SearchQuery(area_code="415", limit=50)
+# A value each button could carry; the rest carry a request id.
+VALUES = {
+    ids.SEARCH_PREVIOUS: search_value(PAGED_QUERY, 0),
+    ids.SEARCH_NEXT: search_value(PAGED_QUERY, 2),
+    ids.LIST_PREVIOUS: "0",
+    ids.LIST_NEXT: "2",
+}
+
+
 @pytest.mark.parametrize("action_id", ids.ACTION_IDS)
 async def test_every_action_id_is_handled(
     app: AsyncApp, slack: FakeSlack, service: StandInService, action_id: str
@@ -189,7 +203,7 @@ async def test_every_action_id_is_handled(
     rid = f"act-{action_id}"
     body = block_action_body(
         action_id,
-        "req_0123456789ab",
+        VALUES.get(action_id, "req_0123456789ab"),
         APPROVER,
         response_url=slack.response_url(rid),
         block_id="assign:req_0123456789ab",
@@ -202,15 +216,18 @@ async def test_every_action_id_is_handled(
     assert service.calls, "the listener never reached the service"
 
 
+# A filled-in submission of each modal.
+SUBMISSIONS: dict[str, dict[str, dict[str, Any]]] = {
+    ids.PURCHASE_REASON_VIEW: {ids.REASON_BLOCK: {ids.REASON_INPUT: "new support line"}},
+}
+
+
 @pytest.mark.parametrize("callback_id", ids.VIEW_CALLBACK_IDS)
 async def test_every_view_callback_id_is_handled(
     app: AsyncApp, slack: FakeSlack, service: StandInService, callback_id: str
 ) -> None:
     body = view_submission_body(
-        callback_id,
-        {ids.REASON_BLOCK: {ids.REASON_INPUT: "new support line"}},
-        REQUESTER,
-        private_metadata="req_0123456789ab",
+        callback_id, SUBMISSIONS[callback_id], REQUESTER, private_metadata="req_0123456789ab"
     )
     response = await dispatch(app, body)
     assert response.status == 200, response.body
@@ -298,6 +315,32 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
         ("card", build_approval_card(_request(), balance=Decimal(10), sandbox=True)),
         ("dm", build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=True)),
         ("warning", {"text": "x", "blocks": unpublished_warning(agents[0])}),
+        (
+            "search_page",
+            build_search_results(
+                PAGED_QUERY,
+                [  # not reservable: only the page buttons are new here
+                    AvailableNumber.model_validate(
+                        {"e164": f"+1415555{i:04d}", "reservable": False}
+                    )
+                    for i in range(50)
+                ],
+                sandbox=True,
+                page=1,
+            ),
+        ),
+        (
+            "list_page",
+            build_number_list(
+                [
+                    OwnedNumber.model_validate({"id": f"num_{i}", "e164": f"+1415555{i:04d}"})
+                    for i in range(50)
+                ],
+                {},
+                sandbox=True,
+                page=1,
+            ),
+        ),
     ]
 
 
@@ -318,6 +361,10 @@ EXPECTED = {
     ids.REJECT: ("reject", (APPROVER, "req_0123456789ab")),
     ids.ASSIGN_AGENT: ("assign_purchased", (APPROVER, "req_0123456789ab", "agt_1")),
     ids.PUBLISH: ("publish", (APPROVER, "agt_1")),
+    ids.SEARCH_PREVIOUS: ("search", (APPROVER, PAGED_QUERY)),
+    ids.SEARCH_NEXT: ("search", (APPROVER, PAGED_QUERY)),
+    ids.LIST_PREVIOUS: ("list_numbers", (APPROVER,)),
+    ids.LIST_NEXT: ("list_numbers", (APPROVER,)),
 }
 
 
@@ -331,9 +378,9 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
             rid = f"{name}-{n}"
             response = await dispatch(app, click(slack, element, block_id, rid))
             assert response.status == 200, (name, element)
+            seen.add(element["action_id"])
             await answered(slack, rid)
             assert service.calls == [EXPECTED[element["action_id"]]], (name, element)
-            seen.add(element["action_id"])
     assert seen == set(ids.ACTION_IDS)
 
 
@@ -432,6 +479,15 @@ async def test_each_id_is_matched_by_exactly_one_listener(app: AsyncApp, slack: 
     for callback_id in ids.VIEW_CALLBACK_IDS:
         body = view_submission_body(callback_id, {"b": {"a": "x"}}, REQUESTER)
         assert len(await matching_listeners(app, body)) == 1, callback_id
+    from handlers.options import LISTENERS as OPTIONS
+
+    assert set(OPTIONS) == set(ids.OPTIONS_ACTION_IDS)
+    for action_id in ids.OPTIONS_ACTION_IDS:
+        body = block_suggestion_body(action_id, "sal", REQUESTER)
+        assert await matching_listeners(app, body) == [OPTIONS[action_id].__name__], action_id
+    assert (
+        await matching_listeners(app, block_suggestion_body("numbers_nope", "x", REQUESTER)) == []
+    )
     assert await matching_listeners(app, slash_command_body("help", REQUESTER)) == [
         "numbers_command"
     ]
@@ -542,3 +598,15 @@ async def test_searching_ack_escapes_the_query(app: AsyncApp, slack: FakeSlack) 
     assert ack.startswith("[SANDBOX] Searching")
     assert "<!channel>" not in ack and "<https://" not in ack and "&lt;!channel&gt;" in ack
     await answered(slack, rid)
+
+
+# --------------------------------------------------------------------------- menu options
+
+
+async def test_agent_menu_options_are_answered_in_the_response(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    response = await dispatch(app, block_suggestion_body(ids.ASSIGN_AGENT, "sal", REQUESTER))
+    assert response.status == 200
+    assert json.loads(response.body) == {"options": []}  # the stand-in has no agents
+    assert service.called("agents") == [()]

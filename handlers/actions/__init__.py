@@ -7,6 +7,7 @@ from typing import Any
 from handlers import ids
 from handlers.actions.decide import approve, reject
 from handlers.actions.list_page import list_page
+from handlers.actions.open_search import open_search
 from handlers.actions.request_purchase import request_purchase
 from handlers.actions.reserve import reserve
 from handlers.actions.routing import assign_agent, publish
@@ -25,6 +26,7 @@ LISTENERS: dict[str, Listener] = {
     ids.SEARCH_NEXT: search_page,
     ids.LIST_PREVIOUS: list_page,
     ids.LIST_NEXT: list_page,
+    ids.OPEN_SEARCH: open_search,
 }
 
 

@@ -41,6 +41,11 @@ class Search:
 
 
 @dataclass(frozen=True)
+class SearchForm:
+    """`/numbers` alone: open the search modal, every filter a field."""
+
+
+@dataclass(frozen=True)
 class ListNumbers:
     pass
 
@@ -83,7 +88,18 @@ class Import:
     agent_id: str | None
 
 
-Command = Search | ListNumbers | ShowWallet | Help | Assign | Unassign | Publish | Release | Import
+Command = (
+    Search
+    | SearchForm
+    | ListNumbers
+    | ShowWallet
+    | Help
+    | Assign
+    | Unassign
+    | Publish
+    | Release
+    | Import
+)
 
 
 @dataclass(frozen=True)
@@ -234,7 +250,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "search <area code> [filter=value ...]",
         "Search the carrier's inventory. Filters: type=local|toll_free|national|mobile, city=San Francisco "
         "(quotes optional), state=CA, features=voice,sms, contains/startsWith/endsWith=digits or letters, "
-        "bestEffort=false (exact matches only), limit=1-50.",
+        "bestEffort=false (exact matches only), limit=1-50. `/numbers` alone opens a search form.",
         _parse_search,
     ),
     "list": Subcommand(
@@ -276,7 +292,7 @@ def parse(text: str | None) -> Command | UsageError:
     """`/numbers` text -> a command, or a UsageError whose message says what to fix."""
     text = (text or "").strip()
     if not text:
-        return Help()
+        return SearchForm()
     if len(text) > MAX_TEXT:
         return UsageError(f"That is {len(text)} characters; numbot takes at most {MAX_TEXT}.")
     if _has_hidden_characters(text):

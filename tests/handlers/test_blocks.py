@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery, Wallet
 from handlers import ids
 from handlers.blocks.common import SANDBOX_NOTE, plain, refusal, slack_date
+from handlers.blocks.common import message as as_message
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.modals import build_reason_modal
 from handlers.blocks.requests import build_approval_card, build_hold, build_requested
@@ -29,6 +30,7 @@ from handlers.blocks.routing import (
     build_wallet,
 )
 from handlers.blocks.search import build_search_results, build_searching
+from handlers.blocks.search_modal import build_search_button
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
 from handlers.views.purchase_reason import MAX_REASON
 from storage.requests import FINAL_STATUSES, IN_FLIGHT_STATUSES, OPEN_STATUSES, Request
@@ -239,6 +241,7 @@ BUILDERS: dict[str, Callable[[bool], Message]] = {
         page=1,
     ),
     "number_list_empty": lambda s: build_number_list([], {}, sandbox=s),
+    "search_button": lambda s: as_message("Search numbers", [build_search_button()], sandbox=s),
     "wallet": lambda s: build_wallet(
         Wallet.model_validate(
             {

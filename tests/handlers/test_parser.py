@@ -18,6 +18,7 @@ from handlers.commands.parser import (
     Publish,
     Release,
     Search,
+    SearchForm,
     ShowWallet,
     Unassign,
     UsageError,
@@ -27,6 +28,7 @@ from handlers.commands.parser import (
 
 COMMAND_TYPES = (
     Search,
+    SearchForm,
     ListNumbers,
     ShowWallet,
     Help,
@@ -198,16 +200,16 @@ def test_search_usage_errors_name_what_to_fix(text: str, names: str) -> None:
         ("help", Help(None)),
         ("help search", Help("search")),
         ("help RELEASE", Help("release")),
-        ("", Help(None)),
-        ("   ", Help(None)),
+        ("", SearchForm()),  # `/numbers` alone opens the search modal
+        ("   ", SearchForm()),
     ],
 )
 def test_subcommands_parse(text: str, expected: object) -> None:
     assert parse(text) == expected
 
 
-def test_none_text_is_help() -> None:
-    assert parse(None) == Help(None)
+def test_none_text_opens_the_search_form() -> None:
+    assert parse(None) == SearchForm()
 
 
 def test_help_on_every_subcommand() -> None:

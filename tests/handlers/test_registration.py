@@ -25,11 +25,13 @@ from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery
 from bot.outcomes import Refused
 from bot.settings import Settings
 from handlers import ids
+from handlers.blocks.common import message as as_message
 from handlers.blocks.modals import build_reason_modal
 from handlers.blocks.paging import search_value
 from handlers.blocks.requests import build_approval_card, build_hold
 from handlers.blocks.routing import build_number_list, build_purchased_dm, unpublished_warning
 from handlers.blocks.search import build_search_results
+from handlers.blocks.search_modal import build_search_button
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
 from storage.requests import Request
 from tests.fakes.slack_api import FakeSlack
@@ -196,7 +198,7 @@ VALUES = {
 }
 
 
-@pytest.mark.parametrize("action_id", ids.ACTION_IDS)
+@pytest.mark.parametrize("action_id", [a for a in ids.ACTION_IDS if a != ids.OPEN_SEARCH])
 async def test_every_action_id_is_handled(
     app: AsyncApp, slack: FakeSlack, service: StandInService, action_id: str
 ) -> None:
@@ -219,6 +221,7 @@ async def test_every_action_id_is_handled(
 # A filled-in submission of each modal.
 SUBMISSIONS: dict[str, dict[str, dict[str, Any]]] = {
     ids.PURCHASE_REASON_VIEW: {ids.REASON_BLOCK: {ids.REASON_INPUT: "new support line"}},
+    ids.SEARCH_VIEW: {"area_code": {ids.SEARCH_INPUT: "415"}},
 }
 
 
@@ -269,7 +272,7 @@ async def test_subcommands_reach_the_service(
     assert service.calls == [(method, args)]
 
 
-@pytest.mark.parametrize("text", ["", "help", "help release", "frobnicate", "search <!channel>"])
+@pytest.mark.parametrize("text", ["help", "help release", "frobnicate", "search <!channel>"])
 async def test_help_and_usage_errors_are_answered_in_the_ack(
     app: AsyncApp, slack: FakeSlack, service: StandInService, text: str
 ) -> None:
@@ -341,6 +344,7 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
                 page=1,
             ),
         ),
+        ("search_button", as_message("Search numbers", [build_search_button()], sandbox=True)),
     ]
 
 
@@ -379,6 +383,11 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
             response = await dispatch(app, click(slack, element, block_id, rid))
             assert response.status == 200, (name, element)
             seen.add(element["action_id"])
+            if element["action_id"] == ids.OPEN_SEARCH:  # opens the modal; asks the service nothing
+                [opened] = await slack.async_wait_for("views.open", timeout=5)
+                assert opened.body["view"]["callback_id"] == ids.SEARCH_VIEW
+                assert service.calls == []
+                continue
             await answered(slack, rid)
             assert service.calls == [EXPECTED[element["action_id"]]], (name, element)
     assert seen == set(ids.ACTION_IDS)
@@ -600,6 +609,109 @@ async def test_searching_ack_escapes_the_query(app: AsyncApp, slack: FakeSlack) 
     await answered(slack, rid)
 
 
+# --------------------------------------------------------------------------- the search modal
+
+
+async def test_numbers_alone_opens_the_search_modal_on_the_commands_trigger(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    body = slash_command_body("", REQUESTER, trigger_id="1234.5678.abcdef")
+    response = await dispatch(app, body)
+    assert response.status == 200 and response.body == ""  # nothing shown in the channel
+    [opened] = await slack.async_wait_for("views.open", timeout=5)
+    assert opened.body["trigger_id"] == "1234.5678.abcdef"
+    assert opened.body["view"]["callback_id"] == ids.SEARCH_VIEW
+    assert service.calls == []
+
+
+async def test_if_slack_will_not_open_the_modal_the_person_is_told_how_to_type_a_search(
+    app: AsyncApp, slack: FakeSlack
+) -> None:
+    slack.fail("views.open", "expired_trigger_id")
+    rid = "no-modal"
+    response = await dispatch(
+        app, slash_command_body("", REQUESTER, response_url=slack.response_url(rid))
+    )
+    assert response.status == 200
+    told = await answered(slack, rid)
+    assert "/numbers search 415" in told["text"] and told["response_type"] == "ephemeral"
+
+
+async def test_search_modal_errors_land_under_their_fields(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    body = view_submission_body(
+        ids.SEARCH_VIEW,
+        {
+            "area_code": {ids.SEARCH_INPUT: "123"},
+            "administrative_area": {ids.SEARCH_INPUT: "California"},
+            "limit": {ids.SEARCH_INPUT: {"type": "number_input", "value": "51"}},
+        },
+        REQUESTER,
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200
+    answer = json.loads(response.body)
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"area_code", "administrative_area", "limit"}
+    assert service.calls == []
+
+
+async def test_a_submitted_search_is_answered_by_dm(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    body = view_submission_body(
+        ids.SEARCH_VIEW,
+        {
+            "area_code": {ids.SEARCH_INPUT: "415"},
+            "locality": {ids.SEARCH_INPUT: "San Francisco"},
+            "features": {
+                ids.SEARCH_INPUT: {
+                    "type": "checkboxes",
+                    "selected_options": [{"value": "voice"}, {"value": "sms"}],
+                }
+            },
+            "best_effort": {
+                ids.SEARCH_INPUT: {"type": "checkboxes", "selected_options": [{"value": "exact"}]}
+            },
+            "limit": {ids.SEARCH_INPUT: {"type": "number_input", "value": "50"}},
+        },
+        REQUESTER,
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200 and response.body == ""  # the modal closes
+    [dm] = await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert dm.body["channel"] == REQUESTER and "stand-in refused search" in dm.body["text"]
+    assert service.calls == [
+        (
+            "search",
+            (
+                REQUESTER,
+                SearchQuery(
+                    area_code="415",
+                    locality="San Francisco",
+                    features=("voice", "sms"),
+                    best_effort=False,
+                    limit=50,
+                ),
+            ),
+        )
+    ]
+
+
+async def test_an_error_after_the_search_modal_closed_is_told_by_dm(slack: FakeSlack) -> None:
+    app = create_app(_settings(slack), service=ExplodingService())  # type: ignore[arg-type]
+    body = view_submission_body(
+        ids.SEARCH_VIEW, {"area_code": {ids.SEARCH_INPUT: "415"}}, REQUESTER
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200 and response.body == ""  # acknowledged: the modal closed
+    [dm] = await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert dm.body["channel"] == REQUESTER
+    assert "Something went wrong" in dm.body["text"] and "reference `" in dm.body["text"]
+    assert "xoxb-leaked-token" not in json.dumps(dm.body)
+
+
 # --------------------------------------------------------------------------- menu options
 
 
@@ -610,3 +722,14 @@ async def test_agent_menu_options_are_answered_in_the_response(
     assert response.status == 200
     assert json.loads(response.body) == {"options": []}  # the stand-in has no agents
     assert service.called("agents") == [()]
+
+
+def _settings(slack: FakeSlack) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+        NUMBOT_APPROVERS=(APPROVER,),
+        NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+    )

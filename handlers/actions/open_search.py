@@ -24,18 +24,16 @@ async def open_search_modal(
 ) -> None:
     """Open the modal on the interaction's trigger (valid for 3 seconds, so this comes before
     anything slow). If Slack will not open it, say how to search by typing instead."""
-    try:
-        if client is None or not isinstance(trigger_id, str) or not trigger_id:
-            raise ValueError("no trigger to open a modal with")
-        await client.views_open(trigger_id=trigger_id, view=build_search_modal())
-    except (SlackApiError, ValueError) as exc:
-        logger.warning("could not open the search modal: %s", exc)
-        if respond is not None:
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                **plain(UNOPENED, sandbox=sandbox),
-            )
+    if client is not None and isinstance(trigger_id, str) and trigger_id:
+        try:
+            await client.views_open(trigger_id=trigger_id, view=build_search_modal())
+            return
+        except SlackApiError as exc:
+            logger.warning("could not open the search modal: %s", exc.response.get("error"))
+    if respond is not None:
+        await respond(
+            response_type="ephemeral", replace_original=False, **plain(UNOPENED, sandbox=sandbox)
+        )
 
 
 async def open_search(

@@ -89,3 +89,14 @@ class NumberList:
 @dataclass(frozen=True)
 class WalletView:
     wallet: Wallet
+
+
+@dataclass(frozen=True)
+class AgentMatches:
+    """Agents whose name or id matched a typed search: the first `agents` of `total` matches.
+
+    `total` may exceed len(agents): a menu shows what fits and says how many more there are.
+    """
+
+    agents: list[Agent]
+    total: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import actions, commands, views
+from handlers import actions, commands, options, views
 from handlers.errors import handle_error
 
 
@@ -16,4 +16,5 @@ def register(app: Any) -> None:
     commands.register(app)
     actions.register(app)
     views.register(app)
+    options.register(app)
     app.error(handle_error)

@@ -13,12 +13,54 @@ APPROVE = "numbers_approve"
 REJECT = "numbers_reject"
 PUBLISH = "numbers_publish"
 ASSIGN_AGENT = "numbers_assign_agent"
+# Paging. Previous and Next sit side by side in one actions block, where Slack wants each
+# action_id once, so each direction has its own id; the button's value names the page.
+SEARCH_PREVIOUS = "numbers_search_previous"
+SEARCH_NEXT = "numbers_search_next"
+LIST_PREVIOUS = "numbers_list_previous"
+LIST_NEXT = "numbers_list_next"
+OPEN_SEARCH = "numbers_open_search"  # a "Search numbers" button: opens the search modal
 
-ACTION_IDS = (RESERVE, REQUEST_PURCHASE, APPROVE, REJECT, PUBLISH, ASSIGN_AGENT)
+ACTION_IDS = (
+    RESERVE,
+    REQUEST_PURCHASE,
+    APPROVE,
+    REJECT,
+    PUBLISH,
+    ASSIGN_AGENT,
+    SEARCH_PREVIOUS,
+    SEARCH_NEXT,
+    LIST_PREVIOUS,
+    LIST_NEXT,
+    OPEN_SEARCH,
+)
+
+# Menus whose options numbot serves (block_suggestion, from an external_select): the agent
+# menu becomes one past the 100 options a static menu holds.
+OPTIONS_ACTION_IDS = (ASSIGN_AGENT,)
 
 # Modals (view_submission).
 PURCHASE_REASON_VIEW = "numbers_purchase_reason"
 REASON_BLOCK = "reason"
 REASON_INPUT = "reason_input"
 
-VIEW_CALLBACK_IDS = (PURCHASE_REASON_VIEW,)
+# The search modal: one input block per filter. Each block_id is the SearchQuery field it
+# fills, so a validation error lands on its field by name; every element's action_id is
+# SEARCH_INPUT (Slack wants it unique within its block only).
+SEARCH_VIEW = "numbers_search"
+SEARCH_INPUT = "search_input"
+SEARCH_FIELDS = (
+    "area_code",
+    "number_type",
+    "locality",
+    "administrative_area",
+    "features",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "country",
+    "best_effort",
+    "limit",
+)
+
+VIEW_CALLBACK_IDS = (PURCHASE_REASON_VIEW, SEARCH_VIEW)

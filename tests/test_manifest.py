@@ -122,3 +122,11 @@ def test_vendored_schema_matches_shared() -> None:
     for name in shared:
         assert (SCHEMA_DIR / name).read_bytes() == (SHARED_SCHEMA_DIR / name).read_bytes(), name
     assert {"manifest.schema.json", *VERSIONED} <= {p.name for p in SCHEMA_DIR.glob("*.json")}
+
+
+def test_menu_options_are_loaded_from_the_same_endpoint(manifest: dict[str, Any]) -> None:
+    """The agent menu past 100 agents is an external_select: in HTTP mode Slack asks the
+    options load URL for its options, and numbot answers them on /slack/events."""
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["message_menu_options_url"] == interactivity["request_url"]
+    assert ids.ASSIGN_AGENT in ids.OPTIONS_ACTION_IDS

@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, SearchQuery
-from bot.outcomes import NumberList, Refused, SearchResults, WalletView
+from bot.outcomes import AgentMatches, NumberList, Refused, SearchResults, WalletView
+from bot.text import clean_user_text
 from bot.workflow.context import Context, logger
+
+MAX_MATCHES = 100  # what one menu can show (Slack: 100 options)
+MAX_TYPED = 100  # characters of a typed agent search that are read
+
+
+def match_agents(agents: list[Agent], typed: str, *, limit: int = MAX_MATCHES) -> AgentMatches:
+    """The agents whose name or id contains what was typed (case-insensitive), best first:
+    an exact name or id, then those that start with it, then the rest, each by name.
+    Nothing typed matches every agent. Pure."""
+    needle = clean_user_text(typed, max_length=MAX_TYPED).casefold()
+
+    def rank(agent: Agent) -> tuple[int, str, str]:
+        name, ident = (agent.name or "").casefold(), agent.id.casefold()
+        if not needle or needle in (name, ident):
+            closeness = 0
+        elif name.startswith(needle) or ident.startswith(needle):
+            closeness = 1
+        else:
+            closeness = 2
+        return closeness, agent.label.casefold(), agent.id
+
+    found = [a for a in agents if needle in (a.name or "").casefold() or needle in a.id.casefold()]
+    found.sort(key=rank)
+    return AgentMatches(found[:limit], len(found))
 
 
 class Catalogue:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._agent_list: tuple[datetime, list[Agent]] | None = None
+        self._agent_read: asyncio.Task[list[Agent] | None] | None = None
 
     async def search(self, actor: str, query: SearchQuery) -> SearchResults | Refused:
         params = query.params()
@@ -42,9 +70,39 @@ class Catalogue:
         await self.ctx.audit(actor, "list", "numbers", "ok", count=len(numbers))
         return NumberList(numbers, {a.id: a for a in agents})
 
-    async def agents(self) -> list[Agent]:
+    async def agents(self, *, max_age: float = 0.0) -> list[Agent]:
+        """Every agent, or [] when Flowyte cannot say (logged).
+
+        With `max_age` (seconds), a list read that recently is reused, and callers arriving
+        while a read is under way share it: a type-ahead menu asks on every keystroke and
+        must be answered within Slack's 3 seconds. The shared read is shielded, so a caller
+        that stops waiting does not cancel it, and its answer serves the next keystroke.
+        A failed read is never kept.
+        """
+        if max_age <= 0:
+            return await self._read_agents() or []
+        if self._agent_list is not None:
+            read_at, agents = self._agent_list
+            if (self.ctx.clock() - read_at).total_seconds() <= max_age:
+                return agents
+        if self._agent_read is None or self._agent_read.done():
+            self._agent_read = asyncio.create_task(self._read_agents(), name="numbot-agents")
+            self._agent_read.add_done_callback(_retrieve)
+        return await asyncio.shield(self._agent_read) or []
+
+    async def _read_agents(self) -> list[Agent] | None:
         try:
-            return await self.ctx.flowyte.list_agents()
+            agents = await self.ctx.flowyte.list_agents()
         except fe.FlowyteError:
             logger.warning("could not list agents for the menu")
-            return []
+            return None
+        self._agent_list = (self.ctx.clock(), agents)
+        return agents
+
+
+def _retrieve(task: asyncio.Task[list[Agent] | None]) -> None:
+    """Collect a shared read's unexpected error (Flowyte's are handled inside it): everyone
+    waiting may have given up, and an error nobody collects is reported only as "never
+    retrieved", at garbage collection, without its context."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.warning("reading the agent list failed: %r", error, exc_info=error)

@@ -6,9 +6,12 @@ from typing import Any
 
 from handlers import ids
 from handlers.actions.decide import approve, reject
+from handlers.actions.list_page import list_page
+from handlers.actions.open_search import open_search
 from handlers.actions.request_purchase import request_purchase
 from handlers.actions.reserve import reserve
 from handlers.actions.routing import assign_agent, publish
+from handlers.actions.search_page import search_page
 from handlers.errors import Listener, guarded
 
 LISTENERS: dict[str, Listener] = {
@@ -18,6 +21,12 @@ LISTENERS: dict[str, Listener] = {
     ids.REJECT: reject,
     ids.PUBLISH: publish,
     ids.ASSIGN_AGENT: assign_agent,
+    # Previous and Next: one listener each for search and list; the value names the page.
+    ids.SEARCH_PREVIOUS: search_page,
+    ids.SEARCH_NEXT: search_page,
+    ids.LIST_PREVIOUS: list_page,
+    ids.LIST_NEXT: list_page,
+    ids.OPEN_SEARCH: open_search,
 }
 
 

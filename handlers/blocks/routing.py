@@ -1,4 +1,4 @@
-"""Where numbers ring: owned numbers, assignment, publishing, the wallet."""
+"""Where numbers ring: owned numbers (a page at a time), assignment, publishing, the wallet."""
 
 from __future__ import annotations
 
@@ -6,22 +6,22 @@ from bot.flowyte.models import Agent, OwnedNumber, Wallet
 from bot.money import usd
 from bot.text import clean_user_text
 from handlers import ids
+from handlers.blocks.agent_menu import build_agent_menu
 from handlers.blocks.common import (
     Block,
     Message,
     button,
     context,
     escape,
-    literal,
     message,
     section,
     sections,
     sentence,
 )
+from handlers.blocks.paging import LIST_PAGE_ROWS, list_value, nav_blocks, page_of
 
-MAX_ROWS = 45
-MAX_OPTIONS = 100  # a static_select holds 100 options
-MAX_OPTION_TEXT = 75  # and each option's text 75 characters
+_ID = 64  # characters of a Flowyte id or number shown in a list row
+_NAME = 80  # characters of an agent's name there
 
 
 def _agent_label(agent: Agent | None, agent_id: str) -> str:
@@ -80,32 +80,49 @@ def build_published(agent_id: str, version: str, *, sandbox: bool) -> Message:
     return message(text, [section(text)], sandbox=sandbox)
 
 
+def _number_row(number: OwnedNumber, agents: dict[str, Agent]) -> str:
+    """One owned number and where it rings. Flowyte's ids and names are escaped and bounded,
+    so a page of rows stays far inside a message's 40,000 characters."""
+    agent_id = number.default_agent_id
+    agent = agents.get(agent_id) if agent_id else None
+    if agent_id is None:
+        where = "_not routed_"
+    else:
+        label = f"`{_id(agent_id)}`"
+        if agent is not None:
+            label = f"{escape(clean_user_text(agent.label, max_length=_NAME))} ({label})"
+        if agent is not None and not agent.published:
+            label += " :warning: never published: calls reach nothing"
+        where = label
+    monthly = f" · {usd(number.monthly_cost)}/month" if number.monthly_cost is not None else ""
+    return f"• *{_id(number.e164)}* (`{_id(number.id)}`) → {where}{monthly}"
+
+
+def _id(text: str) -> str:
+    return escape(clean_user_text(text, max_length=_ID)).replace("`", "'")
+
+
 def build_number_list(
-    numbers: list[OwnedNumber], agents: dict[str, Agent], *, sandbox: bool
+    numbers: list[OwnedNumber], agents: dict[str, Agent], *, sandbox: bool, page: int = 0
 ) -> Message:
+    """Page `page` of the organization's numbers (a page past the end shows the last one),
+    with Previous / Next when they take more than one page."""
     if not numbers:
         text = "This organization owns no numbers yet. `/numbers search 415` to find one."
         return message(text, [section(text)], sandbox=sandbox)
-    rows = []
-    for number in numbers[:MAX_ROWS]:
-        agent_id = number.default_agent_id
-        agent = agents.get(agent_id) if agent_id else None
-        if agent_id is None:
-            where = "_not routed_"
-        elif agent is not None and not agent.published:
-            where = (
-                f"{_agent_label(agent, agent_id)} :warning: never published: calls reach nothing"
-            )
-        else:
-            where = _agent_label(agent, agent_id)
-        monthly = f" · {usd(number.monthly_cost)}/month" if number.monthly_cost is not None else ""
-        rows.append(f"• *{number.e164}* (`{number.id}`) → {where}{monthly}")
+    shown = page_of(len(numbers), page, LIST_PAGE_ROWS)
     title = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''} owned"
     blocks: list[Block] = [section(f"*{title}*")]
     # A section holds 3000 characters: a few rows each, never a row cut in half.
-    blocks += sections(rows)
-    if len(numbers) > MAX_ROWS:
-        blocks.append(context(f"Showing the first {MAX_ROWS}."))
+    blocks += sections([_number_row(n, agents) for n in numbers[shown.start : shown.end]])
+    blocks += nav_blocks(
+        shown,
+        "numbers",
+        (ids.LIST_PREVIOUS, list_value(shown.index - 1)),
+        (ids.LIST_NEXT, list_value(shown.index + 1)),
+    )
+    if shown.pages > 1:
+        title += f", page {shown.index + 1} of {shown.pages}"
     return message(title, blocks, sandbox=sandbox)
 
 
@@ -124,14 +141,6 @@ def build_wallet(wallet: Wallet, *, sandbox: bool) -> Message:
     return message(text, [section(text)], sandbox=sandbox)
 
 
-def _agent_option(agent: Agent) -> Block:
-    """Agent names are written by people in Flowyte's builder: shown as written, one line,
-    cut so that an unpublished agent's mark always fits in an option's 75 characters."""
-    mark = "" if agent.published else " (unpublished)"
-    name = clean_user_text(agent.label, max_length=MAX_OPTION_TEXT - len(mark)) or agent.id
-    return literal(name + mark, max_length=MAX_OPTION_TEXT)
-
-
 def build_purchased_dm(
     text: str, request_id: str, agents: list[Agent], *, sandbox: bool
 ) -> Message:
@@ -139,21 +148,7 @@ def build_purchased_dm(
     text = sentence(text)
     blocks: list[Block] = [section(text)]
     if agents:
-        options = [{"text": _agent_option(a), "value": a.id} for a in agents[:MAX_OPTIONS]]
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"assign:{request_id}",
-                "elements": [
-                    {
-                        "type": "static_select",
-                        "action_id": ids.ASSIGN_AGENT,
-                        "placeholder": {"type": "plain_text", "text": "Route to agent…"},
-                        "options": options,
-                    }
-                ],
-            }
-        )
+        blocks.append(build_agent_menu(request_id, agents))
     else:
         blocks.append(context("Route it with `/numbers assign <number> <agent id>`."))
     return message(text, blocks, sandbox=sandbox)

@@ -1,19 +1,34 @@
-"""Search results: one row per number with its Reserve button."""
+"""Search results, a page at a time: one row per number with its Reserve button.
+
+Flowyte answers a search with at most `limit` numbers (50 at most). They are shown
+SEARCH_PAGE_ROWS to a page with Previous / Next (handlers/blocks/paging.py), and when
+Flowyte stopped at the limit the message says there may be more: nothing is cut silently.
+"""
 
 from __future__ import annotations
 
 from bot.flowyte.models import AvailableNumber, SearchQuery
 from bot.money import usd
+from bot.text import clean_user_text
 from handlers import ids
 from handlers.blocks.common import Block, Message, button, context, escape, message, section
+from handlers.blocks.paging import SEARCH_PAGE_ROWS, nav_blocks, page_of, search_value
 
-MAX_ROWS = 40  # a message holds at most 50 blocks
+MAX_LIMIT = 50  # Flowyte's largest page of search results
+# Each field of a row is bounded, so a page of rows stays far inside a message's 40,000
+# characters whatever Flowyte sends (a few hundred characters a row, at worst ~1,500).
+_FORMATTED, _PLACE, _FEATURES = 40, 80, 100
 
 
 def _describe(query: SearchQuery) -> str:
     params = query.params()
     params.pop("limit", None)
     return ", ".join(f"{k}={v}" for k, v in params.items()) or "any"
+
+
+def _short(text: str, length: int) -> str:
+    """A value from Flowyte, one line of at most `length` characters, escaped."""
+    return escape(clean_user_text(text, max_length=length))
 
 
 def number_row(number: AvailableNumber) -> Block:
@@ -23,8 +38,8 @@ def number_row(number: AvailableNumber) -> Block:
     monthly = usd(number.monthly_cost) if number.monthly_cost is not None else "?"
     near = " _(nearby match)_" if number.best_effort else ""
     text = (
-        f"*{escape(number.formatted or number.e164)}*{near}\n"
-        f"{escape(place)} · {escape(features)}\n"
+        f"*{_short(number.formatted or number.e164, _FORMATTED)}*{near}\n"
+        f"{_short(place, _PLACE)} · {_short(features, _FEATURES)}\n"
         f"{setup} setup · {monthly}/month"
     )
     row = section(text, block_id=f"number:{number.e164}")
@@ -38,19 +53,47 @@ def build_searching(query: SearchQuery, *, sandbox: bool) -> str:
     return f"{prefix}Searching Flowyte for numbers ({escape(_describe(query))})…"
 
 
+def _more_note(query: SearchQuery, found: int) -> str | None:
+    """Flowyte stops at `limit`: when it did, there may be numbers it did not send."""
+    if found < query.limit:
+        return None
+    if query.limit < MAX_LIMIT:
+        return (
+            f"Flowyte sent its limit of {query.limit}, so there may be more: search again with "
+            f"`limit={MAX_LIMIT}`, or narrow the search."
+        )
+    return (
+        f"Flowyte sends at most {MAX_LIMIT} numbers a search, so there may be more: narrow it "
+        "(a city, `contains=`, `type=`) to see others."
+    )
+
+
 def build_search_results(
-    query: SearchQuery, numbers: list[AvailableNumber], *, sandbox: bool
+    query: SearchQuery, numbers: list[AvailableNumber], *, sandbox: bool, page: int = 0
 ) -> Message:
+    """Page `page` of the numbers a search found (a page past the end shows the last one)."""
+    described = escape(_describe(query))
     if not numbers:
-        text = f"No numbers match ({escape(_describe(query))}). Try another area code, or bestEffort=true."
+        text = f"No numbers match ({described}). Try another area code, or bestEffort=true."
         return message(text, [section(text)], sandbox=sandbox)
+    found = len(numbers)
     numbers = list({n.e164: n for n in numbers}.values())  # a row's block_id must be unique
-    shown = numbers[:MAX_ROWS]
-    title = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''} available ({escape(_describe(query))})"
+    shown = page_of(len(numbers), page, SEARCH_PAGE_ROWS)
+    count = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''}"
+    title = f"{count} available ({described})"
     blocks: list[Block] = [
         section(f"*{title}*. Reserve one to hold it for 30 minutes; holding is free.")
     ]
-    blocks += [number_row(n) for n in shown]
-    if len(numbers) > len(shown):
-        blocks.append(context(f"Showing the first {len(shown)}. Narrow the search to see others."))
+    blocks += [number_row(n) for n in numbers[shown.start : shown.end]]
+    note = _more_note(query, found)
+    if note:
+        blocks.append(context(note))
+    blocks += nav_blocks(
+        shown,
+        "numbers",
+        (ids.SEARCH_PREVIOUS, search_value(query, shown.index - 1)),
+        (ids.SEARCH_NEXT, search_value(query, shown.index + 1)),
+    )
+    if shown.pages > 1:
+        title += f", page {shown.index + 1} of {shown.pages}"
     return message(title, blocks, sandbox=sandbox)

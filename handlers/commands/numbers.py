@@ -1,7 +1,8 @@
 """`/numbers <subcommand>`: parse, acknowledge at once, then do the work and respond.
 
 Everything here is ephemeral (only the person who typed it sees it), except the approval
-card a release request posts to the approval channel.
+card a release request posts to the approval channel. `/numbers` alone opens the search
+modal; help is `/numbers help`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from bot.outcomes import Refused
 from bot.workflow import NumbersService
+from handlers.actions.open_search import open_search_modal
 from handlers.blocks.common import Message, plain, refusal
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.requests import build_requested
@@ -78,10 +80,18 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
 
 
 async def numbers_command(
-    ack: Any, command: dict[str, Any], respond: Any, service: NumbersService
+    ack: Any,
+    command: dict[str, Any],
+    respond: Any,
+    service: NumbersService,
+    client: Any = None,
 ) -> None:
     parsed = p.parse(command.get("text"))
     sandbox = service.sandbox
+    if isinstance(parsed, p.SearchForm):
+        await ack()
+        await open_search_modal(client, command.get("trigger_id"), respond, sandbox=sandbox)
+        return
     if isinstance(parsed, p.UsageError):
         await ack(**build_usage_error(parsed.message, parsed.topic, sandbox=sandbox))
         return

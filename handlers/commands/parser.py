@@ -12,10 +12,9 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from bot.flowyte.models import FEATURES, NUMBER_TYPES, SearchQuery
+from bot.flowyte.models import SearchQuery
 from bot.text import clean_user_text
+from handlers import search_filters as filters
 
 MAX_TEXT = 500
 MAX_REASON = 300  # a release reason, as long as the purchase modal allows
@@ -31,12 +30,19 @@ _RELEASE = re.compile(
     r"""release\s+(?:"([^"]*)"|'([^']*)'|([^\s"']\S*))\s+(\S.*)""", re.IGNORECASE | re.DOTALL
 )
 _TEL_LINKS = re.compile(r"<tel:([^|>\s]+)(?:\|[^>]*)?>")
+_CITY_KEY = re.compile(r"(?:city|locality)=", re.IGNORECASE)
+_WORDS = re.compile(r"(\s+)")
 _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 
 
 @dataclass(frozen=True)
 class Search:
     query: SearchQuery
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """`/numbers` alone: open the search modal, every filter a field."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,18 @@ class Import:
     agent_id: str | None
 
 
-Command = Search | ListNumbers | ShowWallet | Help | Assign | Unassign | Publish | Release | Import
+Command = (
+    Search
+    | SearchForm
+    | ListNumbers
+    | ShowWallet
+    | Help
+    | Assign
+    | Unassign
+    | Publish
+    | Release
+    | Import
+)
 
 
 @dataclass(frozen=True)
@@ -141,99 +158,35 @@ def _arity(args: list[str], low: int, high: int | None = None) -> None:
 
 # -- subcommands ---------------------------------------------------------------------------
 
-_SEARCH_KEYS = {
-    "areacode": "area_code",
-    "area": "area_code",
-    "type": "number_type",
-    "numbertype": "number_type",
-    "city": "locality",
-    "locality": "locality",
-    "state": "administrative_area",
-    "administrativearea": "administrative_area",
-    "features": "features",
-    "contains": "contains",
-    "startswith": "starts_with",
-    "endswith": "ends_with",
-    "country": "country",
-    "besteffort": "best_effort",
-    "limit": "limit",
-}
-_FILTER_NAMES = {
-    "area_code": "areaCode",
-    "number_type": "type",
-    "locality": "city",
-    "administrative_area": "state",
-    "starts_with": "startsWith",
-    "ends_with": "endsWith",
-    "best_effort": "bestEffort",
-}
-_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-
 
 def _parse_search(args: list[str]) -> Command:
     values: dict[str, object] = {}
     for arg in args:
         if AREA_CODE.fullmatch(arg):
-            key, raw = "area_code", arg
+            field, raw = "area_code", arg
         elif "=" in arg:
             name, raw = arg.split("=", 1)
-            key_or_none = _SEARCH_KEYS.get(name.lower())
-            if key_or_none is None:
+            known = filters.KEYS.get(name.lower())
+            if known is None:
                 raise _Usage(
                     f"unknown filter {_q(name)}. Filters: areaCode, type, city, state, features, contains, startsWith, endsWith, country, bestEffort, limit."
                 )
-            key = key_or_none
+            field = known
         else:
             raise _Usage(f"{_q(arg)} is not a filter. Give an area code like 415, or name=value.")
-        if key in values:
-            raise _Usage(f"`{_FILTER_NAMES.get(key, key)}` given twice.")
-        values[key] = _search_value(key, raw)
+        if field in values:
+            raise _Usage(f"`{filters.NAMES[field]}` given twice.")
+        try:
+            values[field] = filters.normalise(field, raw)
+        except filters.FilterError as exc:
+            raise _Usage(f"`{filters.NAMES[field]}`: {exc.message}") from None
     if not values:
         raise _Usage("give an area code or at least one filter.")
-    try:
-        return Search(SearchQuery(**values))  # type: ignore[arg-type]
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "filter"
-        raise _Usage(
-            f"`{_FILTER_NAMES.get(field, field)}`: {_friendly(field, err['msg'])}"
-        ) from None
-
-
-def _search_value(key: str, raw: str) -> object:
-    if key == "features":
-        features = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-        if not features:
-            raise _Usage("`features` needs at least one of voice, sms, mms, fax, emergency.")
-        return features
-    if key == "best_effort":
-        if raw.lower() not in _BOOLS:
-            raise _Usage("`bestEffort` is true or false.")
-        return _BOOLS[raw.lower()]
-    if key == "limit":
-        if not re.fullmatch(r"[0-9]{1,3}", raw):
-            raise _Usage("`limit` is a whole number from 1 to 50.")
-        return int(raw)
-    if key in ("administrative_area", "country", "contains", "starts_with", "ends_with"):
-        return raw.upper()
-    if key == "number_type":
-        return raw.lower().replace("-", "_")
-    return raw
-
-
-def _friendly(field: str, message: str) -> str:
-    return {
-        "area_code": "an area code is three digits, like 415.",
-        "administrative_area": "a state is two letters, like CA.",
-        "country": "a country is two letters, like US.",
-        "number_type": f"type is one of {', '.join(NUMBER_TYPES)}.",
-        "features": f"features are a comma list of {', '.join(FEATURES)}.",
-        "contains": "up to 10 digits or letters.",
-        "starts_with": "up to 10 digits or letters.",
-        "ends_with": "up to 10 digits or letters.",
-        "limit": "a whole number from 1 to 50.",
-        "locality": "a city name up to 64 characters.",
-    }.get(field, message)
+    checked = filters.validate(values)
+    if isinstance(checked, dict):
+        field, message = next(iter(checked.items()))
+        raise _Usage(f"`{filters.NAMES.get(field, field)}`: {message}")
+    return Search(checked)
 
 
 def _parse_list(args: list[str]) -> Command:
@@ -295,9 +248,9 @@ class Subcommand:
 SUBCOMMANDS: dict[str, Subcommand] = {
     "search": Subcommand(
         "search <area code> [filter=value ...]",
-        'Search the carrier\'s inventory. Filters: type=local|toll_free|national|mobile, city="San Francisco", '
-        "state=CA, features=voice,sms, contains/startsWith/endsWith=digits or letters, bestEffort=false "
-        "(exact matches only), limit=1-50.",
+        "Search the carrier's inventory. Filters: type=local|toll_free|national|mobile, city=San Francisco "
+        "(quotes optional), state=CA, features=voice,sms, contains/startsWith/endsWith=digits or letters, "
+        "bestEffort=false (exact matches only), limit=1-50. `/numbers` alone opens a search form.",
         _parse_search,
     ),
     "list": Subcommand(
@@ -339,7 +292,7 @@ def parse(text: str | None) -> Command | UsageError:
     """`/numbers` text -> a command, or a UsageError whose message says what to fix."""
     text = (text or "").strip()
     if not text:
-        return Help()
+        return SearchForm()
     if len(text) > MAX_TEXT:
         return UsageError(f"That is {len(text)} characters; numbot takes at most {MAX_TEXT}.")
     if _has_hidden_characters(text):
@@ -360,6 +313,9 @@ def parse(text: str | None) -> Command | UsageError:
         if len(reason) >= 2 and reason[0] == reason[-1] and reason[0] in "\"'":
             reason = reason[1:-1]
         return _run_subcommand("release", [number, *reason.split()])
+    first = text.split(None, 1)[0].lower()
+    if first == "search" or AREA_CODE.fullmatch(first):
+        text = _quote_unquoted_city(text)
     try:
         tokens = [t for t in shlex.split(text) if t]
     except ValueError:
@@ -372,6 +328,42 @@ def parse(text: str | None) -> Command | UsageError:
             return UsageError(f"Unknown subcommand {_q(tokens[0])}.", None)
         name, args = "search", tokens  # `/numbers 415` searches
     return _run_subcommand(name, args)
+
+
+def _ends_city(word: str) -> bool:
+    """A word that cannot be part of an unquoted city: the next filter, an area code, or a
+    quoted span (which shlex reads as typed)."""
+    return "=" in word or '"' in word or word.startswith("'") or bool(AREA_CODE.fullmatch(word))
+
+
+def _quote_unquoted_city(text: str) -> str:
+    """`city=San Francisco features=voice` reads as `city='San Francisco' features=voice`.
+
+    The words after `city=` up to the next name=value word, an area code or the end are the
+    city, when that reads one way only: a city value that holds a quote is left to shlex as
+    typed (`city="San Francisco"` and `city=x' OR '1'='1` mean what they always meant), and a
+    word with a double quote or starting with one ends the city. Apostrophes inside a word
+    stay part of it (`city=Coeur d'Alene`). Everything else keeps its spacing.
+    """
+    parts = _WORDS.split(text)  # words at even positions, the whitespace between at odd ones
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        word = parts[i]
+        key = _CITY_KEY.match(word)
+        value = word[key.end() :] if key else ""
+        if key and value and not any(quote in value for quote in "\"'"):
+            j = i + 2
+            while j < len(parts) and parts[j] and not _ends_city(parts[j]):
+                j += 2
+            if j > i + 2:
+                city = " ".join([value, *parts[i + 2 : j : 2]])
+                out.append(word[: key.end()] + shlex.quote(city))
+                i = j - 1  # the whitespace after the city, if any, is copied as it was
+                continue
+        out.append(word)
+        i += 1
+    return "".join(out)
 
 
 def _run_subcommand(name: str, args: list[str]) -> Command | UsageError:

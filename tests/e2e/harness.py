@@ -27,6 +27,7 @@ from tests.fakes.serve import free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
     block_action_body,
+    block_suggestion_body,
     signed_headers,
     slash_command_body,
     view_submission_body,
@@ -157,6 +158,18 @@ class BotProcess:
             **kwargs,
         )
         return self.post(body), rid
+
+    def options(
+        self, action_id: str, value: str, *, user: str, block_id: str = "b1"
+    ) -> httpx.Response:
+        """Someone opens or types into an external_select: the options are in the response."""
+        return self.post(block_suggestion_body(action_id, value, user, block_id=block_id))
+
+    def submit_view(
+        self, callback_id: str, values: dict[str, dict[str, Any]], *, user: str
+    ) -> httpx.Response:
+        """A signed view_submission of a modal with these `{block_id: {action_id: value}}`."""
+        return self.post(view_submission_body(callback_id, values, user))
 
     def submit_reason(self, request_id: str, reason: str, *, user: str) -> httpx.Response:
         body = view_submission_body(

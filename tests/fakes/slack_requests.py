@@ -338,6 +338,55 @@ def view_submission_body(
     return urlencode({"payload": _compact(payload)})
 
 
+# --------------------------------------------------------------------------- block_suggestion
+
+
+def block_suggestion_payload(
+    action_id: str,
+    value: str,
+    user_id: str,
+    *,
+    block_id: str = "b1",
+    channel_id: str = DEFAULT_CHANNEL_ID,
+    message_ts: str = "1700000000.000100",
+    user_name: str | None = None,
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """A `block_suggestion` payload: someone opened, or typed `value` into, an external_select
+    in a message the bot posted. Slack waits up to 3 s for `{"options": [...]}` in the answer."""
+    return {
+        "type": "block_suggestion",
+        "user": _user(user_id, user_name, team_id),
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        },
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {
+            "id": channel_id,
+            "name": "directmessage" if channel_id.startswith("D") else "numbers",
+        },
+        "message": {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "app_id": APP_ID},
+    }
+
+
+def block_suggestion_body(action_id: str, value: str, user_id: str, **kwargs: Any) -> str:
+    """Form-encoded `payload=<json>` body of a `block_suggestion` request (HTTP mode), as
+    Slack POSTs it to the app's options load URL."""
+    return urlencode(
+        {"payload": _compact(block_suggestion_payload(action_id, value, user_id, **kwargs))}
+    )
+
+
 # --------------------------------------------------------------------------- Socket Mode
 
 

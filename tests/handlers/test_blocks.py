@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery, Wallet
 from handlers import ids
 from handlers.blocks.common import SANDBOX_NOTE, plain, refusal, slack_date
+from handlers.blocks.common import message as as_message
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.modals import build_reason_modal
 from handlers.blocks.requests import build_approval_card, build_hold, build_requested
@@ -29,6 +30,7 @@ from handlers.blocks.routing import (
     build_wallet,
 )
 from handlers.blocks.search import build_search_results, build_searching
+from handlers.blocks.search_modal import build_search_button
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
 from handlers.views.purchase_reason import MAX_REASON
 from storage.requests import FINAL_STATUSES, IN_FLIGHT_STATUSES, OPEN_STATUSES, Request
@@ -184,6 +186,16 @@ def check_limits(message: Message) -> None:
             for option in element["options"]:
                 assert len(option["text"]["text"]) <= 75
                 assert 0 < len(option["value"]) <= 150
+        elif element["type"] == "external_select":
+            assert "options" not in element  # Slack asks numbot for them
+            assert len(element["placeholder"]["text"]) <= 150
+            assert element["min_query_length"] >= 0
+    assert message_size(message) <= 40_000
+
+
+def message_size(message: Message) -> int:
+    """Characters of text a message carries: its fallback and every text in its blocks."""
+    return len(message["text"]) + sum(len(t) for t in texts(message))
 
 
 # Every builder that returns a message, with ordinary data; `sandbox` is the only knob.
@@ -198,6 +210,9 @@ BUILDERS: dict[str, Callable[[bool], Message]] = {
     ),
     "search_results_50": lambda s: build_search_results(
         QUERY, [available(i) for i in range(50)], sandbox=s
+    ),
+    "search_results_page_2": lambda s: build_search_results(
+        SearchQuery(area_code="415", limit=50), [available(i) for i in range(50)], sandbox=s, page=1
     ),
     "search_empty": lambda s: build_search_results(QUERY, [], sandbox=s),
     "hold": lambda s: build_hold(make_request(status="held", reason=""), sandbox=s),
@@ -219,7 +234,14 @@ BUILDERS: dict[str, Callable[[bool], Message]] = {
     "number_list": lambda s: build_number_list(
         [owned(1, defaultAgentId="agt_support"), owned(2)], {"agt_support": agent()}, sandbox=s
     ),
+    "number_list_page_2": lambda s: build_number_list(
+        [owned(i, defaultAgentId="agt_support") for i in range(60)],
+        {"agt_support": agent()},
+        sandbox=s,
+        page=1,
+    ),
     "number_list_empty": lambda s: build_number_list([], {}, sandbox=s),
+    "search_button": lambda s: as_message("Search numbers", [build_search_button()], sandbox=s),
     "wallet": lambda s: build_wallet(
         Wallet.model_validate(
             {
@@ -282,7 +304,10 @@ def test_fifty_numbers_never_exceed_fifty_blocks(sandbox: bool) -> None:
     reserve = buttons(message, ids.RESERVE)
     assert 1 <= len(reserve) < 50
     assert [b["value"] for b in reserve] == [n.e164 for n in numbers[: len(reserve)]]
-    assert f"first {len(reserve)}" in all_text(message)  # says that some are not shown
+    assert f"Page 1 of 3: numbers 1–{len(reserve)} of 50" in all_text(message)
+    assert [b["action_id"] for b in buttons(message) if b["action_id"] != ids.RESERVE] == [
+        ids.SEARCH_NEXT
+    ]  # the rest are a click away, not cut
 
 
 def test_search_results_escape_what_flowyte_sends() -> None:
@@ -541,7 +566,7 @@ def test_requested_says_what_is_true_when_the_card_could_not_be_posted() -> None
 
 
 def test_purchased_dm_offers_every_agent_up_to_a_hundred() -> None:
-    agents = [agent(f"agt_{i}", published=i % 2 == 0, name="N" * 200) for i in range(150)]
+    agents = [agent(f"agt_{i}", published=i % 2 == 0, name="N" * 200) for i in range(100)]
     message = build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=False)
     check_limits(message)
     [actions] = actions_blocks(message)
@@ -549,7 +574,19 @@ def test_purchased_dm_offers_every_agent_up_to_a_hundred() -> None:
     [select] = actions["elements"]
     assert select["type"] == "static_select"
     assert select["action_id"] == ids.ASSIGN_AGENT
-    assert [o["value"] for o in select["options"]] == [a.id for a in agents[:100]]
+    assert [o["value"] for o in select["options"]] == [a.id for a in agents]
+
+
+def test_past_a_hundred_agents_the_menu_searches() -> None:
+    agents = [agent(f"agt_{i}") for i in range(150)]
+    message = build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=False)
+    check_limits(message)
+    [actions] = actions_blocks(message)
+    assert actions["block_id"] == "assign:req_0123456789ab"  # the same listener reads it
+    [select] = actions["elements"]
+    assert select["type"] == "external_select" and select["action_id"] == ids.ASSIGN_AGENT
+    assert select["min_query_length"] == 0  # the first options load as it opens
+    assert "150" in select["placeholder"]["text"]
 
 
 def test_purchased_dm_marks_unpublished_agents() -> None:
@@ -611,9 +648,10 @@ def test_number_list_caps_rows() -> None:
 def test_number_list_shows_every_row_it_claims() -> None:
     numbers = [owned(i, defaultAgentId="agt_support") for i in range(60)]
     message = build_number_list(numbers, {"agt_support": agent()}, sandbox=False)
-    shown = re.search(r"first (\d+)", all_text(message))
-    count = int(shown.group(1)) if shown else len(numbers)
-    assert all(f"`num_{i:04d}`" in all_text(message) for i in range(count))
+    shown = re.search(r"numbers (\d+)–(\d+) of 60", all_text(message))
+    assert shown is not None
+    first, last = int(shown.group(1)), int(shown.group(2))
+    assert all(f"`num_{i:04d}`" in all_text(message) for i in range(first - 1, last))
 
 
 def test_number_list_flags_unpublished_and_unrouted() -> None:
@@ -746,8 +784,9 @@ def test_search_results_for_any_list_of_numbers(
     rows = [b for b in message["blocks"] if b.get("block_id", "").startswith("number:")]
     unique = list(dict.fromkeys(n.e164 for n in numbers))
     assert [r["block_id"] for r in rows] == [f"number:{e}" for e in unique[: len(rows)]]
-    if len(rows) < len(unique):  # some not shown: the message says so
-        assert f"first {len(rows)}" in all_text(message)
+    if len(rows) < len(unique):  # some not shown: a Next button leads to them
+        assert [b["action_id"] for b in buttons(message, ids.SEARCH_NEXT)] == [ids.SEARCH_NEXT]
+        assert f"numbers 1–{len(rows)} of {len(unique)}" in all_text(message)
 
 
 @settings(max_examples=30, deadline=None)
@@ -760,11 +799,14 @@ def test_purchased_dm_for_any_agents(count: int, published: bool, name: str) -> 
     agents = [agent(f"agt_{i}", published=published, name=name or None) for i in range(count)]
     message = build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=False)
     check_limits(message)
-    selects = [e for e in action_elements(message) if e["type"] == "static_select"]
-    if count:
+    selects = [e for e in action_elements(message) if e["type"].endswith("_select")]
+    if count > 100:
         [select] = selects
-        assert select["action_id"] == ids.ASSIGN_AGENT
-        assert [o["value"] for o in select["options"]] == [a.id for a in agents[:100]]
+        assert select["type"] == "external_select" and select["action_id"] == ids.ASSIGN_AGENT
+    elif count:
+        [select] = selects
+        assert select["type"] == "static_select" and select["action_id"] == ids.ASSIGN_AGENT
+        assert [o["value"] for o in select["options"]] == [a.id for a in agents]
     else:
         assert not selects
 
@@ -823,9 +865,9 @@ def test_number_list_keeps_every_row_whole_with_long_agent_names() -> None:
     message = build_number_list(numbers, {"agt_x": long_name}, sandbox=False)
     check_limits(message)
     text = all_text(message)
-    shown = re.search(r"first (\d+)", text)
-    count = int(shown.group(1)) if shown else len(numbers)
-    assert text.count("$1.15/month") == count  # every row shown ends whole
+    shown = re.search(r"numbers 1–(\d+) of 45", text)
+    assert shown is not None
+    assert text.count("$1.15/month") == int(shown.group(1))  # every row shown ends whole
 
 
 def test_slack_date_fallback_is_utc_whatever_the_zone() -> None:

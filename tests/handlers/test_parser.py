@@ -18,6 +18,7 @@ from handlers.commands.parser import (
     Publish,
     Release,
     Search,
+    SearchForm,
     ShowWallet,
     Unassign,
     UsageError,
@@ -25,7 +26,18 @@ from handlers.commands.parser import (
     parse,
 )
 
-COMMAND_TYPES = (Search, ListNumbers, ShowWallet, Help, Assign, Unassign, Publish, Release, Import)
+COMMAND_TYPES = (
+    Search,
+    SearchForm,
+    ListNumbers,
+    ShowWallet,
+    Help,
+    Assign,
+    Unassign,
+    Publish,
+    Release,
+    Import,
+)
 # Strict, ASCII-only shapes: no Unicode digits, no trailing newline.
 STRICT_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 STRICT_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
@@ -188,16 +200,16 @@ def test_search_usage_errors_name_what_to_fix(text: str, names: str) -> None:
         ("help", Help(None)),
         ("help search", Help("search")),
         ("help RELEASE", Help("release")),
-        ("", Help(None)),
-        ("   ", Help(None)),
+        ("", SearchForm()),  # `/numbers` alone opens the search modal
+        ("   ", SearchForm()),
     ],
 )
 def test_subcommands_parse(text: str, expected: object) -> None:
     assert parse(text) == expected
 
 
-def test_none_text_is_help() -> None:
-    assert parse(None) == Help(None)
+def test_none_text_opens_the_search_form() -> None:
+    assert parse(None) == SearchForm()
 
 
 def test_help_on_every_subcommand() -> None:
@@ -674,3 +686,87 @@ def test_echoed_tokens_are_valid_utf8_on_one_line(text: str) -> None:
     message = usage_error(text).message
     message.encode("utf-8")
     assert "\n" not in message and "\u2028" not in message
+
+
+# --------------------------------------------------------------------------- unquoted cities
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "search 415 city=San Francisco features=voice",
+            {"area_code": "415", "locality": "San Francisco", "features": ("voice",)},
+        ),
+        ("search city=San Francisco", {"locality": "San Francisco"}),
+        ("search CITY=New York City limit=3", {"locality": "New York City", "limit": 3}),
+        (
+            "search locality=Palo Alto state=CA",
+            {"locality": "Palo Alto", "administrative_area": "CA"},
+        ),
+        (
+            "search city=Coeur d'Alene state=ID",
+            {"locality": "Coeur d'Alene", "administrative_area": "ID"},
+        ),
+        ("search city=Coeur d’Alene", {"locality": "Coeur d'Alene"}),  # Slack's apostrophe
+        # An area code ends the city: no city has a three-digit word.
+        ("search city=San Francisco 415", {"locality": "San Francisco", "area_code": "415"}),
+        ("415 city=San Jose", {"area_code": "415", "locality": "San Jose"}),
+        ("search city=San   Francisco\tlimit=5", {"locality": "San Francisco", "limit": 5}),
+        # Quoted cities mean what they always meant.
+        ('search city="San Francisco" 415', {"locality": "San Francisco", "area_code": "415"}),
+        ("search city=Austin 512", {"locality": "Austin", "area_code": "512"}),
+    ],
+)
+def test_a_city_of_several_words_needs_no_quotes(text: str, expected: dict[str, object]) -> None:
+    assert search(text).model_dump() == {**SearchQuery().model_dump(), **expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('search city="San Francisco" CA', "`CA` is not a filter"),  # quoted: CA is not the city
+        ('search city=San "Fran cisco"', "is not a filter"),  # a quote ends the unquoted city
+        ("search city=" + "x " * 40, "`city`"),  # the city's length is checked whole
+        ("search city=San Francisco foo=bar", "unknown filter `foo`"),
+        ("search city=San Francisco city=Austin", "`city` given twice"),
+    ],
+)
+def test_an_ambiguous_unquoted_city_is_still_a_usage_error(text: str, names: str) -> None:
+    error = usage_error(text)
+    assert names in error.message
+    assert_inert(error.message)
+
+
+def test_only_search_reads_unquoted_cities() -> None:
+    assert parse("release num_1 moving to city=San Francisco") == Release(
+        "num_1", "moving to city=San Francisco"
+    )
+    assert isinstance(parse("assign city=San Francisco"), UsageError)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    # The first word holds no quote (one that does is read by shlex, quotes and all, as ever);
+    # the others may hold apostrophes, as in Coeur d'Alene.
+    first=st.from_regex(r"[A-Za-z][A-Za-z.-]{0,12}", fullmatch=True),
+    rest=st.lists(st.from_regex(r"[A-Za-z][A-Za-z.'-]{0,12}", fullmatch=True), max_size=3),
+    area=st.none() | st.from_regex(r"[2-9][0-9]{2}", fullmatch=True),
+    limit=st.none() | st.integers(1, 50),
+    before=st.booleans(),
+)
+def test_any_unquoted_city_parses_to_its_words(
+    first: str, rest: list[str], area: str | None, limit: int | None, before: bool
+) -> None:
+    city = " ".join([first, *rest])
+    if len(city) > 64:
+        return
+    parts = [f"city={city}"]
+    if limit is not None:
+        parts.append(f"limit={limit}")
+    if area is not None:
+        parts.insert(0 if before else len(parts), area)
+    query = search("search " + " ".join(parts))
+    assert query.locality == city
+    assert query.area_code == area
+    assert query.limit == (limit if limit is not None else 10)

@@ -21,19 +21,23 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.app import create_app
-from bot.flowyte.models import Agent, AvailableNumber, SearchQuery
+from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery
 from bot.outcomes import Refused
 from bot.settings import Settings
 from handlers import ids
+from handlers.blocks.common import message as as_message
 from handlers.blocks.modals import build_reason_modal
+from handlers.blocks.paging import search_value
 from handlers.blocks.requests import build_approval_card, build_hold
-from handlers.blocks.routing import build_purchased_dm, unpublished_warning
+from handlers.blocks.routing import build_number_list, build_purchased_dm, unpublished_warning
 from handlers.blocks.search import build_search_results
+from handlers.blocks.search_modal import build_search_button
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
 from storage.requests import Request
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
     block_action_body,
+    block_suggestion_body,
     signed_headers,
     slash_command_body,
     view_submission_body,
@@ -58,10 +62,12 @@ class StandInService:
         if name.startswith("_"):
             raise AttributeError(name)
 
-        async def method(*args: Any) -> Any:
+        async def method(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((name, args))
             if name == "request":  # look a request up: none found
                 return None
+            if name == "agents":  # the agent list: it reads as none, as when Flowyte fails
+                return []
             return Refused("stand_in", f"stand-in refused {name}")
 
         return method
@@ -182,14 +188,24 @@ async def test_every_manifest_slash_command_is_handled(
         )
 
 
-@pytest.mark.parametrize("action_id", ids.ACTION_IDS)
+PAGED_QUERY = SearchQuery(area_code="415", limit=50)
+# A value each button could carry; the rest carry a request id.
+VALUES = {
+    ids.SEARCH_PREVIOUS: search_value(PAGED_QUERY, 0),
+    ids.SEARCH_NEXT: search_value(PAGED_QUERY, 2),
+    ids.LIST_PREVIOUS: "0",
+    ids.LIST_NEXT: "2",
+}
+
+
+@pytest.mark.parametrize("action_id", [a for a in ids.ACTION_IDS if a != ids.OPEN_SEARCH])
 async def test_every_action_id_is_handled(
     app: AsyncApp, slack: FakeSlack, service: StandInService, action_id: str
 ) -> None:
     rid = f"act-{action_id}"
     body = block_action_body(
         action_id,
-        "req_0123456789ab",
+        VALUES.get(action_id, "req_0123456789ab"),
         APPROVER,
         response_url=slack.response_url(rid),
         block_id="assign:req_0123456789ab",
@@ -202,15 +218,19 @@ async def test_every_action_id_is_handled(
     assert service.calls, "the listener never reached the service"
 
 
+# A filled-in submission of each modal.
+SUBMISSIONS: dict[str, dict[str, dict[str, Any]]] = {
+    ids.PURCHASE_REASON_VIEW: {ids.REASON_BLOCK: {ids.REASON_INPUT: "new support line"}},
+    ids.SEARCH_VIEW: {"area_code": {ids.SEARCH_INPUT: "415"}},
+}
+
+
 @pytest.mark.parametrize("callback_id", ids.VIEW_CALLBACK_IDS)
 async def test_every_view_callback_id_is_handled(
     app: AsyncApp, slack: FakeSlack, service: StandInService, callback_id: str
 ) -> None:
     body = view_submission_body(
-        callback_id,
-        {ids.REASON_BLOCK: {ids.REASON_INPUT: "new support line"}},
-        REQUESTER,
-        private_metadata="req_0123456789ab",
+        callback_id, SUBMISSIONS[callback_id], REQUESTER, private_metadata="req_0123456789ab"
     )
     response = await dispatch(app, body)
     assert response.status == 200, response.body
@@ -252,7 +272,7 @@ async def test_subcommands_reach_the_service(
     assert service.calls == [(method, args)]
 
 
-@pytest.mark.parametrize("text", ["", "help", "help release", "frobnicate", "search <!channel>"])
+@pytest.mark.parametrize("text", ["help", "help release", "frobnicate", "search <!channel>"])
 async def test_help_and_usage_errors_are_answered_in_the_ack(
     app: AsyncApp, slack: FakeSlack, service: StandInService, text: str
 ) -> None:
@@ -298,6 +318,33 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
         ("card", build_approval_card(_request(), balance=Decimal(10), sandbox=True)),
         ("dm", build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=True)),
         ("warning", {"text": "x", "blocks": unpublished_warning(agents[0])}),
+        (
+            "search_page",
+            build_search_results(
+                PAGED_QUERY,
+                [  # not reservable: only the page buttons are new here
+                    AvailableNumber.model_validate(
+                        {"e164": f"+1415555{i:04d}", "reservable": False}
+                    )
+                    for i in range(50)
+                ],
+                sandbox=True,
+                page=1,
+            ),
+        ),
+        (
+            "list_page",
+            build_number_list(
+                [
+                    OwnedNumber.model_validate({"id": f"num_{i}", "e164": f"+1415555{i:04d}"})
+                    for i in range(50)
+                ],
+                {},
+                sandbox=True,
+                page=1,
+            ),
+        ),
+        ("search_button", as_message("Search numbers", [build_search_button()], sandbox=True)),
     ]
 
 
@@ -318,6 +365,10 @@ EXPECTED = {
     ids.REJECT: ("reject", (APPROVER, "req_0123456789ab")),
     ids.ASSIGN_AGENT: ("assign_purchased", (APPROVER, "req_0123456789ab", "agt_1")),
     ids.PUBLISH: ("publish", (APPROVER, "agt_1")),
+    ids.SEARCH_PREVIOUS: ("search", (APPROVER, PAGED_QUERY)),
+    ids.SEARCH_NEXT: ("search", (APPROVER, PAGED_QUERY)),
+    ids.LIST_PREVIOUS: ("list_numbers", (APPROVER,)),
+    ids.LIST_NEXT: ("list_numbers", (APPROVER,)),
 }
 
 
@@ -331,9 +382,14 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
             rid = f"{name}-{n}"
             response = await dispatch(app, click(slack, element, block_id, rid))
             assert response.status == 200, (name, element)
+            seen.add(element["action_id"])
+            if element["action_id"] == ids.OPEN_SEARCH:  # opens the modal; asks the service nothing
+                [opened] = await slack.async_wait_for("views.open", timeout=5)
+                assert opened.body["view"]["callback_id"] == ids.SEARCH_VIEW
+                assert service.calls == []
+                continue
             await answered(slack, rid)
             assert service.calls == [EXPECTED[element["action_id"]]], (name, element)
-            seen.add(element["action_id"])
     assert seen == set(ids.ACTION_IDS)
 
 
@@ -432,6 +488,15 @@ async def test_each_id_is_matched_by_exactly_one_listener(app: AsyncApp, slack: 
     for callback_id in ids.VIEW_CALLBACK_IDS:
         body = view_submission_body(callback_id, {"b": {"a": "x"}}, REQUESTER)
         assert len(await matching_listeners(app, body)) == 1, callback_id
+    from handlers.options import LISTENERS as OPTIONS
+
+    assert set(OPTIONS) == set(ids.OPTIONS_ACTION_IDS)
+    for action_id in ids.OPTIONS_ACTION_IDS:
+        body = block_suggestion_body(action_id, "sal", REQUESTER)
+        assert await matching_listeners(app, body) == [OPTIONS[action_id].__name__], action_id
+    assert (
+        await matching_listeners(app, block_suggestion_body("numbers_nope", "x", REQUESTER)) == []
+    )
     assert await matching_listeners(app, slash_command_body("help", REQUESTER)) == [
         "numbers_command"
     ]
@@ -542,3 +607,129 @@ async def test_searching_ack_escapes_the_query(app: AsyncApp, slack: FakeSlack) 
     assert ack.startswith("[SANDBOX] Searching")
     assert "<!channel>" not in ack and "<https://" not in ack and "&lt;!channel&gt;" in ack
     await answered(slack, rid)
+
+
+# --------------------------------------------------------------------------- the search modal
+
+
+async def test_numbers_alone_opens_the_search_modal_on_the_commands_trigger(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    body = slash_command_body("", REQUESTER, trigger_id="1234.5678.abcdef")
+    response = await dispatch(app, body)
+    assert response.status == 200 and response.body == ""  # nothing shown in the channel
+    [opened] = await slack.async_wait_for("views.open", timeout=5)
+    assert opened.body["trigger_id"] == "1234.5678.abcdef"
+    assert opened.body["view"]["callback_id"] == ids.SEARCH_VIEW
+    assert service.calls == []
+
+
+async def test_if_slack_will_not_open_the_modal_the_person_is_told_how_to_type_a_search(
+    app: AsyncApp, slack: FakeSlack
+) -> None:
+    slack.fail("views.open", "expired_trigger_id")
+    rid = "no-modal"
+    response = await dispatch(
+        app, slash_command_body("", REQUESTER, response_url=slack.response_url(rid))
+    )
+    assert response.status == 200
+    told = await answered(slack, rid)
+    assert "/numbers search 415" in told["text"] and told["response_type"] == "ephemeral"
+
+
+async def test_search_modal_errors_land_under_their_fields(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    body = view_submission_body(
+        ids.SEARCH_VIEW,
+        {
+            "area_code": {ids.SEARCH_INPUT: "123"},
+            "administrative_area": {ids.SEARCH_INPUT: "California"},
+            "limit": {ids.SEARCH_INPUT: {"type": "number_input", "value": "51"}},
+        },
+        REQUESTER,
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200
+    answer = json.loads(response.body)
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"area_code", "administrative_area", "limit"}
+    assert service.calls == []
+
+
+async def test_a_submitted_search_is_answered_by_dm(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    body = view_submission_body(
+        ids.SEARCH_VIEW,
+        {
+            "area_code": {ids.SEARCH_INPUT: "415"},
+            "locality": {ids.SEARCH_INPUT: "San Francisco"},
+            "features": {
+                ids.SEARCH_INPUT: {
+                    "type": "checkboxes",
+                    "selected_options": [{"value": "voice"}, {"value": "sms"}],
+                }
+            },
+            "best_effort": {
+                ids.SEARCH_INPUT: {"type": "checkboxes", "selected_options": [{"value": "exact"}]}
+            },
+            "limit": {ids.SEARCH_INPUT: {"type": "number_input", "value": "50"}},
+        },
+        REQUESTER,
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200 and response.body == ""  # the modal closes
+    [dm] = await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert dm.body["channel"] == REQUESTER and "stand-in refused search" in dm.body["text"]
+    assert service.calls == [
+        (
+            "search",
+            (
+                REQUESTER,
+                SearchQuery(
+                    area_code="415",
+                    locality="San Francisco",
+                    features=("voice", "sms"),
+                    best_effort=False,
+                    limit=50,
+                ),
+            ),
+        )
+    ]
+
+
+async def test_an_error_after_the_search_modal_closed_is_told_by_dm(slack: FakeSlack) -> None:
+    app = create_app(_settings(slack), service=ExplodingService())  # type: ignore[arg-type]
+    body = view_submission_body(
+        ids.SEARCH_VIEW, {"area_code": {ids.SEARCH_INPUT: "415"}}, REQUESTER
+    )
+    response = await dispatch(app, body)
+    assert response.status == 200 and response.body == ""  # acknowledged: the modal closed
+    [dm] = await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert dm.body["channel"] == REQUESTER
+    assert "Something went wrong" in dm.body["text"] and "reference `" in dm.body["text"]
+    assert "xoxb-leaked-token" not in json.dumps(dm.body)
+
+
+# --------------------------------------------------------------------------- menu options
+
+
+async def test_agent_menu_options_are_answered_in_the_response(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    response = await dispatch(app, block_suggestion_body(ids.ASSIGN_AGENT, "sal", REQUESTER))
+    assert response.status == 200
+    assert json.loads(response.body) == {"options": []}  # the stand-in has no agents
+    assert service.called("agents") == [()]
+
+
+def _settings(slack: FakeSlack) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+        NUMBOT_APPROVERS=(APPROVER,),
+        NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
+    )

@@ -172,6 +172,7 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
         sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
+        scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
         await self._prime_authorization()
         gc.collect()
         gc.freeze()  # startup objects: never scanned by full collections during a burst
@@ -179,9 +180,34 @@ class Runtime:
             yield
         finally:
             sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            scopes.cancel()
+            await asyncio.gather(sweeper, scopes, return_exceptions=True)
             await self.service.flowyte.aclose()
             self.service.storage.close()
+
+    async def _check_scopes(self) -> None:
+        """At start: name any scope numbot's Flowyte key lacks (cheap calls that change
+        nothing), in the log and in the approval channel, before someone trips over it."""
+        try:
+            check = await self.service.flowyte.check_scopes()
+        except Exception:
+            logger.exception("could not check the Flowyte key's scopes")
+            return
+        for scope, why in check.unchecked.items():
+            logger.warning("could not check the Flowyte key's scope %s: %s", scope, why)
+        if check.missing:
+            names = ", ".join(check.missing)
+            logger.error(
+                "numbot's Flowyte key lacks the scope(s) %s: the commands that need them will "
+                "fail until the key is replaced by one with every scope in README.md",
+                names,
+            )
+            await self.service.alert(
+                f":warning: numbot's Flowyte key lacks the scope(s) {names}. Some commands will "
+                "fail until your numbot admin issues a key with them (README: Settings)."
+            )
+        else:
+            logger.info("Flowyte key scopes checked: none missing")
 
     async def _prime_authorization(self) -> None:
         """One auth.test at start, so a burst right after start does not make one each.

@@ -100,5 +100,9 @@ class NumbersService:
         """One sweep pass (at start and whenever work falls due); how many requests it touched."""
         return await self.sweep.run()
 
+    async def alert(self, text: str) -> None:
+        """Tell the approval channel something an operator must look at."""
+        await self.ctx.alert(text)
+
     async def next_due(self) -> float:
         return await self.sweep.next_due()

@@ -15,12 +15,14 @@ from decimal import Decimal
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
 from bot.outcomes import Decided, Held, Refused, Requested
+from bot.text import clean_user_text
 from bot.workflow import sentences
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.execution import Executor, release_hold
 from bot.workflow.integrity import binding
 from storage.requests import AuditNote, Request
 
+MAX_REASON = 300  # characters, as the reason modal allows
 DEFAULT_HOLD = timedelta(minutes=30)  # the guide's "about 30 minutes", when Flowyte omits it
 
 # (actor, action, "+E.164 or id") -> the owned number, or why not (routing.Routing.resolve)
@@ -116,6 +118,7 @@ class Lifecycle:
         self, actor: str, request_id: str, reason: str
     ) -> Requested | Refused:
         ctx = self.ctx
+        reason = clean_user_text(reason, max_length=MAX_REASON)  # whoever called, it is inert
         request = await self.requestable(actor, request_id)
         if isinstance(request, Refused):
             return request
@@ -157,6 +160,7 @@ class Lifecycle:
         self, actor: str, number_ref: str, reason: str
     ) -> Requested | Refused:
         ctx = self.ctx
+        reason = clean_user_text(reason, max_length=MAX_REASON)
         number = await self.resolve(actor, "request_release", number_ref)
         if isinstance(number, Refused):
             return number

@@ -426,3 +426,13 @@ async def test_the_whole_story_against_each_documented_variant(env, variant):
     env.clock.advance(minutes=31)
     late = await env.service.approve(APPROVER, expired.id)
     assert isinstance(late, Refused) and late.code == "expired"
+
+
+async def test_a_reason_is_made_inert_by_the_service_whoever_calls_it(env):
+    held = await env.service.reserve(REQUESTER, env.e164())
+    hostile = "new line\n*Costs now:* $0.01\u202e\u200b lone \ud800 end"
+    asked = await env.service.request_purchase(REQUESTER, held.request.id, hostile)
+    assert isinstance(asked, Requested)
+    stored = env.storage.requests.get(held.request.id).reason
+    assert "\n" not in stored and "\u202e" not in stored and "\u200b" not in stored
+    assert "\ud800" not in stored and stored.startswith("new line *Costs now:* $0.01")

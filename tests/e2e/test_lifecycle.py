@@ -1,5 +1,6 @@
 """The rest of the guide's lifecycle: wallet, list, import, unassign, and release with four eyes."""
 
+import sqlite3
 import threading
 import time
 
@@ -46,8 +47,8 @@ def test_wallet_import_list_unassign_and_release(bot, slack, flowyte):
 
 
 def test_assign_by_command_warns_about_an_unpublished_agent(bot, slack, flowyte):
-    bot.command("import +14155550998", user=ALICE)
-    time.sleep(0.5)
+    _, rid = bot.command("import +14155550998", user=ALICE)
+    reply(slack, rid)
     _, rid = bot.command("assign +14155550998 agt_draft", user=ALICE)
     routed = reply(slack, rid)
     assert "never been published" in texts(routed)
@@ -56,6 +57,11 @@ def test_assign_by_command_warns_about_an_unpublished_agent(bot, slack, flowyte)
     assert "Published" in texts(reply(slack, rid))
     _, rid = bot.command("assign +14155550111 agt_draft", user=ALICE)
     assert "not one of this organization's numbers" in texts(reply(slack, rid))
+
+
+def audit_entries(bot):
+    with sqlite3.connect(bot.db) as db:
+        return db.execute("SELECT count(*) FROM audit").fetchone()[0]
 
 
 def test_audit_log_verifies_after_kill_9_under_load(bot, slack, flowyte, tmp_path):
@@ -71,7 +77,10 @@ def test_audit_log_verifies_after_kill_9_under_load(bot, slack, flowyte, tmp_pat
     threads = [threading.Thread(target=load) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    deadline = time.monotonic() + 30
+    while audit_entries(bot) < 20:  # under load: wallet commands are being audited
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     bot.kill9()
     stop.set()
     for t in threads:

@@ -91,7 +91,11 @@ def timing_for(settings: Settings, flowyte: FlowyteClient) -> Timing:
     grace = min(3.0, settings.NUMBOT_FLOWYTE_TIMEOUT)
     # After this long unchanged, no Flowyte call numbot made for a request can still be
     # running: the longest any one call can take (retries and pages included), and a margin.
-    return Timing(quiet=flowyte.max_call_seconds + 2.0, grace=grace)
+    return Timing(
+        quiet=flowyte.max_call_seconds + 2.0,
+        grace=grace,
+        remind_minutes=settings.NUMBOT_REMIND_MINUTES,
+    )
 
 
 def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
@@ -160,6 +164,7 @@ class Runtime:
             client,
             approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "",
             sandbox=settings.sandbox,
+            approvers=settings.NUMBOT_APPROVERS,
         )
         service = build_service(settings, notifier=notifier)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies

@@ -155,7 +155,9 @@ async def run_demo(*, db_path: str | None = None, out: TextIO = sys.stdout) -> i
         console = Console(out)
         service = build_service(
             settings,
-            notifier=SlackNotifier(console, approval_channel=APPROVAL_CHANNEL, sandbox=True),
+            notifier=SlackNotifier(
+                console, approval_channel=APPROVAL_CHANNEL, sandbox=True, approvers=(ALICE, BOB)
+            ),
         )
         try:
             return await _story(console, service, service.storage.audit, out)
@@ -207,17 +209,28 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
         user(ALICE),
         {"value": request_id},
         console.respond_for(ALICE),
+        console,
         service,
     )
 
     console.step("@bob, an approver, clicks [ Approve ] (and confirms the amount)")
     await approve(
-        console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service
+        console.ack_for(BOB),
+        user(BOB),
+        {"value": request_id},
+        console.respond_for(BOB),
+        console,
+        service,
     )
 
     console.step("@bob clicks [ Approve ] again: a double click buys nothing more")
     await approve(
-        console.ack_for(BOB), user(BOB), {"value": request_id}, console.respond_for(BOB), service
+        console.ack_for(BOB),
+        user(BOB),
+        {"value": request_id},
+        console.respond_for(BOB),
+        console,
+        service,
     )
 
     console.step("@alice routes the number to the after-hours agent from the menu in her DM")

@@ -1,7 +1,7 @@
 """The narrow surface through which the workflow reaches people (Slack, or the demo).
 
 The service decides; a Notifier shows. Keeping this small lets approve, reject and the
-startup reconcile run headlessly in tests and in `numbot demo`.
+sweep run headlessly in tests and in `numbot demo`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,34 @@ from typing import Protocol
 from bot.flowyte.models import Agent
 from storage.requests import Request
 
+# Where a copy of a card landed: (recipient user id, channel, ts).
+Placed = tuple[str, str, str]
+
 
 class Notifier(Protocol):
     async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
-        """Post the approval card for `request`; return (channel, ts)."""
+        """Post the approval card for `request` (mentioning the approvers); return (channel, ts)."""
+        ...
+
+    async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Placed]:
+        """DM each approver who may decide `request` a copy with Approve and Reject."""
+        ...
+
+    async def remind(self, request: Request) -> list[Placed]:
+        """The hold lapses soon: remind the approvers (a DM copy each, and a reply in the
+        card's thread) and tell the requester."""
         ...
 
     async def update_card(self, request: Request) -> None:
         """Redraw the card of `request` to show its current state."""
+        ...
+
+    async def update_copy(self, request: Request, channel: str, ts: str) -> None:
+        """Redraw one approver's copy to show the request's current state."""
+        ...
+
+    async def narrate(self, request: Request) -> None:
+        """Tell the card's thread what just happened, so the channel has the story."""
         ...
 
     async def tell_requester(

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     NUMBOT_FLOWYTE_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
     NUMBOT_AUDIT_KEY: SecretStr | None = None
+    NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)

@@ -63,4 +63,7 @@ SEARCH_FIELDS = (
     "limit",
 )
 
-VIEW_CALLBACK_IDS = (PURCHASE_REASON_VIEW, SEARCH_VIEW)
+# Reject (or, for the requester, cancel) with an optional reason.
+REJECT_VIEW = "numbers_reject_reason"
+
+VIEW_CALLBACK_IDS = (PURCHASE_REASON_VIEW, SEARCH_VIEW, REJECT_VIEW)

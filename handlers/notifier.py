@@ -1,31 +1,99 @@
-"""The Slack side of bot.ports.Notifier: approval cards in the channel, news to requesters by DM."""
+"""The Slack side of bot.ports.Notifier: the approval card and its thread in the channel, a
+copy for each approver in their DM, and news to requesters by DM."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
 from bot.flowyte.models import Agent
+from bot.ports import Placed
+from handlers.blocks.approvers import (
+    build_approver_copy,
+    build_reminder,
+    build_reminder_for_requester,
+    build_story_line,
+    build_thread_reminder,
+)
 from handlers.blocks.common import plain
 from handlers.blocks.requests import build_approval_card
 from handlers.blocks.routing import build_purchased_dm
 from storage.requests import Request
 
+logger = logging.getLogger(__name__)
+
 
 class SlackNotifier:
-    def __init__(self, client: Any, *, approval_channel: str, sandbox: bool) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        approval_channel: str,
+        sandbox: bool,
+        approvers: tuple[str, ...] = (),
+    ) -> None:
         self.client = client
         self.approval_channel = approval_channel
         self.sandbox = sandbox
+        self.approvers = approvers
 
-    async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
-        card = build_approval_card(request, balance=balance, sandbox=self.sandbox)
-        response = await self.client.chat_postMessage(channel=self.approval_channel, **card)
+    def _deciders(self, request: Request) -> list[str]:
+        return [user for user in sorted(self.approvers) if user != request.requester]
+
+    async def _post(self, channel: str, message: dict[str, Any], **extra: Any) -> tuple[str, str]:
+        response = await self.client.chat_postMessage(channel=channel, **message, **extra)
         return str(response["channel"]), str(response["ts"])
 
+    async def _each_approver(self, request: Request, message: dict[str, Any]) -> list[Placed]:
+        """DM every approver; one who cannot be reached does not stop the others."""
+        placed: list[Placed] = []
+        for user in self._deciders(request):
+            try:
+                channel, ts = await self._post(user, message)
+            except Exception:
+                logger.exception("could not tell approver %s about %s", user, request.id)
+                continue
+            placed.append((user, channel, ts))
+        return placed
+
+    async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
+        card = build_approval_card(
+            request, balance=balance, sandbox=self.sandbox, approvers=self.approvers
+        )
+        return await self._post(self.approval_channel, card)
+
+    async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Placed]:
+        copy = build_approver_copy(request, balance=balance, sandbox=self.sandbox)
+        return await self._each_approver(request, copy)
+
+    async def remind(self, request: Request) -> list[Placed]:
+        placed = await self._each_approver(request, build_reminder(request, sandbox=self.sandbox))
+        if request.card_channel and request.card_ts:
+            await self._post(
+                request.card_channel,
+                build_thread_reminder(request, self.approvers),
+                thread_ts=request.card_ts,
+            )
+        await self._post(
+            request.requester, build_reminder_for_requester(request, sandbox=self.sandbox)
+        )
+        return placed
+
     async def update_card(self, request: Request) -> None:
-        card = build_approval_card(request, balance=None, sandbox=self.sandbox)
+        card = build_approval_card(
+            request, balance=None, sandbox=self.sandbox, approvers=self.approvers
+        )
         await self.client.chat_update(channel=request.card_channel, ts=request.card_ts, **card)
+
+    async def update_copy(self, request: Request, channel: str, ts: str) -> None:
+        copy = build_approver_copy(request, balance=None, sandbox=self.sandbox)
+        await self.client.chat_update(channel=channel, ts=ts, **copy)
+
+    async def narrate(self, request: Request) -> None:
+        line = build_story_line(request)
+        if line is not None and request.card_channel and request.card_ts:
+            await self._post(request.card_channel, line, thread_ts=request.card_ts)
 
     async def tell_requester(
         self, request: Request, text: str, *, agents: list[Agent] | None = None

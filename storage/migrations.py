@@ -84,10 +84,32 @@ def _m003_money_truth(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_approvers_told(db: sqlite_utils.Database) -> None:
+    """Every copy of a request's card (approvers' DMs), and reminders sent once."""
+    db.execute(
+        """
+        CREATE TABLE request_messages (
+            request_id TEXT NOT NULL REFERENCES requests (id),
+            recipient  TEXT NOT NULL,
+            channel    TEXT NOT NULL,
+            ts         TEXT NOT NULL,
+            drawn      TEXT,
+            PRIMARY KEY (request_id, channel, ts)
+        )
+        """
+    )
+    db.execute("ALTER TABLE requests ADD COLUMN reminded_at TEXT")
+    db.execute(
+        "CREATE INDEX requests_reminders ON requests (hold_expires_at) "
+        "WHERE status = 'pending' AND reminded_at IS NULL"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
     ("003_money_truth", _m003_money_truth),
+    ("006_approvers_told", _m006_approvers_told),
 ]
 
 

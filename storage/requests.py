@@ -58,6 +58,7 @@ class Request:
     next_check_at: datetime | None = None  # `checking`: when to ask Flowyte again
     check_attempts: int = 0
     last_sent_at: datetime | None = None  # when numbot last sent a call that can spend
+    reminded_at: datetime | None = None  # when approvers were reminded that the hold lapses
 
     @property
     def total_cost(self) -> Decimal | None:
@@ -103,7 +104,7 @@ def _from_row(row: dict[str, Any]) -> Request:
     for key in ("setup_cost", "monthly_cost"):
         if values.get(key) is not None:
             values[key] = Decimal(values[key])
-    for key in ("hold_expires_at", "next_check_at", "last_sent_at"):
+    for key in ("hold_expires_at", "next_check_at", "last_sent_at", "reminded_at"):
         if values.get(key):
             values[key] = datetime.strptime(values[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return Request(**{k: values[k] for k in _COLUMNS})
@@ -124,6 +125,17 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(6)
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A copy of a request's card in someone's DM (an approver's), and what it last showed."""
+
+    request_id: str
+    recipient: str
+    channel: str
+    ts: str
+    drawn: str | None
 
 
 @dataclass(frozen=True)
@@ -281,6 +293,57 @@ class RequestStore:
             limit,
         )
 
+    # -- copies of the card, and reminders ---------------------------------------------------
+
+    def add_copy(self, request_id: str, recipient: str, channel: str, ts: str, drawn: str) -> None:
+        with write_transaction(self.db) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO request_messages (request_id, recipient, channel, ts, drawn) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (request_id, recipient, channel, ts, drawn),
+            )
+
+    def copies(self, request_id: str) -> list[Copy]:
+        rows = self.db.conn.execute(
+            "SELECT request_id, recipient, channel, ts, drawn FROM request_messages "
+            "WHERE request_id = ? ORDER BY recipient, ts",
+            (request_id,),
+        )
+        return [Copy(*row) for row in rows]
+
+    def copy_drawn(self, copy: Copy, drawn: str) -> None:
+        with write_transaction(self.db) as conn:
+            conn.execute(
+                "UPDATE request_messages SET drawn = ? "
+                "WHERE request_id = ? AND channel = ? AND ts = ?",
+                (drawn, copy.request_id, copy.channel, copy.ts),
+            )
+
+    def reminders_due(
+        self, now: datetime, lapse_before: datetime, limit: int = 100
+    ) -> list[Request]:
+        """Pending requests not yet reminded whose hold lapses after `now` but before
+        `lapse_before` (a hold already lapsed is expired, not reminded)."""
+        return self._select(
+            "status = 'pending' AND reminded_at IS NULL "
+            "AND hold_expires_at > ? AND hold_expires_at <= ? ORDER BY hold_expires_at",
+            [
+                _to_row({"hold_expires_at": now})["hold_expires_at"],
+                _to_row({"hold_expires_at": lapse_before})["hold_expires_at"],
+            ],
+            limit,
+        )
+
+    def claim_reminder(self, request_id: str, now: datetime) -> bool:
+        """Remind once, even with several processes: compare-and-set on `reminded_at`."""
+        with write_transaction(self.db) as conn:
+            cursor = conn.execute(
+                "UPDATE requests SET reminded_at = ? "
+                "WHERE id = ? AND status = 'pending' AND reminded_at IS NULL",
+                (_to_row({"reminded_at": now})["reminded_at"], request_id),
+            )
+            return cursor.rowcount == 1
+
     def claim_check(self, request_id: str, due: datetime | None, until: datetime) -> bool:
         """Take the next look at a `checking` request, if nobody else took it since it fell
         due at `due`: move its next look to `until` (a lease), compare-and-set."""
@@ -305,13 +368,16 @@ class RequestStore:
             " WHERE status IN ('approved', 'purchasing', 'releasing')), "
             "(SELECT min(next_check_at) FROM requests WHERE status = 'checking'), "
             "(SELECT min(hold_expires_at) FROM requests WHERE status IN ('held', 'pending')), "
-            "(SELECT min(updated_at) FROM requests WHERE status = 'pending' AND card_ts IS NULL)"
+            "(SELECT min(updated_at) FROM requests WHERE status = 'pending' AND card_ts IS NULL), "
+            "(SELECT min(hold_expires_at) FROM requests "
+            " WHERE status = 'pending' AND reminded_at IS NULL)"
         ).fetchone()
         return {
             "in_flight": _parse_stamp(row[0]),
             "check": _parse_time(row[1]),
             "hold": _parse_time(row[2]),
             "cardless": _parse_stamp(row[3]),
+            "reminder": _parse_time(row[4]),  # when the hold lapses; remind that much earlier
         }
 
     def open_for_number(self, e164: str, kind: str) -> list[Request]:

@@ -70,6 +70,7 @@ class NumbersService:
         self.request_release = self.lifecycle.request_release
         self.approve = self.lifecycle.approve
         self.reject = self.lifecycle.reject
+        self.rejectable = self.lifecycle.rejectable
         self.assign = routing.assign
         self.assign_purchased = routing.assign_purchased
         self.unassign = routing.unassign

@@ -52,6 +52,7 @@ class Timing:
     quiet: float = 20.0
     grace: float = 3.0  # before the first look at an unknown outcome
     check_backoff_cap: float = 600.0  # the longest wait between two looks
+    remind_minutes: float = 10.0  # remind approvers when a pending hold has this long left
 
     @property
     def lease(self) -> float:
@@ -135,15 +136,27 @@ class Context:
         return True
 
     async def update_card(self, request: Request) -> None:
-        """Redraw the card; remember what it shows, so the sweep can repair a failed update."""
-        if self.notifier is None or not request.card_ts:
+        """Redraw every copy of the request's card (the channel's and each approver's DM), and
+        tell the card's thread what changed since it was last drawn. What each copy shows is
+        remembered, so the sweep can repair an update that failed."""
+        notifier = self.notifier
+        if notifier is None or not request.card_ts:
             return
-        if await self.safely(
-            f"update the card of {request.id}", self.notifier.update_card(request)
-        ):
+        moved = request.card_drawn is not None and request.card_drawn != request.status
+        if await self.safely(f"update the card of {request.id}", notifier.update_card(request)):
             await self.storage.run(
                 self.storage.requests.set_fields, request.id, card_drawn=request.status
             )
+        for copy in await self.storage.run(self.storage.requests.copies, request.id):
+            if copy.drawn == request.status:
+                continue
+            if await self.safely(
+                f"update {copy.recipient}'s copy of {request.id}",
+                notifier.update_copy(request, copy.channel, copy.ts),
+            ):
+                await self.storage.run(self.storage.requests.copy_drawn, copy, request.status)
+        if moved:
+            await self.safely(f"tell the thread of {request.id}", notifier.narrate(request))
 
     async def tell(self, request: Request, text: str, agents: list[Agent] | None = None) -> None:
         if self.notifier:

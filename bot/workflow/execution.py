@@ -374,6 +374,7 @@ class Executor:
             "pending",
             AuditNote(SYSTEM, request.kind, "failed", detail(**fields)),
             decided_by=None,
+            detail=why,
         )
         if back is not None:
             await self.ctx.update_card(back)

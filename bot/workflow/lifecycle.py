@@ -218,7 +218,47 @@ class Lifecycle:
             card_ts=ts,
             card_drawn=request.status,
         )
-        return await ctx.load(request.id)
+        posted = await ctx.load(request.id)
+        if posted is not None:
+            await self._tell_approvers(posted, balance)
+        return posted
+
+    async def _tell_approvers(self, request: Request, balance: Decimal | None) -> None:
+        """A copy in each approver's DM, remembered so every copy follows the decision."""
+        ctx = self.ctx
+        assert ctx.notifier is not None
+        try:
+            placed = await ctx.notifier.notify_approvers(request, balance=balance)
+        except Exception:
+            logger.exception("could not tell the approvers about %s", request.id)
+            return
+        for recipient, channel, ts in placed:
+            await ctx.storage.run(
+                ctx.storage.requests.add_copy, request.id, recipient, channel, ts, request.status
+            )
+        await ctx.audit(SYSTEM, "notify_approvers", request.id, "ok", told=len(placed))
+
+    async def remind(self, request: Request) -> bool:
+        """Once per request, however many processes: the hold lapses soon."""
+        ctx = self.ctx
+        if ctx.notifier is None:
+            return False
+        if not await ctx.storage.run(ctx.storage.requests.claim_reminder, request.id, ctx.clock()):
+            return False
+        try:
+            placed = await ctx.notifier.remind(request)
+        except Exception:
+            logger.exception("could not remind the approvers of %s", request.id)
+            await ctx.audit(SYSTEM, "remind", request.id, "failed")
+            return True
+        for recipient, channel, ts in placed:
+            await ctx.storage.run(
+                ctx.storage.requests.add_copy, request.id, recipient, channel, ts, request.status
+            )
+        await ctx.audit(
+            SYSTEM, "remind", request.id, "ok", told=len(placed), lapses=request.hold_expires_at
+        )
+        return True
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -276,6 +316,7 @@ class Lifecycle:
             "approved",
             AuditNote(actor, "approve", detail=detail(binds=binding(request))),
             decided_by=actor,
+            detail="",
         )
         if approved is None:
             current = await ctx.load(request.id) or request
@@ -286,10 +327,40 @@ class Lifecycle:
                 sentences.refusal_code(current),
                 sentences.status_sentence(current),
             )
+        # Before any Flowyte call: every copy shows who approved, without buttons.
+        await ctx.update_card(approved)
         return await self.executor.execute(approved)
 
-    async def reject(self, actor: str, request_id: str) -> Decided | Refused:
+    async def rejectable(self, actor: str, request_id: str) -> Request | Refused:
+        """The request `actor` may now reject (or cancel, as its requester), or why not;
+        checked again when the reason is submitted."""
         ctx = self.ctx
+        request = await ctx.load(request_id)
+        if request is None:
+            return await ctx.refuse(
+                actor, "reject", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
+            )
+        if actor != request.requester and actor not in ctx.approvers:
+            return await ctx.refuse(
+                actor,
+                "reject",
+                request.id,
+                "not_approver",
+                "Only an approver or the requester can reject this request.",
+            )
+        if request.status not in ("held", "pending"):
+            return await ctx.refuse(
+                actor,
+                "reject",
+                request.id,
+                sentences.refusal_code(request),
+                sentences.status_sentence(request),
+            )
+        return request
+
+    async def reject(self, actor: str, request_id: str, reason: str = "") -> Decided | Refused:
+        ctx = self.ctx
+        reason = clean_user_text(reason, max_length=MAX_REASON)
         request = await ctx.load(request_id)
         if request is None:
             return await ctx.refuse(
@@ -308,7 +379,12 @@ class Lifecycle:
                 "Only an approver or the requester can reject this request.",
             )
         done = await ctx.transition(
-            request, ("held", "pending"), to_status, AuditNote(actor, action), decided_by=actor
+            request,
+            ("held", "pending"),
+            to_status,
+            AuditNote(actor, action, detail=detail(reason=reason or None)),
+            decided_by=actor,
+            detail=reason,
         )
         if done is None:
             current = await ctx.load(request.id) or request
@@ -324,7 +400,10 @@ class Lifecycle:
         await ctx.update_card(done)
         verb = "cancelled" if to_status == "cancelled" else f"rejected by <@{actor}>"
         if actor != done.requester:
-            await ctx.tell(done, f"Your request for {done.e164} was {verb}. Nothing was charged.")
+            why = f" Their reason: {reason}" if reason else ""
+            await ctx.tell(
+                done, f"Your request for {done.e164} was {verb}. Nothing was charged.{why}"
+            )
         return Decided(done, f"Request for {done.e164} {verb}.")
 
     async def expire(self, request: Request, actor: str = SYSTEM) -> Request | None:

@@ -52,6 +52,11 @@ class Sweep:
             if await self.executor.state_is_sealed(request):
                 await ctx.update_card(request)
                 count += 1
+        remind_before = ctx.clock() + timedelta(minutes=ctx.timing.remind_minutes)
+        due = await ctx.storage.run(requests.reminders_due, ctx.clock(), remind_before, BATCH)
+        for request in due:
+            if request.kind == "purchase" and await self.lifecycle.remind(request):
+                count += 1
         for request in await ctx.storage.run(requests.lapsed_holds, ctx.clock(), BATCH):
             if request.kind == "purchase" and await self.lifecycle.expire(request):
                 count += 1
@@ -72,6 +77,8 @@ class Sweep:
             moments.append(due["check"])
         if due["hold"] is not None:
             moments.append(due["hold"])
+        if due["reminder"] is not None:
+            moments.append(due["reminder"] - timedelta(minutes=ctx.timing.remind_minutes))
         if not moments:
             return float("inf")
         return max(0.0, (min(moments) - now).total_seconds())

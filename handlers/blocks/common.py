@@ -100,8 +100,10 @@ def slack_date(moment: datetime, fmt: str = "{date_short_pretty} at {time}") -> 
 
 
 def message(text: str, blocks: list[Block], *, sandbox: bool) -> Message:
+    """`text` is the fallback notifications show: the news first, the sandbox mark after it
+    (a notification cut to one line still says what happened)."""
     if sandbox:
-        return {"text": f"[SANDBOX] {text}", "blocks": [context(SANDBOX_NOTE), *blocks]}
+        return {"text": f"{text} [SANDBOX]", "blocks": [context(SANDBOX_NOTE), *blocks]}
     return {"text": text, "blocks": blocks}
 
 

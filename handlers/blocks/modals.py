@@ -1,9 +1,11 @@
-"""The modal asking why a number should be bought."""
+"""The modals asking why: why buy a number, why reject (or cancel) a request."""
 
 from __future__ import annotations
 
+from bot.money import usd
 from handlers import ids
 from handlers.blocks.common import Block
+from storage.requests import Request
 
 
 def build_reason_modal(request_id: str, e164: str) -> Block:
@@ -34,6 +36,52 @@ def build_reason_modal(request_id: str, e164: str) -> Block:
                     "placeholder": {
                         "type": "plain_text",
                         "text": "e.g. new support line for the Bay Area",
+                    },
+                },
+            },
+        ],
+    }
+
+
+def build_reject_modal(request: Request, *, cancelling: bool) -> Block:
+    """Reject (an approver) or cancel (the requester), with an optional reason that the card
+    and the requester will show. Closing the modal changes nothing."""
+    if request.kind == "release":
+        what = f"the release of {request.e164}"
+    else:
+        cost = f" for {usd(request.total_cost)}" if request.total_cost is not None else ""
+        what = f"the purchase of {request.e164}{cost}"
+    if cancelling:
+        question = (
+            f"Cancel your request for {what}? Nothing is charged, and the hold is given back."
+        )
+    else:
+        question = f"Reject <@{request.requester}>'s request for {what}? Nothing is charged."
+    return {
+        "type": "modal",
+        "callback_id": ids.REJECT_VIEW,
+        "private_metadata": request.id,
+        "title": {
+            "type": "plain_text",
+            "text": "Cancel request" if cancelling else "Reject request",
+        },
+        "submit": {"type": "plain_text", "text": "Cancel request" if cancelling else "Reject"},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": question}},
+            {
+                "type": "input",
+                "block_id": ids.REASON_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Why (optional)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.REASON_INPUT,
+                    "multiline": True,
+                    "max_length": 300,
+                    "placeholder": {
+                        "type": "plain_text",
+                        "text": "Shown on the card and to the requester",
                     },
                 },
             },

@@ -28,7 +28,7 @@ STATUS_LINES = {
     "purchased": ":white_check_mark: Approved by <@{by}> and *purchased*.",
     "released": ":white_check_mark: Approved by <@{by}> and *released* to the carrier.",
     "failed": ":x: Failed: {detail}",
-    "rejected": ":no_entry: Rejected by <@{by}>. The hold was released; nothing was charged.",
+    "rejected": ":no_entry: Rejected by <@{by}>; nothing was charged. Why: {detail}",
     "cancelled": ":no_entry: Cancelled by the requester. Nothing was charged.",
     "expired": ":alarm_clock: Hold expired before approval; nothing was charged. Request again.",
 }
@@ -80,25 +80,70 @@ def build_hold(request: Request, *, sandbox: bool) -> Message:
 
 def _approve_confirm(request: Request) -> Block:
     if request.kind == "release":
-        body = f"Release {request.e164} to the carrier? This cannot be undone."
+        body = f"Release {request.e164} to the carrier for good? Calls to it stop. This cannot be undone."
     else:
         body = f"Buy {request.e164} for {_money(request.total_cost)} now ({_money(request.monthly_cost)}/month after)?"
     return {
-        "title": {"type": "plain_text", "text": "Approve?"},
+        "title": {
+            "type": "plain_text",
+            "text": "Release for good?" if request.kind == "release" else "Approve?",
+        },
         "text": {"type": "plain_text", "text": body},
-        "confirm": {"type": "plain_text", "text": "Approve"},
+        "confirm": {
+            "type": "plain_text",
+            "text": "Release it" if request.kind == "release" else "Approve",
+        },
+        **({"style": "danger"} if request.kind == "release" else {}),
         "deny": {"type": "plain_text", "text": "Back"},
     }
 
 
-def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: bool) -> Message:
+def fallback(request: Request) -> str:
+    """What phones, notifications and screen readers show: who, what, how much."""
+    if request.kind == "release":
+        saves = f" (saves {_money(request.monthly_cost)}/month)" if request.monthly_cost else ""
+        return f"<@{request.requester}> asks to release {request.e164}{saves}"
+    return (
+        f"<@{request.requester}> asks to buy {request.e164} for {_money(request.total_cost)} "
+        f"(then {_money(request.monthly_cost)}/month)"
+    )
+
+
+def decision_actions(request: Request, *, block_id: str) -> Block:
+    """Approve and Reject, wherever a request is decided (card, DM, Home): the button values
+    are only the request id; who may, and whether it still can be, is decided on the server.
+    Releasing cannot be undone, so its Approve is the dangerous one."""
+    releasing = request.kind == "release"
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            button(
+                "Approve release" if releasing else "Approve",
+                ids.APPROVE,
+                request.id,
+                style="danger" if releasing else "primary",
+                confirm=_approve_confirm(request),
+            ),
+            button("Reject…", ids.REJECT, request.id),
+        ],
+    }
+
+
+def build_approval_card(
+    request: Request,
+    *,
+    balance: Decimal | None,
+    sandbox: bool,
+    approvers: tuple[str, ...] = (),
+) -> Message:
     """The card in the approval channel; redrawn in place as the request moves on.
 
     Everything in mrkdwn is numbot's; the requester's reason has a block of its own, in
-    plain_text, so no reason can add a line that looks like the card's.
+    plain_text, so no reason can add a line that looks like the card's. While it waits, it
+    calls on the approvers by name.
     """
     if request.kind == "release":
-        title = f"Release request: {request.e164}"
         lines = [
             f"*<@{request.requester}> asks to release {request.e164}* to the carrier.",
             ":warning: *This cannot be undone*: the number is gone for good, and calls to it stop.",
@@ -107,7 +152,6 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
     else:
         total = request.total_cost
         after = balance - total if balance is not None and total is not None else None
-        title = f"Purchase request: {request.e164}"
         expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "unknown"
         lines = [
             f"*<@{request.requester}> asks to buy {request.e164}.*",
@@ -122,34 +166,22 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
             lines.append(
                 f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."
             )
+    called = " ".join(f"<@{a}>" for a in sorted(approvers) if a != request.requester)
+    if request.status == "pending" and called:
+        lines.append(f"*Approvers:* {called}")
     blocks: list[Block] = [
         section("\n".join(lines), block_id=f"card:{request.id}"),
-        _reason_block(request),
+        reason_block(request),
     ]
     if request.status == "pending":
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"decide:{request.id}",
-                "elements": [
-                    button(
-                        "Approve",
-                        ids.APPROVE,
-                        request.id,
-                        style="primary",
-                        confirm=_approve_confirm(request),
-                    ),
-                    button("Reject", ids.REJECT, request.id, style="danger"),
-                ],
-            }
-        )
+        blocks.append(decision_actions(request, block_id=f"decide:{request.id}"))
     status = status_elements(request)
     status.append({"type": "mrkdwn", "text": f"·  request `{request.id}`"})
     blocks.append({"type": "context", "elements": status})
-    return message(title, blocks, sandbox=sandbox)
+    return message(fallback(request), blocks, sandbox=sandbox)
 
 
-def _reason_block(request: Request) -> Block:
+def reason_block(request: Request) -> Block:
     """The requester's words, labelled, in one plain_text: the label and the reason share a
     text object, so the reason always reads as what follows "Why:", never as a line of its own.
     """

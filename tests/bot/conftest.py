@@ -55,6 +55,10 @@ class RecordingNotifier:
         self.updated: list[Request] = []
         self.told: list[tuple[Request, str, list[Any] | None]] = []
         self.alerts: list[str] = []
+        self.notified: list[Request] = []
+        self.reminded: list[Request] = []
+        self.copies_updated: list[tuple[Request, str, str]] = []
+        self.narrated: list[Request] = []
 
     async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
         self.posted.append((request, balance))
@@ -62,6 +66,20 @@ class RecordingNotifier:
 
     async def update_card(self, request: Request) -> None:
         self.updated.append(request)
+
+    async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Any]:
+        self.notified.append(request)
+        return [(user, f"D{user}", f"2.{len(self.notified):04d}") for user in APPROVERS[:2]]
+
+    async def remind(self, request: Request) -> list[Any]:
+        self.reminded.append(request)
+        return [(APPROVERS[0], f"D{APPROVERS[0]}", f"3.{len(self.reminded):04d}")]
+
+    async def update_copy(self, request: Request, channel: str, ts: str) -> None:
+        self.copies_updated.append((request, channel, ts))
+
+    async def narrate(self, request: Request) -> None:
+        self.narrated.append(request)
 
     async def tell_requester(
         self, request: Request, text: str, *, agents: list[Any] | None = None

@@ -436,3 +436,53 @@ async def test_a_reason_is_made_inert_by_the_service_whoever_calls_it(env):
     stored = env.storage.requests.get(held.request.id).reason
     assert "\n" not in stored and "\u202e" not in stored and "\u200b" not in stored
     assert "\ud800" not in stored and stored.startswith("new line *Costs now:* $0.01")
+
+
+# --- approvers told and reminded ---------------------------------------------------------------
+
+
+async def test_approvers_get_a_copy_and_every_copy_follows_the_request(env):
+    request = await pending(env)
+    assert [r.id for r in env.notifier.notified] == [request.id]
+    copies = env.storage.requests.copies(request.id)
+    assert {c.recipient for c in copies} == set(APPROVERS[:2])
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided)
+    redrawn = {(channel, r.status) for r, channel, _ in env.notifier.copies_updated}
+    assert {(c.channel, "purchased") for c in copies} <= redrawn
+    assert {c.drawn for c in env.storage.requests.copies(request.id)} == {"purchased"}
+    told = [r.status for r in env.notifier.narrated]
+    assert told[0] == "approved" and told[-1] == "purchased"
+
+
+async def test_the_card_is_redrawn_as_approved_before_any_flowyte_call(env):
+    request = await pending(env)
+    env.transport.fail("GET", f"/numbers/available/{request.e164}", 503, times=2)
+    await env.service.approve(APPROVER, request.id)
+    statuses = [r.status for r in env.notifier.updated]
+    assert statuses[:2] == ["approved", "pending"]  # shown approved, then back: nothing bought
+    back = env.storage.requests.get(request.id)
+    assert back.status == "pending" and "re-check the price" in back.detail
+
+
+async def test_a_reminder_goes_out_once_when_the_hold_nears_its_end(env):
+    service = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=10))
+    request = await pending(env, service=service)
+    assert await service.resume() == 0  # 30 minutes left: nothing yet
+    env.clock.advance(minutes=21)  # 9 minutes left
+    assert await service.resume() == 1
+    other = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=10), fresh_db=True)
+    assert await other.resume() == 0 and await service.resume() == 0  # once, in any process
+    assert [r.id for r in env.notifier.reminded] == [request.id]
+    assert env.storage.requests.get(request.id).reminded_at == env.clock()
+    assert len(env.storage.requests.copies(request.id)) == 3  # two copies and the reminder
+    assert [e.action for e in env.audit() if e.subject == request.id][-1] == "remind"
+
+
+async def test_a_rejection_carries_its_reason_to_the_card_and_the_requester(env):
+    request = await pending(env)
+    result = await env.service.reject(APPROVER, request.id, "not this\nquarter \u202e")
+    assert isinstance(result, Decided) and result.request.detail == "not this quarter"
+    assert "Their reason: not this quarter" in env.notifier.texts[-1]
+    refused = await env.service.rejectable(SECOND, request.id)
+    assert isinstance(refused, Refused) and refused.code == "already_decided"

@@ -67,7 +67,9 @@ def test_purchase_answer_lost_but_flowyte_bought_is_settled_by_replay(bot, slack
 
 
 @pytest.mark.parametrize("status", [408, 504])
-def test_an_error_status_after_the_purchase_was_applied_is_unknown_not_failed(bot, slack, flowyte, status):
+def test_an_error_status_after_the_purchase_was_applied_is_unknown_not_failed(
+    bot, slack, flowyte, status
+):
     _e164, request_id = pending_request(bot, slack)
     flowyte.add_fault("POST", r"/numbers/purchase$", times=1, status=status, after_delay_apply=True)
     _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
@@ -115,7 +117,9 @@ def test_an_unreadable_owned_list_never_turns_a_charge_into_nothing_was_charged(
     bot = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
         _, request_id = pending_request(bot, slack)
-        flowyte.add_fault("POST", r"/numbers/purchase$", times=1, status=504, after_delay_apply=True)
+        flowyte.add_fault(
+            "POST", r"/numbers/purchase$", times=1, status=504, after_delay_apply=True
+        )
         flowyte.add_fault("POST", r"/numbers/purchase$", status=503)  # replays fail too
         maintenance = "<html><body>Down for maintenance</body></html>"
         flowyte.add_fault("GET", r"/numbers$", status=200, body=maintenance)

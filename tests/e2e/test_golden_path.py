@@ -12,6 +12,7 @@ from tests.e2e.harness import (
     MALLORY,
     SECRETS,
     BotProcess,
+    calls_made,
     find_element,
     reply,
     texts,
@@ -60,7 +61,7 @@ def run_cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
     e164, request_id = hold_number(bot, slack)
-    assert [c.json for c in flowyte.calls("POST", "/numbers/reserve")] == [{"e164": e164}]
+    assert [c.json for c in calls_made(flowyte, "POST", "/numbers/reserve")] == [{"e164": e164}]
 
     card = request_purchase(bot, slack, request_id)
     card_text = texts(card.body)
@@ -92,9 +93,11 @@ def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
         "rsv_"
     )
     assert purchases[0].idempotency_key == f"numbot-purchase-{request_id}"
-    update = slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body))[
-        -1
-    ]
+    update = slack.wait_for(
+        lambda c: c.method == "chat.update"
+        and c.body["channel"] == APPROVAL_CHANNEL
+        and "purchased" in texts(c.body)
+    )[-1]
     assert update.body["ts"] == card.response["ts"] and f"<@{BOB}>" in texts(update.body)
     assert not any(
         e.get("action_id") == ids.APPROVE
@@ -159,9 +162,16 @@ def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
 def test_reject_releases_the_hold_and_tells_the_requester(bot, slack, flowyte):
     _, request_id = hold_number(bot, slack)
     request_purchase(bot, slack, request_id)
-    _, rid = bot.click(ids.REJECT, request_id, user=BOB, channel=APPROVAL_CHANNEL)
-    assert "rejected" in texts(reply(slack, rid))
-    reservation_id = flowyte.calls("POST", "/numbers/reserve")[0].json  # the hold numbot took...
+    bot.click(ids.REJECT, request_id, user=BOB, channel=APPROVAL_CHANNEL)  # asks why first
+    slack.wait_for(lambda c: c.method == "views.open" and "Reject" in texts(c.body["view"]))
+    response = bot.submit_view(
+        ids.REJECT_VIEW,
+        {ids.REASON_BLOCK: {ids.REASON_INPUT: "wrong area code"}},
+        user=BOB,
+        private_metadata=request_id,
+    )
+    assert response.status_code == 200
+    reservation_id = calls_made(flowyte, "POST", "/numbers/reserve")[0].json  # the hold...
     released = flowyte.calls("DELETE", path_regex=r"/numbers/reserve/rsv_")  # ...is given back
     assert reservation_id and len(released) == 1 and released[0].status in (200, 204)
     slack.wait_for(lambda c: c.method == "chat.update" and "Rejected" in texts(c.body))
@@ -170,6 +180,7 @@ def test_reject_releases_the_hold_and_tells_the_requester(bot, slack, flowyte):
             c.method == "chat.postMessage"
             and c.body.get("channel") == ALICE
             and "rejected" in texts(c.body)
+            and "wrong area code" in texts(c.body)
         )
     )
     _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
@@ -190,7 +201,7 @@ def test_bad_input_gets_usage_in_the_ack_and_reaches_nobody(bot, slack, flowyte)
         body = response.json()
         assert "/numbers help" in texts(body)
         assert "<!channel>" not in json.dumps(body)
-    assert flowyte.calls() == []
+    assert calls_made(flowyte) == []
 
 
 def test_forged_and_stale_requests_are_refused(bot, slack, flowyte):
@@ -208,7 +219,7 @@ def test_forged_and_stale_requests_are_refused(bot, slack, flowyte):
         bot.post(body, headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
         == 401
     )
-    assert flowyte.calls() == []
+    assert calls_made(flowyte) == []
     assert slack.calls("response_url") == []
     import sqlite3
 

@@ -44,7 +44,7 @@ def mrkdwn(message: dict[str, Any]) -> str:
 
 def assert_inert_card(card: dict[str, Any], why: str) -> None:
     formatted = mrkdwn(card)
-    for forged in ("$0.01", "purchased", "U0BOB", "urgent", "signed off", "$9.99"):
+    for forged in ("$0.01", "purchased", "Approved by <@U0BOB>", "urgent", "signed off", "$9.99"):
         assert forged not in formatted, formatted
     reason_texts = [
         n for n in walk(card["blocks"]) if n.get("type") == "plain_text" and "Why:" in n["text"]
@@ -90,9 +90,12 @@ def test_a_forging_reason_with_a_lone_surrogate_is_recorded_and_shown_inert(
     assert run_cli(bot, "audit", "verify").returncode == 0
 
     # The card stays inert when it is redrawn after the decision.
-    _, rid = bot.click(ids.REJECT, request_id, user=CAROL, channel=APPROVAL_CHANNEL)
-    reply(slack, rid)
-    [update] = slack.wait_for("chat.update")
+    bot.click(ids.REJECT, request_id, user=CAROL, channel=APPROVAL_CHANNEL)  # asks why
+    slack.wait_for(lambda c: c.method == "views.open" and "Reject" in json.dumps(c.body))
+    bot.submit_view(ids.REJECT_VIEW, {}, user=CAROL, private_metadata=request_id)
+    update = slack.wait_for(
+        lambda c: c.method == "chat.update" and c.body["channel"] == APPROVAL_CHANNEL
+    )[0]
     assert_inert_card(update.body, CLEANED)
 
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from bot.serve import MAX_CONNECTIONS
-from tests.e2e.harness import ALICE, SIGNING_SECRET, BotProcess, reply, texts
+from tests.e2e.harness import ALICE, SIGNING_SECRET, BotProcess, calls_made, reply, texts
 from tests.fakes.slack_requests import block_action_body, slash_command_body
 
 MiB = 1024 * 1024
@@ -264,7 +264,7 @@ def test_unsigned_and_malformed_requests_get_4xx_never_a_500_or_a_traceback(bot,
     assert len(refused) == len(UNSIGNED) + 1 + len(signed_but_malformed) + 1
     assert "Applying " not in output  # bolt logs each middleware it applies: it saw nothing
     assert audit_entries(bot) == 0
-    assert flowyte.calls() == [] and slack.calls("response_url") == []
+    assert calls_made(flowyte) == [] and slack.calls("response_url") == []
 
 
 # --------------------------------------------------------------------------- "payload"

@@ -5,7 +5,16 @@ several words needs no quotes."""
 import httpx
 
 from handlers import ids
-from tests.e2e.harness import ALICE, FLOWYTE_KEY, MALLORY, BotProcess, find_element, reply, texts
+from tests.e2e.harness import (
+    ALICE,
+    FLOWYTE_KEY,
+    MALLORY,
+    BotProcess,
+    calls_made,
+    find_element,
+    reply,
+    texts,
+)
 
 
 def reserve_values(message) -> list[str]:
@@ -49,8 +58,8 @@ def test_a_forged_page_button_searches_nothing(bot: BotProcess, slack, flowyte):
         assert "<!channel>" not in texts(told)
     _, rid = bot.click(ids.LIST_NEXT, "99999", user=MALLORY)
     assert "page button" in texts(reply(slack, rid))
-    assert flowyte.calls("GET", "/numbers/search") == []
-    assert flowyte.calls("GET", "/numbers") == []
+    assert calls_made(flowyte, "GET", "/numbers/search") == []
+    assert calls_made(flowyte, "GET", "/numbers") == []
 
 
 def import_numbers(flowyte, count: int) -> list[str]:

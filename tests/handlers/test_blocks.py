@@ -269,7 +269,7 @@ def test_messages_respect_slack_limits_and_the_sandbox_banner(name: str, sandbox
     check_limits(message)
     banner = {"type": "context", "elements": [{"type": "mrkdwn", "text": SANDBOX_NOTE}]}
     if sandbox:
-        assert message["text"].startswith("[SANDBOX] ")
+        assert message["text"].endswith(" [SANDBOX]")
         assert message["blocks"][0] == banner
         assert banner not in message["blocks"][1:]
     else:
@@ -375,10 +375,11 @@ def test_pending_purchase_card() -> None:
         request.id,
         "primary",
     )
-    assert (reject["action_id"], reject["value"], reject["style"]) == (
+    # Reject asks for a reason in a modal first: one tap decides nothing, so no danger style.
+    assert (reject["action_id"], reject["value"], reject.get("style")) == (
         ids.REJECT,
         request.id,
-        "danger",
+        None,
     )
     assert "$2.15" in approve["confirm"]["text"]["text"]  # setup + first month
     assert request.e164 in approve["confirm"]["text"]["text"]
@@ -509,7 +510,7 @@ def test_decided_cards_have_no_buttons_and_say_the_status(
 
 def test_card_update_keeps_the_sandbox_banner() -> None:
     message = build_approval_card(make_request(status="rejected"), balance=None, sandbox=True)
-    assert message["text"].startswith("[SANDBOX] ")
+    assert message["text"].endswith(" [SANDBOX]")
     assert SANDBOX_NOTE in all_text(message)
 
 
@@ -755,7 +756,7 @@ def test_approval_card_for_any_request(
     tame = dataclasses.replace(request, reason="r", detail="d")
     tame_card = build_approval_card(tame, balance=balance, sandbox=sandbox)
     assert mrkdwn_texts(message) == mrkdwn_texts(tame_card)
-    assert message["text"].startswith("[SANDBOX] ") is sandbox
+    assert message["text"].endswith(" [SANDBOX]") is sandbox
     if status == "pending":
         [actions] = actions_blocks(message)
         assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
@@ -828,7 +829,7 @@ def test_hold_message_shape() -> None:
     request = make_request(status="held", reason="")
     message = build_hold(request, sandbox=True)
     check_limits(message)
-    assert message["text"] == f"[SANDBOX] {request.e164} is held for you."
+    assert message["text"] == f"{request.e164} is held for you. [SANDBOX]"
     [actions] = actions_blocks(message)
     assert [(e["action_id"], e["value"]) for e in actions["elements"]] == [
         (ids.REQUEST_PURCHASE, request.id)

@@ -24,7 +24,7 @@ async def test_unexpected_errors_get_a_reference_and_no_secret(caplog):
     assert len(sent) == 1
     text = sent[0]["text"]
     reference = text.split("reference `")[1].split("`")[0]
-    assert text.startswith("[SANDBOX]") and len(reference) == 8
+    assert text.endswith("[SANDBOX]") and len(reference) == 8
     assert reference in caplog.text and "xoxb-1234567890-secret" not in caplog.text
 
 

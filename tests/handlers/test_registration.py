@@ -182,7 +182,7 @@ async def test_every_manifest_slash_command_is_handled(
         response = await dispatch(app, slash_command_body("help", REQUESTER, command=command))
         assert response.status == 200, response.body
         body = json.loads(response.body)
-        assert body["text"].startswith("[SANDBOX] numbot help")
+        assert body["text"].startswith("numbot help") and body["text"].endswith("[SANDBOX]")
         assert all(
             f"/numbers {escape_usage(s.usage)}" in response.body for s in SUBCOMMANDS.values()
         )
@@ -214,7 +214,7 @@ async def test_every_action_id_is_handled(
     response = await dispatch(app, body)
     assert response.status == 200, response.body
     reply = await answered(slack, rid)
-    assert reply["response_type"] == "ephemeral" and reply["text"].startswith("[SANDBOX]")
+    assert reply["response_type"] == "ephemeral" and reply["text"].endswith("[SANDBOX]")
     assert service.calls, "the listener never reached the service"
 
 
@@ -222,6 +222,7 @@ async def test_every_action_id_is_handled(
 SUBMISSIONS: dict[str, dict[str, dict[str, Any]]] = {
     ids.PURCHASE_REASON_VIEW: {ids.REASON_BLOCK: {ids.REASON_INPUT: "new support line"}},
     ids.SEARCH_VIEW: {"area_code": {ids.SEARCH_INPUT: "415"}},
+    ids.REJECT_VIEW: {ids.REASON_BLOCK: {ids.REASON_INPUT: "not this quarter"}},
 }
 
 
@@ -234,7 +235,10 @@ async def test_every_view_callback_id_is_handled(
     )
     response = await dispatch(app, body)
     assert response.status == 200, response.body
-    await slack.async_wait_for("chat.postMessage", timeout=5)
+    if callback_id == ids.REJECT_VIEW:  # refused before the modal closes: told in place
+        assert json.loads(response.body)["response_action"] == "errors"
+    else:
+        await slack.async_wait_for("chat.postMessage", timeout=5)
     assert service.calls
 
 
@@ -279,7 +283,7 @@ async def test_help_and_usage_errors_are_answered_in_the_ack(
     response = await dispatch(app, slash_command_body(text, REQUESTER))
     assert response.status == 200
     body = json.loads(response.body)
-    assert body["text"].startswith("[SANDBOX]") and body["blocks"]
+    assert body["text"].endswith("[SANDBOX]") and body["blocks"]
     assert "<!channel>" not in response.body
     assert service.calls == []
 
@@ -362,7 +366,7 @@ EXPECTED = {
     ids.RESERVE: ("reserve", (APPROVER, "+14155550100")),
     ids.REQUEST_PURCHASE: ("requestable", (APPROVER, "req_0123456789ab")),
     ids.APPROVE: ("approve", (APPROVER, "req_0123456789ab")),
-    ids.REJECT: ("reject", (APPROVER, "req_0123456789ab")),
+    ids.REJECT: ("rejectable", (APPROVER, "req_0123456789ab")),
     ids.ASSIGN_AGENT: ("assign_purchased", (APPROVER, "req_0123456789ab", "agt_1")),
     ids.PUBLISH: ("publish", (APPROVER, "agt_1")),
     ids.SEARCH_PREVIOUS: ("search", (APPROVER, PAGED_QUERY)),
@@ -587,7 +591,8 @@ async def test_a_listener_that_raises_gets_a_reference_reply(
     assert (await dispatch(exploding_app, body)).status == 200
     assert time.monotonic() - started < 1.0
     reply = await answered(slack, rid)
-    assert reply["text"].startswith("[SANDBOX] :warning: Something went wrong")
+    assert reply["text"].startswith(":warning: Something went wrong")
+    assert reply["text"].endswith("[SANDBOX]")
     assert "reference `" in reply["text"]
     assert reply["response_type"] == "ephemeral" and reply.get("replace_original") is False
     assert "xoxb-leaked-token" not in json.dumps(reply)

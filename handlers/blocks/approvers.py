@@ -1,0 +1,101 @@
+"""What approvers see outside the card: their DM copy, the reminder, and the card's thread."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from decimal import Decimal
+
+from bot.money import usd
+from handlers.blocks.common import Block, Message, literal, message, section, slack_date
+from handlers.blocks.requests import decision_actions, fallback, reason_block, status_elements
+from storage.requests import Request
+
+
+def mentions(approvers: Collection[str], requester: str) -> str:
+    """The approvers a card calls on: everyone who may decide, never the requester."""
+    return " ".join(f"<@{user}>" for user in sorted(approvers) if user != requester)
+
+
+def _summary(request: Request, balance: Decimal | None) -> str:
+    if request.kind == "release":
+        return (
+            f"*<@{request.requester}> asks to release {request.e164}* to the carrier "
+            f"(saves {usd(request.monthly_cost) if request.monthly_cost is not None else 'unknown'}"
+            "/month). :warning: This cannot be undone."
+        )
+    total = usd(request.total_cost) if request.total_cost is not None else "an unknown amount"
+    monthly = usd(request.monthly_cost) if request.monthly_cost is not None else "unknown"
+    line = f"*<@{request.requester}> asks to buy {request.e164}* for {total} now, then {monthly}/month."
+    if balance is not None and request.total_cost is not None:
+        line += f" Wallet: {usd(balance)} → {usd(balance - request.total_cost)} after."
+    return line
+
+
+def build_approver_copy(
+    request: Request, *, balance: Decimal | None, sandbox: bool, heading: str = ""
+) -> Message:
+    """An approver's DM: the request in brief, and the same Approve / Reject as the card
+    (same action ids, same request id: the service checks everything at click time)."""
+    lines = [heading] if heading else []
+    lines.append(_summary(request, balance))
+    if request.status == "pending" and request.hold_expires_at and request.kind == "purchase":
+        lines.append(f"The hold lapses {slack_date(request.hold_expires_at)}.")
+    if request.card_channel:
+        lines.append(f"The card is in <#{request.card_channel}>.")
+    blocks: list[Block] = [section("\n".join(lines)), reason_block(request)]
+    if request.status == "pending":
+        blocks.append(decision_actions(request, block_id=f"decide_dm:{request.id}"))
+    blocks.append({"type": "context", "elements": status_elements(request)})
+    return message(fallback(request), blocks, sandbox=sandbox)
+
+
+def build_reminder(request: Request, *, sandbox: bool) -> Message:
+    expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "soon"
+    heading = f":alarm_clock: *Reminder*: the hold on {request.e164} lapses {expires}; after that nothing can be bought."
+    return build_approver_copy(request, balance=None, sandbox=sandbox, heading=heading)
+
+
+def build_reminder_for_requester(request: Request, *, sandbox: bool) -> Message:
+    expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "soon"
+    text = (
+        f":alarm_clock: Your request for {request.e164} is still waiting for an approver, and "
+        f"the hold lapses {expires}. The approvers were reminded."
+    )
+    return message(f"Your hold on {request.e164} lapses soon", [section(text)], sandbox=sandbox)
+
+
+def build_thread_reminder(request: Request, approvers: Collection[str]) -> Message:
+    expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "soon"
+    text = f":alarm_clock: {mentions(approvers, request.requester)} the hold lapses {expires}: approve or reject before then."
+    return {"text": f"Reminder: {request.e164} lapses soon", "blocks": [section(text)]}
+
+
+_STORY = {
+    "approved": ":gear: Approved by <@{by}>; {verb} now.",
+    "checking": ":mag: Flowyte did not confirm in time: checking with Flowyte whether it went through.",
+    "purchased": ":white_check_mark: Bought{cost}.",
+    "released": ":white_check_mark: Released to the carrier.",
+    "failed": ":x: Failed; nothing more will happen. Why:",
+    "rejected": ":no_entry: Rejected by <@{by}>. Why:",
+    "cancelled": ":no_entry: Cancelled by the requester.",
+    "expired": ":alarm_clock: The hold lapsed before anyone approved; nothing was bought.",
+    "pending": ":leftwards_arrow_with_hook: Nothing was bought, and the request waits for approval again. Why:",
+}
+_WITH_DETAIL = ("failed", "rejected", "pending")
+
+
+def build_story_line(request: Request) -> Message | None:
+    """One line for the card's thread when the request moves (None: nothing to tell)."""
+    template = _STORY.get(request.status)
+    if template is None:
+        return None
+    verb = "releasing" if request.kind == "release" else "buying"
+    cost = f" for {usd(request.total_cost)}" if request.total_cost is not None else ""
+    text = template.format(by=request.decided_by or "?", verb=verb, cost=cost)
+    elements: list[Block] = [{"type": "mrkdwn", "text": text}]
+    if request.status in _WITH_DETAIL:
+        elements.append(literal(request.detail or "none given"))
+    return {
+        "text": f"{request.e164}: {request.status}",
+        "blocks": [{"type": "context", "elements": elements}],
+    }

@@ -1,0 +1,40 @@
+"""The reject (or cancel) modal was submitted: decide, with the optional reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.outcomes import Refused
+from bot.text import clean_user_text
+from bot.workflow import NumbersService
+from handlers import ids
+from handlers.blocks.common import refusal
+
+MAX_REASON = 300
+
+
+async def reject_submitted(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, service: NumbersService
+) -> None:
+    values = view.get("state", {}).get("values", {})
+    typed = str(values.get(ids.REASON_BLOCK, {}).get(ids.REASON_INPUT, {}).get("value") or "")
+    reason = clean_user_text(typed, max_length=MAX_REASON + 1)
+    if len(reason) > MAX_REASON:
+        await ack(
+            response_action="errors",
+            errors={ids.REASON_BLOCK: f"Keep it under {MAX_REASON} characters."},
+        )
+        return
+    actor = body["user"]["id"]
+    request_id = str(view.get("private_metadata", ""))
+    # Still possible? Checked before the modal closes, so a late reject is told in place.
+    still = await service.rejectable(actor, request_id)
+    if isinstance(still, Refused):
+        await ack(response_action="errors", errors={ids.REASON_BLOCK: still.message[:150]})
+        return
+    await ack()
+    decided = await service.reject(actor, request_id, reason)
+    if isinstance(decided, Refused):  # decided by someone else in the meantime
+        await client.chat_postMessage(
+            channel=actor, **refusal(decided.message, sandbox=service.sandbox)
+        )

@@ -100,3 +100,20 @@ class AgentMatches:
 
     agents: list[Agent]
     total: int
+
+
+@dataclass(frozen=True)
+class AlreadyHeld:
+    """Reserve, for a number the person already holds (held, or pending approval): nothing
+    new was reserved; `request` is their hold."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Holds:
+    """A person's own open work: holds not yet requested, and requests waiting for approval,
+    soonest to lapse first. `approvers`: who may approve their requests (not themselves)."""
+
+    requests: list[Request]
+    approvers: tuple[str, ...]

@@ -5,6 +5,7 @@
                                -> Executor    carry out an approval once; settle unknowns
                                -> Routing     assign, unassign, publish, import
                                -> Sweep       finish what was left half-done, by due time
+                               -> HoldList    a person's own holds and waiting requests
 
 Pure decisions live apart and are tested alone: `integrity` (is this approval real?),
 `evidence` (what do Flowyte's answers prove?), `sentences` (what to say). The service
@@ -23,6 +24,7 @@ from bot.storage_runner import Storage
 from bot.workflow.catalogue import Catalogue
 from bot.workflow.context import Context, Timing, utcnow
 from bot.workflow.execution import Executor
+from bot.workflow.holds import HoldList
 from bot.workflow.lifecycle import Lifecycle
 from bot.workflow.routing import Routing
 from bot.workflow.sweep import Sweep
@@ -70,6 +72,7 @@ class NumbersService:
         self.request_release = self.lifecycle.request_release
         self.approve = self.lifecycle.approve
         self.reject = self.lifecycle.reject
+        self.holds = HoldList(self.ctx).holds
         self.assign = routing.assign
         self.assign_purchased = routing.assign_purchased
         self.unassign = routing.unassign

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from bot.flowyte.models import Agent
+from bot.outcomes import Digest
 from storage.requests import Request
 
 
@@ -31,4 +32,8 @@ class Notifier(Protocol):
     async def alert(self, text: str) -> None:
         """Something operators must look at (a request numbot refuses to trust, a check that
         drags on): posted where the approvers are."""
+        ...
+
+    async def post_digest(self, digest: Digest) -> tuple[str, str]:
+        """Post the daily digest where the approvers are; return (channel, ts)."""
         ...

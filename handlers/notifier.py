@@ -6,7 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from bot.flowyte.models import Agent
+from bot.outcomes import Digest
 from handlers.blocks.common import plain
+from handlers.blocks.digest import build_digest
 from handlers.blocks.requests import build_approval_card
 from handlers.blocks.routing import build_purchased_dm
 from storage.requests import Request
@@ -40,3 +42,8 @@ class SlackNotifier:
         await self.client.chat_postMessage(
             channel=self.approval_channel, **plain(text, sandbox=self.sandbox)
         )
+
+    async def post_digest(self, digest: Digest) -> tuple[str, str]:
+        message = build_digest(digest, sandbox=self.sandbox)
+        response = await self.client.chat_postMessage(channel=self.approval_channel, **message)
+        return str(response["channel"]), str(response["ts"])

@@ -110,6 +110,7 @@ def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersSe
         notifier=notifier,
         sandbox=settings.sandbox,
         timing=timing_for(settings, flowyte),
+        digest_hour=settings.NUMBOT_DIGEST_HOUR,
     )
 
 

@@ -7,6 +7,7 @@ values, not exceptions; the Slack layer turns each into a reply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from bot.flowyte.models import (
@@ -100,3 +101,55 @@ class AgentMatches:
 
     agents: list[Agent]
     total: int
+
+
+@dataclass(frozen=True)
+class AlreadyHeld:
+    """Reserve, for a number the person already holds (held, or pending approval): nothing
+    new was reserved; `request` is their hold."""
+
+    request: Request
+
+
+@dataclass(frozen=True)
+class Holds:
+    """A person's own open work: holds not yet requested, and requests waiting for approval,
+    soonest to lapse first. `approvers`: who may approve their requests (not themselves)."""
+
+    requests: list[Request]
+    approvers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """What happened on one UTC day, from the sealed audit log.
+
+    `outcomes`: requests that reached each final state that day; `spent`: the sum of what
+    the day's purchases cost (`unpriced`: purchases with no recorded amount); `refusals`:
+    refused actions, by action; `still_checking`: requests whose outcome numbot was still
+    checking with Flowyte when the digest was made.
+    """
+
+    day: date
+    spent: Decimal
+    unpriced: int
+    requested: int
+    outcomes: dict[str, int]
+    still_checking: int
+    refusals: dict[str, int]
+
+    @property
+    def quiet(self) -> bool:
+        return not (
+            self.requested or any(self.outcomes.values()) or self.still_checking or self.refusals
+        )
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A day's summary, and the audit log as it stood once the digest was sealed into it:
+    `entries` entries, the newest (the digest's own) with hash `head`."""
+
+    summary: DaySummary
+    head: str
+    entries: int

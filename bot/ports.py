@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from bot.flowyte.models import Agent
+from bot.outcomes import Digest
 from storage.requests import Request
 
 # Where a copy of a card landed: (recipient user id, channel, ts).
@@ -51,4 +52,8 @@ class Notifier(Protocol):
     async def alert(self, text: str) -> None:
         """Something operators must look at (a request numbot refuses to trust, a check that
         drags on): posted where the approvers are."""
+        ...
+
+    async def post_digest(self, digest: Digest) -> tuple[str, str]:
+        """Post the daily digest where the approvers are; return (channel, ts)."""
         ...

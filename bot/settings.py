@@ -33,6 +33,8 @@ SANDBOX_AUDIT_KEY = "numbot-sandbox-audit-key-not-a-secret-0000"
 
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
+DEFAULT_DIGEST_HOUR = 9  # UTC: yesterday's digest is posted after this hour
+
 # Slack's signing secrets are 32 hex characters; anything shorter is a truncated paste, a
 # placeholder or a guessable secret, and anyone who knows it can sign requests as Slack.
 MIN_SIGNING_SECRET = 32
@@ -73,6 +75,7 @@ class Settings(BaseSettings):
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
     NUMBOT_AUDIT_KEY: SecretStr | None = None
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
+    NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)
@@ -137,6 +140,27 @@ class Settings(BaseSettings):
     def _check_channel(cls, value: str | None) -> str | None:
         if value is not None and not _SLACK_CHANNEL_ID.fullmatch(value):
             raise ValueError(f"{value!r} is not a Slack channel id (expected C…/G…)")
+        return value
+
+    @field_validator("NUMBOT_DIGEST_HOUR", mode="before")
+    @classmethod
+    def _hour_or_off(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text == "off":
+            return None
+        if text == "":
+            return DEFAULT_DIGEST_HOUR
+        if not text.isascii() or not text.isdigit():
+            raise ValueError(f"{value!r} is not an hour: use 0-23 (UTC), or off")
+        return int(text)
+
+    @field_validator("NUMBOT_DIGEST_HOUR")
+    @classmethod
+    def _an_hour(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 23:
+            raise ValueError(f"{value} is not an hour: use 0-23 (UTC), or off")
         return value
 
     @field_validator("NUMBOT_LOG_LEVEL")

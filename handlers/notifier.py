@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.flowyte.models import Agent
+from bot.outcomes import Digest
 from bot.ports import Placed
 from handlers.blocks.approvers import (
     build_approver_copy,
@@ -17,6 +18,7 @@ from handlers.blocks.approvers import (
     build_thread_reminder,
 )
 from handlers.blocks.common import plain
+from handlers.blocks.digest import build_digest
 from handlers.blocks.requests import build_approval_card
 from handlers.blocks.routing import build_purchased_dm
 from storage.requests import Request
@@ -108,3 +110,8 @@ class SlackNotifier:
         await self.client.chat_postMessage(
             channel=self.approval_channel, **plain(text, sandbox=self.sandbox)
         )
+
+    async def post_digest(self, digest: Digest) -> tuple[str, str]:
+        message = build_digest(digest, sandbox=self.sandbox)
+        response = await self.client.chat_postMessage(channel=self.approval_channel, **message)
+        return str(response["channel"]), str(response["ts"])

@@ -96,8 +96,13 @@ class VerifyResult:
     legacy: int = 0  # entries from before the key, bound by the reseal entry
 
 
+def stamp(moment: datetime) -> str:
+    """An entry's `at`: UTC, microseconds, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -293,6 +298,20 @@ class AuditLog:
         """The entries that moved `subject` (a request) from state to state, oldest first."""
         cursor = self.db.conn.execute(
             f"{_SELECT} WHERE subject = ? AND state IS NOT NULL ORDER BY seq", (subject,)
+        )
+        return [_row(row) for row in cursor]
+
+    def entry(self, seq: int) -> AuditEntry | None:
+        row = self.db.conn.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
+        return _row(row) if row else None
+
+    def digest_facts(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        """The entries written in [start, end) that moved a request or refused someone, oldest
+        first: what a daily digest counts (served by the audit_digest_facts index)."""
+        cursor = self.db.conn.execute(
+            f"{_SELECT} WHERE at >= ? AND at < ? "
+            "AND (state IS NOT NULL OR outcome = 'refused') ORDER BY at, seq",
+            (stamp(start), stamp(end)),
         )
         return [_row(row) for row in cursor]
 

@@ -84,6 +84,36 @@ def _m003_money_truth(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_digest(db: sqlite_utils.Database) -> None:
+    """The daily digest, and a person's own open requests, found by index."""
+    # The digest reads one day of the entries that moved a request or refused someone.
+    db.execute(
+        "CREATE INDEX audit_digest_facts ON audit (at) "
+        "WHERE state IS NOT NULL OR outcome = 'refused'"
+    )
+    # One row per summarised UTC day, written with its sealed `digest` entry (the claim);
+    # posted_at stays NULL until Slack took the post, and lease_until keeps a second
+    # process from posting it while one is (or may still be) trying.
+    db.execute(
+        """
+        CREATE TABLE digests (
+            day         TEXT PRIMARY KEY,
+            seq         INTEGER NOT NULL,
+            lease_until TEXT NOT NULL,
+            attempts    INTEGER NOT NULL DEFAULT 1,
+            posted_at   TEXT,
+            channel     TEXT,
+            ts          TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX digests_unposted ON digests (lease_until) WHERE posted_at IS NULL")
+    db.execute(
+        "CREATE INDEX requests_open_by_requester ON requests (requester, e164) "
+        "WHERE status IN ('held', 'pending')"
+    )
+
+
 def _m006_approvers_told(db: sqlite_utils.Database) -> None:
     """Every copy of a request's card (approvers' DMs), and reminders sent once."""
     db.execute(
@@ -109,6 +139,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
     ("003_money_truth", _m003_money_truth),
+    ("005_digest", _m005_digest),  # numbered after 004_home (App Home)
     ("006_approvers_told", _m006_approvers_told),
 ]
 

@@ -380,6 +380,35 @@ class RequestStore:
             "reminder": _parse_time(row[4]),  # when the hold lapses; remind that much earlier
         }
 
+    # -- a person's own work, and what the digest counts --------------------------------------
+
+    def open_of(self, requester: str, now: datetime) -> list[Request]:
+        """`requester`'s holds and requests waiting for approval, whose hold (if any) has not
+        lapsed at `now`; soonest to lapse first (served by requests_open_by_requester)."""
+        rows = self.db.query(
+            "SELECT * FROM requests WHERE requester = ? AND status IN ('held', 'pending') "
+            "AND (hold_expires_at IS NULL OR hold_expires_at > ?) "
+            "ORDER BY hold_expires_at IS NULL, hold_expires_at, created_at",
+            [requester, _to_row({"hold_expires_at": now})["hold_expires_at"]],
+        )
+        return [_from_row(r) for r in rows]
+
+    def open_hold(self, requester: str, e164: str, now: datetime) -> Request | None:
+        """`requester`'s live hold on `e164` (held, or pending approval), if there is one."""
+        rows = self._select(
+            "requester = ? AND e164 = ? AND kind = 'purchase' "
+            "AND status IN ('held', 'pending') AND hold_expires_at > ? "
+            "ORDER BY created_at DESC",
+            [requester, e164, _to_row({"hold_expires_at": now})["hold_expires_at"]],
+            1,
+        )
+        return rows[0] if rows else None
+
+    def count_checking(self) -> int:
+        """Requests whose outcome numbot is still checking with Flowyte."""
+        row = self.db.execute("SELECT count(*) FROM requests WHERE status = 'checking'").fetchone()
+        return int(row[0])
+
     def open_for_number(self, e164: str, kind: str) -> list[Request]:
         """Requests for this number that have not reached a final status."""
         return [

@@ -91,7 +91,7 @@ def test_usage_hint_names_every_subcommand(manifest: dict[str, Any]) -> None:
     hint = manifest["features"]["slash_commands"][0]["usage_hint"]
     subcommands = {part.split()[0] for part in hint.split("|")}
     assert subcommands == {
-        *("search", "list", "wallet", "assign", "unassign"),
+        *("search", "list", "wallet", "holds", "assign", "unassign"),
         *("publish", "release", "import", "help"),
     }
 

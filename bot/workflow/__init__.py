@@ -5,6 +5,8 @@
                                -> Executor    carry out an approval once; settle unknowns
                                -> Routing     assign, unassign, publish, import
                                -> Sweep       finish what was left half-done, by due time
+                               -> HoldList    a person's own holds and waiting requests
+                               -> Digests     the daily digest, claimed once, then posted
 
 Pure decisions live apart and are tested alone: `integrity` (is this approval real?),
 `evidence` (what do Flowyte's answers prove?), `sentences` (what to say). The service
@@ -22,7 +24,9 @@ from bot.ports import Notifier
 from bot.storage_runner import Storage
 from bot.workflow.catalogue import Catalogue
 from bot.workflow.context import Context, Timing, utcnow
+from bot.workflow.digest import Digests
 from bot.workflow.execution import Executor
+from bot.workflow.holds import HoldList
 from bot.workflow.lifecycle import Lifecycle
 from bot.workflow.routing import Routing
 from bot.workflow.sweep import Sweep
@@ -44,7 +48,9 @@ class NumbersService:
         sandbox: bool = False,
         clock: Callable[[], datetime] = utcnow,
         timing: Timing | None = None,
+        digest_hour: int | None = None,
     ) -> None:
+        """`digest_hour`: the UTC hour after which yesterday's digest is posted (None: never)."""
         self.ctx = Context(
             flowyte=flowyte,
             storage=storage,
@@ -58,7 +64,8 @@ class NumbersService:
         routing = Routing(self.ctx)
         self.executor = Executor(self.ctx)
         self.lifecycle = Lifecycle(self.ctx, self.executor, routing.resolve)
-        self.sweep = Sweep(self.ctx, self.lifecycle, self.executor)
+        self.digests = Digests(self.ctx, digest_hour)
+        self.sweep = Sweep(self.ctx, self.lifecycle, self.executor, self.digests)
 
         self.search = catalogue.search
         self.wallet = catalogue.wallet
@@ -71,6 +78,8 @@ class NumbersService:
         self.approve = self.lifecycle.approve
         self.reject = self.lifecycle.reject
         self.rejectable = self.lifecycle.rejectable
+        self.holds = HoldList(self.ctx).holds
+        self.daily_digest = self.digests.run
         self.assign = routing.assign
         self.assign_purchased = routing.assign_purchased
         self.unassign = routing.unassign

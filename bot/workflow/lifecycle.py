@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
-from bot.outcomes import Decided, Held, Refused, Requested
+from bot.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
 from bot.text import clean_user_text
 from bot.workflow import sentences
 from bot.workflow.context import SYSTEM, Context, detail, logger
@@ -37,10 +37,15 @@ class Lifecycle:
 
     # -- hold and request ---------------------------------------------------------------------
 
-    async def reserve(self, actor: str, e164: str) -> Held | Refused:
+    async def reserve(self, actor: str, e164: str) -> Held | AlreadyHeld | Refused:
         ctx = self.ctx
         if not sentences.E164.fullmatch(e164):
             return await ctx.refuse(actor, "reserve", e164[:32], "bad_input", sentences.NOT_E164)
+        # Theirs already (held, or pending approval): say so; Flowyte would call it taken.
+        mine = await ctx.storage.run(ctx.storage.requests.open_hold, actor, e164, ctx.clock())
+        if mine is not None:
+            await ctx.audit(actor, "reserve", mine.id, "refused", code="already_held", e164=e164)
+            return AlreadyHeld(mine)
         try:
             hold = await ctx.flowyte.reserve(e164)
         except fe.FlowyteError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.workflow.context import SYSTEM, Context
+from bot.workflow.digest import Digests
 from bot.workflow.execution import Executor
 from bot.workflow.lifecycle import Lifecycle
 
@@ -19,10 +20,17 @@ CARD_REPAIR_AFTER = timedelta(seconds=5)  # leave a card update that may still b
 
 
 class Sweep:
-    def __init__(self, ctx: Context, lifecycle: Lifecycle, executor: Executor) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        lifecycle: Lifecycle,
+        executor: Executor,
+        digests: Digests | None = None,
+    ) -> None:
         self.ctx = ctx
         self.lifecycle = lifecycle
         self.executor = executor
+        self.digests = digests
 
     async def run(self) -> int:
         """One pass; returns how many requests it touched."""
@@ -60,6 +68,8 @@ class Sweep:
         for request in await ctx.storage.run(requests.lapsed_holds, ctx.clock(), BATCH):
             if request.kind == "purchase" and await self.lifecycle.expire(request):
                 count += 1
+        if self.digests is not None:
+            await self.digests.run()  # the daily digest, once it has fallen due
         return count
 
     async def next_due(self) -> float:
@@ -79,6 +89,9 @@ class Sweep:
             moments.append(due["hold"])
         if due["reminder"] is not None:
             moments.append(due["reminder"] - timedelta(minutes=ctx.timing.remind_minutes))
+        digest = self.digests.next_due_at() if self.digests is not None else None
+        if digest is not None:
+            moments.append(digest)
         if not moments:
             return float("inf")
         return max(0.0, (min(moments) - now).total_seconds())

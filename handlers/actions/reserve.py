@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outcomes import Refused
+from bot.outcomes import AlreadyHeld, Refused
 from bot.workflow import NumbersService
 from handlers.blocks.common import refusal
+from handlers.blocks.holds import build_already_held
 from handlers.blocks.requests import build_hold
 
 
@@ -17,6 +18,8 @@ async def reserve(
     held = await service.reserve(body["user"]["id"], str(action.get("value", "")))
     if isinstance(held, Refused):
         reply = refusal(held.message, sandbox=service.sandbox)
+    elif isinstance(held, AlreadyHeld):
+        reply = build_already_held(held.request, sandbox=service.sandbox)
     else:
         reply = build_hold(held.request, sandbox=service.sandbox)
     await respond(response_type="ephemeral", replace_original=False, **reply)

@@ -14,6 +14,7 @@ from bot.workflow import NumbersService
 from handlers.actions.open_search import open_search_modal
 from handlers.blocks.common import Message, plain, refusal
 from handlers.blocks.help import build_help, build_usage_error
+from handlers.blocks.holds import build_holds
 from handlers.blocks.requests import build_requested
 from handlers.blocks.routing import (
     build_assigned,
@@ -46,6 +47,8 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
             if isinstance(wallet, Refused):
                 return refusal(wallet.message, sandbox=sandbox)
             return build_wallet(wallet.wallet, sandbox=sandbox)
+        case p.ShowHolds():
+            return build_holds(await service.holds(actor), sandbox=sandbox)
         case p.Assign(number, agent_id):
             assigned = await service.assign(actor, number, agent_id)
             if isinstance(assigned, Refused):

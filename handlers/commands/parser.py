@@ -56,6 +56,11 @@ class ShowWallet:
 
 
 @dataclass(frozen=True)
+class ShowHolds:
+    """`/numbers holds`: your holds and your requests waiting for approval."""
+
+
+@dataclass(frozen=True)
 class Help:
     topic: str | None = None
 
@@ -93,6 +98,7 @@ Command = (
     | SearchForm
     | ListNumbers
     | ShowWallet
+    | ShowHolds
     | Help
     | Assign
     | Unassign
@@ -199,6 +205,11 @@ def _parse_wallet(args: list[str]) -> Command:
     return ShowWallet()
 
 
+def _parse_holds(args: list[str]) -> Command:
+    _arity(args, 0)
+    return ShowHolds()
+
+
 def _parse_help(args: list[str]) -> Command:
     _arity(args, 0, 1)
     topic = args[0].lower() if args else None
@@ -257,6 +268,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "list", "Numbers this organization owns, and the agent each one rings.", _parse_list
     ),
     "wallet": Subcommand("wallet", "The prepaid wallet's balance.", _parse_wallet),
+    "holds": Subcommand(
+        "holds",
+        "Your held numbers, with Request purchase and Cancel, and your requests waiting for "
+        "approval: where each card is, who may approve it, when its hold lapses.",
+        _parse_holds,
+    ),
     "assign": Subcommand(
         "assign <+E.164 or number id> <agent id>",
         "Route a number to an agent. Calls reach the agent's published version only.",

@@ -69,6 +69,9 @@ class BotProcess:
             "NUMBOT_HOST": "127.0.0.1",
             "PORT": str(self.port),
             "NUMBOT_LOG_LEVEL": "DEBUG",
+            # No daily digest unless a test asks for one: it would post in the approval
+            # channel (and seal an audit entry) at start, whatever the hour.
+            "NUMBOT_DIGEST_HOUR": "off",
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -19,6 +19,7 @@ from handlers.commands.parser import (
     Release,
     Search,
     SearchForm,
+    ShowHolds,
     ShowWallet,
     Unassign,
     UsageError,
@@ -31,6 +32,7 @@ COMMAND_TYPES = (
     SearchForm,
     ListNumbers,
     ShowWallet,
+    ShowHolds,
     Help,
     Assign,
     Unassign,
@@ -197,6 +199,8 @@ def test_search_usage_errors_name_what_to_fix(text: str, names: str) -> None:
         ("list", ListNumbers()),
         ("LIST", ListNumbers()),
         ("wallet", ShowWallet()),
+        ("holds", ShowHolds()),
+        ("Holds", ShowHolds()),
         ("help", Help(None)),
         ("help search", Help("search")),
         ("help RELEASE", Help("release")),
@@ -390,7 +394,7 @@ def test_apostrophe_in_a_release_reason(text: str) -> None:
 
 def test_every_subcommand_has_usage_and_help() -> None:
     assert set(SUBCOMMANDS) == {
-        *("search", "list", "wallet", "assign", "unassign"),
+        *("search", "list", "wallet", "holds", "assign", "unassign"),
         *("publish", "release", "import", "help"),
     }
     for name, sub in SUBCOMMANDS.items():
@@ -490,6 +494,7 @@ _ARGS = {
     "search": st.lists(st.one_of(_area, _filter, _filter), max_size=4),
     "list": st.lists(_junk, max_size=1),
     "wallet": st.lists(_junk, max_size=1),
+    "holds": st.lists(_junk, max_size=1),
     "assign": st.tuples(_number, _agent).map(list),
     "unassign": st.tuples(_number).map(list),
     "publish": st.tuples(_agent).map(list),

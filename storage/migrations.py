@@ -84,10 +84,26 @@ def _m003_money_truth(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m004_home(db: sqlite_utils.Database) -> None:
+    """App Home: whose Home numbot has drawn (only theirs is redrawn when something changes),
+    and each person's requests found by requester."""
+    db.execute(
+        """
+        CREATE TABLE home_seen (
+            user_id       TEXT PRIMARY KEY,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at  TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX requests_requester ON requests (requester, updated_at)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
     ("003_money_truth", _m003_money_truth),
+    ("004_home", _m004_home),
 ]
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from bot.flowyte.models import Agent
+from bot.home import Home
 from storage.requests import Request
 
 
@@ -31,4 +32,8 @@ class Notifier(Protocol):
     async def alert(self, text: str) -> None:
         """Something operators must look at (a request numbot refuses to trust, a check that
         drags on): posted where the approvers are."""
+        ...
+
+    async def publish_home(self, user_id: str, home: Home) -> None:
+        """Draw `user_id`'s App Home from these facts (replacing what it showed)."""
         ...

@@ -1,4 +1,5 @@
-"""The Slack side of bot.ports.Notifier: approval cards in the channel, news to requesters by DM."""
+"""The Slack side of bot.ports.Notifier: approval cards in the channel, news to requesters by
+DM, and each person's App Home."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from bot.flowyte.models import Agent
+from bot.home import Home
 from handlers.blocks.common import plain
+from handlers.blocks.home import build_home
 from handlers.blocks.requests import build_approval_card
 from handlers.blocks.routing import build_purchased_dm
 from storage.requests import Request
@@ -39,4 +42,9 @@ class SlackNotifier:
     async def alert(self, text: str) -> None:
         await self.client.chat_postMessage(
             channel=self.approval_channel, **plain(text, sandbox=self.sandbox)
+        )
+
+    async def publish_home(self, user_id: str, home: Home) -> None:
+        await self.client.views_publish(
+            user_id=user_id, view=build_home(home, sandbox=self.sandbox)
         )

@@ -78,7 +78,7 @@ def build_hold(request: Request, *, sandbox: bool) -> Message:
     return message(f"{request.e164} is held for you.", blocks, sandbox=sandbox)
 
 
-def _approve_confirm(request: Request) -> Block:
+def approve_confirm(request: Request) -> Block:
     if request.kind == "release":
         body = f"Release {request.e164} to the carrier? This cannot be undone."
     else:
@@ -137,7 +137,7 @@ def build_approval_card(request: Request, *, balance: Decimal | None, sandbox: b
                         ids.APPROVE,
                         request.id,
                         style="primary",
-                        confirm=_approve_confirm(request),
+                        confirm=approve_confirm(request),
                     ),
                     button("Reject", ids.REJECT, request.id, style="danger"),
                 ],

@@ -62,7 +62,10 @@ def test_month_bounds_are_the_utc_calendar_month():
     )
     # 1 April 01:30 in Paris is still 31 March in UTC.
     paris = datetime(2030, 4, 1, 1, 30, tzinfo=ZoneInfo("Europe/Paris"))
-    assert month_bounds(paris) == (datetime(2030, 3, 1, tzinfo=UTC), datetime(2030, 4, 1, tzinfo=UTC))
+    assert month_bounds(paris) == (
+        datetime(2030, 3, 1, tzinfo=UTC),
+        datetime(2030, 4, 1, tzinfo=UTC),
+    )
 
 
 async def bought_at(env, moment: datetime, setup: str, monthly: str) -> None:
@@ -389,4 +392,3 @@ async def test_before_start_nothing_runs_in_the_background_and_close_drops_what_
     await asyncio.sleep(0.05)
     await refresher.aclose()  # ...and dropped at shutdown
     assert len(draws.of("U1")) == 1
-

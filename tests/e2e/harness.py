@@ -26,8 +26,11 @@ from handlers import ids
 from tests.fakes.serve import free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
+    app_home_opened_event,
     block_action_body,
     block_suggestion_body,
+    event_callback_body,
+    home_block_action_body,
     signed_headers,
     slash_command_body,
     view_submission_body,
@@ -158,6 +161,16 @@ class BotProcess:
             **kwargs,
         )
         return self.post(body), rid
+
+    def open_home(self, user: str, *, tab: str = "home") -> httpx.Response:
+        """A signed `app_home_opened` event: `user` opened numbot's Home (or Messages) tab."""
+        body = event_callback_body(app_home_opened_event(user, tab=tab))
+        headers = signed_headers(body, SIGNING_SECRET, content_type="application/json")
+        return self.post(body, headers=headers)
+
+    def click_on_home(self, action_id: str, value: str, *, user: str) -> httpx.Response:
+        """A signed click on a button in `user`'s App Home (no response_url: replies go by DM)."""
+        return self.post(home_block_action_body(action_id, value, user))
 
     def options(
         self, action_id: str, value: str, *, user: str, block_id: str = "b1"

@@ -22,6 +22,7 @@ def flowyte():
 
 @pytest.fixture
 def bot(slack, flowyte, tmp_path):
-    process = BotProcess(slack, flowyte.url, tmp_path).start()
+    process = BotProcess(slack, flowyte.url, tmp_path).start().wait_for_scope_check()
+    flowyte.forget_calls()  # the start-up scope probes: tests count only the calls they cause
     yield process
     process.stop()

@@ -103,6 +103,17 @@ class BotProcess:
             time.sleep(0.05)
         raise RuntimeError(f"numbot did not come up:\n{self.output()}")
 
+    def wait_for_scope_check(self, timeout: float = 20) -> BotProcess:
+        """Wait until numbot has checked its Flowyte key's scopes at start (bot/app.py), which
+        it does with calls of its own to Flowyte."""
+        done = ("Flowyte key scopes checked", "lacks the scope", "could not check the Flowyte key")
+        deadline = time.monotonic() + timeout
+        while not any(line in self.output() for line in done):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"numbot never checked its scopes:\n{self.output()}")
+            time.sleep(0.05)
+        return self
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

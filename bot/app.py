@@ -31,7 +31,7 @@ from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
-from bot.slack_out import SafeRespond
+from bot.slack_out import DirectRespond, SafeRespond
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from handlers.notifier import SlackNotifier
@@ -139,12 +139,16 @@ def create_app(
     )
 
     @app.middleware
-    async def inject_service(context: Any, next: Callable[[], Awaitable[None]]) -> None:
+    async def inject_service(
+        context: Any, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> None:
         context["service"] = service
         # What listeners send goes out redacted and retried (bot/slack_out.py).
         context["client"] = client
         if context.response_url:
             context["respond"] = SafeRespond(response_url=context.response_url)
+        elif context.user_id and (body.get("view") or {}).get("type") == "home":
+            context["respond"] = DirectRespond(client, context.user_id)  # App Home has none
         await next()
 
     handlers.register(app)
@@ -177,6 +181,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
+        self.service.homes.start()  # App Home redraws, from the first move on
         sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
         await self._prime_authorization()
@@ -188,6 +193,7 @@ class Runtime:
             sweeper.cancel()
             scopes.cancel()
             await asyncio.gather(sweeper, scopes, return_exceptions=True)
+            await self.service.homes.aclose()
             await self.service.flowyte.aclose()
             self.service.storage.close()
 

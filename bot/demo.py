@@ -23,6 +23,7 @@ from handlers.actions.request_purchase import request_purchase
 from handlers.actions.reserve import reserve
 from handlers.actions.routing import assign_agent, publish
 from handlers.commands.numbers import numbers_command
+from handlers.events.home_opened import home_opened
 from handlers.notifier import SlackNotifier
 from handlers.views.purchase_reason import purchase_reason
 from storage.audit import AuditLog
@@ -39,7 +40,11 @@ def render(message: dict[str, Any]) -> str:
         {"type": "section", "text": {"text": message.get("text", "")}}
     ]:
         kind = block.get("type")
-        if kind in ("section", "context"):
+        if kind == "header":
+            lines += ["", f"── {block['text']['text']} ──"]
+        elif kind == "divider":
+            continue  # a header follows: the gap is enough
+        elif kind in ("section", "context"):
             texts = (
                 [block["text"]["text"]]
                 if kind == "section"
@@ -117,6 +122,10 @@ class Console:
         self.show("numbot updates the card in #approvals:", message)
         return {"ok": True, "channel": channel, "ts": ts}
 
+    async def views_publish(self, *, user_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        self.show(f"numbot draws @{NAMES.get(user_id, user_id)}'s Home tab:", view)
+        return {"ok": True, "view": view}
+
     async def views_open(self, *, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
         self.last_view = view
         self.out.write(f'  a modal opens: "{view["title"]["text"]}"\n\n')
@@ -129,6 +138,11 @@ def _button_value(message: dict[str, Any], action_id: str) -> str:
             if element.get("action_id") == action_id:
                 return str(element["value"])
     raise LookupError(f"no {action_id} button in the message")
+
+
+def _home_tab(who: str) -> dict[str, Any]:
+    """The event Slack sends when someone opens numbot's Home tab."""
+    return {"event": {"type": "app_home_opened", "user": who, "tab": "home"}}
 
 
 def _select(message: dict[str, Any], agent_id: str) -> dict[str, Any]:
@@ -213,6 +227,9 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
         service,
     )
 
+    console.step("@bob, an approver, opens numbot's Home tab in Slack")
+    await home_opened(_home_tab(BOB), service)
+
     console.step("@bob, an approver, clicks [ Approve ] (and confirms the amount)")
     await approve(
         console.ack_for(BOB),
@@ -232,6 +249,9 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
         console,
         service,
     )
+
+    console.step("@alice opens numbot's Home tab: her request, this month's spend, the new number")
+    await home_opened(_home_tab(ALICE), service)
 
     console.step("@alice routes the number to the after-hours agent from the menu in her DM")
     await assign_agent(

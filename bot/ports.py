@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from bot.flowyte.models import Agent
+from bot.home import Home
 from bot.outcomes import Digest
 from storage.requests import Request
 
@@ -56,4 +57,8 @@ class Notifier(Protocol):
 
     async def post_digest(self, digest: Digest) -> tuple[str, str]:
         """Post the daily digest where the approvers are; return (channel, ts)."""
+        ...
+
+    async def publish_home(self, user_id: str, home: Home) -> None:
+        """Draw `user_id`'s App Home from these facts (replacing what it showed)."""
         ...

@@ -72,3 +72,17 @@ class SafeRespond(AsyncRespond):  # type: ignore[misc]
             message = _build_message(text=text, **fields)
         client = AsyncWebhookClient(url=self.response_url, retry_handlers=slack_retry_handlers())
         return await client.send_dict(scrub(message))
+
+
+class DirectRespond:
+    """`respond` for a click where Slack gives no response_url (a button on App Home): the
+    reply goes to the person's DM with numbot, through the redacting client. Whether it is
+    ephemeral or replaces the original means nothing there, so only the message is sent."""
+
+    def __init__(self, client: AsyncWebClient, user_id: str) -> None:
+        self.client = client
+        self.user_id = user_id
+
+    async def __call__(self, text: str = "", **fields: Any) -> AsyncSlackResponse:
+        message = {"text": text, **{k: v for k, v in fields.items() if k == "blocks"}}
+        return await self.client.chat_postMessage(channel=self.user_id, **message)

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from bot.redact import scrub
 from storage.audit import AuditKey, AuditLog
+from storage.home import HomeSeen
 from storage.requests import RequestStore
 
 P = ParamSpec("P")
@@ -41,6 +42,7 @@ class Storage:
         self.requests = (
             RequestStore(db, self.audit, clock=clock) if clock else RequestStore(db, self.audit)
         )
+        self.home_seen = HomeSeen(db)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="numbot-db")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

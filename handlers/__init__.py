@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import actions, commands, options, views
+from handlers import actions, commands, events, options, views
 from handlers.errors import handle_error
 
 
@@ -17,4 +17,5 @@ def register(app: Any) -> None:
     actions.register(app)
     views.register(app)
     options.register(app)
+    events.register(app)
     app.error(handle_error)

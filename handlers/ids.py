@@ -67,3 +67,7 @@ SEARCH_FIELDS = (
 REJECT_VIEW = "numbers_reject_reason"
 
 VIEW_CALLBACK_IDS = (PURCHASE_REASON_VIEW, SEARCH_VIEW, REJECT_VIEW)
+
+# Events (Events API, over HTTP or Socket Mode): the manifest's bot_events.
+APP_HOME_OPENED = "app_home_opened"  # someone opened numbot's Home tab: draw it for them
+EVENTS = (APP_HOME_OPENED,)

@@ -1,5 +1,6 @@
 """The Slack side of bot.ports.Notifier: the approval card and its thread in the channel, a
-copy for each approver in their DM, and news to requesters by DM."""
+copy for each approver in their DM, news to requesters by DM, the daily digest, and each
+person's App Home."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.flowyte.models import Agent
+from bot.home import Home
 from bot.outcomes import Digest
 from bot.ports import Placed
 from handlers.blocks.approvers import (
@@ -19,6 +21,7 @@ from handlers.blocks.approvers import (
 )
 from handlers.blocks.common import plain
 from handlers.blocks.digest import build_digest
+from handlers.blocks.home import build_home
 from handlers.blocks.requests import build_approval_card
 from handlers.blocks.routing import build_purchased_dm
 from storage.requests import Request
@@ -115,3 +118,8 @@ class SlackNotifier:
         message = build_digest(digest, sandbox=self.sandbox)
         response = await self.client.chat_postMessage(channel=self.approval_channel, **message)
         return str(response["channel"]), str(response["ts"])
+
+    async def publish_home(self, user_id: str, home: Home) -> None:
+        await self.client.views_publish(
+            user_id=user_id, view=build_home(home, sandbox=self.sandbox)
+        )

@@ -84,6 +84,21 @@ def _m003_money_truth(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m004_home(db: sqlite_utils.Database) -> None:
+    """App Home: whose Home numbot has drawn (only theirs is redrawn when something changes),
+    and each person's requests found by requester."""
+    db.execute(
+        """
+        CREATE TABLE home_seen (
+            user_id       TEXT PRIMARY KEY,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at  TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX requests_requester ON requests (requester, updated_at)")
+
+
 def _m005_digest(db: sqlite_utils.Database) -> None:
     """The daily digest, and a person's own open requests, found by index."""
     # The digest reads one day of the entries that moved a request or refused someone.
@@ -139,7 +154,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
     ("003_money_truth", _m003_money_truth),
-    ("005_digest", _m005_digest),  # numbered after 004_home (App Home)
+    ("004_home", _m004_home),
+    ("005_digest", _m005_digest),
     ("006_approvers_told", _m006_approvers_told),
 ]
 

@@ -416,3 +416,62 @@ class RequestStore:
             for r in self.with_status(*OPEN_STATUSES, *IN_FLIGHT_STATUSES)
             if r.e164 == e164 and r.kind == kind
         ]
+
+    # -- one person's App Home (served by requests_requester, requests_status and
+    #    requests_status_changed) ----------------------------------------------------------
+
+    def _counted(self, where: str, params: list[Any], limit: int) -> tuple[list[Request], int]:
+        """The first `limit` rows and how many match in all, in one query."""
+        sql = f"SELECT *, count(*) OVER () AS matched FROM requests WHERE {where} LIMIT ?"  # noqa: S608 - fixed clauses
+        rows = list(self.db.query(sql, [*params, limit]))
+        return [_from_row(r) for r in rows], (int(rows[0]["matched"]) if rows else 0)
+
+    def holds_of(self, user: str, now: datetime, limit: int) -> tuple[list[Request], int]:
+        """`user`'s live holds (not yet requested, not lapsed), soonest to lapse first."""
+        return self._counted(
+            "requester = ? AND status = 'held' "
+            "AND (hold_expires_at IS NULL OR hold_expires_at > ?) "
+            "ORDER BY hold_expires_at, created_at",
+            [user, _to_row({"hold_expires_at": now})["hold_expires_at"]],
+            limit,
+        )
+
+    def requests_of(self, user: str, *, open_limit: int, settled_limit: int) -> list[Request]:
+        """`user`'s requests still under way (newest first), then the last few settled."""
+        under_way = ("pending", *IN_FLIGHT_STATUSES)
+        marks = ", ".join("?" for _ in under_way)
+        finals = ", ".join("?" for _ in FINAL_STATUSES)
+        open_rows, _ = self._counted(
+            f"requester = ? AND status IN ({marks}) ORDER BY created_at DESC",
+            [user, *under_way],
+            open_limit,
+        )
+        settled, _ = self._counted(
+            f"requester = ? AND status IN ({finals}) ORDER BY updated_at DESC",
+            [user, *FINAL_STATUSES],
+            settled_limit,
+        )
+        return open_rows + settled
+
+    def waiting_for(self, approver: str, limit: int) -> tuple[list[Request], int]:
+        """Pending requests `approver` may decide (never their own): those whose hold lapses
+        soonest first, then releases (no hold), oldest first."""
+        return self._counted(
+            "status = 'pending' AND requester != ? "
+            "ORDER BY hold_expires_at IS NULL, hold_expires_at, created_at",
+            [approver],
+            limit,
+        )
+
+    def spent_between(self, start: datetime, end: datetime) -> tuple[Decimal, int]:
+        """What purchases that completed in [start, end) cost (setup and first month), and
+        how many there were. Summed as Decimal here: SQLite's sum() would use floats."""
+        rows = self.db.execute(
+            "SELECT setup_cost, monthly_cost FROM requests "
+            "WHERE status = 'purchased' AND updated_at >= ? AND updated_at < ?",
+            [_stamp(start), _stamp(end)],
+        ).fetchall()
+        total = Decimal(0)
+        for setup, monthly in rows:
+            total += Decimal(setup or 0) + Decimal(monthly or 0)
+        return total, len(rows)

@@ -16,14 +16,23 @@ async def test_demo_story(tmp_path):
         "Reserve",
         "#approvals (everyone in the channel sees)",
         "someone else must approve it",  # alice refused on her own request
+        "numbot draws @bob's Home tab",  # an approver's Home...
+        "── Waiting for you ──",
+        ":shopping_trolley: *@alice asks to buy",  # ...shows her request
         "Approved by @bob and *purchased*",
         "Already approved by @bob",  # the double click buys nothing
+        "numbot draws @alice's Home tab",
+        "$2.15 on 1 number",  # this month's spend
+        "bought (approved by @bob)",
+        ":warning: _rings no agent_",  # the new number, not routed yet
         "never been published",
         "Published `agt_draft`",
         "audit log intact",
     ]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
+    bob_home = text[text.index("numbot draws @bob's Home tab") :].split("▶")[0]
+    assert "[ Approve ]   [ Reject ]" in bob_home  # the card's buttons, on Home
     assert text.count("purchase          ok") == 1  # one purchase in the audit log
     assert "SANDBOX" in text
 

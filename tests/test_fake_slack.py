@@ -83,6 +83,21 @@ async def test_post_update_and_open_view(fake: FakeSlack) -> None:
     assert fake.tokens_seen() == {BOT_TOKEN}
 
 
+async def test_views_publish_is_recorded_and_checked_as_slack_does(fake: FakeSlack) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    client = web(fake)
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}
+    published = await client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": [section]})
+    assert published["view"]["type"] == "home"
+    for view in ({"type": "home", "blocks": [section] * 101}, {"type": "modal", "blocks": []}):
+        with pytest.raises(SlackApiError) as refused:
+            await client.views_publish(user_id="U0ALICE", view=view)
+        assert refused.value.response["error"] == "invalid_blocks"
+    [home] = fake.homes("U0ALICE")[:1]
+    assert home.body["view"]["blocks"] == [section] and fake.homes("U0BOB") == []
+
+
 async def test_query_and_form_bodies_are_decoded(fake: FakeSlack) -> None:
     client = web(fake)
     dm = await client.conversations_open(users="U0ALICE")  # form/query params, not JSON

@@ -130,3 +130,15 @@ def test_menu_options_are_loaded_from_the_same_endpoint(manifest: dict[str, Any]
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["message_menu_options_url"] == interactivity["request_url"]
     assert ids.ASSIGN_AGENT in ids.OPTIONS_ACTION_IDS
+
+
+def test_manifest_subscribes_to_the_events_numbot_handles(manifest: dict[str, Any]) -> None:
+    """App Home: the tab is on, and Slack tells numbot when someone opens it, on the same
+    endpoint as everything else (Socket Mode delivers events over the socket instead)."""
+    from handlers.events import LISTENERS
+
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    events = manifest["settings"]["event_subscriptions"]
+    assert sorted(events["bot_events"]) == sorted(ids.EVENTS) == sorted(LISTENERS)
+    assert "user_events" not in events
+    assert events["request_url"] == manifest["settings"]["interactivity"]["request_url"]

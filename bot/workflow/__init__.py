@@ -7,6 +7,8 @@
                                -> Sweep       finish what was left half-done, by due time
                                -> HoldList    a person's own holds and waiting requests
                                -> Digests     the daily digest, claimed once, then posted
+                               -> HomeReader  what one person's App Home shows
+                               -> HomeRefresher  redraw Home for whom a move concerns
 
 Pure decisions live apart and are tested alone: `integrity` (is this approval real?),
 `evidence` (what do Flowyte's answers prove?), `sentences` (what to say). The service
@@ -19,7 +21,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.flowyte.client import FlowyteClient
-from bot.outcomes import Decided, Refused
+from bot.home import Home
+from bot.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
 from bot.ports import Notifier
 from bot.storage_runner import Storage
 from bot.workflow.catalogue import Catalogue
@@ -27,6 +30,8 @@ from bot.workflow.context import Context, Timing, utcnow
 from bot.workflow.digest import Digests
 from bot.workflow.execution import Executor
 from bot.workflow.holds import HoldList
+from bot.workflow.home import AGENTS_MAX_AGE, HomeReader
+from bot.workflow.home_refresh import HomeRefresher, concerned
 from bot.workflow.lifecycle import Lifecycle
 from bot.workflow.routing import Routing
 from bot.workflow.sweep import Sweep
@@ -66,15 +71,16 @@ class NumbersService:
         self.lifecycle = Lifecycle(self.ctx, self.executor, routing.resolve)
         self.digests = Digests(self.ctx, digest_hour)
         self.sweep = Sweep(self.ctx, self.lifecycle, self.executor, self.digests)
+        self.home_reader = HomeReader(self.ctx, lambda: catalogue.agents(max_age=AGENTS_MAX_AGE))
+        self.homes = HomeRefresher(self._draw_home, self._home_seen)
+        self.ctx.on_move = self._moved
 
         self.search = catalogue.search
         self.wallet = catalogue.wallet
         self.list_numbers = catalogue.list_numbers
         self.agents = catalogue.agents
-        self.reserve = self.lifecycle.reserve
         self.requestable = self.lifecycle.requestable
         self.request_purchase = self.lifecycle.request_purchase
-        self.request_release = self.lifecycle.request_release
         self.approve = self.lifecycle.approve
         self.reject = self.lifecycle.reject
         self.rejectable = self.lifecycle.rejectable
@@ -97,6 +103,46 @@ class NumbersService:
     @property
     def sandbox(self) -> bool:
         return self.ctx.sandbox
+
+    # -- requests created (moves are seen in Context.transition) -----------------------------
+
+    async def reserve(self, actor: str, e164: str) -> Held | AlreadyHeld | Refused:
+        held = await self.lifecycle.reserve(actor, e164)
+        if isinstance(held, Held):
+            self.ctx.moved(held.request)
+        return held
+
+    async def request_release(
+        self, actor: str, number_ref: str, reason: str
+    ) -> Requested | Refused:
+        requested = await self.lifecycle.request_release(actor, number_ref, reason)
+        if isinstance(requested, Requested):
+            self.ctx.moved(requested.request)
+        return requested
+
+    # -- App Home -------------------------------------------------------------------------------
+
+    async def home(self, user: str) -> Home:
+        """What `user`'s App Home shows now."""
+        return await self.home_reader.read(user)
+
+    async def home_opened(self, user: str) -> None:
+        """`user` opened numbot's Home tab: remember that (their Home is redrawn when
+        something changes for them from now on) and draw it."""
+        await self.ctx.storage.run(self.ctx.storage.home_seen.mark, user, self.ctx.clock())
+        await self.homes.now(user)
+
+    def _moved(self, request: Request, from_statuses: tuple[str, ...]) -> None:
+        self.home_reader.forget()
+        self.homes.changed(concerned(request, from_statuses, self.ctx.approvers))
+
+    async def _draw_home(self, user: str) -> None:
+        if self.ctx.notifier is None:
+            return
+        await self.ctx.notifier.publish_home(user, await self.home_reader.read(user))
+
+    async def _home_seen(self, users: list[str]) -> set[str]:
+        return await self.ctx.storage.run(self.ctx.storage.home_seen.among, users)
 
     async def request(self, request_id: str) -> Request | None:
         return await self.ctx.load(request_id)

@@ -70,6 +70,9 @@ class Context:
     sandbox: bool
     clock: Callable[[], datetime]
     timing: Timing
+    # Told after each move of a request, to redraw App Home for the people it concerns
+    # (bot/workflow/home_refresh.py). It only schedules work in the background.
+    on_move: Callable[[Request, tuple[str, ...]], None] | None = None
 
     # -- the audit log and the requests table ---------------------------------------------
 
@@ -110,7 +113,7 @@ class Context:
         note: AuditNote,
         **changes: Any,
     ) -> Request | None:
-        return await self.storage.run(
+        moved = await self.storage.run(
             self.storage.requests.transition,
             request.id,
             from_statuses=from_statuses,
@@ -118,6 +121,9 @@ class Context:
             note=note,
             **changes,
         )
+        if moved is not None:
+            self.moved(moved, from_statuses)
+        return moved
 
     async def load(self, request_id: str) -> Request | None:
         if not sentences.REQUEST_ID.fullmatch(request_id):
@@ -125,6 +131,16 @@ class Context:
         return await self.storage.run(self.storage.requests.get, request_id)
 
     # -- people -----------------------------------------------------------------------------
+
+    def moved(self, request: Request, from_statuses: tuple[str, ...] = ()) -> None:
+        """`request` was created or moved out of `from_statuses`: redraw the App Home of
+        the people it concerns, in the background. Never raises: the move is committed."""
+        if self.on_move is None:
+            return
+        try:
+            self.on_move(request, from_statuses)
+        except Exception:
+            logger.exception("could not schedule the Home redraws for %s", request.id)
 
     async def safely(self, what: str, coro: Any) -> bool:
         """Slack-side follow-ups must not undo a decision already committed."""

@@ -78,7 +78,7 @@ def build_hold(request: Request, *, sandbox: bool) -> Message:
     return message(f"{request.e164} is held for you.", blocks, sandbox=sandbox)
 
 
-def _approve_confirm(request: Request) -> Block:
+def approve_confirm(request: Request) -> Block:
     if request.kind == "release":
         body = f"Release {request.e164} to the carrier for good? Calls to it stop. This cannot be undone."
     else:
@@ -123,7 +123,7 @@ def decision_actions(request: Request, *, block_id: str) -> Block:
                 ids.APPROVE,
                 request.id,
                 style="danger" if releasing else "primary",
-                confirm=_approve_confirm(request),
+                confirm=approve_confirm(request),
             ),
             button("Reject…", ids.REJECT, request.id),
         ],

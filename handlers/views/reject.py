@@ -8,7 +8,7 @@ from bot.outcomes import Refused
 from bot.text import clean_user_text
 from bot.workflow import NumbersService
 from handlers import ids
-from handlers.blocks.common import refusal
+from handlers.blocks.common import plain, refusal
 
 MAX_REASON = 300
 
@@ -34,7 +34,9 @@ async def reject_submitted(
         return
     await ack()
     decided = await service.reject(actor, request_id, reason)
+    # The modal has closed: say what happened where they will see it, their DM with numbot.
     if isinstance(decided, Refused):  # decided by someone else in the meantime
-        await client.chat_postMessage(
-            channel=actor, **refusal(decided.message, sandbox=service.sandbox)
-        )
+        reply = refusal(decided.message, sandbox=service.sandbox)
+    else:
+        reply = plain(decided.message, sandbox=service.sandbox)
+    await client.chat_postMessage(channel=actor, **reply)

@@ -26,8 +26,11 @@ from handlers import ids
 from tests.fakes.serve import free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
+    app_home_opened_event,
     block_action_body,
     block_suggestion_body,
+    event_callback_body,
+    home_block_action_body,
     signed_headers,
     slash_command_body,
     view_submission_body,
@@ -103,6 +106,17 @@ class BotProcess:
             time.sleep(0.05)
         raise RuntimeError(f"numbot did not come up:\n{self.output()}")
 
+    def wait_for_scope_check(self, timeout: float = 20) -> BotProcess:
+        """Wait until numbot has checked its Flowyte key's scopes at start (bot/app.py), which
+        it does with calls of its own to Flowyte."""
+        done = ("Flowyte key scopes checked", "lacks the scope", "could not check the Flowyte key")
+        deadline = time.monotonic() + timeout
+        while not any(line in self.output() for line in done):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"numbot never checked its scopes:\n{self.output()}")
+            time.sleep(0.05)
+        return self
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -161,6 +175,16 @@ class BotProcess:
             **kwargs,
         )
         return self.post(body), rid
+
+    def open_home(self, user: str, *, tab: str = "home") -> httpx.Response:
+        """A signed `app_home_opened` event: `user` opened numbot's Home (or Messages) tab."""
+        body = event_callback_body(app_home_opened_event(user, tab=tab))
+        headers = signed_headers(body, SIGNING_SECRET, content_type="application/json")
+        return self.post(body, headers=headers)
+
+    def click_on_home(self, action_id: str, value: str, *, user: str) -> httpx.Response:
+        """A signed click on a button in `user`'s App Home (no response_url: replies go by DM)."""
+        return self.post(home_block_action_body(action_id, value, user))
 
     def options(
         self, action_id: str, value: str, *, user: str, block_id: str = "b1"

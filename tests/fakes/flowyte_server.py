@@ -565,6 +565,11 @@ class FakeFlowyte:
             found = [c for c in found if re.search(path_regex, c.path)]
         return found
 
+    def forget_calls(self) -> None:
+        """Forget the calls recorded so far (faults, latency and variants stay)."""
+        with self._lock:
+            self._calls.clear()
+
     def add_fault(
         self,
         method: str | None = None,

@@ -492,6 +492,24 @@ class FakeSlack:
         view_id = str(body.get("view_id") or f"V{next(self._seq):010d}")
         return {"ok": True, "view": self._view(body["view"], view_id)}
 
+    def _m_views_publish(self, body: dict[str, Any]) -> dict[str, Any]:
+        """App Home, as Slack checks it: a `home` view of at most 100 blocks, for a user."""
+        view = body.get("view")
+        if not body.get("user_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        blocks = view.get("blocks")
+        if view.get("type") != "home" or not isinstance(blocks, list) or len(blocks) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        return {"ok": True, "view": self._view(view, f"V{next(self._seq):010d}")}
+
+    def homes(self, user_id: str | None = None) -> list[Call]:
+        """Every Home numbot published (for `user_id`), oldest first."""
+        return [
+            c
+            for c in self.calls("views.publish")
+            if user_id is None or c.body.get("user_id") == user_id
+        ]
+
     def _m_conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("channel"):
             return {

@@ -387,6 +387,81 @@ def block_suggestion_body(action_id: str, value: str, user_id: str, **kwargs: An
     )
 
 
+# --------------------------------------------------------------------------- Events API
+
+
+def app_home_opened_event(user_id: str, *, tab: str = "home") -> dict[str, Any]:
+    """What Slack sends when someone opens one of numbot's tabs (`home` or `messages`)."""
+    return {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": "D" + user_id[1:],
+        "tab": tab,
+        "event_ts": _action_ts(),
+    }
+
+
+def event_callback_payload(event: dict[str, Any], *, team_id: str = TEAM_ID) -> dict[str, Any]:
+    """An Events API `event_callback` wrapping `event` (the HTTP body, and Socket Mode's
+    `events_api` payload)."""
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+def event_callback_body(event: dict[str, Any], **kwargs: Any) -> str:
+    """The JSON body Slack POSTs for an event (HTTP mode; sign it with
+    `signed_headers(body, secret, content_type="application/json")`)."""
+    return _compact(event_callback_payload(event, **kwargs))
+
+
+def home_block_action_payload(
+    action_id: str, value: str, user_id: str, *, team_id: str = TEAM_ID
+) -> dict[str, Any]:
+    """A click on a button in someone's App Home: the container is the view, and Slack
+    sends no response_url and no channel."""
+    view_id = f"V{next(_counter):010d}"
+    payload = block_action_payload(action_id, value, user_id, team_id=team_id)
+    for key in ("message", "channel", "response_url"):
+        payload.pop(key)
+    payload["container"] = {"type": "view", "view_id": view_id}
+    payload["view"] = {
+        "id": view_id,
+        "team_id": team_id,
+        "type": "home",
+        "blocks": [],
+        "private_metadata": "",
+        "callback_id": "",
+        "state": {"values": {}},
+        "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+        "app_id": APP_ID,
+        "bot_id": BOT_ID,
+    }
+    return payload
+
+
+def home_block_action_body(action_id: str, value: str, user_id: str, **kwargs: Any) -> str:
+    return urlencode(
+        {"payload": _compact(home_block_action_payload(action_id, value, user_id, **kwargs))}
+    )
+
+
 # --------------------------------------------------------------------------- Socket Mode
 
 

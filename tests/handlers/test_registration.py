@@ -7,6 +7,7 @@ records what it was asked and refuses everything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from bot.outcomes import Refused
 from bot.settings import Settings
 from handlers import ids
 from handlers.blocks.common import message as as_message
+from handlers.blocks.home import build_home
 from handlers.blocks.modals import build_reason_modal
 from handlers.blocks.paging import search_value
 from handlers.blocks.requests import build_approval_card, build_hold
@@ -36,8 +38,11 @@ from handlers.commands.parser import SUBCOMMANDS, escape_usage
 from storage.requests import Request
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
+    app_home_opened_event,
     block_action_body,
     block_suggestion_body,
+    event_callback_body,
+    home_block_action_body,
     signed_headers,
     slash_command_body,
     view_submission_body,
@@ -349,7 +354,29 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
             ),
         ),
         ("search_button", as_message("Search numbers", [build_search_button()], sandbox=True)),
+        ("home", {"text": "Home", "blocks": build_home(_home(), sandbox=True)["blocks"]}),
     ]
+
+
+def _home() -> Any:
+    """A Home with a hold of its own and a request waiting for this approver."""
+    from datetime import UTC, datetime
+
+    from bot.home import Capped, Home, MonthSpend
+
+    month = datetime(2030, 1, 1, tzinfo=UTC)
+    return Home(
+        user=APPROVER,
+        approver=True,
+        now=month,
+        holds=Capped([_request(status="held", requester=APPROVER)], 1),
+        requests=[],
+        waiting=Capped([_request()], 1),
+        spend=MonthSpend(month, Decimal(0), 0),
+        wallet=Decimal(10),
+        numbers=[],
+        agents={},
+    )
 
 
 def test_builders_only_use_registered_action_ids() -> None:
@@ -380,6 +407,7 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
     app: AsyncApp, slack: FakeSlack, service: StandInService
 ) -> None:
     seen = set()
+    opens = 0
     for name, message in _messages():
         for n, (element, block_id) in enumerate(elements_with_blocks(message)):
             service.calls.clear()
@@ -388,7 +416,8 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
             assert response.status == 200, (name, element)
             seen.add(element["action_id"])
             if element["action_id"] == ids.OPEN_SEARCH:  # opens the modal; asks the service nothing
-                [opened] = await slack.async_wait_for("views.open", timeout=5)
+                opens += 1
+                opened = (await slack.async_wait_for("views.open", timeout=5, count=opens))[-1]
                 assert opened.body["view"]["callback_id"] == ids.SEARCH_VIEW
                 assert service.calls == []
                 continue
@@ -738,3 +767,54 @@ def _settings(slack: FakeSlack) -> Settings:
         NUMBOT_APPROVERS=(APPROVER,),
         NUMBOT_APPROVAL_CHANNEL="C0APPROVALS",
     )
+
+
+# --------------------------------------------------------------------------- events, App Home
+
+
+async def event(app: AsyncApp, body: str) -> BoltResponse:
+    headers = signed_headers(body, SECRET, content_type="application/json")
+    return await app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+
+
+async def test_every_manifest_event_is_handled(
+    app: AsyncApp, service: StandInService, manifest: dict[str, Any]
+) -> None:
+    from handlers.events import LISTENERS
+
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == list(ids.EVENTS)
+    assert set(LISTENERS) == set(ids.EVENTS)
+    response = await event(app, event_callback_body(app_home_opened_event(REQUESTER)))
+    assert response.status == 200  # acknowledged at once; the Home is drawn after
+    for _ in range(500):
+        if service.called("home_opened"):
+            break
+        await asyncio.sleep(0.01)
+    assert service.called("home_opened") == [(REQUESTER,)]
+
+
+async def test_opening_the_messages_tab_draws_no_home(
+    app: AsyncApp, service: StandInService
+) -> None:
+    body = event_callback_body(app_home_opened_event(REQUESTER, tab="messages"))
+    assert (await event(app, body)).status == 200
+    body = event_callback_body(app_home_opened_event(APPROVER))  # a Home tab after it
+    assert (await event(app, body)).status == 200
+    for _ in range(500):
+        if service.called("home_opened"):
+            break
+        await asyncio.sleep(0.01)
+    assert service.called("home_opened") == [(APPROVER,)]
+
+
+async def test_a_click_on_home_is_answered_by_dm(
+    app: AsyncApp, slack: FakeSlack, service: StandInService
+) -> None:
+    """App Home gives no response_url: what the card's click would answer in place reaches
+    the person in numbot's DM instead, through the same listener."""
+    body = home_block_action_body(ids.APPROVE, "req_0123456789ab", APPROVER)
+    assert (await dispatch(app, body)).status == 200
+    [dm] = await slack.async_wait_for("chat.postMessage", timeout=5)
+    assert dm.body["channel"] == APPROVER and "stand-in refused approve" in dm.body["text"]
+    assert service.called("approve") == [(APPROVER, "req_0123456789ab")]
+    assert slack.responses() == []

@@ -99,3 +99,34 @@ def test_due_work_is_found_by_due_time():
     assert [r.id for r in store.cardless(clock_now)] and store.cardless(clock_now - timedelta(seconds=1)) == []
     due = store.next_due()
     assert due["hold"] == clock_now + timedelta(minutes=1) and due["in_flight"] is None
+
+
+def test_home_queries_find_one_person_s_rows_and_count_the_rest():
+    now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    db = connect(":memory:")
+    store = RequestStore(db, AuditLog(db, KEY), clock=lambda: now)
+    live = [make(store, status="held", requester="U1", hold_expires_at=now + timedelta(minutes=m)) for m in (9, 3, 5)]
+    make(store, status="held", requester="U1", hold_expires_at=now)  # lapsed at this instant
+    make(store, status="held", requester="U2", hold_expires_at=now + timedelta(minutes=1))
+    rows, total = store.holds_of("U1", now, 2)
+    assert [r.id for r in rows] == [live[1].id, live[2].id] and total == 3
+    mine = make(store, requester="U1")
+    theirs = make(store, requester="U2", hold_expires_at=now + timedelta(minutes=1))
+    release = make(store, requester="U3", kind="release", hold_expires_at=None)
+    rows, total = store.waiting_for("U1", 10)
+    assert [r.id for r in rows] == [theirs.id, release.id] and total == 2  # never U1's own
+    assert store.waiting_for("U1", 1) == ([theirs], 2)
+    assert mine.id in [r.id for r in store.requests_of("U1", open_limit=5, settled_limit=5)]
+    assert store.holds_of("U9", now, 5) == ([], 0)
+
+
+def test_spend_is_summed_in_decimal_over_purchases_in_the_window():
+    now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    db = connect(":memory:")
+    store = RequestStore(db, AuditLog(db, KEY), clock=lambda: now)
+    for setup, monthly in (("0.10", "0.20"), ("0.10", "0.20"), ("0.10", "0.20")):
+        make(store, status="purchased", setup_cost=Decimal(setup), monthly_cost=Decimal(monthly))
+    make(store, status="failed")
+    total, count = store.spent_between(now, now + timedelta(seconds=1))
+    assert (total, count) == (Decimal("0.90"), 3) and str(total) == "0.90"
+    assert store.spent_between(now + timedelta(seconds=1), now + timedelta(days=1)) == (Decimal(0), 0)

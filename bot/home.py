@@ -1,0 +1,49 @@
+"""What one person's App Home shows: the facts the service reads for it (bot/workflow/home.py)
+and the Slack side draws (handlers/blocks/home.py).
+
+    Home(user, approver, holds, requests, waiting, spend, wallet, numbers, agents)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from bot.flowyte.models import Agent, OwnedNumber
+from storage.requests import Request
+
+
+@dataclass(frozen=True)
+class Capped:
+    """The first rows of a list, and how many there are in all."""
+
+    rows: list[Request]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return max(0, self.total - len(self.rows))
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    """What purchases completed in the calendar month (UTC) that starts at `month`."""
+
+    month: datetime
+    total: Decimal
+    purchases: int
+
+
+@dataclass(frozen=True)
+class Home:
+    user: str
+    approver: bool
+    now: datetime
+    holds: Capped
+    requests: list[Request]  # under way (newest first), then the last few settled
+    waiting: Capped  # pending requests this approver may decide; empty for others
+    spend: MonthSpend
+    wallet: Decimal | None  # None: Flowyte could not be read just now
+    numbers: list[OwnedNumber] | None  # every owned number; None: could not be read
+    agents: dict[str, Agent]

@@ -112,6 +112,8 @@ class Console:
         if channel.startswith("U"):
             self.dms.setdefault(channel, []).append(message)
             self.show(f"numbot → DM to @{NAMES.get(channel, channel)}:", message)
+        elif message.get("thread_ts"):
+            self.show("numbot → the card's thread in #approvals:", message)
         else:
             self.cards[ts] = message
             self.show("numbot → #approvals (everyone in the channel sees):", message)
@@ -226,6 +228,14 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
         console,
         service,
     )
+
+    console.step(
+        "Twenty minutes pass and nobody has decided: with 10 minutes of hold left, the sweep "
+        "reminds the approvers (in their DM and the card's thread) and @alice, once"
+    )
+    waiting = await service.request(request_id)
+    assert waiting is not None
+    await service.lifecycle.remind(waiting)
 
     console.step("@bob, an approver, opens numbot's Home tab in Slack")
     await home_opened(_home_tab(BOB), service)

@@ -15,7 +15,11 @@ async def test_demo_story(tmp_path):
         "/numbers search 415",
         "Reserve",
         "#approvals (everyone in the channel sees)",
+        "DM to @bob",  # the approver is told, with the card's buttons
         "someone else must approve it",  # alice refused on her own request
+        "*Reminder*: the hold on",  # the approver's reminder...
+        "the hold lapses",  # ...in the card's thread
+        "The approvers were reminded",  # ...and the requester's
         "numbot draws @bob's Home tab",  # an approver's Home...
         "── Waiting for you ──",
         ":shopping_trolley: *@alice asks to buy",  # ...shows her request
@@ -32,7 +36,7 @@ async def test_demo_story(tmp_path):
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
     bob_home = text[text.index("numbot draws @bob's Home tab") :].split("▶")[0]
-    assert "[ Approve ]   [ Reject ]" in bob_home  # the card's buttons, on Home
+    assert "[ Approve ]   [ Reject… ]" in bob_home  # the card's buttons, on Home
     assert text.count("purchase          ok") == 1  # one purchase in the audit log
     assert "SANDBOX" in text
 

@@ -235,7 +235,7 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
     )
     waiting = await service.request(request_id)
     assert waiting is not None
-    await service.lifecycle.remind(waiting)
+    await service.filing.remind(waiting)
 
     console.step("@bob, an approver, opens numbot's Home tab in Slack")
     await home_opened(_home_tab(BOB), service)

@@ -1,7 +1,8 @@
 """The numbers workflow: everything that decides, against the request's state in SQLite.
 
     handlers -> NumbersService -> Catalogue   reads: search, wallet, owned numbers
-                               -> Lifecycle   hold, request, approve, reject, expire
+                               -> Filing      hold, request, card, approvers told, expire
+                               -> Decisions   approve, reject (four-eyes, compare-and-set)
                                -> Executor    carry out an approval once; settle unknowns
                                -> Routing     assign, unassign, publish, import
                                -> Sweep       finish what was left half-done, by due time
@@ -27,12 +28,13 @@ from bot.ports import Notifier
 from bot.storage_runner import Storage
 from bot.workflow.catalogue import Catalogue
 from bot.workflow.context import Context, Timing, utcnow
+from bot.workflow.decisions import Decisions
 from bot.workflow.digest import Digests
 from bot.workflow.execution import Executor
+from bot.workflow.filing import Filing
 from bot.workflow.holds import HoldList
 from bot.workflow.home import AGENTS_MAX_AGE, HomeReader
 from bot.workflow.home_refresh import HomeRefresher, concerned
-from bot.workflow.lifecycle import Lifecycle
 from bot.workflow.routing import Routing
 from bot.workflow.sweep import Sweep
 from storage.requests import Request
@@ -68,9 +70,10 @@ class NumbersService:
         catalogue = Catalogue(self.ctx)
         routing = Routing(self.ctx)
         self.executor = Executor(self.ctx)
-        self.lifecycle = Lifecycle(self.ctx, self.executor, routing.resolve)
+        self.filing = Filing(self.ctx, routing.resolve)
+        self.decisions = Decisions(self.ctx, self.executor, self.filing)
         self.digests = Digests(self.ctx, digest_hour)
-        self.sweep = Sweep(self.ctx, self.lifecycle, self.executor, self.digests)
+        self.sweep = Sweep(self.ctx, self.filing, self.executor, self.digests)
         self.home_reader = HomeReader(self.ctx, lambda: catalogue.agents(max_age=AGENTS_MAX_AGE))
         self.homes = HomeRefresher(self._draw_home, self._home_seen)
         self.ctx.on_move = self._moved
@@ -79,11 +82,11 @@ class NumbersService:
         self.wallet = catalogue.wallet
         self.list_numbers = catalogue.list_numbers
         self.agents = catalogue.agents
-        self.requestable = self.lifecycle.requestable
-        self.request_purchase = self.lifecycle.request_purchase
-        self.approve = self.lifecycle.approve
-        self.reject = self.lifecycle.reject
-        self.rejectable = self.lifecycle.rejectable
+        self.requestable = self.filing.requestable
+        self.request_purchase = self.filing.request_purchase
+        self.approve = self.decisions.approve
+        self.reject = self.decisions.reject
+        self.rejectable = self.decisions.rejectable
         self.holds = HoldList(self.ctx).holds
         self.daily_digest = self.digests.run
         self.assign = routing.assign
@@ -107,7 +110,7 @@ class NumbersService:
     # -- requests created (moves are seen in Context.transition) -----------------------------
 
     async def reserve(self, actor: str, e164: str) -> Held | AlreadyHeld | Refused:
-        held = await self.lifecycle.reserve(actor, e164)
+        held = await self.filing.reserve(actor, e164)
         if isinstance(held, Held):
             self.ctx.moved(held.request)
         return held
@@ -115,7 +118,7 @@ class NumbersService:
     async def request_release(
         self, actor: str, number_ref: str, reason: str
     ) -> Requested | Refused:
-        requested = await self.lifecycle.request_release(actor, number_ref, reason)
+        requested = await self.filing.request_release(actor, number_ref, reason)
         if isinstance(requested, Requested):
             self.ctx.moved(requested.request)
         return requested
@@ -150,7 +153,7 @@ class NumbersService:
     async def check(self, request_id: str) -> Decided | Refused | None:
         """Ask Flowyte again about a request whose outcome is unknown (tests, operators)."""
         request = await self.ctx.load(request_id)
-        return await self.executor.check(request) if request else None
+        return await self.executor.checker.check(request) if request else None
 
     async def resume(self) -> int:
         """One sweep pass (at start and whenever work falls due); how many requests it touched."""

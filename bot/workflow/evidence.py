@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
+from bot.flowyte import errors as fe
+
 
 class Verdict(Enum):
     DONE = "done"  # bought / released
@@ -75,3 +77,26 @@ def release_verdict(owned: Owned, *, settled: bool) -> Verdict:
 def next_check_delay(attempts: int, *, quiet: float, cap: float) -> float:
     """Seconds before the next look, after `attempts` looks: one quiet window, then doubling."""
     return float(min(cap, quiet * 2 ** max(0, attempts - 1)))
+
+
+# 409 codes that mean "the first call with this Idempotency-Key is still running" [inferred].
+IN_PROGRESS_CODES = frozenset({"idempotency_in_progress", "request_in_progress"})
+
+CallOutcome = Literal["nothing", "unknown", "refused"]
+
+
+def outcome_of(exc: fe.FlowyteError) -> CallOutcome:
+    """What a failed spending call tells about whether it happened."""
+    if isinstance(exc, fe.OutcomeUnknown):
+        return "unknown"  # sent, no (readable) answer
+    if isinstance(exc, fe.FlowyteUnavailable | fe.RateLimited):
+        return "nothing"  # never reached Flowyte, or turned away before doing anything
+    if isinstance(exc, fe.FlowyteAPIError):
+        if exc.status == 408 or exc.status >= 500:
+            return "unknown"
+        if exc.status == 409 and exc.code in IN_PROGRESS_CODES:
+            return "unknown"
+        if exc.status == 422 and exc.code == "idempotency_mismatch":
+            return "unknown"  # numbot sends the same body; a mismatch is not an answer
+        return "refused"
+    return "unknown"  # an answer numbot could not read

@@ -12,64 +12,31 @@ request stays `checking` until Flowyte's answers prove one way or the other (evi
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
 from bot.money import usd
 from bot.outcomes import Decided, Refused
 from bot.workflow import sentences
+from bot.workflow.checking import Checker
 from bot.workflow.context import SYSTEM, Context, detail, logger
-from bot.workflow.evidence import (
-    Inventory,
-    Owned,
-    PurchaseEvidence,
-    Replay,
-    Verdict,
-    next_check_delay,
-    purchase_verdict,
-    release_verdict,
-    replays_on,
-)
-from bot.workflow.integrity import Step, approval_problem
+from bot.workflow.evidence import outcome_of
+from bot.workflow.guard import Guard
 from storage.requests import AuditNote, Request
-
-# 409 codes that mean "the first call with this Idempotency-Key is still running" [inferred].
-IN_PROGRESS_CODES = frozenset({"idempotency_in_progress", "request_in_progress"})
-ALARM = "integrity_alarm"
-ALERT_AFTER_CHECKS = 4  # tell the approval channel when a check drags on this long
-
-CallOutcome = Literal["nothing", "unknown", "refused"]
-
-
-def outcome_of(exc: fe.FlowyteError) -> CallOutcome:
-    """What a failed spending call tells about whether it happened."""
-    if isinstance(exc, fe.OutcomeUnknown):
-        return "unknown"  # sent, no (readable) answer
-    if isinstance(exc, fe.FlowyteUnavailable | fe.RateLimited):
-        return "nothing"  # never reached Flowyte, or turned away before doing anything
-    if isinstance(exc, fe.FlowyteAPIError):
-        if exc.status == 408 or exc.status >= 500:
-            return "unknown"
-        if exc.status == 409 and exc.code in IN_PROGRESS_CODES:
-            return "unknown"
-        if exc.status == 422 and exc.code == "idempotency_mismatch":
-            return "unknown"  # numbot sends the same body; a mismatch is not an answer
-        return "refused"
-    return "unknown"  # an answer numbot could not read
 
 
 class Executor:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.guard = Guard(ctx)
+        self.checker = Checker(ctx, self)
 
     # -- the one way in ---------------------------------------------------------------------
 
     async def execute(self, approved: Request) -> Decided | Refused:
         """Carry out an approved purchase or release, once, and settle its outcome."""
-        flagged = await self._unless_authentic(approved)
+        flagged = await self.guard.unless_authentic(approved)
         if flagged:
             return flagged
         if approved.kind == "purchase":
@@ -93,21 +60,21 @@ class Executor:
         if request is None:
             return Refused("in_flight", "This request is already being carried out.")
         try:
-            owned = await self._call(request)
+            owned = await self.call(request)
         except fe.FlowyteError as exc:
             return await self._after_failed_call(request, exc)
         if request.kind == "purchase":
             assert owned is not None
-            return await self._purchased(request, owned, evidence="answer")
-        return await self._released(request, evidence="answer")
+            return await self.purchased(request, owned, evidence="answer")
+        return await self.released(request, evidence="answer")
 
-    async def _sending(self, request: Request) -> None:
+    async def sending(self, request: Request) -> None:
         """Record that a call that can spend is about to leave (before it leaves)."""
         await self.ctx.storage.run(
             self.ctx.storage.requests.set_fields, request.id, last_sent_at=self.ctx.clock()
         )
 
-    async def _call(self, request: Request) -> OwnedNumber | None:
+    async def call(self, request: Request) -> OwnedNumber | None:
         """The spending call itself; a purchase sent again is byte-identical (a replay)."""
         if request.kind == "purchase":
             return await self.ctx.flowyte.purchase(
@@ -121,7 +88,7 @@ class Executor:
         code = exc.code if isinstance(exc, fe.FlowyteAPIError) else type(exc).__name__
         match outcome_of(exc):
             case "nothing":
-                return await self._back_to_pending(
+                return await self.back_to_pending(
                     request,
                     exc.explain() + " The request is waiting for approval again.",
                     error=code,
@@ -129,196 +96,15 @@ class Executor:
                 )
             case "unknown":
                 logger.warning("%s %s: outcome unknown (%s)", request.kind, request.id, code)
-                return await self._unknown(request, error=code, status=status)
+                return await self.checker.start(request, error=code, status=status)
         if isinstance(exc, fe.InsufficientBalance):
             why = await self._shortfall(request, exc)
         else:
             why = exc.explain()
         expired = isinstance(exc, fe.FlowyteAPIError) and exc.code == "reservation_expired"
-        return await self._fail(
+        return await self.fail(
             request, why, to_status="expired" if expired else "failed", status=status, code=code
         )
-
-    # -- unknown outcomes -------------------------------------------------------------------
-
-    async def _unknown(self, request: Request, **why: Any) -> Decided | Refused:
-        """Say "checking", look once after a short grace, then leave it to the sweep."""
-        checking = await self.ctx.transition(
-            request,
-            ("purchasing", "releasing"),
-            "checking",
-            AuditNote(SYSTEM, request.kind, "unknown", detail(**why)),
-            next_check_at=self.ctx.clock() + timedelta(seconds=self.ctx.timing.grace),
-            check_attempts=0,
-        )
-        if checking is None:
-            return Refused("in_flight", "This request changed meanwhile.")
-        await self.ctx.update_card(checking)
-        await self.ctx.tell(checking, _checking_text(checking))
-        await asyncio.sleep(self.ctx.timing.grace)
-        return await self.check(checking)
-
-    async def check(self, request: Request) -> Decided | Refused:
-        """Ask Flowyte what became of a purchase or release whose outcome is unknown.
-
-        Takes `checking` requests, and `purchasing`/`releasing` ones left by a process that
-        stopped mid-call (once quiet). One process looks at a time (a lease on the next
-        look, compare-and-set). Ends only on proof; otherwise schedules another look.
-        """
-        ctx = self.ctx
-        now = ctx.clock()
-        lease_until = now + timedelta(seconds=ctx.timing.lease)
-        if request.status in ("purchasing", "releasing"):
-            moved = await ctx.transition(
-                request,
-                (request.status,),
-                "checking",
-                AuditNote(SYSTEM, "resume", "unknown", detail(interrupted=request.status)),
-                next_check_at=lease_until,
-                check_attempts=0,
-            )
-            if moved is None:
-                return Refused("in_flight", "This request changed meanwhile.")
-            request = moved
-            await ctx.update_card(request)
-        elif request.status != "checking":
-            return Refused(sentences.refusal_code(request), sentences.status_sentence(request))
-        elif not await ctx.storage.run(
-            ctx.storage.requests.claim_check, request.id, request.next_check_at, lease_until
-        ):
-            return Refused("checking", _checking_text(request))  # another look is under way
-        last_sent = request.last_sent_at or request.last_change
-        settled = now - last_sent >= timedelta(seconds=ctx.timing.quiet)
-        if request.kind == "purchase":
-            flagged = await self._unless_authentic(request)  # a replay can spend
-            if flagged:
-                return flagged
-            return await self._check_purchase(request, settled=settled)
-        return await self._check_release(request, settled=settled)
-
-    async def _check_purchase(self, request: Request, *, settled: bool) -> Decided | Refused:
-        replay: Replay = "not_asked"
-        if replays_on(request.check_attempts):
-            await self._sending(request)
-            try:
-                bought = await self._call(request)
-            except fe.FlowyteError as exc:
-                replay = "refused" if outcome_of(exc) == "refused" else "unknown"
-            else:
-                assert bought is not None
-                return await self._purchased(request, bought, evidence="replay")
-        owned: Owned = "unknown"
-        try:
-            mine = {n.e164: n for n in await self.ctx.flowyte.list_numbers(proof=True)}
-            owned = "listed" if request.e164 in mine else "absent"
-            if request.e164 in mine:
-                return await self._purchased(request, mine[request.e164], evidence="owned_list")
-        except fe.FlowyteError as exc:
-            logger.warning(
-                "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__
-            )
-        inventory: Inventory = "not_asked"
-        if owned == "absent":
-            try:
-                await self.ctx.flowyte.get_available(request.e164)
-                inventory = "for_sale"
-            except fe.NotFound:
-                inventory = "gone"
-            except fe.FlowyteError:
-                inventory = "unknown"
-        evidence = PurchaseEvidence(replay=replay, owned=owned, inventory=inventory)
-        if purchase_verdict(evidence, settled=settled) is Verdict.NOT_DONE:
-            return await self._fail(
-                request,
-                sentences.NOT_PURCHASED,
-                reconciled=True,
-                replay=replay,
-                owned=owned,
-                inventory=inventory,
-            )
-        return await self._still_unsure(request, replay=replay, owned=owned, inventory=inventory)
-
-    async def _check_release(self, request: Request, *, settled: bool) -> Decided | Refused:
-        owned: Owned = "unknown"
-        try:
-            mine = {n.e164 for n in await self.ctx.flowyte.list_numbers(proof=True)}
-            owned = "listed" if request.e164 in mine else "absent"
-        except fe.FlowyteError as exc:
-            logger.warning(
-                "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__
-            )
-        verdict = release_verdict(owned, settled=settled)
-        if verdict is Verdict.DONE:
-            return await self._released(request, evidence="owned_list")
-        if verdict is Verdict.NOT_DONE:
-            return await self._fail(request, sentences.NOT_RELEASED, reconciled=True)
-        return await self._still_unsure(request, owned=owned)
-
-    async def _still_unsure(self, request: Request, **evidence: str) -> Refused:
-        attempts = request.check_attempts + 1
-        delay = next_check_delay(
-            attempts, quiet=self.ctx.timing.quiet, cap=self.ctx.timing.check_backoff_cap
-        )
-        await self.ctx.storage.run(
-            self.ctx.storage.requests.set_fields,
-            request.id,
-            check_attempts=attempts,
-            next_check_at=self.ctx.clock() + timedelta(seconds=delay),
-        )
-        await self.ctx.audit(SYSTEM, "check", request.id, "unknown", attempt=attempts, **evidence)
-        logger.warning(
-            "%s %s still unknown after %d look(s); next in %.0fs",
-            request.kind,
-            request.id,
-            attempts,
-            delay,
-        )
-        if attempts == ALERT_AFTER_CHECKS:
-            await self.ctx.alert(
-                f":warning: numbot still cannot tell whether the {request.kind} of {request.e164} "
-                f"(request `{request.id}`) went through; it keeps checking. Flowyte's dashboard "
-                "shows the truth meanwhile."
-            )
-        return Refused("checking", _checking_text(request))
-
-    # -- integrity --------------------------------------------------------------------------
-
-    async def _steps(self, request: Request) -> list[Step]:
-        storage = self.ctx.storage
-        entries = await storage.run(storage.audit.transitions, request.id)
-        key = storage.audit.key
-        return [
-            Step(
-                e.seq,
-                e.actor,
-                e.state or "",
-                e.detail_fields(),
-                key is not None and key.authentic(e),
-            )
-            for e in entries
-        ]
-
-    async def state_is_sealed(self, request: Request) -> bool:
-        """Whether the request's status is the last state the sealed log recorded for it
-        (a card is only redrawn from a state numbot itself wrote)."""
-        steps = await self._steps(request)
-        return bool(steps) and steps[-1].authentic and steps[-1].state == request.status
-
-    async def _unless_authentic(self, request: Request) -> Refused | None:
-        """None when the approval is sealed and fits; else flag it (once) and refuse."""
-        storage = self.ctx.storage
-        problem = approval_problem(request, await self._steps(request), self.ctx.approvers)
-        if problem is None:
-            return None
-        if not await storage.run(storage.audit.has, subject=request.id, action=ALARM):
-            logger.error("request %s will not be executed: %s", request.id, problem)
-            await self.ctx.audit(
-                SYSTEM, ALARM, request.id, "refused", problem=problem, status=request.status
-            )
-            await self.ctx.alert(
-                ":rotating_light: " + sentences.UNAUTHENTIC.format(id=request.id, why=problem)
-            )
-        return Refused("unauthentic", sentences.UNAUTHENTIC.format(id=request.id, why=problem))
 
     # -- the price ----------------------------------------------------------------------------
 
@@ -332,12 +118,12 @@ class Executor:
                 if not isinstance(exc, fe.FlowyteAPIError)
                 else f"Flowyte answered {exc.status}"
             )
-            return await self._back_to_pending(
+            return await self.back_to_pending(
                 request, sentences.PRICE_UNCHECKED.format(why=why), code="price_unchecked"
             )
         setup, monthly = quote.setup_cost, quote.monthly_cost
         if None in (setup, monthly, request.setup_cost, request.monthly_cost):
-            return await self._back_to_pending(
+            return await self.back_to_pending(
                 request,
                 sentences.PRICE_UNCHECKED.format(why="its quote has no price"),
                 code="price_unchecked",
@@ -346,7 +132,7 @@ class Executor:
         assert request.setup_cost is not None and request.monthly_cost is not None
         if setup <= request.setup_cost and monthly <= request.monthly_cost:
             return None  # the same, or cheaper: the approval still holds
-        return await self._fail(
+        return await self.fail(
             request,
             f"Flowyte's price went up since the request (now {usd(setup)} setup, {usd(monthly)}/month), "
             "so nothing was bought. Request it again at the new price.",
@@ -366,7 +152,7 @@ class Executor:
 
     # -- endings ------------------------------------------------------------------------------
 
-    async def _back_to_pending(self, request: Request, why: str, **fields: Any) -> Refused:
+    async def back_to_pending(self, request: Request, why: str, **fields: Any) -> Refused:
         """Nothing happened at Flowyte: the request waits for a (new) approval, hold kept."""
         back = await self.ctx.transition(
             request,
@@ -380,7 +166,7 @@ class Executor:
             await self.ctx.update_card(back)
         return Refused("flowyte", why)
 
-    async def _purchased(self, request: Request, owned: OwnedNumber, *, evidence: str) -> Decided:
+    async def purchased(self, request: Request, owned: OwnedNumber, *, evidence: str) -> Decided:
         done = await self.ctx.transition(
             request,
             ("purchasing", "checking"),
@@ -397,7 +183,7 @@ class Executor:
         )
         done = done or await self.ctx.load(request.id) or request
         await self.ctx.update_card(done)
-        agents = await self._agents()
+        agents = await self.agents()
         cost = f" for {usd(done.total_cost)}" if done.total_cost is not None else ""
         await self.ctx.tell(
             done,
@@ -406,7 +192,7 @@ class Executor:
         )
         return Decided(done, f"Bought {done.e164}.", agents)
 
-    async def _released(self, request: Request, *, evidence: str) -> Decided:
+    async def released(self, request: Request, *, evidence: str) -> Decided:
         done = await self.ctx.transition(
             request,
             ("releasing", "checking"),
@@ -423,7 +209,7 @@ class Executor:
         )
         return Decided(done, f"Released {done.e164}.")
 
-    async def _fail(
+    async def fail(
         self, request: Request, why: str, *, to_status: str = "failed", **fields: Any
     ) -> Refused:
         failed = await self.ctx.transition(
@@ -442,17 +228,12 @@ class Executor:
         await self.ctx.tell(failed, f"Your request for {failed.e164} failed: {why}")
         return Refused(to_status, why)
 
-    async def _agents(self) -> list[Any]:
+    async def agents(self) -> list[Any]:
         try:
             return list(await self.ctx.flowyte.list_agents())
         except fe.FlowyteError:
             logger.warning("could not list agents for the menu")
             return []
-
-
-def _checking_text(request: Request) -> str:
-    kind = "purchase" if request.kind == "purchase" else "release"
-    return sentences.CHECKING.format(kind=f"{kind} of {request.e164}")
 
 
 async def release_hold(ctx: Context, request: Request) -> None:

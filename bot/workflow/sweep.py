@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from bot.workflow.context import SYSTEM, Context
 from bot.workflow.digest import Digests
 from bot.workflow.execution import Executor
-from bot.workflow.lifecycle import Lifecycle
+from bot.workflow.filing import Filing
 
 BATCH = 100  # per kind of work per pass; the rest waits for the next pass
 CARD_REPAIR_AFTER = timedelta(seconds=5)  # leave a card update that may still be on its way
@@ -23,12 +23,12 @@ class Sweep:
     def __init__(
         self,
         ctx: Context,
-        lifecycle: Lifecycle,
+        filing: Filing,
         executor: Executor,
         digests: Digests | None = None,
     ) -> None:
         self.ctx = ctx
-        self.lifecycle = lifecycle
+        self.filing = filing
         self.executor = executor
         self.digests = digests
 
@@ -47,26 +47,26 @@ class Sweep:
             if request.status == "approved":
                 await self.executor.execute(request)
             else:
-                await self.executor.check(request)
+                await self.executor.checker.check(request)
             count += 1
         for request in await ctx.storage.run(requests.checks_due, now, BATCH):
-            await self.executor.check(request)
+            await self.executor.checker.check(request)
             count += 1
         for request in await ctx.storage.run(requests.cardless, quiet_since, BATCH):
-            balance = await self.lifecycle.balance() if request.kind == "purchase" else None
-            await self.lifecycle.post_card(request, balance)
+            balance = await self.filing.balance() if request.kind == "purchase" else None
+            await self.filing.post_card(request, balance)
             count += 1
         for request in await ctx.storage.run(requests.stale_cards, now - CARD_REPAIR_AFTER, BATCH):
-            if await self.executor.state_is_sealed(request):
+            if await self.executor.guard.state_is_sealed(request):
                 await ctx.update_card(request)
                 count += 1
         remind_before = ctx.clock() + timedelta(minutes=ctx.timing.remind_minutes)
         due = await ctx.storage.run(requests.reminders_due, ctx.clock(), remind_before, BATCH)
         for request in due:
-            if request.kind == "purchase" and await self.lifecycle.remind(request):
+            if request.kind == "purchase" and await self.filing.remind(request):
                 count += 1
         for request in await ctx.storage.run(requests.lapsed_holds, ctx.clock(), BATCH):
-            if request.kind == "purchase" and await self.lifecycle.expire(request):
+            if request.kind == "purchase" and await self.filing.expire(request):
                 count += 1
         if self.digests is not None:
             await self.digests.run()  # the daily digest, once it has fallen due

@@ -136,7 +136,7 @@ async def test_one_look_at_a_time(env):
     env.clock.advance(seconds=11)
     other = env.new_service(timing=Timing(quiet=10, grace=0), fresh_db=True)
     due = env.storage.requests.get(request.id)
-    looks = await asyncio.gather(service.executor.check(due), other.executor.check(due))
+    looks = await asyncio.gather(service.executor.checker.check(due), other.executor.checker.check(due))
     busy = [r for r in looks if isinstance(r, Refused) and r.code == "checking"]
     settled = [r for r in looks if isinstance(r, Refused) and r.code == "failed"]
     assert len(busy) == 1 and len(settled) == 1

@@ -1,9 +1,8 @@
-"""A request's life before it is carried out: hold, request, approve, reject, expire.
+"""A request before anyone decides it: the hold, the request and its card, the approvers told
+and reminded, the hold lapsing.
 
-Four-eyes is decided here, at click time, from the request as stored: only a configured
-approver who is not the requester may approve, and `pending -> approved` is a
-compare-and-set, so however many clicks arrive, in however many processes, one wins. The
-approval's audit entry binds the number, price and hold it approved (integrity.py).
+    (reserve) -> held -> pending -> (decisions.py)
+                 held | pending -> expired
 """
 
 from __future__ import annotations
@@ -14,12 +13,10 @@ from decimal import Decimal
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
-from bot.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
+from bot.outcomes import AlreadyHeld, Held, Refused, Requested
 from bot.text import clean_user_text
 from bot.workflow import sentences
 from bot.workflow.context import SYSTEM, Context, detail, logger
-from bot.workflow.execution import Executor, release_hold
-from bot.workflow.integrity import binding
 from storage.requests import AuditNote, Request
 
 MAX_REASON = 300  # characters, as the reason modal allows
@@ -29,13 +26,10 @@ DEFAULT_HOLD = timedelta(minutes=30)  # the guide's "about 30 minutes", when Flo
 Resolve = Callable[[str, str, str], Awaitable[OwnedNumber | Refused]]
 
 
-class Lifecycle:
-    def __init__(self, ctx: Context, executor: Executor, resolve: Resolve) -> None:
+class Filing:
+    def __init__(self, ctx: Context, resolve: Resolve) -> None:
         self.ctx = ctx
-        self.executor = executor
         self.resolve = resolve
-
-    # -- hold and request ---------------------------------------------------------------------
 
     async def reserve(self, actor: str, e164: str) -> Held | AlreadyHeld | Refused:
         ctx = self.ctx
@@ -264,152 +258,6 @@ class Lifecycle:
             SYSTEM, "remind", request.id, "ok", told=len(placed), lapses=request.hold_expires_at
         )
         return True
-
-    # -- decisions ----------------------------------------------------------------------------
-
-    async def approve(self, actor: str, request_id: str) -> Decided | Refused:
-        ctx = self.ctx
-        request = await ctx.load(request_id)
-        if request is None:
-            return await ctx.refuse(
-                actor, "approve", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
-            )
-        if actor not in ctx.approvers:
-            return await ctx.refuse(
-                actor,
-                "approve",
-                request.id,
-                "not_approver",
-                "Only configured approvers can approve, and you are not one. Ask an approver.",
-            )
-        if actor == request.requester:
-            return await ctx.refuse(
-                actor,
-                "approve",
-                request.id,
-                "self_approval",
-                "You asked for this, so someone else must approve it. Nothing was bought.",
-            )
-        if request.status != "pending":
-            return await ctx.refuse(
-                actor,
-                "approve",
-                request.id,
-                sentences.refusal_code(request),
-                sentences.status_sentence(request),
-            )
-        if request.kind == "purchase" and request.hold_expired(ctx.clock()):
-            expired = await self.expire(request, actor=actor)
-            if expired is not None:
-                return await ctx.refuse(
-                    actor,
-                    "approve",
-                    request.id,
-                    "expired",
-                    "The hold expired before approval, so nothing was bought. The requester can reserve it again.",
-                )
-            return await ctx.refuse(
-                actor,
-                "approve",
-                request.id,
-                "already_decided",
-                "Someone else decided this request first.",
-            )
-        approved = await ctx.transition(
-            request,
-            ("pending",),
-            "approved",
-            AuditNote(actor, "approve", detail=detail(binds=binding(request))),
-            decided_by=actor,
-            detail="",
-        )
-        if approved is None:
-            current = await ctx.load(request.id) or request
-            return await ctx.refuse(
-                actor,
-                "approve",
-                request.id,
-                sentences.refusal_code(current),
-                sentences.status_sentence(current),
-            )
-        # Before any Flowyte call: every copy shows who approved, without buttons.
-        await ctx.update_card(approved)
-        return await self.executor.execute(approved)
-
-    async def rejectable(self, actor: str, request_id: str) -> Request | Refused:
-        """The request `actor` may now reject (or cancel, as its requester), or why not;
-        checked again when the reason is submitted."""
-        ctx = self.ctx
-        request = await ctx.load(request_id)
-        if request is None:
-            return await ctx.refuse(
-                actor, "reject", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
-            )
-        if actor != request.requester and actor not in ctx.approvers:
-            return await ctx.refuse(
-                actor,
-                "reject",
-                request.id,
-                "not_approver",
-                "Only an approver or the requester can reject this request.",
-            )
-        if request.status not in ("held", "pending"):
-            return await ctx.refuse(
-                actor,
-                "reject",
-                request.id,
-                sentences.refusal_code(request),
-                sentences.status_sentence(request),
-            )
-        return request
-
-    async def reject(self, actor: str, request_id: str, reason: str = "") -> Decided | Refused:
-        ctx = self.ctx
-        reason = clean_user_text(reason, max_length=MAX_REASON)
-        request = await ctx.load(request_id)
-        if request is None:
-            return await ctx.refuse(
-                actor, "reject", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
-            )
-        if actor == request.requester:
-            to_status, action = "cancelled", "cancel"
-        elif actor in ctx.approvers:
-            to_status, action = "rejected", "reject"
-        else:
-            return await ctx.refuse(
-                actor,
-                "reject",
-                request.id,
-                "not_approver",
-                "Only an approver or the requester can reject this request.",
-            )
-        done = await ctx.transition(
-            request,
-            ("held", "pending"),
-            to_status,
-            AuditNote(actor, action, detail=detail(reason=reason or None)),
-            decided_by=actor,
-            detail=reason,
-        )
-        if done is None:
-            current = await ctx.load(request.id) or request
-            return await ctx.refuse(
-                actor,
-                action,
-                request.id,
-                sentences.refusal_code(current),
-                sentences.status_sentence(current),
-            )
-        if done.kind == "purchase":
-            await release_hold(ctx, done)
-        await ctx.update_card(done)
-        verb = "cancelled" if to_status == "cancelled" else f"rejected by <@{actor}>"
-        if actor != done.requester:
-            why = f" Their reason: {reason}" if reason else ""
-            await ctx.tell(
-                done, f"Your request for {done.e164} was {verb}. Nothing was charged.{why}"
-            )
-        return Decided(done, f"Request for {done.e164} {verb}.")
 
     async def expire(self, request: Request, actor: str = SYSTEM) -> Request | None:
         ctx = self.ctx

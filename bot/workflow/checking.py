@@ -1,0 +1,190 @@
+"""Settling an unknown outcome: one look at a time, until Flowyte's answers prove it.
+
+    purchasing | releasing -> checking -> purchased | released | failed
+
+The rules of proof are pure (evidence.py); this is the asking: replaying the purchase with
+its Idempotency-Key, reading the owned list to a stated end, asking the inventory, and
+scheduling the next look with backoff under a lease, so one process looks at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.flowyte import errors as fe
+from bot.outcomes import Decided, Refused
+from bot.workflow import sentences
+from bot.workflow.context import SYSTEM, Context, detail, logger
+from bot.workflow.evidence import (
+    Inventory,
+    Owned,
+    PurchaseEvidence,
+    Replay,
+    Verdict,
+    next_check_delay,
+    outcome_of,
+    purchase_verdict,
+    release_verdict,
+    replays_on,
+)
+from storage.requests import AuditNote, Request
+
+if TYPE_CHECKING:
+    from bot.workflow.execution import Executor
+
+ALERT_AFTER_CHECKS = 4  # tell the approval channel when a check drags on this long
+
+
+def checking_text(request: Request) -> str:
+    kind = "purchase" if request.kind == "purchase" else "release"
+    return sentences.CHECKING.format(kind=f"{kind} of {request.e164}")
+
+
+class Checker:
+    def __init__(self, ctx: Context, executor: Executor) -> None:
+        self.ctx = ctx
+        self.executor = executor
+
+    async def start(self, request: Request, **why: Any) -> Decided | Refused:
+        """Say "checking", look once after a short grace, then leave it to the sweep."""
+        checking = await self.ctx.transition(
+            request,
+            ("purchasing", "releasing"),
+            "checking",
+            AuditNote(SYSTEM, request.kind, "unknown", detail(**why)),
+            next_check_at=self.ctx.clock() + timedelta(seconds=self.ctx.timing.grace),
+            check_attempts=0,
+        )
+        if checking is None:
+            return Refused("in_flight", "This request changed meanwhile.")
+        await self.ctx.update_card(checking)
+        await self.ctx.tell(checking, checking_text(checking))
+        await asyncio.sleep(self.ctx.timing.grace)
+        return await self.check(checking)
+
+    async def check(self, request: Request) -> Decided | Refused:
+        """Ask Flowyte what became of a purchase or release whose outcome is unknown.
+
+        Takes `checking` requests, and `purchasing`/`releasing` ones left by a process that
+        stopped mid-call (once quiet). One process looks at a time (a lease on the next
+        look, compare-and-set). Ends only on proof; otherwise schedules another look.
+        """
+        ctx = self.ctx
+        now = ctx.clock()
+        lease_until = now + timedelta(seconds=ctx.timing.lease)
+        if request.status in ("purchasing", "releasing"):
+            moved = await ctx.transition(
+                request,
+                (request.status,),
+                "checking",
+                AuditNote(SYSTEM, "resume", "unknown", detail(interrupted=request.status)),
+                next_check_at=lease_until,
+                check_attempts=0,
+            )
+            if moved is None:
+                return Refused("in_flight", "This request changed meanwhile.")
+            request = moved
+            await ctx.update_card(request)
+        elif request.status != "checking":
+            return Refused(sentences.refusal_code(request), sentences.status_sentence(request))
+        elif not await ctx.storage.run(
+            ctx.storage.requests.claim_check, request.id, request.next_check_at, lease_until
+        ):
+            return Refused("checking", checking_text(request))  # another look is under way
+        last_sent = request.last_sent_at or request.last_change
+        settled = now - last_sent >= timedelta(seconds=ctx.timing.quiet)
+        if request.kind == "purchase":
+            flagged = await self.executor.guard.unless_authentic(request)  # a replay can spend
+            if flagged:
+                return flagged
+            return await self._check_purchase(request, settled=settled)
+        return await self._check_release(request, settled=settled)
+
+    async def _check_purchase(self, request: Request, *, settled: bool) -> Decided | Refused:
+        replay: Replay = "not_asked"
+        if replays_on(request.check_attempts):
+            await self.executor.sending(request)
+            try:
+                bought = await self.executor.call(request)
+            except fe.FlowyteError as exc:
+                replay = "refused" if outcome_of(exc) == "refused" else "unknown"
+            else:
+                assert bought is not None
+                return await self.executor.purchased(request, bought, evidence="replay")
+        owned: Owned = "unknown"
+        try:
+            mine = {n.e164: n for n in await self.ctx.flowyte.list_numbers(proof=True)}
+            owned = "listed" if request.e164 in mine else "absent"
+            if request.e164 in mine:
+                return await self.executor.purchased(
+                    request, mine[request.e164], evidence="owned_list"
+                )
+        except fe.FlowyteError as exc:
+            logger.warning(
+                "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__
+            )
+        inventory: Inventory = "not_asked"
+        if owned == "absent":
+            try:
+                await self.ctx.flowyte.get_available(request.e164)
+                inventory = "for_sale"
+            except fe.NotFound:
+                inventory = "gone"
+            except fe.FlowyteError:
+                inventory = "unknown"
+        evidence = PurchaseEvidence(replay=replay, owned=owned, inventory=inventory)
+        if purchase_verdict(evidence, settled=settled) is Verdict.NOT_DONE:
+            return await self.executor.fail(
+                request,
+                sentences.NOT_PURCHASED,
+                reconciled=True,
+                replay=replay,
+                owned=owned,
+                inventory=inventory,
+            )
+        return await self._still_unsure(request, replay=replay, owned=owned, inventory=inventory)
+
+    async def _check_release(self, request: Request, *, settled: bool) -> Decided | Refused:
+        owned: Owned = "unknown"
+        try:
+            mine = {n.e164 for n in await self.ctx.flowyte.list_numbers(proof=True)}
+            owned = "listed" if request.e164 in mine else "absent"
+        except fe.FlowyteError as exc:
+            logger.warning(
+                "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__
+            )
+        verdict = release_verdict(owned, settled=settled)
+        if verdict is Verdict.DONE:
+            return await self.executor.released(request, evidence="owned_list")
+        if verdict is Verdict.NOT_DONE:
+            return await self.executor.fail(request, sentences.NOT_RELEASED, reconciled=True)
+        return await self._still_unsure(request, owned=owned)
+
+    async def _still_unsure(self, request: Request, **evidence: str) -> Refused:
+        attempts = request.check_attempts + 1
+        delay = next_check_delay(
+            attempts, quiet=self.ctx.timing.quiet, cap=self.ctx.timing.check_backoff_cap
+        )
+        await self.ctx.storage.run(
+            self.ctx.storage.requests.set_fields,
+            request.id,
+            check_attempts=attempts,
+            next_check_at=self.ctx.clock() + timedelta(seconds=delay),
+        )
+        await self.ctx.audit(SYSTEM, "check", request.id, "unknown", attempt=attempts, **evidence)
+        logger.warning(
+            "%s %s still unknown after %d look(s); next in %.0fs",
+            request.kind,
+            request.id,
+            attempts,
+            delay,
+        )
+        if attempts == ALERT_AFTER_CHECKS:
+            await self.ctx.alert(
+                f":warning: numbot still cannot tell whether the {request.kind} of {request.e164} "
+                f"(request `{request.id}`) went through; it keeps checking. Flowyte's dashboard "
+                "shows the truth meanwhile."
+            )
+        return Refused("checking", checking_text(request))

@@ -33,6 +33,8 @@ class MonthSpend:
     month: datetime
     total: Decimal
     purchases: int
+    budget: Decimal | None = None  # the policy's monthly budget, when there is one
+    committed: Decimal | None = None  # charged this month + being bought, against the budget
 
 
 @dataclass(frozen=True)

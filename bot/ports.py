@@ -19,8 +19,11 @@ Placed = tuple[str, str, str]
 
 
 class Notifier(Protocol):
-    async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
-        """Post the approval card for `request` (mentioning the approvers); return (channel, ts)."""
+    async def post_card(
+        self, request: Request, *, balance: Decimal | None, budget: str | None = None
+    ) -> tuple[str, str]:
+        """Post the approval card for `request` (mentioning the approvers; `budget`: this
+        month's spend against the budget, when there is one); return (channel, ts)."""
         ...
 
     async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Placed]:

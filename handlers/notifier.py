@@ -62,9 +62,11 @@ class SlackNotifier:
             placed.append((user, channel, ts))
         return placed
 
-    async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
+    async def post_card(
+        self, request: Request, *, balance: Decimal | None, budget: str | None = None
+    ) -> tuple[str, str]:
         card = build_approval_card(
-            request, balance=balance, sandbox=self.sandbox, approvers=self.approvers
+            request, balance=balance, sandbox=self.sandbox, approvers=self.approvers, budget=budget
         )
         return await self._post(self.approval_channel, card)
 

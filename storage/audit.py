@@ -295,9 +295,12 @@ class AuditLog:
         return int(self.db.conn.execute("SELECT count(*) FROM audit").fetchone()[0])
 
     def transitions(self, subject: str) -> list[AuditEntry]:
-        """The entries that moved `subject` (a request) from state to state, oldest first."""
+        """The entries that moved `subject` (a request) from state to state, and the approvals
+        counted toward its quorum, oldest first."""
         cursor = self.db.conn.execute(
-            f"{_SELECT} WHERE subject = ? AND state IS NOT NULL ORDER BY seq", (subject,)
+            f"{_SELECT} WHERE subject = ? AND (state IS NOT NULL "
+            "OR (action = 'approve' AND outcome = 'ok')) ORDER BY seq",
+            (subject,),
         )
         return [_row(row) for row in cursor]
 

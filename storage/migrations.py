@@ -150,6 +150,25 @@ def _m006_approvers_told(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m007_quorum(db: sqlite_utils.Database) -> None:
+    """Approvals counted toward a quorum: one row per distinct approver of a request."""
+    db.execute(
+        """
+        CREATE TABLE approvals (
+            request_id TEXT NOT NULL REFERENCES requests (id),
+            approver   TEXT NOT NULL,
+            at         TEXT NOT NULL,
+            PRIMARY KEY (request_id, approver)
+        )
+        """
+    )
+    db.execute("ALTER TABLE requests ADD COLUMN approvals_needed INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE requests ADD COLUMN approved_by TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        "CREATE INDEX requests_month_spend ON requests (status, updated_at) WHERE kind = 'purchase'"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
@@ -157,6 +176,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_home", _m004_home),
     ("005_digest", _m005_digest),
     ("006_approvers_told", _m006_approvers_told),
+    ("007_quorum", _m007_quorum),
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.approvals import Approvals
 from storage.copies import Copies
 from storage.db import write_transaction
 from storage.due import DueWork
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class RequestStore(DueWork, Copies, PeopleReads):
+class RequestStore(DueWork, Copies, PeopleReads, Approvals):
     """Requests in SQLite: created and moved here (each move with its sealed audit entry in
     the same transaction); the reads live with the parts that need them."""
 
@@ -75,6 +76,7 @@ class RequestStore(DueWork, Copies, PeopleReads):
         from_statuses: tuple[str, ...],
         to_status: str,
         note: AuditNote,
+        clear_approvals: bool = False,
         **changes: Any,
     ) -> Request | None:
         """Move the request to `to_status` if it is in one of `from_statuses`.
@@ -92,6 +94,9 @@ class RequestStore(DueWork, Copies, PeopleReads):
             )
             if cursor.rowcount != 1:
                 return None
+            if clear_approvals:  # back to waiting: a new round of approvals
+                conn.execute("DELETE FROM approvals WHERE request_id = ?", (request_id,))
+                conn.execute("UPDATE requests SET approved_by = '' WHERE id = ?", (request_id,))
             self.audit.append_in(
                 conn,
                 actor=note.actor,

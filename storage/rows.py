@@ -51,6 +51,12 @@ class Request:
     check_attempts: int = 0
     last_sent_at: datetime | None = None  # when numbot last sent a call that can spend
     reminded_at: datetime | None = None  # when approvers were reminded that the hold lapses
+    approvals_needed: int = 1  # distinct approvals the policy asked for when requested
+    approved_by: str = ""  # comma-separated approvers so far (storage/approvals.py)
+
+    @property
+    def approvals(self) -> tuple[str, ...]:
+        return tuple(a for a in self.approved_by.split(",") if a)
 
     @property
     def total_cost(self) -> Decimal | None:

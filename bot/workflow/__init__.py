@@ -35,6 +35,7 @@ from bot.workflow.filing import Filing
 from bot.workflow.holds import HoldList
 from bot.workflow.home import AGENTS_MAX_AGE, HomeReader
 from bot.workflow.home_refresh import HomeRefresher, concerned
+from bot.workflow.policy import NO_POLICY, Policy
 from bot.workflow.routing import Routing
 from bot.workflow.sweep import Sweep
 from storage.requests import Request
@@ -56,6 +57,7 @@ class NumbersService:
         clock: Callable[[], datetime] = utcnow,
         timing: Timing | None = None,
         digest_hour: int | None = None,
+        policy: Policy | None = None,
     ) -> None:
         """`digest_hour`: the UTC hour after which yesterday's digest is posted (None: never)."""
         self.ctx = Context(
@@ -66,6 +68,7 @@ class NumbersService:
             sandbox=sandbox,
             clock=clock,
             timing=timing or Timing(),
+            policy=policy or NO_POLICY,
         )
         catalogue = Catalogue(self.ctx)
         routing = Routing(self.ctx)

@@ -21,6 +21,7 @@ from bot.outcomes import Refused
 from bot.ports import Notifier
 from bot.storage_runner import Storage
 from bot.workflow import sentences
+from bot.workflow.policy import NO_POLICY, MonthSpend, Policy
 from storage.audit import Outcome
 from storage.requests import AuditNote, Request
 
@@ -70,6 +71,7 @@ class Context:
     sandbox: bool
     clock: Callable[[], datetime]
     timing: Timing
+    policy: Policy = NO_POLICY
     # Told after each move of a request, to redraw App Home for the people it concerns
     # (bot/workflow/home_refresh.py). It only schedules work in the background.
     on_move: Callable[[Request, tuple[str, ...]], None] | None = None
@@ -89,10 +91,21 @@ class Context:
         )
 
     async def refuse(
-        self, actor: str, action: str, subject: str, code: str, message: str
+        self, actor: str, action: str, subject: str, code: str, message: str, **fields: Any
     ) -> Refused:
-        await self.audit(actor, action, subject, "refused", code=code)
+        await self.audit(actor, action, subject, "refused", code=code, **fields)
         return Refused(code, message)
+
+    def month_start(self) -> datetime:
+        """The start of this UTC calendar month, which budgets count from."""
+        now = self.clock().astimezone(UTC)
+        return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+    async def month_spend(self) -> MonthSpend:
+        spent, in_flight, pending = await self.storage.run(
+            self.storage.requests.month_spend, self.month_start()
+        )
+        return MonthSpend(spent, in_flight, pending)
 
     async def flowyte_failed(
         self, actor: str, action: str, subject: str, exc: fe.FlowyteError

@@ -8,6 +8,8 @@ hold it approved (integrity.py); then the executor carries it out.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.outcomes import Decided, Refused
 from bot.text import clean_user_text
 from bot.workflow import sentences
@@ -15,6 +17,7 @@ from bot.workflow.context import Context, detail
 from bot.workflow.execution import Executor, release_hold
 from bot.workflow.filing import MAX_REASON, Filing
 from bot.workflow.integrity import binding
+from bot.workflow.policy import approval_refusal
 from storage.requests import AuditNote, Request
 
 
@@ -72,26 +75,68 @@ class Decisions:
                 "already_decided",
                 "Someone else decided this request first.",
             )
-        approved = await ctx.transition(
-            request,
-            ("pending",),
-            "approved",
-            AuditNote(actor, "approve", detail=detail(binds=binding(request))),
-            decided_by=actor,
-            detail="",
+        return await self._count(actor, request)
+
+    async def _count(self, actor: str, request: Request) -> Decided | Refused:
+        """Count the approval toward the request's quorum; the last one needed approves it
+        (and the budget is checked again then, in the same transaction)."""
+        ctx = self.ctx
+        policy = ctx.policy
+
+        def sealed(row: Request, count: int, needed: int) -> str:
+            # What the approval committed to, sealed: integrity.py checks it before spending.
+            return detail(binds=binding(row), count=count, needed=needed, policy=policy.hash)
+
+        def budget(row: Request, committed: Decimal) -> str | None:
+            if row.kind != "purchase":
+                return None
+            return approval_refusal(policy, row.total_cost, committed)
+
+        counted = await ctx.storage.run(
+            ctx.storage.requests.approve,
+            request.id,
+            actor,
+            detail=sealed,
+            month_start=ctx.month_start(),
+            budget=budget if policy.monthly_budget_usd is not None else None,
         )
-        if approved is None:
-            current = await ctx.load(request.id) or request
-            return await ctx.refuse(
-                actor,
-                "approve",
-                request.id,
-                sentences.refusal_code(current),
-                sentences.status_sentence(current),
-            )
+        current = counted.request or request
+        match counted.outcome:
+            case "not_pending":
+                return await ctx.refuse(
+                    actor,
+                    "approve",
+                    request.id,
+                    sentences.refusal_code(current),
+                    sentences.status_sentence(current),
+                )
+            case "duplicate":
+                return await ctx.refuse(
+                    actor,
+                    "approve",
+                    request.id,
+                    "already_counted",
+                    f"Your approval is already counted ({counted.count} of {counted.needed}); "
+                    "another approver must approve too.",
+                    policy=policy.hash,
+                )
+            case "over_budget":
+                return await ctx.refuse(
+                    actor, "approve", request.id, "over_budget", counted.refusal, policy=policy.hash
+                )
+            case "counted":
+                ctx.moved(current, ("pending",))
+                await ctx.update_card(current)
+                more = counted.needed - counted.count
+                return Decided(
+                    current,
+                    f"Your approval is counted: {counted.count} of {counted.needed}. "
+                    f"It needs {more} more approver{'s' if more != 1 else ''} before anything is bought.",
+                )
         # Before any Flowyte call: every copy shows who approved, without buttons.
-        await ctx.update_card(approved)
-        return await self.executor.execute(approved)
+        ctx.moved(current, ("pending",))
+        await ctx.update_card(current)
+        return await self.executor.execute(current)
 
     async def rejectable(self, actor: str, request_id: str) -> Request | Refused:
         """The request `actor` may now reject (or cancel, as its requester), or why not;

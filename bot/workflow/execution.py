@@ -159,6 +159,7 @@ class Executor:
             ("approved", "purchasing", "releasing"),
             "pending",
             AuditNote(SYSTEM, request.kind, "failed", detail(**fields)),
+            clear_approvals=True,  # a new round: the approvals given were used up
             decided_by=None,
             detail=why,
         )

@@ -17,6 +17,7 @@ from bot.outcomes import AlreadyHeld, Held, Refused, Requested
 from bot.text import clean_user_text
 from bot.workflow import sentences
 from bot.workflow.context import SYSTEM, Context, detail, logger
+from bot.workflow.policy import approvals_needed, budget_line, holds_refusal, request_refusal
 from storage.requests import AuditNote, Request
 
 MAX_REASON = 300  # characters, as the reason modal allows
@@ -40,6 +41,14 @@ class Filing:
         if mine is not None:
             await ctx.audit(actor, "reserve", mine.id, "refused", code="already_held", e164=e164)
             return AlreadyHeld(mine)
+        if ctx.policy.max_open_holds is not None:
+            open_ = await ctx.storage.run(ctx.storage.requests.open_of, actor, ctx.clock())
+            held = [r.e164 for r in open_ if r.status == "held"]
+            too_many = holds_refusal(ctx.policy, held)
+            if too_many:
+                return await ctx.refuse(
+                    actor, "reserve", e164, "too_many_holds", too_many, policy=ctx.policy.hash
+                )
         try:
             hold = await ctx.flowyte.reserve(e164)
         except fe.FlowyteError as exc:
@@ -134,14 +143,28 @@ class Filing:
                     "numbot could not learn this number's price from Flowyte, so it cannot ask "
                     "anyone to approve it. Try again in a minute.",
                 )
+        charge = setup + monthly
+        policy = ctx.policy
+        refused = request_refusal(policy, charge, await ctx.month_spend())
+        if refused:
+            code, why = refused
+            return await ctx.refuse(
+                actor, "request_purchase", request.id, code, why, charge=charge, policy=policy.hash
+            )
+        needed = approvals_needed(policy, "purchase", charge)
         pending = await ctx.transition(
             request,
             ("held",),
             "pending",
-            AuditNote(actor, "request_purchase", detail=detail(reason=reason)),
+            AuditNote(
+                actor,
+                "request_purchase",
+                detail=detail(reason=reason, approvals_needed=needed, policy=policy.hash),
+            ),
             reason=reason,
             setup_cost=setup,
             monthly_cost=monthly,
+            approvals_needed=needed,
         )
         if pending is None:
             return await ctx.refuse(
@@ -179,7 +202,13 @@ class Filing:
             AuditNote(
                 actor,
                 "request_release",
-                detail=detail(e164=number.e164, number=number.id, reason=reason),
+                detail=detail(
+                    e164=number.e164,
+                    number=number.id,
+                    reason=reason,
+                    approvals_needed=approvals_needed(ctx.policy, "release", None),
+                    policy=ctx.policy.hash,
+                ),
             ),
             kind="release",
             status="pending",
@@ -188,6 +217,7 @@ class Filing:
             monthly_cost=number.monthly_cost,
             requester=actor,
             reason=reason,
+            approvals_needed=approvals_needed(ctx.policy, "release", None),
         )
         posted = await self.post_card(request, None)
         return Requested(posted or request, None, posted is not None)
@@ -205,7 +235,8 @@ class Filing:
         if ctx.notifier is None:
             return None
         try:
-            channel, ts = await ctx.notifier.post_card(request, balance=balance)
+            month = budget_line(ctx.policy, await ctx.month_spend())
+            channel, ts = await ctx.notifier.post_card(request, balance=balance, budget=month)
         except Exception:
             logger.exception("could not post the approval card for %s", request.id)
             await ctx.audit(SYSTEM, "post_card", request.id, "failed")

@@ -27,6 +27,7 @@ class Guard:
                 e.state or "",
                 e.detail_fields(),
                 key is not None and key.authentic(e),
+                e.action,
             )
             for e in entries
         ]
@@ -34,13 +35,13 @@ class Guard:
     async def state_is_sealed(self, request: Request) -> bool:
         """Whether the request's status is the last state the sealed log recorded for it
         (a card is only redrawn from a state numbot itself wrote)."""
-        steps = await self.steps(request)
-        return bool(steps) and steps[-1].authentic and steps[-1].state == request.status
+        moves = [s for s in await self.steps(request) if s.state]
+        return bool(moves) and moves[-1].authentic and moves[-1].state == request.status
 
     async def unless_authentic(self, request: Request) -> Refused | None:
         """None when the approval is sealed and fits; else flag it (once) and refuse."""
         storage = self.ctx.storage
-        problem = approval_problem(request, await self.steps(request), self.ctx.approvers)
+        problem = approval_problem(request, await self.steps(request))
         if problem is None:
             return None
         if not await storage.run(storage.audit.has, subject=request.id, action=ALARM):

@@ -127,7 +127,9 @@ class HomeReader:
             waiting = Capped(*await storage.run(requests.waiting_for, user, MAX_WAITING))
         start, end = month_bounds(now)
         total, count = await storage.run(requests.spent_between, start, end)
-        return holds, mine, waiting, MonthSpend(start, total, count)
+        budget = self.ctx.policy.monthly_budget_usd
+        committed = (await self.ctx.month_spend()).committed if budget is not None else None
+        return holds, mine, waiting, MonthSpend(start, total, count, budget, committed)
 
     async def _read_wallet(self) -> Decimal:
         return (await self.ctx.flowyte.wallet()).balance_usd

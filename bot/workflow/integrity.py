@@ -24,13 +24,16 @@ from storage.requests import Request
 
 @dataclass(frozen=True)
 class Step:
-    """One sealed (or not) transition of a request, as the audit log has it."""
+    """One sealed (or not) entry about a request, as the audit log has it: a move (`state`
+    set) or an approval counted toward its quorum (`action` "approve", `state` "" until the
+    last one needed, which moves it to "approved")."""
 
     seq: int
     actor: str
     state: str
     fields: dict[str, object]
     authentic: bool
+    action: str = ""
 
 
 def binding(request: Request) -> dict[str, str]:
@@ -50,30 +53,41 @@ def binding(request: Request) -> dict[str, str]:
     }
 
 
-def approval_problem(
-    request: Request, steps: Sequence[Step], approvers: frozenset[str]
-) -> str | None:
-    """Why the request's approval cannot be trusted to spend, or None when it can."""
+def approval_problem(request: Request, steps: Sequence[Step]) -> str | None:
+    """Why the request's approval cannot be trusted to spend, or None when it can.
+
+    Who may approve is decided at click time (group membership changes); a sealed approval
+    is numbot's own record that it checked, so here only what the seal proves is checked:
+    the approvals of this round, distinct, none by the requester, for these very terms,
+    as many as the last one recorded were needed.
+    """
     if not steps:
         return "no audit entry records this request"
     if steps[0].actor != request.requester:
         return "the requester in the database is not who filed the request"
-    last = steps[-1]
+    moves = [s for s in steps if s.state]
+    last = moves[-1] if moves else steps[-1]
     if last.state != request.status:
-        return f"the database says {request.status}, the audit log says {last.state}"
-    approvals = [i for i, s in enumerate(steps) if s.state == "approved"]
-    reopened = [i for i, s in enumerate(steps) if s.state == "pending"]
-    if not approvals or (reopened and reopened[-1] > approvals[-1]):
+        return f"the database says {request.status}, the audit log says {last.state or 'nothing'}"
+    reopened = max((i for i, s in enumerate(steps) if s.state == "pending"), default=-1)
+    final = max((i for i, s in enumerate(steps) if s.state == "approved"), default=-1)
+    if final < reopened or final < 0:
         return "no approval is recorded since the request was last put up for approval"
-    approval = steps[approvals[-1]]
-    if not all(s.authentic for s in steps[approvals[-1] :]):
-        return "the approval or a later step is not sealed with the audit key"
+    if not all(s.authentic for s in steps[reopened + 1 :]):
+        return "an approval or a later step is not sealed with the audit key"
+    approval = steps[final]
     if approval.actor != request.decided_by:
         return f"the log has <@{approval.actor}> approving, the database <@{request.decided_by}>"
-    if approval.actor not in approvers:
-        return f"<@{approval.actor}> is not a configured approver"
-    if approval.actor == request.requester:
+    round_ = [
+        s for s in steps[reopened + 1 : final + 1] if s.action == "approve" or s.state == "approved"
+    ]
+    if any(s.actor == request.requester for s in round_):
         return "the requester cannot approve their own request"
-    if approval.fields.get("binds") != binding(request):
-        return "the number, price or hold changed after the approval"
+    terms = binding(request)
+    if any(s.fields.get("binds") != terms for s in round_):
+        return "the number, price or hold changed after an approval"
+    needed = approval.fields.get("needed", 1)
+    distinct = {s.actor for s in round_}
+    if not isinstance(needed, int) or len(distinct) < needed:
+        return f"{len(distinct)} distinct approval(s) are recorded where {needed} were needed"
     return None

@@ -41,7 +41,7 @@ def _amount(value: object) -> Decimal:
     """An amount in dollars, written as a string ("25.00") or a whole number (25)."""
     if isinstance(value, bool | float):
         raise ValueError('write amounts as strings, e.g. "25.00" (a TOML float is not exact)')
-    if isinstance(value, int):
+    if isinstance(value, int | Decimal):
         value = str(value)
     if not isinstance(value, str):
         raise ValueError('an amount in dollars, e.g. "25.00"')

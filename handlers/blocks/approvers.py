@@ -7,7 +7,13 @@ from decimal import Decimal
 
 from bot.money import usd
 from handlers.blocks.common import Block, Message, literal, message, section, slack_date
-from handlers.blocks.requests import decision_actions, fallback, reason_block, status_elements
+from handlers.blocks.requests import (
+    approvals_line,
+    decision_actions,
+    fallback,
+    reason_block,
+    status_elements,
+)
 from storage.requests import Request
 
 
@@ -40,6 +46,9 @@ def build_approver_copy(
     lines.append(_summary(request, balance))
     if request.status == "pending" and request.hold_expires_at and request.kind == "purchase":
         lines.append(f"The hold lapses {slack_date(request.hold_expires_at)}.")
+    quorum = approvals_line(request)
+    if quorum:
+        lines.append(quorum)
     if request.card_channel:
         lines.append(f"The card is in <#{request.card_channel}>.")
     blocks: list[Block] = [section("\n".join(lines)), reason_block(request)]

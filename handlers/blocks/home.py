@@ -103,6 +103,8 @@ def _top(home: Home, sandbox: bool) -> list[Block]:
     month = spend.month.strftime("%B %Y")
     bought = f"{spend.purchases} number{'s' if spend.purchases != 1 else ''}"
     lines = [wallet, f":receipt: *Spent in {month} (UTC):* {usd(spend.total)} on {bought}"]
+    if spend.budget is not None and spend.committed is not None:
+        lines.append(f":bar_chart: *This month:* {usd(spend.committed)} of {usd(spend.budget)}")
     blocks: list[Block] = [context(SANDBOX_NOTE)] if sandbox else []
     return [*blocks, section("\n".join(lines)), build_search_button(), _divider()]
 

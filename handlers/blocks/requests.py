@@ -109,6 +109,15 @@ def fallback(request: Request) -> str:
     )
 
 
+def approvals_line(request: Request) -> str | None:
+    """ "1 of 2 approvals: @bob" while a request needs more than one approver."""
+    if request.approvals_needed <= 1 or request.status not in ("pending", "approved"):
+        return None
+    given = request.approvals
+    who = ": " + " ".join(f"<@{a}>" for a in given) if given else ""
+    return f"*Approvals:* {len(given)} of {request.approvals_needed}{who}"
+
+
 def decision_actions(request: Request, *, block_id: str) -> Block:
     """Approve and Reject, wherever a request is decided (card, DM, Home): the button values
     are only the request id; who may, and whether it still can be, is decided on the server.
@@ -136,6 +145,7 @@ def build_approval_card(
     balance: Decimal | None,
     sandbox: bool,
     approvers: tuple[str, ...] = (),
+    budget: str | None = None,
 ) -> Message:
     """The card in the approval channel; redrawn in place as the request moves on.
 
@@ -169,6 +179,11 @@ def build_approval_card(
     called = " ".join(f"<@{a}>" for a in sorted(approvers) if a != request.requester)
     if request.status == "pending" and called:
         lines.append(f"*Approvers:* {called}")
+    quorum = approvals_line(request)
+    if quorum:
+        lines.append(quorum)
+    if budget and request.status == "pending":
+        lines.append(f"*{budget}*")
     blocks: list[Block] = [
         section("\n".join(lines), block_id=f"card:{request.id}"),
         reason_block(request),

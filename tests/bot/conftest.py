@@ -55,13 +55,17 @@ class RecordingNotifier:
         self.updated: list[Request] = []
         self.told: list[tuple[Request, str, list[Any] | None]] = []
         self.alerts: list[str] = []
+        self.budgets: list[str | None] = []
         self.notified: list[Request] = []
         self.reminded: list[Request] = []
         self.copies_updated: list[tuple[Request, str, str]] = []
         self.narrated: list[Request] = []
 
-    async def post_card(self, request: Request, *, balance: Decimal | None) -> tuple[str, str]:
+    async def post_card(
+        self, request: Request, *, balance: Decimal | None, budget: str | None = None
+    ) -> tuple[str, str]:
         self.posted.append((request, balance))
+        self.budgets.append(budget)
         return CARD
 
     async def update_card(self, request: Request) -> None:

@@ -296,16 +296,20 @@ async def test_an_approved_request_edited_after_approval_is_not_executed(env, co
     assert not env.purchases()
 
 
-async def test_an_approval_by_someone_no_longer_an_approver_is_not_executed(env):
+async def test_membership_is_checked_at_click_time_and_the_seal_records_that_it_was(env):
+    """Who may approve is decided when they click; the sealed approval is numbot's record
+    that it checked then, so a removal after the click does not undo a sealed approval."""
     request = await pending(env)
+    strict = env.new_service(approvers=APPROVERS[1:])  # APPROVER is no longer one
+    refused = await strict.approve(APPROVER, request.id)
+    assert isinstance(refused, Refused) and refused.code == "not_approver"
     env.storage.requests.transition(
         request.id, from_statuses=("pending",), to_status="approved",
         note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
         decided_by=APPROVER,
     )
-    strict = env.new_service(approvers=APPROVERS[1:])
     result = await strict.executor.execute(env.storage.requests.get(request.id))
-    assert isinstance(result, Refused) and result.code == "unauthentic"
+    assert isinstance(result, Decided) and result.request.status == "purchased"
 
 
 async def test_an_old_approval_cannot_be_reused_after_the_request_went_back_to_pending(env):
@@ -330,36 +334,47 @@ async def test_a_real_approval_executes(env):
 # --- the pure decisions ---------------------------------------------------------------------
 
 
-def _steps(*states, authentic=True, approver=APPROVER, binds=None):
+def _steps(*states, authentic=True, approver=APPROVER, binds=None, needed=1, partial=()):
+    """held, pending, [partial approvals by `partial`], approved by `approver`, ..."""
     steps = []
-    for i, state in enumerate(states):
-        actor = REQUESTER if i == 0 else (approver if state == "approved" else "numbot")
-        fields = {"binds": binds} if state == "approved" else {}
-        steps.append(Step(i + 1, actor, state, fields, authentic))
+    for state in states:
+        if state == "approved":
+            for who in partial:
+                fields = {"binds": binds, "count": 1, "needed": needed}
+                steps.append(Step(len(steps) + 1, who, "", fields, authentic, "approve"))
+            fields = {"binds": binds, "needed": needed}
+            steps.append(Step(len(steps) + 1, approver, "approved", fields, authentic, "approve"))
+            continue
+        actor = REQUESTER if not steps else "numbot"
+        steps.append(Step(len(steps) + 1, actor, state, {}, authentic, ""))
     return steps
 
 
 async def test_approval_problem_rules(env):
     request = await pending(env)
     approved = replace(request, status="approved", decided_by=APPROVER)
-    ok = _steps("held", "pending", "approved", binds=binding(approved))
-    approvers = frozenset(APPROVERS)
-    assert approval_problem(approved, ok, approvers) is None
-    assert "no audit entry" in approval_problem(approved, [], approvers)
-    assert "says approved" in approval_problem(approved, ok[:-1], approvers)
+    terms = binding(approved)
+    ok = _steps("held", "pending", "approved", binds=terms)
+    assert approval_problem(approved, ok) is None
+    assert "no audit entry" in approval_problem(approved, [])
+    assert "says approved" in approval_problem(approved, ok[:-1])
     assert "not sealed" in approval_problem(
-        approved, _steps("held", "pending", "approved", authentic=False, binds=binding(approved)), approvers
+        approved, _steps("held", "pending", "approved", authentic=False, binds=terms)
     )
-    assert "not a configured approver" in approval_problem(approved, ok, frozenset({SECOND}))
-    assert "changed after" in approval_problem(replace(approved, e164="+14155550000"), ok, approvers)
-    reopened = _steps("held", "pending", "approved", "pending", binds=binding(approved))
+    assert "changed after" in approval_problem(replace(approved, e164="+14155550000"), ok)
+    reopened = _steps("held", "pending", "approved", "pending", binds=terms)
     assert "since the request was last put up" in approval_problem(
-        replace(approved, status="pending"), reopened, approvers
+        replace(approved, status="pending"), reopened
     )
-    self_approved = _steps("held", "pending", "approved", approver=REQUESTER, binds=binding(approved))
-    assert "own request" in approval_problem(
-        replace(approved, decided_by=REQUESTER), self_approved, approvers | {REQUESTER}
-    )
+    self_approved = _steps("held", "pending", "approved", approver=REQUESTER, binds=terms)
+    assert "own request" in approval_problem(replace(approved, decided_by=REQUESTER), self_approved)
+    # A quorum of two: both sealed, distinct, for the same terms.
+    two = _steps("held", "pending", "approved", binds=terms, needed=2, partial=(SECOND,))
+    assert approval_problem(approved, two) is None
+    alone = _steps("held", "pending", "approved", binds=terms, needed=2)
+    assert "1 distinct approval(s) are recorded where 2" in approval_problem(approved, alone)
+    twice = _steps("held", "pending", "approved", binds=terms, needed=2, partial=(APPROVER,))
+    assert "where 2 were needed" in approval_problem(approved, twice)
 
 
 @pytest.mark.parametrize(

@@ -168,7 +168,7 @@ async def test_request_purchase_on_a_lapsed_hold_is_audited_for_the_requester(en
 
 async def test_card_failure_does_not_lose_the_request(env):
     class Broken:
-        async def post_card(self, request, *, balance):
+        async def post_card(self, request, *, balance, budget=None):
             raise RuntimeError("slack is down")
 
     service = env.new_service(notifier=Broken())
@@ -513,7 +513,7 @@ async def test_resume_settles_an_interrupted_purchase_as_failed_only_on_proof(en
 
 async def test_resume_posts_missing_cards_and_expires_lapsed_holds(env):
     class Down:
-        async def post_card(self, request, *, balance):
+        async def post_card(self, request, *, balance, budget=None):
             raise ConnectionError("slack down")
 
     down = env.new_service(notifier=Down())

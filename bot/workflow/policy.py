@@ -38,10 +38,11 @@ MAX_APPROVALS = 10
 
 
 def _amount(value: object) -> Decimal:
-    """An amount in dollars, written as a string ("25.00") or a whole number (25)."""
+    """An amount in dollars, written as a string ("25.00") or a whole number (25); a Decimal
+    from code (or from a Policy's own model_dump) too."""
     if isinstance(value, bool | float):
         raise ValueError('write amounts as strings, e.g. "25.00" (a TOML float is not exact)')
-    if isinstance(value, int):
+    if isinstance(value, int | Decimal):
         value = str(value)
     if not isinstance(value, str):
         raise ValueError('an amount in dollars, e.g. "25.00"')

@@ -303,6 +303,21 @@ def test_run_refuses_when_no_approver_can_exist(clean_env, tmp_path):
     assert NO_APPROVER in str(caught.value) and "NUMBOT_APPROVERS" in str(caught.value)
 
 
+# -- the README's example --------------------------------------------------------------------
+
+
+def test_the_readme_example_is_valid_and_means_what_the_readme_says(tmp_path):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Spend policy", 1)[1].split("\n## ", 1)[0]
+    example = re.findall(r"```toml\n(.*?)```", section, re.S)[0]
+    policy = load_policy(write(tmp_path, example))
+    assert set(Policy.model_fields) <= {line.split(" =")[0] for line in example.splitlines()} | {"quorum"}
+    text = describe(policy, static_approvers=(), group_members=None)
+    for claim in ("above $20.00: 3 approvals", "$25.00", "$100.00", "at most 3 open"):
+        assert claim in text, claim
+    assert 'above_usd = "20.00"' in example and "approvals = 3" in example
+
+
 def test_a_policy_round_trips_through_its_dump(tmp_path):
     """Amounts given as Decimal (from code, or a Policy's own model_dump) are amounts too."""
     policy = load_policy(write(tmp_path, FULL))

@@ -27,10 +27,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bot.money import usd
+from bot.workflow.approvers import MAX_AGE
 from bot.workflow.policy import Policy, QuorumTier, approvals_needed
-
-# How long a user group's members may be cached at click time (bot/workflow/approvers.py).
-GROUP_MAX_AGE_SECONDS = 10
 
 
 class PolicyError(Exception):
@@ -179,7 +177,7 @@ def _approver_lines(
             who = ", ".join(members) if members else "no members"
             lines.append(
                 f"  user group {group}: {who} (now; read again at each click, "
-                f"at most {GROUP_MAX_AGE_SECONDS} s old)"
+                f"at most {MAX_AGE:g} s old)"
             )
         else:
             lines.append(f"  user group {group}: members read from Slack at each click")

@@ -1,4 +1,4 @@
-"""The `numbot` command: run, demo, audit export, audit verify."""
+"""The `numbot` command: run, demo, audit export, audit verify, audit reseal, policy check."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import NO_APPROVER, Settings, SettingsError, load_settings
 from storage.audit import AuditKey, AuditKeyError, AuditLog
+
+POLICY_CHECK_SLACK_TIMEOUT = 30.0  # seconds per user group; nobody is waiting on a click
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,6 +86,55 @@ def _audit_reseal(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _read_groups(
+    settings: Settings, groups: tuple[str, ...]
+) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
+    """Each group's members as Slack has them now, and why a group could not be read."""
+    from bot.app import build_slack_client
+    from handlers.directory import DirectoryError, SlackDirectory
+
+    directory = SlackDirectory(build_slack_client(settings), timeout=POLICY_CHECK_SLACK_TIMEOUT)
+    members: dict[str, frozenset[str]] = {}
+    problems: dict[str, str] = {}
+    for group in groups:
+        try:
+            members[group] = await directory.group_members(group)
+        except DirectoryError as exc:
+            problems[group] = str(exc)
+    return members, problems
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    from bot.policy_file import PolicyError, describe, load_policy
+
+    settings = load_settings()
+    path = args.file or settings.NUMBOT_POLICY
+    if not path:
+        raise SettingsError("no policy to check: pass --file F, or set NUMBOT_POLICY")
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        print(f"numbot: {exc}", file=sys.stderr)
+        return 1
+    members: dict[str, frozenset[str]] | None = None
+    problems: dict[str, str] = {}
+    if settings.SLACK_BOT_TOKEN is not None and policy.approver_groups:
+        members, problems = asyncio.run(_read_groups(settings, policy.approver_groups))
+    print(
+        describe(
+            policy,
+            static_approvers=settings.NUMBOT_APPROVERS,
+            group_members=members,
+            group_problems=problems,
+            source=path,
+        )
+    )
+    if not settings.NUMBOT_APPROVERS and not policy.names_approvers:
+        print(f"numbot: {NO_APPROVER}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="numbot", description="Buy and route Flowyte numbers from Slack, four-eyes."
@@ -116,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reseal.add_argument("--db", help="database file (default: NUMBOT_DB)")
     reseal.set_defaults(fn=_audit_reseal)
+    policy = sub.add_parser("policy", help="the spend policy (NUMBOT_POLICY)").add_subparsers(
+        dest="policy_command", required=True
+    )
+    check = policy.add_parser(
+        "check",
+        help="validate the policy file and print what it means; exit 1 naming every bad key",
+        description=(
+            "Validate the spend policy and print the effective policy: who may approve "
+            "(each user group's members, read from Slack when SLACK_BOT_TOKEN is set), the "
+            "cap, the monthly budget, the quorum tiers, the hold limit and the policy's hash."
+        ),
+    )
+    check.add_argument("--file", help="policy file (default: NUMBOT_POLICY)")
+    check.set_defaults(fn=_policy_check)
     return parser
 
 

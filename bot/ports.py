@@ -1,7 +1,8 @@
 """The narrow surface through which the workflow reaches people (Slack, or the demo).
 
 The service decides; a Notifier shows. Keeping this small lets approve, reject and the
-sweep run headlessly in tests and in `numbot demo`.
+sweep run headlessly in tests and in `numbot demo`. A Directory answers the one question the
+workflow asks Slack itself: who is in a user group that may approve.
 """
 
 from __future__ import annotations
@@ -64,4 +65,11 @@ class Notifier(Protocol):
 
     async def publish_home(self, user_id: str, home: Home) -> None:
         """Draw `user_id`'s App Home from these facts (replacing what it showed)."""
+        ...
+
+
+class Directory(Protocol):
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """The user ids in Slack user group `group_id` now; raise when Slack cannot say
+        (numbot then counts nobody from that group: bot/workflow/approvers.py)."""
         ...

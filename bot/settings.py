@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -25,6 +25,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.redact import redact
 from storage.audit import MIN_KEY_LENGTH, AuditKey
 
+if TYPE_CHECKING:
+    from bot.workflow.policy import Policy
+
 DEFAULT_FLOWYTE_BASE_URL = "https://builder.flowyte.com/api/v1"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -34,6 +37,12 @@ SANDBOX_AUDIT_KEY = "numbot-sandbox-audit-key-not-a-secret-0000"
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
 DEFAULT_DIGEST_HOUR = 9  # UTC: yesterday's digest is posted after this hour
+
+NO_APPROVER = (
+    "No approver can exist: NUMBOT_APPROVERS is empty and no spend policy names approvers or "
+    "approver_groups. Set NUMBOT_APPROVERS (Slack user ids, U…), or name them in the policy "
+    "file NUMBOT_POLICY names."
+)
 
 # Slack's signing secrets are 32 hex characters; anything shorter is a truncated paste, a
 # placeholder or a guessable secret, and anyone who knows it can sign requests as Slack.
@@ -76,9 +85,12 @@ class Settings(BaseSettings):
     NUMBOT_AUDIT_KEY: SecretStr | None = None
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
+    NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)
+    # The spend policy, read once by policy().
+    _policy: Policy | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -111,6 +123,7 @@ class Settings(BaseSettings):
         "FLOWYTE_API_KEY",
         "SLACK_BOT_TOKEN",
         "NUMBOT_AUDIT_KEY",
+        "NUMBOT_POLICY",
         mode="before",
     )
     @classmethod
@@ -266,8 +279,26 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         return self.SLACK_APP_TOKEN is not None
 
+    def policy(self) -> Policy:
+        """The spend policy in the file NUMBOT_POLICY names, read once; without one, the
+        policy that asks nothing more than numbot always did. An invalid file raises
+        SettingsError with the message `numbot policy check` prints for it."""
+        from bot.policy_file import PolicyError, load_policy
+        from bot.workflow.policy import NO_POLICY
+
+        if self._policy is None:
+            try:
+                self._policy = (
+                    NO_POLICY if self.NUMBOT_POLICY is None else load_policy(self.NUMBOT_POLICY)
+                )
+            except PolicyError as exc:
+                raise SettingsError(str(exc)) from None
+        return self._policy
+
     def require_slack(self) -> None:
-        """`numbot run` needs Slack credentials and an approval setup; the demo does not."""
+        """`numbot run` needs Slack credentials, a valid spend policy (when one is named) and
+        someone who may approve; the demo does not."""
+        policy = self.policy()  # an invalid policy is refused first, with its own message
         missing = [
             name
             for name in ("SLACK_BOT_TOKEN", "NUMBOT_APPROVAL_CHANNEL")
@@ -283,10 +314,10 @@ class Settings(BaseSettings):
                 )
             else:
                 missing.append("SLACK_SIGNING_SECRET")
-        if not self.NUMBOT_APPROVERS:
-            missing.append("NUMBOT_APPROVERS")
         if missing:
             problems.insert(0, "numbot run needs these settings: " + ", ".join(missing) + ".")
+        if not self.NUMBOT_APPROVERS and not policy.names_approvers:
+            problems.append(NO_APPROVER)
         if problems:
             raise SettingsError(" ".join(problems) + " (See the Settings table in README.md.)")
 

@@ -96,3 +96,124 @@ def test_run_refuses_plain_http_to_a_remote_flowyte(tmp_path):
     assert done.returncode == 2
     assert "FLOWYTE_BASE_URL" in done.stderr and "https://" in done.stderr
     assert "flowyte_sk_cli_test" not in done.stderr
+
+
+# -- numbot policy check ---------------------------------------------------------------------
+
+POLICY = """
+approvers = ["U0AAA"]
+approver_groups = ["S0FINANCE", "S0GONE"]
+max_purchase_usd = "25.00"
+monthly_budget_usd = "100.00"
+max_open_holds = 3
+
+[[quorum]]
+above_usd = "20.00"
+approvals = 2
+"""
+
+BAD_POLICY = """
+approvers = ["bob"]
+max_purchase_usd = 25.0
+
+[[quorum]]
+above_usd = "20.00"
+approvals = 2
+
+[[quorum]]
+above_usd = "50.00"
+approvals = 0
+"""
+
+
+def test_policy_check_prints_the_effective_policy(tmp_path):
+    (tmp_path / "policy.toml").write_text(POLICY)
+    done = numbot("policy", "check", "--file", "policy.toml", cwd=tmp_path, env={"NUMBOT_APPROVERS": "U0ZZZ"})
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("Spend policy policy.toml, hash ")
+    assert "U0AAA (policy)" in out and "U0ZZZ (NUMBOT_APPROVERS)" in out
+    assert "user group S0FINANCE: members read from Slack at each click" in out
+    assert "above $20.00: 2 approvals" in out and "$25.00" in out and "$100.00" in out
+    assert "at most 3 open per person" in out
+
+
+def test_policy_check_reads_numbot_policy_by_default(tmp_path):
+    (tmp_path / "policy.toml").write_text('approvers = ["U0AAA"]')
+    done = numbot("policy", "check", cwd=tmp_path, env={"NUMBOT_POLICY": "policy.toml"})
+    assert done.returncode == 0 and "U0AAA (policy)" in done.stdout
+
+
+def test_policy_check_names_every_bad_key_and_run_refuses_with_the_same_message(tmp_path):
+    (tmp_path / "policy.toml").write_text(BAD_POLICY)
+    checked = numbot("policy", "check", "--file", "policy.toml", cwd=tmp_path)
+    assert checked.returncode == 1 and checked.stdout == ""
+    assert checked.stderr.splitlines() == [
+        "numbot: invalid policy in policy.toml (3 problems):",
+        '  approvers[0]: "bob" is not a Slack user id (U… or W…)',
+        '  max_purchase_usd: write amounts as strings, e.g. "25.00" (a TOML float is not exact)',
+        "  quorum[1].approvals: must be at least 1",
+    ]
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-cli-test",
+        "SLACK_APP_TOKEN": "xapp-cli-test",
+        "NUMBOT_APPROVERS": "U0BOB",
+        "NUMBOT_APPROVAL_CHANNEL": "C0APPROVALS",
+        "NUMBOT_POLICY": "policy.toml",
+    }
+    refused = numbot("run", cwd=tmp_path, env=env)
+    assert refused.returncode == 2
+    assert refused.stderr == checked.stderr
+
+
+def test_policy_check_says_when_the_file_is_not_toml(tmp_path):
+    (tmp_path / "policy.toml").write_text('approvers = ["U0AAA"]\nmax_open_holds = = 3\n')
+    done = numbot("policy", "check", "--file", "policy.toml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("numbot: the policy file policy.toml is not valid TOML: ")
+    assert "(at line 2, column 18)" in done.stderr
+
+
+def test_policy_check_without_a_file_is_a_usage_error(tmp_path):
+    done = numbot("policy", "check", cwd=tmp_path)
+    assert done.returncode == 2 and "pass --file F, or set NUMBOT_POLICY" in done.stderr
+
+
+def test_policy_check_fails_when_no_approver_can_exist(tmp_path):
+    (tmp_path / "policy.toml").write_text('max_purchase_usd = "25.00"')
+    done = numbot("policy", "check", "--file", "policy.toml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "nobody: numbot run refuses to start" in done.stdout
+    assert "No approver can exist" in done.stderr
+
+
+def test_policy_check_reads_group_members_from_slack(tmp_path):
+    from tests.fakes.slack_api import FakeSlack
+
+    (tmp_path / "policy.toml").write_text(POLICY)
+    slack = FakeSlack(bot_token="xoxb-cli-test")
+    slack.set_group("S0FINANCE", ["U0BOB", "U0CAROL"])
+    with slack.serve():
+        env = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": slack.api_url}
+        done = numbot("policy", "check", "--file", "policy.toml", cwd=tmp_path, env=env)
+        asked = sorted(c.body["usergroup"] for c in slack.calls("usergroups.users.list"))
+    assert done.returncode == 0, done.stderr
+    assert asked == ["S0FINANCE", "S0GONE"]
+    assert "user group S0FINANCE: U0BOB, U0CAROL (now; read again at each click" in done.stdout
+    assert (
+        "user group S0GONE: could not read its members now (could not read the members of "
+        "user group S0GONE: Slack has no such user group (or it is disabled))"
+    ) in done.stdout
+
+
+def test_run_refuses_a_policy_that_names_no_approver_without_numbot_approvers(tmp_path):
+    (tmp_path / "policy.toml").write_text('max_purchase_usd = "25.00"')
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-cli-test",
+        "SLACK_APP_TOKEN": "xapp-cli-test",
+        "NUMBOT_APPROVAL_CHANNEL": "C0APPROVALS",
+        "NUMBOT_POLICY": "policy.toml",
+    }
+    refused = numbot("run", cwd=tmp_path, env=env)
+    assert refused.returncode == 2
+    assert "No approver can exist" in refused.stderr and "NUMBOT_APPROVERS" in refused.stderr

@@ -107,7 +107,7 @@ def test_manifest_enables_interactivity(manifest: dict[str, Any]) -> None:
 
 def test_manifest_bot_scopes_are_minimal(manifest: dict[str, Any]) -> None:
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(
-        ["commands", "chat:write", "chat:write.public"]
+        ["commands", "chat:write", "chat:write.public", "usergroups:read"]
     )
     assert "user" not in manifest["oauth_config"]["scopes"]
 

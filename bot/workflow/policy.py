@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
 from bot.money import usd
 
@@ -38,7 +38,8 @@ MAX_APPROVALS = 10
 
 
 def _amount(value: object) -> Decimal:
-    """An amount in dollars, written as a string ("25.00") or a whole number (25)."""
+    """An amount in dollars, written as a string ("25.00") or a whole number (25); a Decimal
+    from code (or from a Policy's own model_dump) too."""
     if isinstance(value, bool | float):
         raise ValueError('write amounts as strings, e.g. "25.00" (a TOML float is not exact)')
     if isinstance(value, int | Decimal):
@@ -62,7 +63,7 @@ class QuorumTier(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     above_usd: Money
-    approvals: int = Field(ge=1, le=MAX_APPROVALS)
+    approvals: StrictInt = Field(ge=1, le=MAX_APPROVALS)
 
 
 class Policy(BaseModel):
@@ -72,8 +73,8 @@ class Policy(BaseModel):
     approver_groups: tuple[Annotated[str, Field(pattern=GROUP_ID)], ...] = ()
     max_purchase_usd: Money | None = None
     monthly_budget_usd: Money | None = None
-    max_open_holds: int | None = Field(default=None, ge=1, le=100)
-    release_approvals: int = Field(default=1, ge=1, le=MAX_APPROVALS)
+    max_open_holds: StrictInt | None = Field(default=None, ge=1, le=100)
+    release_approvals: StrictInt = Field(default=1, ge=1, le=MAX_APPROVALS)
     quorum: tuple[QuorumTier, ...] = ()
 
     @field_validator("quorum")

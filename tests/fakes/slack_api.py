@@ -27,7 +27,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -132,6 +132,7 @@ class FakeSlack:
         self._failures: dict[str, list[_Failure]] = {}
         self._responders: dict[str, Responder] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        self._groups: dict[str, tuple[str, ...]] = {}  # user group id -> member ids
         self._seq = itertools.count(1)
         self._tickets: set[str] = set()
         self._conn_ids = itertools.count(1)
@@ -209,6 +210,15 @@ class FakeSlack:
         """Override fields of users.info's `user` for `user_id` (e.g. tz, is_bot, deleted)."""
         with self._cond:
             self._users.setdefault(user_id, {}).update(fields)
+
+    def set_group(self, group_id: str, members: Iterable[str] | None) -> None:
+        """Who is in user group `group_id` now, for usergroups.users.list (None: there is no
+        such group, and Slack answers `no_such_subteam`). Kept across reset(), like users."""
+        with self._cond:
+            if members is None:
+                self._groups.pop(group_id, None)
+            else:
+                self._groups[group_id] = tuple(members)
 
     def reset(self) -> None:
         """Forget recorded calls, socket traffic, failures and response overrides.
@@ -547,6 +557,18 @@ class FakeSlack:
         with self._cond:
             user.update(self._users.get(str(user_id), {}))
         return {"ok": True, "user": user}
+
+    def _m_usergroups_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The members of one user group, as set_group() made it (disabled groups are not
+        modelled: numbot never asks with include_disabled)."""
+        group_id = body.get("usergroup")
+        if not group_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._cond:
+            members = self._groups.get(str(group_id))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
 
     def _m_apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
         parts = urlsplit(self._base())

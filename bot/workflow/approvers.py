@@ -1,0 +1,197 @@
+"""Who may approve: named people, and the members of Slack user groups, read at click time.
+
+    approvers = ApproverSet.for_policy(policy, settings.NUMBOT_APPROVERS, SlackDirectory(client))
+    await approvers.includes("U0BOB")     # at each click: may this person approve?
+    await approvers.everyone()            # whom to tell about a request (DMs, reminders)
+    approvers.known()                     # a snapshot without asking Slack (App Home redraws)
+
+The static people (NUMBOT_APPROVERS and the policy's `approvers`) are fixed at start. A
+group's members are read through a Directory (bot/ports.py) and kept at most `max_age`
+seconds (10), counted from when the read began, so someone removed from a group loses the
+right on their first click after that; several clicks at once share one read of a group.
+
+When Slack cannot say who is in a group, nobody is counted from it: `includes` fails closed
+(and logs why), whatever an older read said. Telling people is not deciding, so `everyone`
+falls back to the last members it read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from bot.ports import Directory
+from bot.workflow.policy import Policy
+
+logger = logging.getLogger("bot.workflow.approvers")
+
+MAX_AGE = 10.0  # seconds a group's members may be trusted after the read that found them began
+
+
+@dataclass(frozen=True)
+class _Read:
+    members: frozenset[str]
+    began: float  # monotonic time the read began: the members are at least this fresh
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class ApproverSet:
+    def __init__(
+        self,
+        static: Iterable[str],
+        groups: Iterable[str] = (),
+        directory: Directory | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_age: float = MAX_AGE,
+    ) -> None:
+        self.static: frozenset[str] = frozenset(static)
+        self.groups: tuple[str, ...] = tuple(dict.fromkeys(groups))  # in order, once each
+        self.directory = directory
+        self.max_age = max_age
+        self._monotonic = monotonic
+        self._cache: dict[str, _Read] = {}
+        self._reading: dict[str, tuple[float, asyncio.Task[frozenset[str]]]] = {}
+
+    @classmethod
+    def for_policy(
+        cls,
+        policy: Policy,
+        env_approvers: Iterable[str],
+        directory: Directory | None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_age: float = MAX_AGE,
+    ) -> ApproverSet:
+        """NUMBOT_APPROVERS and the policy's approvers, and the policy's user groups."""
+        return cls(
+            frozenset(env_approvers) | frozenset(policy.approvers),
+            policy.approver_groups,
+            directory,
+            monotonic=monotonic,
+            max_age=max_age,
+        )
+
+    # -- the questions ------------------------------------------------------------------------
+
+    async def includes(self, user: str) -> bool:
+        """May `user` approve, now? A named approver, or a member of a group as Slack has it
+        (at most `max_age` old). A group Slack cannot be asked about counts nobody."""
+        if user in self.static:
+            return True
+        if not self.groups:
+            return False
+        if self.directory is None:
+            logger.warning(
+                "%s is not counted as an approver: numbot cannot read user groups %s here",
+                user,
+                ", ".join(self.groups),
+            )
+            return False
+        to_read = []
+        for group in self.groups:
+            fresh = self._fresh(group)
+            if fresh is None:
+                to_read.append(group)
+            elif user in fresh:
+                return True
+        results = await asyncio.gather(*(self._read(g) for g in to_read), return_exceptions=True)
+        for group, result in zip(to_read, results, strict=True):
+            if isinstance(result, frozenset):
+                if user in result:
+                    return True
+            elif isinstance(result, Exception):
+                logger.warning(
+                    "cannot tell whether %s is in user group %s, so not counted from it: %s",
+                    user,
+                    group,
+                    _why(result),
+                )
+            else:
+                raise result  # cancelled: not an answer
+        return False
+
+    async def everyone(self) -> frozenset[str]:
+        """Everyone who may approve, to tell them about a request: the named people and each
+        group's members (when Slack cannot say, the members numbot last read)."""
+        people = set(self.static)
+        if not self.groups:
+            return frozenset(people)
+        if self.directory is None:
+            logger.warning("cannot read user groups %s here", ", ".join(self.groups))
+            return self.known()
+        results = await asyncio.gather(
+            *(self._members(g) for g in self.groups), return_exceptions=True
+        )
+        for group, result in zip(self.groups, results, strict=True):
+            if isinstance(result, frozenset):
+                people |= result
+            elif isinstance(result, Exception):
+                last = self._cache.get(group)
+                logger.warning(
+                    "could not read user group %s (%s); telling the %d member(s) numbot last read",
+                    group,
+                    _why(result),
+                    len(last.members) if last else 0,
+                )
+                if last is not None:
+                    people |= last.members
+            else:
+                raise result
+        return frozenset(people)
+
+    def known(self) -> frozenset[str]:
+        """The named approvers and every group member numbot has read, however long ago;
+        no I/O. For showing, never for deciding."""
+        people = set(self.static)
+        for read in self._cache.values():
+            people |= read.members
+        return frozenset(people)
+
+    # -- reading groups -----------------------------------------------------------------------
+
+    def _fresh(self, group: str) -> frozenset[str] | None:
+        read = self._cache.get(group)
+        if read is None or self._monotonic() - read.began >= self.max_age:
+            return None
+        return read.members
+
+    async def _members(self, group: str) -> frozenset[str]:
+        fresh = self._fresh(group)
+        return fresh if fresh is not None else await self._read(group)
+
+    async def _read(self, group: str) -> frozenset[str]:
+        """The group's members from the directory; a read already under way, begun less than
+        `max_age` ago, is shared rather than repeated. Waiters may be cancelled; the read
+        goes on for the others."""
+        now = self._monotonic()
+        current = self._reading.get(group)
+        if current is not None and now - current[0] < self.max_age:
+            task = current[1]
+        else:
+            task = asyncio.create_task(self._fetch(group, now), name=f"numbot-usergroup-{group}")
+            self._reading[group] = (now, task)
+            task.add_done_callback(partial(self._read_done, group))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, group: str, began: float) -> frozenset[str]:
+        assert self.directory is not None  # callers check first
+        members = await self.directory.group_members(group)
+        last = self._cache.get(group)
+        if last is None or last.began <= began:
+            self._cache[group] = _Read(frozenset(members), began)
+        return frozenset(members)
+
+    def _read_done(self, group: str, task: asyncio.Task[frozenset[str]]) -> None:
+        current = self._reading.get(group)
+        if current is not None and current[1] is task:
+            del self._reading[group]
+        if not task.cancelled():
+            task.exception()  # seen here, so a read nobody awaited any more is not reported

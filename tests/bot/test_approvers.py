@@ -1,0 +1,249 @@
+"""bot/workflow/approvers.py: who may approve, with user groups read through a fake Directory
+and time from an injected clock (no sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.workflow.approvers import MAX_AGE, ApproverSet
+from bot.workflow.policy import Policy
+
+ALICE, BOB, CAROL, DAVE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"
+FINANCE, OPS = "S0FINANCE", "S0OPS"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeDirectory:
+    """Groups as a dict; every read recorded; reads can be held at a gate or made to fail."""
+
+    def __init__(self, **groups: set[str]) -> None:
+        self.groups = {name: set(members) for name, members in groups.items()}
+        self.reads: list[str] = []
+        self.gate: asyncio.Event | None = None
+        self.failing: dict[str, Exception] = {}
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        self.reads.append(group_id)
+        if self.gate is not None:
+            await self.gate.wait()
+        if group_id in self.failing:
+            raise self.failing[group_id]
+        if group_id not in self.groups:
+            raise LookupError(f"no user group {group_id}")
+        return frozenset(self.groups[group_id])
+
+
+async def reads_begun(directory: FakeDirectory, count: int) -> None:
+    """Let the loop run until `count` reads have reached the directory."""
+    for _ in range(100):
+        if len(directory.reads) >= count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(directory.reads)} read(s), not {count}")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def approvers(directory: FakeDirectory | None, clock: Clock, *groups: str, static=(ALICE,)):
+    return ApproverSet(frozenset(static), groups, directory, monotonic=clock)
+
+
+async def test_named_approvers_need_no_read(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    people = approvers(directory, clock, FINANCE)
+    assert await people.includes(ALICE)
+    assert directory.reads == []
+
+
+async def test_a_group_member_may_approve_and_others_may_not(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    people = approvers(directory, clock, FINANCE)
+    assert await people.includes(BOB)
+    assert not await people.includes(CAROL)
+    assert directory.reads == [FINANCE]  # the second question was answered from the cache
+
+
+async def test_without_groups_only_the_named_approve(clock):
+    people = ApproverSet(frozenset({ALICE}), (), None, monotonic=clock)
+    assert await people.includes(ALICE)
+    assert not await people.includes(BOB)
+
+
+async def test_someone_removed_from_a_group_loses_the_right_within_max_age(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    people = approvers(directory, clock, FINANCE)
+    assert await people.includes(BOB)
+    directory.groups[FINANCE].discard(BOB)  # an admin removes Bob from the group
+    clock.now += MAX_AGE - 0.01
+    assert await people.includes(BOB)  # still within the cache's age
+    clock.now += 0.01
+    assert not await people.includes(BOB)  # 10 s after the read began: read again
+    assert directory.reads == [FINANCE, FINANCE]
+
+
+async def test_someone_added_to_a_group_may_approve_once_the_cache_is_old(clock):
+    directory = FakeDirectory(**{FINANCE: set()})
+    people = approvers(directory, clock, FINANCE)
+    assert not await people.includes(BOB)
+    directory.groups[FINANCE].add(BOB)
+    clock.now += MAX_AGE
+    assert await people.includes(BOB)
+
+
+async def test_the_age_counts_from_when_the_read_began(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    directory.gate = asyncio.Event()
+    people = approvers(directory, clock, FINANCE)
+    asking = asyncio.create_task(people.includes(BOB))
+    await reads_begun(directory, 1)
+    clock.now += 4  # Slack takes 4 s to answer
+    directory.gate.set()
+    assert await asking
+    clock.now += MAX_AGE - 4  # 10 s after the read began, 6 s after it ended
+    directory.gate = None
+    await people.includes(BOB)
+    assert directory.reads == [FINANCE, FINANCE]
+
+
+async def test_concurrent_lookups_of_one_group_share_one_read(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB, CAROL}})
+    directory.gate = asyncio.Event()
+    people = approvers(directory, clock, FINANCE)
+    asking = [asyncio.create_task(people.includes(u)) for u in (BOB, CAROL, DAVE, BOB, CAROL)]
+    await reads_begun(directory, 1)
+    for _ in range(10):
+        await asyncio.sleep(0)  # every click is waiting now
+    directory.gate.set()
+    assert await asyncio.gather(*asking) == [True, True, False, True, True]
+    assert directory.reads == [FINANCE]
+
+
+async def test_a_read_older_than_max_age_still_under_way_is_not_joined(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    directory.gate = asyncio.Event()
+    people = approvers(directory, clock, FINANCE)
+    first = asyncio.create_task(people.includes(BOB))
+    await reads_begun(directory, 1)
+    clock.now += MAX_AGE  # that read is hanging; its answer could be too old
+    second = asyncio.create_task(people.includes(BOB))
+    await reads_begun(directory, 2)
+    directory.gate.set()
+    assert await first and await second
+
+
+async def test_a_cancelled_click_does_not_cancel_the_read_others_wait_for(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    directory.gate = asyncio.Event()
+    people = approvers(directory, clock, FINANCE)
+    impatient = asyncio.create_task(people.includes(CAROL))
+    patient = asyncio.create_task(people.includes(BOB))
+    await reads_begun(directory, 1)
+    impatient.cancel()
+    await asyncio.sleep(0)
+    directory.gate.set()
+    assert await patient
+    assert impatient.cancelled()
+    assert directory.reads == [FINANCE]
+
+
+async def test_when_slack_cannot_be_asked_only_the_named_approve(clock, caplog):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    people = approvers(directory, clock, FINANCE)
+    assert await people.includes(BOB)
+    directory.failing[FINANCE] = RuntimeError("Slack did not answer within 5 s")
+    clock.now += MAX_AGE
+    with caplog.at_level(logging.WARNING, logger="bot.workflow.approvers"):
+        assert not await people.includes(BOB)  # the older read said yes: not trusted now
+        assert await people.includes(ALICE)
+    [record] = [r for r in caplog.records if r.name == "bot.workflow.approvers"]
+    assert BOB in record.getMessage() and FINANCE in record.getMessage()
+    assert "Slack did not answer within 5 s" in record.getMessage()
+
+
+async def test_a_failure_is_not_cached(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    directory.failing[FINANCE] = RuntimeError("timeout")
+    people = approvers(directory, clock, FINANCE)
+    assert not await people.includes(BOB)
+    del directory.failing[FINANCE]
+    assert await people.includes(BOB)  # the next click asks again, at once
+    assert directory.reads == [FINANCE, FINANCE]
+
+
+async def test_one_group_failing_does_not_hide_another(clock):
+    directory = FakeDirectory(**{OPS: {BOB}})
+    directory.failing[FINANCE] = RuntimeError("no_such_subteam")
+    people = approvers(directory, clock, FINANCE, OPS)
+    assert await people.includes(BOB)
+    assert not await people.includes(CAROL)
+
+
+async def test_a_fresh_group_answers_without_reading_a_stale_one(clock):
+    directory = FakeDirectory(**{FINANCE: {CAROL}, OPS: {BOB}})
+    people = approvers(directory, clock, FINANCE, OPS)
+    await people.everyone()  # both read at t
+    clock.now += MAX_AGE - 1
+    await people.includes(DAVE)  # nobody's: both still fresh, no read
+    assert directory.reads == [FINANCE, OPS]
+    assert await people.includes(BOB)
+    assert directory.reads == [FINANCE, OPS]
+
+
+async def test_groups_without_a_directory_count_nobody(clock, caplog):
+    people = approvers(None, clock, FINANCE)
+    with caplog.at_level(logging.WARNING, logger="bot.workflow.approvers"):
+        assert not await people.includes(BOB)
+    assert any(FINANCE in r.getMessage() for r in caplog.records)
+    assert await people.includes(ALICE)
+    assert await people.everyone() == {ALICE}
+
+
+async def test_everyone_is_the_named_and_every_group_s_members(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}, OPS: {CAROL, ALICE}})
+    people = approvers(directory, clock, FINANCE, OPS)
+    assert await people.everyone() == {ALICE, BOB, CAROL}
+
+
+async def test_everyone_falls_back_to_the_members_last_read(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}, OPS: {CAROL}})
+    people = approvers(directory, clock, FINANCE, OPS)
+    await people.everyone()
+    clock.now += MAX_AGE
+    directory.failing[FINANCE] = RuntimeError("Slack is down")
+    directory.groups[OPS] = {DAVE}
+    assert await people.everyone() == {ALICE, BOB, DAVE}  # Bob from the last read; OPS afresh
+    directory.failing[OPS] = RuntimeError("Slack is down")
+    fresh = approvers(directory, clock, FINANCE, OPS)
+    assert await fresh.everyone() == {ALICE}  # nothing read before: only the named
+
+
+async def test_known_is_a_snapshot_without_io(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}})
+    people = approvers(directory, clock, FINANCE)
+    assert people.known() == {ALICE}
+    await people.includes(CAROL)
+    reads = list(directory.reads)
+    clock.now += 10 * MAX_AGE
+    assert people.known() == {ALICE, BOB}  # however old
+    assert directory.reads == reads
+
+
+def test_for_policy_joins_the_environment_and_the_policy():
+    policy = Policy(approvers=(BOB,), approver_groups=(FINANCE, OPS, FINANCE))
+    people = ApproverSet.for_policy(policy, (ALICE, BOB), None)
+    assert people.static == {ALICE, BOB}
+    assert people.groups == (FINANCE, OPS)
+    assert people.max_age == MAX_AGE

@@ -34,6 +34,8 @@ from bot.settings import Settings
 from bot.slack_out import DirectRespond, SafeRespond
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
+from bot.workflow.approvers import ApproverSet
+from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
 from storage.db import connect
@@ -98,7 +100,16 @@ def timing_for(settings: Settings, flowyte: FlowyteClient) -> Timing:
     )
 
 
-def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersService:
+def build_approvers(settings: Settings, client: AsyncWebClient | None) -> ApproverSet:
+    """NUMBOT_APPROVERS and the policy's people, and its user groups read through Slack."""
+    policy = settings.policy()
+    directory = SlackDirectory(client) if client is not None and policy.approver_groups else None
+    return ApproverSet.for_policy(policy, settings.NUMBOT_APPROVERS, directory)
+
+
+def build_service(
+    settings: Settings, *, notifier: Notifier | None, approvers: ApproverSet | None = None
+) -> NumbersService:
     for secret in settings.secrets():
         register_secret(secret)
     storage = build_storage(settings)
@@ -106,11 +117,12 @@ def build_service(settings: Settings, *, notifier: Notifier | None) -> NumbersSe
     return NumbersService(
         flowyte=flowyte,
         storage=storage,
-        approvers=settings.NUMBOT_APPROVERS,
+        approvers=approvers or build_approvers(settings, None),
         notifier=notifier,
         sandbox=settings.sandbox,
         timing=timing_for(settings, flowyte),
         digest_hour=settings.NUMBOT_DIGEST_HOUR,
+        policy=settings.policy(),
     )
 
 
@@ -165,13 +177,14 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         client = build_slack_client(settings)
+        approvers = build_approvers(settings, client)
         notifier = SlackNotifier(
             client,
             approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "",
             sandbox=settings.sandbox,
-            approvers=settings.NUMBOT_APPROVERS,
+            approvers=approvers,
         )
-        service = build_service(settings, notifier=notifier)
+        service = build_service(settings, notifier=notifier, approvers=approvers)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
@@ -184,6 +197,7 @@ class Runtime:
         self.service.homes.start()  # App Home redraws, from the first move on
         sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
+        groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
         await self._prime_authorization()
         gc.collect()
         gc.freeze()  # startup objects: never scanned by full collections during a burst
@@ -192,7 +206,8 @@ class Runtime:
         finally:
             sweeper.cancel()
             scopes.cancel()
-            await asyncio.gather(sweeper, scopes, return_exceptions=True)
+            groups.cancel()
+            await asyncio.gather(sweeper, scopes, groups, return_exceptions=True)
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
             self.service.storage.close()
@@ -220,6 +235,16 @@ class Runtime:
             )
         else:
             logger.info("Flowyte key scopes checked: none missing")
+
+    async def _read_groups(self) -> None:
+        """At start: read each approver group once, so a missing usergroups:read scope or a
+        wrong group id is in the log before anyone clicks."""
+        approvers = self.service.ctx.approvers
+        if approvers.groups:
+            people = await approvers.everyone()  # logs each group it cannot read
+            logger.info(
+                "approvers at start: %d, groups %s", len(people), ", ".join(approvers.groups)
+            )
 
     async def _prime_authorization(self) -> None:
         """One auth.test at start, so a burst right after start does not make one each.

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import build_service
+from bot.app import build_approvers, build_service
 from bot.settings import Settings
 from handlers import ids
 from handlers.actions.decide import approve
@@ -28,8 +28,11 @@ from handlers.notifier import SlackNotifier
 from handlers.views.purchase_reason import purchase_reason
 from storage.audit import AuditLog
 
-ALICE, BOB = "U0ALICE", "U0BOB"
-NAMES = {ALICE: "alice", BOB: "bob"}
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
+NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol"}
+# The demo's spend policy (README: Spend policy): above $2.00, two approvers must agree.
+DEMO_POLICY = '[[quorum]]\nabove_usd = "2.00"\napprovals = 2\n'
+
 APPROVAL_CHANNEL = "C0APPROVALS"
 
 
@@ -120,8 +123,11 @@ class Console:
         return {"ok": True, "channel": channel, "ts": ts}
 
     async def chat_update(self, *, channel: str, ts: str, **message: Any) -> dict[str, Any]:
-        self.cards[ts] = message
-        self.show("numbot updates the card in #approvals:", message)
+        if channel.startswith("U"):
+            self.show(f"numbot updates its copy in @{NAMES.get(channel, channel)}'s DM:", message)
+        else:
+            self.cards[ts] = message
+            self.show("numbot updates the card in #approvals:", message)
         return {"ok": True, "channel": channel, "ts": ts}
 
     async def views_publish(self, *, user_id: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -162,18 +168,27 @@ def _select(message: dict[str, Any], agent_id: str) -> dict[str, Any]:
 async def run_demo(*, db_path: str | None = None, out: TextIO = sys.stdout) -> int:
     with tempfile.TemporaryDirectory(prefix="numbot-demo-") as tmp:
         path = db_path or str(Path(tmp) / "demo.db")
+        policy = Path(tmp) / "policy.toml"
+        policy.write_text(DEMO_POLICY)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             NUMBOT_DB=path,
-            NUMBOT_APPROVERS=(ALICE, BOB),
+            NUMBOT_APPROVERS=(ALICE, BOB, CAROL),
             NUMBOT_APPROVAL_CHANNEL=APPROVAL_CHANNEL,
+            NUMBOT_POLICY=str(policy),
+            NUMBOT_DIGEST_HOUR="off",
         )
         console = Console(out)
+        approvers = build_approvers(settings, None)
         service = build_service(
             settings,
             notifier=SlackNotifier(
-                console, approval_channel=APPROVAL_CHANNEL, sandbox=True, approvers=(ALICE, BOB)
+                console, approval_channel=APPROVAL_CHANNEL, sandbox=True, approvers=approvers
             ),
+            approvers=approvers,
+        )
+        out.write(
+            "The team's spend policy (NUMBOT_POLICY): purchases above $2.00 need two approvers.\n"
         )
         try:
             return await _story(console, service, service.storage.audit, out)
@@ -240,7 +255,7 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
     console.step("@bob, an approver, opens numbot's Home tab in Slack")
     await home_opened(_home_tab(BOB), service)
 
-    console.step("@bob, an approver, clicks [ Approve ] (and confirms the amount)")
+    console.step("@bob, an approver, clicks [ Approve ] (and confirms the amount): 1 of 2")
     await approve(
         console.ack_for(BOB),
         user(BOB),
@@ -250,7 +265,27 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
         service,
     )
 
-    console.step("@bob clicks [ Approve ] again: a double click buys nothing more")
+    console.step("@bob clicks [ Approve ] again: the same approver counts once")
+    await approve(
+        console.ack_for(BOB),
+        user(BOB),
+        {"value": request_id},
+        console.respond_for(BOB),
+        console,
+        service,
+    )
+
+    console.step("@carol, a second approver, clicks [ Approve ] in her DM: 2 of 2, bought")
+    await approve(
+        console.ack_for(CAROL),
+        user(CAROL),
+        {"value": request_id},
+        console.respond_for(CAROL),
+        console,
+        service,
+    )
+
+    console.step("@bob clicks [ Approve ] once more: a late click buys nothing more")
     await approve(
         console.ack_for(BOB),
         user(BOB),

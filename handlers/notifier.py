@@ -12,6 +12,7 @@ from bot.flowyte.models import Agent
 from bot.home import Home
 from bot.outcomes import Digest
 from bot.ports import Placed
+from bot.workflow.approvers import ApproverSet
 from handlers.blocks.approvers import (
     build_approver_copy,
     build_reminder,
@@ -36,15 +37,17 @@ class SlackNotifier:
         *,
         approval_channel: str,
         sandbox: bool,
-        approvers: tuple[str, ...] = (),
+        approvers: ApproverSet | None = None,
     ) -> None:
         self.client = client
         self.approval_channel = approval_channel
         self.sandbox = sandbox
-        self.approvers = approvers
+        self.approvers = approvers or ApproverSet(())
 
-    def _deciders(self, request: Request) -> list[str]:
-        return [user for user in sorted(self.approvers) if user != request.requester]
+    async def _deciders(self, request: Request) -> list[str]:
+        """Everyone who may decide it now (group members read from Slack), never the requester."""
+        everyone = await self.approvers.everyone()
+        return [user for user in sorted(everyone) if user != request.requester]
 
     async def _post(self, channel: str, message: dict[str, Any], **extra: Any) -> tuple[str, str]:
         response = await self.client.chat_postMessage(channel=channel, **message, **extra)
@@ -53,7 +56,7 @@ class SlackNotifier:
     async def _each_approver(self, request: Request, message: dict[str, Any]) -> list[Placed]:
         """DM every approver; one who cannot be reached does not stop the others."""
         placed: list[Placed] = []
-        for user in self._deciders(request):
+        for user in await self._deciders(request):
             try:
                 channel, ts = await self._post(user, message)
             except Exception:
@@ -66,7 +69,12 @@ class SlackNotifier:
         self, request: Request, *, balance: Decimal | None, budget: str | None = None
     ) -> tuple[str, str]:
         card = build_approval_card(
-            request, balance=balance, sandbox=self.sandbox, approvers=self.approvers, budget=budget
+            request,
+            balance=balance,
+            sandbox=self.sandbox,
+            approvers=tuple(self.approvers.static),
+            groups=self.approvers.groups,
+            budget=budget,
         )
         return await self._post(self.approval_channel, card)
 
@@ -79,7 +87,7 @@ class SlackNotifier:
         if request.card_channel and request.card_ts:
             await self._post(
                 request.card_channel,
-                build_thread_reminder(request, self.approvers),
+                build_thread_reminder(request, self.approvers.static, self.approvers.groups),
                 thread_ts=request.card_ts,
             )
         await self._post(
@@ -89,7 +97,11 @@ class SlackNotifier:
 
     async def update_card(self, request: Request) -> None:
         card = build_approval_card(
-            request, balance=None, sandbox=self.sandbox, approvers=self.approvers
+            request,
+            balance=None,
+            sandbox=self.sandbox,
+            approvers=tuple(self.approvers.static),
+            groups=self.approvers.groups,
         )
         await self.client.chat_update(channel=request.card_channel, ts=request.card_ts, **card)
 

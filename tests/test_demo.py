@@ -23,11 +23,13 @@ async def test_demo_story(tmp_path):
         "numbot draws @bob's Home tab",  # an approver's Home...
         "── Waiting for you ──",
         ":shopping_trolley: *@alice asks to buy",  # ...shows her request
-        "Approved by @bob and *purchased*",
-        "Already approved by @bob",  # the double click buys nothing
+        "Your approval is counted: 1 of 2",  # a quorum of two, by the demo's policy
+        "already counted (1 of 2)",  # the same approver counts once
+        "Approved by @carol and *purchased*",
+        "Already approved by @carol",  # a late click buys nothing
         "numbot draws @alice's Home tab",
         "$2.15 on 1 number",  # this month's spend
-        "bought (approved by @bob)",
+        "bought (approved by @carol)",
         ":warning: _rings no agent_",  # the new number, not routed yet
         "never been published",
         "Published `agt_draft`",

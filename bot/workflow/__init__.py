@@ -26,6 +26,7 @@ from bot.home import Home
 from bot.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
 from bot.ports import Notifier
 from bot.storage_runner import Storage
+from bot.workflow.approvers import ApproverSet
 from bot.workflow.catalogue import Catalogue
 from bot.workflow.context import Context, Timing, utcnow
 from bot.workflow.decisions import Decisions
@@ -51,7 +52,7 @@ class NumbersService:
         *,
         flowyte: FlowyteClient,
         storage: Storage,
-        approvers: frozenset[str] | set[str] | tuple[str, ...],
+        approvers: ApproverSet | frozenset[str] | set[str] | tuple[str, ...],
         notifier: Notifier | None = None,
         sandbox: bool = False,
         clock: Callable[[], datetime] = utcnow,
@@ -63,7 +64,7 @@ class NumbersService:
         self.ctx = Context(
             flowyte=flowyte,
             storage=storage,
-            approvers=frozenset(approvers),
+            approvers=(approvers if isinstance(approvers, ApproverSet) else ApproverSet(approvers)),
             notifier=notifier,
             sandbox=sandbox,
             clock=clock,
@@ -140,7 +141,7 @@ class NumbersService:
 
     def _moved(self, request: Request, from_statuses: tuple[str, ...]) -> None:
         self.home_reader.forget()
-        self.homes.changed(concerned(request, from_statuses, self.ctx.approvers))
+        self.homes.changed(concerned(request, from_statuses, self.ctx.approvers.known()))
 
     async def _draw_home(self, user: str) -> None:
         if self.ctx.notifier is None:

@@ -21,6 +21,7 @@ from bot.outcomes import Refused
 from bot.ports import Notifier
 from bot.storage_runner import Storage
 from bot.workflow import sentences
+from bot.workflow.approvers import ApproverSet
 from bot.workflow.policy import NO_POLICY, MonthSpend, Policy
 from storage.audit import Outcome
 from storage.requests import AuditNote, Request
@@ -66,7 +67,7 @@ class Timing:
 class Context:
     flowyte: FlowyteClient
     storage: Storage
-    approvers: frozenset[str]
+    approvers: ApproverSet
     notifier: Notifier | None
     sandbox: bool
     clock: Callable[[], datetime]
@@ -164,20 +165,22 @@ class Context:
             return False
         return True
 
-    async def update_card(self, request: Request) -> None:
+    async def update_card(self, request: Request, *, counted: bool = False) -> None:
         """Redraw every copy of the request's card (the channel's and each approver's DM), and
         tell the card's thread what changed since it was last drawn. What each copy shows is
         remembered, so the sweep can repair an update that failed."""
         notifier = self.notifier
         if notifier is None or not request.card_ts:
             return
-        moved = request.card_drawn is not None and request.card_drawn != request.status
+        # `counted`: an approval was counted toward a quorum: the status is the same, but every
+        # copy shows "1 of 2" and the thread hears who approved.
+        moved = counted or (request.card_drawn is not None and request.card_drawn != request.status)
         if await self.safely(f"update the card of {request.id}", notifier.update_card(request)):
             await self.storage.run(
                 self.storage.requests.set_fields, request.id, card_drawn=request.status
             )
         for copy in await self.storage.run(self.storage.requests.copies, request.id):
-            if copy.drawn == request.status:
+            if copy.drawn == request.status and not counted:
                 continue
             if await self.safely(
                 f"update {copy.recipient}'s copy of {request.id}",

@@ -34,7 +34,7 @@ class Decisions:
             return await ctx.refuse(
                 actor, "approve", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
             )
-        if actor not in ctx.approvers:
+        if not await ctx.approvers.includes(actor):
             return await ctx.refuse(
                 actor,
                 "approve",
@@ -126,7 +126,7 @@ class Decisions:
                 )
             case "counted":
                 ctx.moved(current, ("pending",))
-                await ctx.update_card(current)
+                await ctx.update_card(current, counted=True)
                 more = counted.needed - counted.count
                 return Decided(
                     current,
@@ -147,7 +147,7 @@ class Decisions:
             return await ctx.refuse(
                 actor, "reject", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
             )
-        if actor != request.requester and actor not in ctx.approvers:
+        if actor != request.requester and not await ctx.approvers.includes(actor):
             return await ctx.refuse(
                 actor,
                 "reject",
@@ -175,7 +175,7 @@ class Decisions:
             )
         if actor == request.requester:
             to_status, action = "cancelled", "cancel"
-        elif actor in ctx.approvers:
+        elif await ctx.approvers.includes(actor):
             to_status, action = "rejected", "reject"
         else:
             return await ctx.refuse(

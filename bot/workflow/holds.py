@@ -18,4 +18,4 @@ class HoldList:
         ctx = self.ctx
         mine = await ctx.storage.run(ctx.storage.requests.open_of, actor, ctx.clock())
         await ctx.audit(actor, "holds", "holds", "ok", count=len(mine))
-        return Holds(mine, tuple(sorted(ctx.approvers - {actor})))
+        return Holds(mine, tuple(sorted(ctx.approvers.known() - {actor})))

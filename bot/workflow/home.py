@@ -94,7 +94,7 @@ class HomeReader:
 
     async def read(self, user: str) -> Home:
         now = self.ctx.clock()
-        approver = user in self.ctx.approvers
+        approver = await self.ctx.approvers.includes(user)
         (holds, mine, waiting, spend), wallet, numbers, agents = await asyncio.gather(
             self._stored(user, now, approver),
             self._wallet_or_none(),

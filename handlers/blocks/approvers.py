@@ -11,15 +11,11 @@ from handlers.blocks.requests import (
     approvals_line,
     decision_actions,
     fallback,
+    mentions,
     reason_block,
     status_elements,
 )
 from storage.requests import Request
-
-
-def mentions(approvers: Collection[str], requester: str) -> str:
-    """The approvers a card calls on: everyone who may decide, never the requester."""
-    return " ".join(f"<@{user}>" for user in sorted(approvers) if user != requester)
 
 
 def _summary(request: Request, balance: Decimal | None) -> str:
@@ -73,9 +69,11 @@ def build_reminder_for_requester(request: Request, *, sandbox: bool) -> Message:
     return message(f"Your hold on {request.e164} lapses soon", [section(text)], sandbox=sandbox)
 
 
-def build_thread_reminder(request: Request, approvers: Collection[str]) -> Message:
+def build_thread_reminder(
+    request: Request, approvers: Collection[str], groups: Collection[str] = ()
+) -> Message:
     expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "soon"
-    text = f":alarm_clock: {mentions(approvers, request.requester)} the hold lapses {expires}: approve or reject before then."
+    text = f":alarm_clock: {mentions(approvers, request.requester, groups)} the hold lapses {expires}: approve or reject before then."
     return {"text": f"Reminder: {request.e164} lapses soon", "blocks": [section(text)]}
 
 
@@ -94,7 +92,15 @@ _WITH_DETAIL = ("failed", "rejected", "pending")
 
 
 def build_story_line(request: Request) -> Message | None:
-    """One line for the card's thread when the request moves (None: nothing to tell)."""
+    """One line for the card's thread when the request moves, or an approval is counted
+    toward its quorum (None: nothing to tell)."""
+    if request.status == "pending" and request.approvals:
+        count, needed = len(request.approvals), request.approvals_needed
+        text = (
+            f":ballot_box_with_check: Approved by <@{request.approvals[-1]}>: {count} of "
+            f"{needed}; waiting for another approver."
+        )
+        return {"text": f"{request.e164}: {count} of {needed} approvals", "blocks": [section(text)]}
     template = _STORY.get(request.status)
     if template is None:
         return None

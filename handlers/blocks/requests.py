@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 from bot.money import usd
@@ -109,6 +110,13 @@ def fallback(request: Request) -> str:
     )
 
 
+def mentions(approvers: Collection[str], requester: str, groups: Collection[str] = ()) -> str:
+    """The approvers a card calls on: each named approver but the requester, and each
+    approver user group (Slack notifies its members)."""
+    people = [f"<@{user}>" for user in sorted(approvers) if user != requester]
+    return " ".join([*people, *(f"<!subteam^{group}>" for group in groups)])
+
+
 def approvals_line(request: Request) -> str | None:
     """ "1 of 2 approvals: @bob" while a request needs more than one approver."""
     if request.approvals_needed <= 1 or request.status not in ("pending", "approved"):
@@ -145,6 +153,7 @@ def build_approval_card(
     balance: Decimal | None,
     sandbox: bool,
     approvers: tuple[str, ...] = (),
+    groups: tuple[str, ...] = (),
     budget: str | None = None,
 ) -> Message:
     """The card in the approval channel; redrawn in place as the request moves on.
@@ -176,7 +185,7 @@ def build_approval_card(
             lines.append(
                 f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."
             )
-    called = " ".join(f"<@{a}>" for a in sorted(approvers) if a != request.requester)
+    called = mentions(approvers, request.requester, groups)
     if request.status == "pending" and called:
         lines.append(f"*Approvers:* {called}")
     quorum = approvals_line(request)

@@ -139,7 +139,7 @@ async def test_a_lapsed_hold_is_not_offered(env):
 
 async def test_own_requests_never_wait_for_their_requester(env):
     # REQUESTER is an approver too in these tests: they may approve others', not their own.
-    assert REQUESTER in env.service.ctx.approvers
+    assert REQUESTER in env.service.ctx.approvers.known()
     own = await pending(env, 0, user=REQUESTER)
     other = await pending(env, 1, user=SECOND)
     assert [r.id for r in (await env.service.home(REQUESTER)).waiting.rows] == [other.id]

@@ -27,6 +27,7 @@ from starlette.routing import Route
 import handlers
 from bot.flowyte.client import FlowyteClient
 from bot.ingress import SlackIngress
+from bot.policy_file import PolicySource
 from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
@@ -100,29 +101,42 @@ def timing_for(settings: Settings, flowyte: FlowyteClient) -> Timing:
     )
 
 
-def build_approvers(settings: Settings, client: AsyncWebClient | None) -> ApproverSet:
+def build_policies(settings: Settings) -> PolicySource:
+    """The policy in force: NUMBOT_POLICY as read at start, then again whenever it changes."""
+    return PolicySource(settings.NUMBOT_POLICY, settings.policy())
+
+
+def build_approvers(
+    settings: Settings, client: AsyncWebClient | None, policies: PolicySource | None = None
+) -> ApproverSet:
     """NUMBOT_APPROVERS and the policy's people, and its user groups read through Slack."""
-    policy = settings.policy()
-    directory = SlackDirectory(client) if client is not None and policy.approver_groups else None
-    return ApproverSet.for_policy(policy, settings.NUMBOT_APPROVERS, directory)
+    directory = SlackDirectory(client) if client is not None else None
+    policies = policies or build_policies(settings)
+    approvers = ApproverSet.for_policy(policies.current(), settings.NUMBOT_APPROVERS, directory)
+    return approvers.follow(policies.current, settings.NUMBOT_APPROVERS)
 
 
 def build_service(
-    settings: Settings, *, notifier: Notifier | None, approvers: ApproverSet | None = None
+    settings: Settings,
+    *,
+    notifier: Notifier | None,
+    approvers: ApproverSet | None = None,
+    policies: PolicySource | None = None,
 ) -> NumbersService:
     for secret in settings.secrets():
         register_secret(secret)
     storage = build_storage(settings)
     flowyte = build_flowyte(settings)
+    policies = policies or build_policies(settings)
     return NumbersService(
         flowyte=flowyte,
         storage=storage,
-        approvers=approvers or build_approvers(settings, None),
+        approvers=approvers or build_approvers(settings, None, policies),
         notifier=notifier,
         sandbox=settings.sandbox,
         timing=timing_for(settings, flowyte),
         digest_hour=settings.NUMBOT_DIGEST_HOUR,
-        policy=settings.policy(),
+        policy=policies.current,
     )
 
 
@@ -177,14 +191,15 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         client = build_slack_client(settings)
-        approvers = build_approvers(settings, client)
+        policies = build_policies(settings)
+        approvers = build_approvers(settings, client, policies)
         notifier = SlackNotifier(
             client,
             approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "",
             sandbox=settings.sandbox,
             approvers=approvers,
         )
-        service = build_service(settings, notifier=notifier, approvers=approvers)
+        service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.

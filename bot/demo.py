@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import build_approvers, build_service
+from bot.app import build_approvers, build_policies, build_service
 from bot.settings import Settings
 from handlers import ids
 from handlers.actions.decide import approve
@@ -179,13 +179,15 @@ async def run_demo(*, db_path: str | None = None, out: TextIO = sys.stdout) -> i
             NUMBOT_DIGEST_HOUR="off",
         )
         console = Console(out)
-        approvers = build_approvers(settings, None)
+        policies = build_policies(settings)
+        approvers = build_approvers(settings, None, policies)
         service = build_service(
             settings,
             notifier=SlackNotifier(
                 console, approval_channel=APPROVAL_CHANNEL, sandbox=True, approvers=approvers
             ),
             approvers=approvers,
+            policies=policies,
         )
         out.write(
             "The team's spend policy (NUMBOT_POLICY): purchases above $2.00 need two approvers.\n"

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
+import time
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from pydantic import BaseModel, ValidationError
 from bot.money import usd
 from bot.workflow.approvers import MAX_AGE
 from bot.workflow.policy import Policy, QuorumTier, approvals_needed
+
+logger = logging.getLogger(__name__)
 
 
 class PolicyError(Exception):
@@ -289,3 +293,61 @@ def describe(
         *_warning_lines(policy, static_approvers, group_members),
     ]
     return "\n".join(lines)
+
+
+class PolicySource:
+    """The policy in force, read again when its file changes, so a change (someone taken off
+    `approvers`, a new cap) applies from the next click without a restart.
+
+    The file is looked at no more than once every `interval` seconds (a stat, not a read,
+    unless it changed). An edit that does not validate is refused: the policy in force stays,
+    and the log says why, so a typo never leaves numbot without rules. Every decision audits
+    the hash of the policy it used.
+    """
+
+    def __init__(
+        self,
+        path: str | None,
+        policy: Policy,
+        *,
+        interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path) if path else None
+        self._policy = policy
+        self._interval = interval
+        self._monotonic = monotonic
+        self._checked = monotonic()
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def current(self) -> Policy:
+        now = self._monotonic()
+        if self.path is None or now - self._checked < self._interval:
+            return self._policy
+        self._checked = now
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return self._policy
+        self._seen = stamp
+        try:
+            policy = load_policy(self.path)
+        except PolicyError as exc:
+            logger.error(
+                "the changed policy was not taken (policy %s stays): %s", self._policy.hash, exc
+            )
+            return self._policy
+        if policy.hash != self._policy.hash:
+            logger.info(
+                "policy reloaded from %s: %s -> %s", self.path, self._policy.hash, policy.hash
+            )
+        self._policy = policy
+        return policy

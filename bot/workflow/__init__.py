@@ -58,9 +58,11 @@ class NumbersService:
         clock: Callable[[], datetime] = utcnow,
         timing: Timing | None = None,
         digest_hour: int | None = None,
-        policy: Policy | None = None,
+        policy: Policy | Callable[[], Policy] | None = None,
     ) -> None:
-        """`digest_hour`: the UTC hour after which yesterday's digest is posted (None: never)."""
+        """`digest_hour`: the UTC hour after which yesterday's digest is posted (None: never).
+        `policy`: the spend policy, or where to get the one in force at each use
+        (bot/policy_file.py PolicySource, which follows the file)."""
         self.ctx = Context(
             flowyte=flowyte,
             storage=storage,
@@ -69,7 +71,7 @@ class NumbersService:
             sandbox=sandbox,
             clock=clock,
             timing=timing or Timing(),
-            policy=policy or NO_POLICY,
+            policies=policy if callable(policy) else (lambda: policy or NO_POLICY),
         )
         catalogue = Catalogue(self.ctx)
         routing = Routing(self.ctx)

@@ -52,13 +52,36 @@ class ApproverSet:
         monotonic: Callable[[], float] = time.monotonic,
         max_age: float = MAX_AGE,
     ) -> None:
-        self.static: frozenset[str] = frozenset(static)
-        self.groups: tuple[str, ...] = tuple(dict.fromkeys(groups))  # in order, once each
+        self._static: frozenset[str] = frozenset(static)
+        self._groups: tuple[str, ...] = tuple(dict.fromkeys(groups))  # in order, once each
+        self._env: frozenset[str] = frozenset()
+        self._policy: Callable[[], Policy] | None = None
         self.directory = directory
         self.max_age = max_age
         self._monotonic = monotonic
         self._cache: dict[str, _Read] = {}
         self._reading: dict[str, tuple[float, asyncio.Task[frozenset[str]]]] = {}
+
+    @property
+    def static(self) -> frozenset[str]:
+        """The people named: NUMBOT_APPROVERS and, when following a policy, its `approvers`
+        as the policy stands now."""
+        if self._policy is None:
+            return self._static
+        return self._env | frozenset(self._policy().approvers)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        if self._policy is None:
+            return self._groups
+        return tuple(dict.fromkeys(self._policy().approver_groups))
+
+    def follow(self, policy: Callable[[], Policy], env_approvers: Iterable[str]) -> ApproverSet:
+        """Take the named people and groups from `policy()` at each use (a policy file edited
+        while numbot runs applies from the next click)."""
+        self._policy = policy
+        self._env = frozenset(env_approvers)
+        return self
 
     @classmethod
     def for_policy(

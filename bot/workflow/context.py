@@ -72,7 +72,7 @@ class Context:
     sandbox: bool
     clock: Callable[[], datetime]
     timing: Timing
-    policy: Policy = NO_POLICY
+    policies: Callable[[], Policy] = lambda: NO_POLICY  # the policy in force, at each use
     # Told after each move of a request, to redraw App Home for the people it concerns
     # (bot/workflow/home_refresh.py). It only schedules work in the background.
     on_move: Callable[[Request, tuple[str, ...]], None] | None = None
@@ -96,6 +96,10 @@ class Context:
     ) -> Refused:
         await self.audit(actor, action, subject, "refused", code=code, **fields)
         return Refused(code, message)
+
+    @property
+    def policy(self) -> Policy:
+        return self.policies()
 
     def month_start(self) -> datetime:
         """The start of this UTC calendar month, which budgets count from."""

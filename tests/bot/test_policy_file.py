@@ -3,7 +3,6 @@ what the policy means; Settings.policy() and numbot run's refusals built on it."
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -158,15 +157,18 @@ def test_file_problems_are_said_in_words(tmp_path):
         load_policy(binary)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_an_unreadable_file_is_said_in_words(tmp_path):
+def test_an_unreadable_file_is_said_in_words(tmp_path, monkeypatch):
+    """(Denied by the test rather than by chmod: CI runs as root, which reads any file.)"""
     path = write(tmp_path, FULL)
-    path.chmod(0)
-    try:
-        with pytest.raises(PolicyError, match="permission denied"):
-            load_policy(path)
-    finally:
-        path.chmod(0o600)
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(Path, "read_text", denied)
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(PolicyError, match=r"(?i)permission denied"):
+        load_policy(path)
 
 
 # -- describing ------------------------------------------------------------------------------
@@ -324,3 +326,36 @@ def test_a_policy_round_trips_through_its_dump(tmp_path):
     again = Policy.model_validate(policy.model_dump())
     assert again == policy and again.hash == policy.hash
     assert Policy(max_purchase_usd=Decimal("2.5")).max_purchase_usd == Decimal("2.5")
+
+
+# -- the policy in force follows its file --------------------------------------------------------
+
+
+def test_the_policy_in_force_follows_its_file_and_refuses_a_bad_edit(tmp_path, caplog):
+    from bot.policy_file import PolicySource
+
+    path = tmp_path / "policy.toml"
+    path.write_text('max_purchase_usd = "25.00"\n')
+    now = [0.0]
+    source = PolicySource(str(path), load_policy(path), interval=1.0, monotonic=lambda: now[0])
+    first = source.current()
+    path.write_text('max_purchase_usd = "5.00"\n')
+    assert source.current() is first  # looked at no more than once a second
+    now[0] += 1.0
+    assert str(source.current().max_purchase_usd) == "5.00"
+    path.write_text("max_purchase_usd = 5.0\n")  # a TOML float: refused
+    now[0] += 1.0
+    with caplog.at_level("ERROR"):
+        assert str(source.current().max_purchase_usd) == "5.00"  # the last good policy stays
+    assert "was not taken" in caplog.text
+
+
+def test_approvers_follow_the_policy_in_force():
+    from bot.workflow.approvers import ApproverSet
+    from bot.workflow.policy import Policy
+
+    policy = [Policy(approvers=("U0BOB",))]
+    approvers = ApproverSet(()).follow(lambda: policy[0], ["U0ALICE"])
+    assert approvers.static == {"U0ALICE", "U0BOB"}
+    policy[0] = Policy(approvers=(), approver_groups=("S0FIN",))
+    assert approvers.static == {"U0ALICE"} and approvers.groups == ("S0FIN",)

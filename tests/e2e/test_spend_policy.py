@@ -199,3 +199,23 @@ def test_removing_someone_from_the_approver_group_takes_effect_on_their_next_cli
         assert "Bought" in texts(reply(slack, rid))
     finally:
         bot.stop()
+
+
+def test_taking_someone_off_the_policy_s_approvers_applies_without_a_restart(
+    slack, flowyte, tmp_path
+):
+    bot = started(
+        slack, flowyte, tmp_path, f'approvers = ["{BOB}", "{CAROL}"]\n', NUMBOT_APPROVERS=""
+    )
+    try:
+        _, request_id = hold_number(bot, slack)
+        request_purchase(bot, slack, request_id)
+        (tmp_path / "policy.toml").write_text(f'approvers = ["{CAROL}"]\n')
+        time.sleep(1.2)  # numbot looks at the file at most once a second
+        _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+        assert "not one" in texts(reply(slack, rid))
+        assert "policy reloaded" in bot.output()
+        _, rid = bot.click(ids.APPROVE, request_id, user=CAROL, channel=APPROVAL_CHANNEL)
+        assert "Bought" in texts(reply(slack, rid))
+    finally:
+        bot.stop()

@@ -87,8 +87,22 @@ class Policy(BaseModel):
 
     @property
     def hash(self) -> str:
-        """Which rules applied: a digest of the effective policy (not of the file's layout)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Which rules applied: a digest of the effective rules, not of how they were written
+        ("25" and "25.00" are one amount; the order of names and tiers does not matter)."""
+
+        def cents(amount: Decimal | None) -> str | None:
+            return None if amount is None else str(amount.quantize(Decimal("0.01")))
+
+        rules = {
+            "approvers": sorted(set(self.approvers)),
+            "approver_groups": sorted(set(self.approver_groups)),
+            "max_purchase_usd": cents(self.max_purchase_usd),
+            "monthly_budget_usd": cents(self.monthly_budget_usd),
+            "max_open_holds": self.max_open_holds,
+            "release_approvals": self.release_approvals,
+            "quorum": [[cents(t.above_usd), t.approvals] for t in self.quorum],
+        }
+        canonical = json.dumps(rules, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property

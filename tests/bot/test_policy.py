@@ -98,6 +98,9 @@ def test_the_hash_follows_the_rules_not_the_layout():
     a = policy(max_purchase_usd="25", quorum=[{"above_usd": "20", "approvals": 2}])
     b = policy(quorum=[{"above_usd": "20", "approvals": 2}], max_purchase_usd="25")
     assert a.hash == b.hash and len(a.hash) == 16
+    written_otherwise = policy(max_purchase_usd="25.00", quorum=[{"above_usd": "20.00", "approvals": 2}])
+    assert written_otherwise.hash == a.hash  # one amount, however it is written
+    assert policy(approvers=["U0A", "U0B"]).hash == policy(approvers=["U0B", "U0A"]).hash
     assert policy(max_purchase_usd="26").hash != a.hash
     assert NO_POLICY.hash != a.hash
 

@@ -41,6 +41,7 @@ class Decisions:
                 request.id,
                 "not_approver",
                 "Only configured approvers can approve, and you are not one. Ask an approver.",
+                policy=ctx.policy.hash,
             )
         if actor == request.requester:
             return await ctx.refuse(

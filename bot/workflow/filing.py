@@ -62,7 +62,13 @@ class Filing:
             AuditNote(
                 actor,
                 "reserve",
-                detail=detail(e164=e164, reservation=hold.id, setup=setup, monthly=monthly),
+                detail=detail(
+                    e164=e164,
+                    reservation=hold.id,
+                    setup=setup,
+                    monthly=monthly,
+                    policy=ctx.policy.hash,  # the hold limit it was allowed under
+                ),
             ),
             kind="purchase",
             status="held",

@@ -25,6 +25,9 @@ _SPACE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 _DROP_CATEGORIES = frozenset({"Cf", "Cs"})
 
 
+MAX_REASON = 300  # characters: a reason for a purchase, a release or a rejection, everywhere
+
+
 def clean_user_text(text: str, *, max_length: int) -> str:
     """One trimmed line of at most `max_length` code points, in NFC, with nothing invisible.
 

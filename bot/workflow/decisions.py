@@ -11,11 +11,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.outcomes import Decided, Refused
-from bot.text import clean_user_text
+from bot.text import MAX_REASON, clean_user_text
 from bot.workflow import sentences
 from bot.workflow.context import Context, detail
 from bot.workflow.execution import Executor, release_hold
-from bot.workflow.filing import MAX_REASON, Filing
+from bot.workflow.filing import Filing
 from bot.workflow.integrity import binding
 from bot.workflow.policy import approval_refusal
 from storage.requests import AuditNote, Request

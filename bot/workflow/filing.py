@@ -14,13 +14,12 @@ from decimal import Decimal
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
 from bot.outcomes import AlreadyHeld, Held, Refused, Requested
-from bot.text import clean_user_text
+from bot.text import MAX_REASON, clean_user_text
 from bot.workflow import sentences
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.policy import approvals_needed, budget_line, holds_refusal, request_refusal
 from storage.requests import AuditNote, Request
 
-MAX_REASON = 300  # characters, as the reason modal allows
 DEFAULT_HOLD = timedelta(minutes=30)  # the guide's "about 30 minutes", when Flowyte omits it
 
 # (actor, action, "+E.164 or id") -> the owned number, or why not (routing.Routing.resolve)

@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 from bot.money import usd
+from bot.text import MAX_REASON
 from handlers import ids
 from handlers.blocks.common import Block
 from storage.requests import Request
+
+
+def reason_input(label: str, placeholder: str, *, optional: bool = False) -> Block:
+    """The one field every reason is typed into (handlers/views/reasons.py reads it)."""
+    block: Block = {
+        "type": "input",
+        "block_id": ids.REASON_BLOCK,
+        "label": {"type": "plain_text", "text": label},
+        "element": {
+            "type": "plain_text_input",
+            "action_id": ids.REASON_INPUT,
+            "multiline": True,
+            "max_length": MAX_REASON,
+            "placeholder": {"type": "plain_text", "text": placeholder},
+        },
+    }
+    if optional:
+        block["optional"] = True
+    return block
 
 
 def build_reason_modal(request_id: str, e164: str) -> Block:
@@ -24,21 +44,7 @@ def build_reason_modal(request_id: str, e164: str) -> Block:
                     "text": f"Why should the team buy *{e164}*? An approver will see this.",
                 },
             },
-            {
-                "type": "input",
-                "block_id": ids.REASON_BLOCK,
-                "label": {"type": "plain_text", "text": "Reason"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": ids.REASON_INPUT,
-                    "multiline": True,
-                    "max_length": 300,
-                    "placeholder": {
-                        "type": "plain_text",
-                        "text": "e.g. new support line for the Bay Area",
-                    },
-                },
-            },
+            reason_input("Reason", "e.g. new support line for the Bay Area"),
         ],
     }
 
@@ -69,21 +75,6 @@ def build_reject_modal(request: Request, *, cancelling: bool) -> Block:
         "close": {"type": "plain_text", "text": "Back"},
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": question}},
-            {
-                "type": "input",
-                "block_id": ids.REASON_BLOCK,
-                "optional": True,
-                "label": {"type": "plain_text", "text": "Why (optional)"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": ids.REASON_INPUT,
-                    "multiline": True,
-                    "max_length": 300,
-                    "placeholder": {
-                        "type": "plain_text",
-                        "text": "Shown on the card and to the requester",
-                    },
-                },
-            },
+            reason_input("Why (optional)", "Shown on the card and to the requester", optional=True),
         ],
     }

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.flowyte.models import SearchQuery
-from bot.text import clean_user_text
+from bot.text import MAX_REASON, clean_user_text
 from handlers import search_filters as filters
 
 MAX_TEXT = 500
-MAX_REASON = 300  # a release reason, as long as the purchase modal allows
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 NUMBER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 AGENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")

@@ -5,32 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from bot.outcomes import Refused
-from bot.text import clean_user_text
 from bot.workflow import NumbersService
 from handlers import ids
 from handlers.blocks.common import refusal
 from handlers.blocks.requests import build_requested
-
-MAX_REASON = 300
+from handlers.views.reasons import submitted_reason
 
 
 async def purchase_reason(
     ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, service: NumbersService
 ) -> None:
-    values = view.get("state", {}).get("values", {})
-    typed = str(values.get(ids.REASON_BLOCK, {}).get(ids.REASON_INPUT, {}).get("value") or "")
-    # What is stored, audited and shown is the cleaned reason, so the checks apply to it: a
-    # reason of only zero-width characters is empty. One character over the limit is kept,
-    # so that an over-long reason is refused rather than silently cut.
-    reason = clean_user_text(typed, max_length=MAX_REASON + 1)
+    reason, too_long = submitted_reason(view)
     if not reason:
         await ack(response_action="errors", errors={ids.REASON_BLOCK: "Say why, in a few words."})
         return
-    if len(reason) > MAX_REASON:
-        await ack(
-            response_action="errors",
-            errors={ids.REASON_BLOCK: f"Keep it under {MAX_REASON} characters."},
-        )
+    if too_long:
+        await ack(response_action="errors", errors=too_long)
         return
     await ack()
     actor = body["user"]["id"]

@@ -5,25 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from bot.outcomes import Refused
-from bot.text import clean_user_text
 from bot.workflow import NumbersService
 from handlers import ids
 from handlers.blocks.common import plain, refusal
-
-MAX_REASON = 300
+from handlers.views.reasons import submitted_reason
 
 
 async def reject_submitted(
     ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, service: NumbersService
 ) -> None:
-    values = view.get("state", {}).get("values", {})
-    typed = str(values.get(ids.REASON_BLOCK, {}).get(ids.REASON_INPUT, {}).get("value") or "")
-    reason = clean_user_text(typed, max_length=MAX_REASON + 1)
-    if len(reason) > MAX_REASON:
-        await ack(
-            response_action="errors",
-            errors={ids.REASON_BLOCK: f"Keep it under {MAX_REASON} characters."},
-        )
+    reason, too_long = submitted_reason(view)
+    if too_long:
+        await ack(response_action="errors", errors=too_long)
         return
     actor = body["user"]["id"]
     request_id = str(view.get("private_metadata", ""))

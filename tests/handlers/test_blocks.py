@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery, Wallet
+from bot.text import MAX_REASON
 from handlers import ids
 from handlers.blocks.common import SANDBOX_NOTE, plain, refusal, slack_date
 from handlers.blocks.common import message as as_message
@@ -32,7 +33,6 @@ from handlers.blocks.routing import (
 from handlers.blocks.search import build_search_results, build_searching
 from handlers.blocks.search_modal import build_search_button
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
-from handlers.views.purchase_reason import MAX_REASON
 from storage.requests import FINAL_STATUSES, IN_FLIGHT_STATUSES, OPEN_STATUSES, Request
 
 Message = dict[str, Any]

@@ -41,6 +41,9 @@ def serve_in_thread(app: Any, *, port: int | None = None, **config: Any) -> Iter
         log_level="warning",
         lifespan="off",
         access_log=False,
+        # A test may leave a fake answering slowly on purpose (a 30 s fault): at the end of the
+        # test, drop it after a second rather than wait it out.
+        timeout_graceful_shutdown=1,
         **config,
     )
     server = _ThreadedServer(cfg)

@@ -34,6 +34,7 @@ from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
 from bot.slack_out import DirectRespond, SafeRespond
 from bot.storage_runner import Storage
+from bot.sweep_lease import SweepLease
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
 from handlers.directory import SlackDirectory
@@ -81,7 +82,7 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
 def build_storage(settings: Settings) -> Storage:
     """The database, with the audit key checked against the log before anything is served."""
     key = settings.audit_key()
-    storage = Storage(connect(settings.NUMBOT_DB), key)
+    storage = Storage(connect(settings.database()), key)
     try:
         storage.audit.check_key()
     except AuditKeyError:
@@ -210,7 +211,9 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
         self.service.homes.start()  # App Home redraws, from the first move on
-        sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
+        lease = SweepLease(self.service.storage)
+        keeper = asyncio.create_task(lease.keep(), name="numbot-sweep-lease")
+        sweeper = asyncio.create_task(self._sweep(lease), name="numbot-sweeper")
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
         groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
         await self._prime_authorization()
@@ -220,9 +223,11 @@ class Runtime:
             yield
         finally:
             sweeper.cancel()
+            keeper.cancel()
             scopes.cancel()
             groups.cancel()
-            await asyncio.gather(sweeper, scopes, groups, return_exceptions=True)
+            await asyncio.gather(sweeper, keeper, scopes, groups, return_exceptions=True)
+            await lease.release()  # another process takes the sweep over at once
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
             self.service.storage.close()
@@ -281,12 +286,15 @@ class Runtime:
                 except Exception:
                     logger.warning("auth.test at start failed; bolt will call it per request")
 
-    async def _sweep(self) -> None:
+    async def _sweep(self, lease: SweepLease) -> None:
         """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
         settle what is left half-done. After a restart, an interrupted purchase is taken up
-        the moment its quiet window has passed, not at the next round tick."""
+        the moment its quiet window has passed, not at the next round tick. Only the process
+        that holds the sweep lease sweeps (bot/sweep_lease.py); the others wait for it."""
         while True:
             wait = self.settings.NUMBOT_SWEEP_SECONDS
+            if not await lease.wait_leading(wait):
+                continue
             try:
                 count = await self.service.resume()
                 if count:

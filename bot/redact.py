@@ -1,7 +1,7 @@
 """Keep secrets out of logs, the audit log and Slack.
 
 `redact(text)` masks anything shaped like a Slack token, a Slack signing secret in a
-header, or a Flowyte key, plus any exact secret value registered at start.
+header, a Flowyte key, or a database URL's password, plus any exact secret value registered at start.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ _PATTERNS = [
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"flowyte_sk_[A-Za-z0-9_-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    # a database URL's password: postgresql://user:PASSWORD@host/db
+    re.compile(r"(?i)(postgres(?:ql)?://[^:/@\s]*:)[^@\s]+(?=@)"),
 ]
 _known: set[str] = set()
 

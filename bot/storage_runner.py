@@ -23,6 +23,7 @@ from bot.redact import scrub
 from storage.audit import AuditKey, AuditLog
 from storage.engine import Database
 from storage.home import HomeSeen
+from storage.leases import Leases
 from storage.requests import RequestStore
 
 P = ParamSpec("P")
@@ -43,6 +44,7 @@ class Storage:
             RequestStore(db, self.audit, clock=clock) if clock else RequestStore(db, self.audit)
         )
         self.home_seen = HomeSeen(db)
+        self.leases = Leases(db)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="numbot-db")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -56,8 +56,16 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-class SchemaError(Exception):
+class StorageError(Exception):
+    """numbot cannot use this database."""
+
+
+class SchemaError(StorageError):
     """The database's schema is not one this numbot can run against."""
+
+
+class UnreachableError(StorageError):
+    """The database cannot be reached (its URL is shown without its password)."""
 
 
 # -- SQLite -----------------------------------------------------------------------------------
@@ -159,7 +167,7 @@ class PostgresDatabase:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as error:
             # psycopg's message may quote the connection string: say where, never the password
-            raise SchemaError(
+            raise UnreachableError(
                 f"cannot connect to PostgreSQL at {redact_url(url)}: "
                 f"{redact_url(str(error)).strip()}"
             ) from None

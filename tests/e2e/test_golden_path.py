@@ -12,6 +12,7 @@ from tests.e2e.harness import (
     MALLORY,
     SECRETS,
     BotProcess,
+    both_engines,
     calls_made,
     find_element,
     reply,
@@ -50,7 +51,7 @@ def request_purchase(
 
 def run_cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args, "--db", str(bot.db)],
+        [sys.executable, "-m", "bot", *args, "--db", bot.database],
         capture_output=True,
         text=True,
         cwd=bot.workdir,
@@ -59,6 +60,7 @@ def run_cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@both_engines
 def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
     e164, request_id = hold_number(bot, slack)
     assert [c.json for c in calls_made(flowyte, "POST", "/numbers/reserve")] == [{"e164": e164}]
@@ -221,7 +223,4 @@ def test_forged_and_stale_requests_are_refused(bot, slack, flowyte):
     )
     assert calls_made(flowyte) == []
     assert slack.calls("response_url") == []
-    import sqlite3
-
-    with sqlite3.connect(bot.db) as db:
-        assert db.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
+    assert bot.value("SELECT count(*) FROM audit") == 0

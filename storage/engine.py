@@ -156,28 +156,43 @@ def redact_url(url: str) -> str:
 
 class PostgresDatabase:
     """One psycopg connection in autocommit mode: a read outside `transaction()` sees the latest
-    commit of every process; a write transaction takes the engine-wide advisory lock first."""
+    commit of every process; a write transaction takes the engine-wide advisory lock first.
+
+    A connection that broke (the server restarted, a failover) fails the call that found it
+    broken, whose outcome the caller cannot know; the next call connects again."""
 
     dialect: Dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
+        self._url = url
+        self.url = redact_url(url)
+        self._conn = self._connect()
+
+    def _connect(self) -> Any:
         import psycopg
 
         try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
         except psycopg.Error as error:
             # psycopg's message may quote the connection string: say where, never the password
             raise UnreachableError(
-                f"cannot connect to PostgreSQL at {redact_url(url)}: "
-                f"{redact_url(str(error)).strip()}"
+                f"cannot connect to PostgreSQL at {self.url}: {redact_url(str(error)).strip()}"
             ) from None
-        self.conn.execute("SET TIME ZONE 'UTC'")
-        self.url = redact_url(url)
+        conn.execute("SET TIME ZONE 'UTC'")
+        return conn
+
+    @property
+    def conn(self) -> Any:
+        """The connection, made again if the last one broke."""
+        if self._conn.broken:
+            self._conn.close()
+            self._conn = self._connect()
+        return self._conn
 
     def execute(self, sql: str, params: Params = None) -> Cursor:
         if params is None:  # a statement without parameters is sent as written ($$ bodies, %)
-            return self.conn.execute(sql)  # type: ignore[arg-type]
-        return self.conn.execute(to_pyformat(sql), tuple(params))  # type: ignore[arg-type]
+            return self.conn.execute(sql)  # type: ignore[no-any-return]
+        return self.conn.execute(to_pyformat(sql), tuple(params))  # type: ignore[no-any-return]
 
     def query(self, sql: str, params: Params = None) -> Iterator[dict[str, Any]]:
         from psycopg.rows import dict_row
@@ -190,12 +205,13 @@ class PostgresDatabase:
     def transaction(self) -> Iterator[PostgresDatabase]:
         """BEGIN; pg_advisory_xact_lock; ... COMMIT (the lock is released with the transaction,
         also when the process dies and its connection drops)."""
-        with self.conn.transaction():  # rolls back when the block raises
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        conn = self.conn
+        with conn.transaction():  # rolls back when the block raises
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield self
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
 
 def is_postgres_url(url: str | None) -> bool:

@@ -255,17 +255,14 @@ def migrate(db: Database) -> list[str]:
 
 def check_version(db: Database) -> None:
     """Without migrating: refuse a database a newer numbot has migrated."""
-    rows = db.execute(
-        "SELECT name FROM migrations"
-        if _has_migrations(db)
-        else "SELECT 'none' AS name WHERE 1 = 0"
-    ).fetchall()
-    _refuse_newer({row[0] for row in rows}, [name for name, _ in _steps(db)])
-
-
-def _has_migrations(db: Database) -> bool:
     if db.dialect == "sqlite":
-        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
     else:
-        sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'migrations'"
-    return db.execute(sql).fetchone() is not None
+        exists = (
+            "SELECT 1 FROM pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'migrations'"
+        )
+    if db.execute(exists).fetchone() is None:
+        return  # nothing migrated yet
+    recorded = {row[0] for row in db.execute("SELECT name FROM migrations")}
+    _refuse_newer(recorded, [name for name, _ in _steps(db)])

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 from handlers import ids
 from tests.e2e.harness import (
@@ -174,7 +175,10 @@ def test_reject_releases_the_hold_and_tells_the_requester(bot, slack, flowyte):
     )
     assert response.status_code == 200
     reservation_id = calls_made(flowyte, "POST", "/numbers/reserve")[0].json  # the hold...
-    released = flowyte.calls("DELETE", path_regex=r"/numbers/reserve/rsv_")  # ...is given back
+    deadline = time.monotonic() + 10  # ...is given back, just after the modal closed (ack first)
+    while not (released := flowyte.calls("DELETE", path_regex=r"/numbers/reserve/rsv_")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     assert reservation_id and len(released) == 1 and released[0].status in (200, 204)
     slack.wait_for(lambda c: c.method == "chat.update" and "Rejected" in texts(c.body))
     slack.wait_for(

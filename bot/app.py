@@ -82,6 +82,7 @@ def build_slack_client(settings: Settings) -> AsyncWebClient:
 def build_storage(settings: Settings) -> Storage:
     """The database, with the audit key checked against the log before anything is served."""
     key = settings.audit_key()
+    logger.info("database: %s", settings.database_label())
     storage = Storage(connect(settings.database()), key)
     try:
         storage.audit.check_key()

@@ -105,10 +105,10 @@ class SqliteDatabase:
         self.path = str(path)
 
     def execute(self, sql: str, params: Params = None) -> Cursor:
-        return self.conn.execute(sql, tuple(params or ()))
+        return self.conn.execute(sql, _no_nul(params or ()))
 
     def query(self, sql: str, params: Params = None) -> Iterator[dict[str, Any]]:
-        cursor = self.conn.execute(sql, tuple(params or ()))
+        cursor = self.conn.execute(sql, _no_nul(params or ()))
         names = [d[0] for d in cursor.description or ()]
         for row in cursor:
             yield dict(zip(names, row, strict=True))
@@ -154,6 +154,13 @@ def redact_url(url: str) -> str:
     return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD.sub(r"\1***@", url))
 
 
+def _no_nul(params: Sequence[Any]) -> tuple[Any, ...]:
+    """PostgreSQL's text holds no NUL: one in a parameter (a lookup by what someone typed)
+    becomes U+FFFD, as storage.audit.storable does to what is written, on both engines alike
+    (PostgreSQL would refuse it)."""
+    return tuple(p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params)
+
+
 class PostgresDatabase:
     """One psycopg connection in autocommit mode: a read outside `transaction()` sees the latest
     commit of every process; a write transaction takes the engine-wide advisory lock first.
@@ -192,13 +199,13 @@ class PostgresDatabase:
     def execute(self, sql: str, params: Params = None) -> Cursor:
         if params is None:  # a statement without parameters is sent as written ($$ bodies, %)
             return self.conn.execute(sql)  # type: ignore[no-any-return]
-        return self.conn.execute(to_pyformat(sql), tuple(params))  # type: ignore[no-any-return]
+        return self.conn.execute(to_pyformat(sql), _no_nul(params))  # type: ignore[no-any-return]
 
     def query(self, sql: str, params: Params = None) -> Iterator[dict[str, Any]]:
         from psycopg.rows import dict_row
 
         cursor = self.conn.cursor(row_factory=dict_row)
-        cursor.execute(to_pyformat(sql), tuple(params or ()))  # type: ignore[arg-type]
+        cursor.execute(to_pyformat(sql), _no_nul(params or ()))  # type: ignore[arg-type]
         yield from cursor
 
     @contextlib.contextmanager

@@ -130,3 +130,13 @@ def test_spend_is_summed_in_decimal_over_purchases_in_the_window(db_target):
     total, count = store.spent_between(now, now + timedelta(seconds=1))
     assert (total, count) == (Decimal("0.90"), 3) and str(total) == "0.90"
     assert store.spent_between(now + timedelta(seconds=1), now + timedelta(days=1)) == (Decimal(0), 0)
+
+
+def test_a_nul_is_stored_and_looked_up_alike_on_both_engines(db_target):
+    """PostgreSQL's text holds no NUL: written or looked up, it becomes U+FFFD on both engines."""
+    store = store_on(connect(db_target))
+    r = make(store, reason="a\x00b", requester="U\x001")
+    assert store.get(r.id).reason == "a\ufffdb"
+    assert store.open_hold("U\x001", r.e164, datetime(2029, 1, 1, tzinfo=UTC)).id == r.id
+    assert [x.id for x in store.open_of("U\ufffd1", datetime(2029, 1, 1, tzinfo=UTC))] == [r.id]
+    assert store.audit.verify().ok

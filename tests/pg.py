@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -61,6 +62,8 @@ class Cluster:
         self.admin_url = admin_url  # connects to the maintenance database
         self._owned = owned
         self._bin = bin_dir
+        # DROP DATABASE waits for a checkpoint: done off the test's clock, one at a time
+        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
 
     @classmethod
     def start(cls) -> Cluster:
@@ -110,13 +113,17 @@ class Cluster:
         return with_database(self.admin_url, name)
 
     def drop_database(self, url: str) -> None:
+        """Drop it in the background (the next test need not wait)."""
+        self._dropper.submit(self._drop, urlsplit(url).path.lstrip("/"))
+
+    def _drop(self, name: str) -> None:
         import psycopg
 
-        name = urlsplit(url).path.lstrip("/")
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
+        self._dropper.shutdown(wait=True)
         if self._owned is None:
             return
         subprocess.run(

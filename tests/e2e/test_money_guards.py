@@ -146,7 +146,6 @@ def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack,
         restarted.stop()
 
 
-@both_engines
 def test_an_approval_forged_in_the_database_moves_no_money(bot, slack, flowyte, tmp_path):
     """Write access to the database is not an approval: numbot checks the sealed log."""
     _, request_id = hold_number(bot, slack)
@@ -182,7 +181,6 @@ def test_an_approval_forged_in_the_database_moves_no_money(bot, slack, flowyte, 
     assert verify.returncode == 0, verify.stderr  # the log itself was not touched
 
 
-@both_engines
 def test_a_second_process_leaves_a_purchase_in_flight_alone(bot, slack, flowyte, tmp_path):
     """Process B starts (and sweeps) while process A waits on a slow purchase: B must not settle it."""
     e164, request_id = hold_number(bot, slack)

@@ -9,6 +9,7 @@ skipped with the reason, unless NUMBOT_REQUIRE_POSTGRES=1 (CI) turns that into a
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -101,6 +102,7 @@ class Cluster:
             ) from None
         cluster = cls(f"postgresql://numbot@127.0.0.1:{port}/postgres", owned=root, bin_dir=bin_dir)
         cluster._as_user = as_user
+        atexit.register(cluster.stop)  # also when the session ends without its teardown
         return cluster
 
     def create_database(self) -> str:
@@ -132,6 +134,7 @@ class Cluster:
             capture_output=True, timeout=60, check=False,
         )  # fmt: skip
         shutil.rmtree(self._owned, ignore_errors=True)
+        self._owned = None  # stopped once, whoever asks again
 
     _as_user: list[str] = []  # noqa: RUF012 - set per started cluster
 

@@ -71,6 +71,7 @@ class Cluster:
         bin_dir = _bin_dir()
         root = Path(tempfile.mkdtemp(prefix="numbot-pg-"))
         as_user: list[str] = []
+        # run from the cluster's own directory: pg_ctl fails where it cannot read its cwd
         if os.geteuid() == 0:
             try:
                 pw = pwd.getpwnam("postgres")
@@ -83,7 +84,7 @@ class Cluster:
             subprocess.run(
                 [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "numbot",
                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-                check=True, capture_output=True, timeout=120,
+                check=True, capture_output=True, timeout=120, cwd=root,
             )  # fmt: skip
             options = (
                 f"-h 127.0.0.1 -p {port} -k {root} -F -c synchronous_commit=off "
@@ -92,7 +93,7 @@ class Cluster:
             subprocess.run(
                 [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                  "-l", str(root / "log"), "-w", "-t", "60", "start"],
-                check=True, capture_output=True, timeout=90,
+                check=True, capture_output=True, timeout=90, cwd=root,
             )  # fmt: skip
         except (OSError, subprocess.SubprocessError) as error:
             detail = getattr(error, "stderr", b"") or b""
@@ -131,7 +132,7 @@ class Cluster:
         subprocess.run(
             [*self._as_user, str(self._bin / "pg_ctl"), "-D", str(self._owned / "data"),
              "-m", "immediate", "-w", "stop"],
-            capture_output=True, timeout=60, check=False,
+            capture_output=True, timeout=60, check=False, cwd=self._owned,
         )  # fmt: skip
         shutil.rmtree(self._owned, ignore_errors=True)
         self._owned = None  # stopped once, whoever asks again

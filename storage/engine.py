@@ -34,6 +34,7 @@ Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any] | None
 
 BUSY_TIMEOUT_MS = 10_000
+IDLE_IN_TRANSACTION_MS = 30_000  # PostgreSQL: a transaction idle this long is ended
 # The key of PostgreSQL's transaction-level advisory lock that every write transaction takes
 # (the engine-wide writer lock); an arbitrary constant, "numbot" in ASCII.
 WRITE_LOCK = 0x6E756D626F74
@@ -186,6 +187,11 @@ class PostgresDatabase:
                 f"cannot connect to PostgreSQL at {self.url}: {redact_url(str(error)).strip()}"
             ) from None
         conn.execute("SET TIME ZONE 'UTC'")
+        # As SQLite's busy timeout: a writer waits this long for the lock, then fails. And a
+        # process that stalls inside a transaction (frozen, not dead: its connection stays
+        # open) is cut off, so its lock does not stop every other replica for good.
+        conn.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
         return conn
 
     @property

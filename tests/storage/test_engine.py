@@ -40,3 +40,14 @@ def test_a_broken_connection_fails_its_call_and_the_next_one_reconnects(pg_url):
     with db.transaction() as tx:
         tx.execute("INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)", ("x", "me", "z"))
     assert db.execute("SELECT holder FROM leases").fetchall() == [("me",)]
+
+
+@pytest.mark.postgres
+def test_a_writer_waits_for_the_lock_a_bounded_time(pg_url):
+    holder, waiter = connect(pg_url), connect(pg_url)
+    assert waiter.execute("SHOW lock_timeout").fetchone()[0] == "10s"
+    waiter.execute("SET lock_timeout = 200")  # for the test: 0.2 s instead of 10
+    with holder.transaction(), pytest.raises(psycopg.errors.LockNotAvailable), waiter.transaction():
+        pass
+    with waiter.transaction():  # the lock is free again once the holder committed
+        pass

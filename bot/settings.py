@@ -274,7 +274,7 @@ class Settings(BaseSettings):
         return self.FLOWYTE_API_KEY is None
 
     def secrets(self) -> list[str]:
-        """Every secret value set, for the redaction that guards logs, Slack and SQLite."""
+        """Every secret value set, for the redaction that guards logs, Slack and the database."""
         values = (
             self.SLACK_BOT_TOKEN,
             self.SLACK_SIGNING_SECRET,

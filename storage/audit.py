@@ -43,11 +43,11 @@ from storage.audit_seal import (
     AuditKeyError,
     Outcome,
     VerifyResult,
-    _legacy_problem,
-    _payload,
-    _row,
-    _seals,
+    entry_from_row,
     legacy_hash,
+    legacy_problem,
+    sealed_payload,
+    seals_legacy,
     spreadsheet_safe,
     stamp,
     storable,
@@ -108,7 +108,9 @@ class AuditLog:
         last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         at = utc_now()
-        digest = key.seal(prev, _payload(seq, at, actor, action, subject, outcome, detail, state))
+        digest = key.seal(
+            prev, sealed_payload(seq, at, actor, action, subject, outcome, detail, state)
+        )
         entry = AuditEntry(seq, at, actor, action, subject, outcome, detail, state, prev, digest)
         conn.execute(
             f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",  # noqa: S608
@@ -143,10 +145,10 @@ class AuditLog:
         key = self._key()
         with write_transaction(self.db) as conn:
             prev, n = GENESIS, 0
-            for entry in map(_row, conn.execute(f"{_SELECT} ORDER BY seq")):
+            for entry in map(entry_from_row, conn.execute(f"{_SELECT} ORDER BY seq")):
                 if key.authentic(entry):
                     return None  # already sealed from here on
-                problem = _legacy_problem(entry, prev, n + 1)
+                problem = legacy_problem(entry, prev, n + 1)
                 if problem:
                     raise AuditKeyError(
                         f"the unkeyed log is broken at entry {entry.seq} ({problem}); "
@@ -170,11 +172,11 @@ class AuditLog:
     def entries(self, *, since_seq: int = 0) -> Iterator[AuditEntry]:
         cursor = self.db.execute(f"{_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,))
         for row in cursor:
-            yield _row(row)
+            yield entry_from_row(row)
 
     def head(self) -> AuditEntry | None:
         row = self.db.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
-        return _row(row) if row else None
+        return entry_from_row(row) if row else None
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM audit").fetchone()[0])
@@ -187,11 +189,11 @@ class AuditLog:
             "OR (action = 'approve' AND outcome = 'ok')) ORDER BY seq",
             (subject,),
         )
-        return [_row(row) for row in cursor]
+        return [entry_from_row(row) for row in cursor]
 
     def entry(self, seq: int) -> AuditEntry | None:
         row = self.db.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
-        return _row(row) if row else None
+        return entry_from_row(row) if row else None
 
     def digest_facts(self, start: datetime, end: datetime) -> list[AuditEntry]:
         """The entries written in [start, end) that moved a request or refused someone, oldest
@@ -201,7 +203,7 @@ class AuditLog:
             "AND (state IS NOT NULL OR outcome = 'refused') ORDER BY at, seq",
             (stamp(start), stamp(end)),
         )
-        return [_row(row) for row in cursor]
+        return [entry_from_row(row) for row in cursor]
 
     def has(self, *, subject: str, action: str) -> bool:
         row = self.db.execute(
@@ -230,8 +232,10 @@ class AuditLog:
     def _all_legacy(self) -> bool:
         """Whether every entry is a valid link of an unkeyed chain (a log from before the key)."""
         prev = GENESIS
-        for n, entry in enumerate(map(_row, self.db.execute(f"{_SELECT} ORDER BY seq")), 1):
-            if _legacy_problem(entry, prev, n):
+        for n, entry in enumerate(
+            map(entry_from_row, self.db.execute(f"{_SELECT} ORDER BY seq")), 1
+        ):
+            if legacy_problem(entry, prev, n):
                 return False
             prev = entry.hash
         return True
@@ -241,17 +245,17 @@ class AuditLog:
         key = self._key()
         prev, n, legacy, keyed = GENESIS, 0, 0, False
         seen_head = expect_head is None
-        for entry in map(_row, self.db.execute(f"{_SELECT} ORDER BY seq")):
+        for entry in map(entry_from_row, self.db.execute(f"{_SELECT} ORDER BY seq")):
             problem = ""
             if entry.seq != n + 1:
                 problem = f"expected entry {n + 1}, found {entry.seq}: an entry is missing or out of order"
             elif entry.prev_hash != prev:
                 problem = "its link to the previous entry is broken: an entry before it was removed or changed"
             elif key.authentic(entry):
-                if not keyed and legacy and not _seals(entry, legacy, prev):
+                if not keyed and legacy and not seals_legacy(entry, legacy, prev):
                     problem = "unkeyed entries come before it, but it is not the reseal entry that binds them"
                 keyed = True
-            elif keyed or _legacy_problem(entry, prev, n + 1):
+            elif keyed or legacy_problem(entry, prev, n + 1):
                 problem = "it is not sealed with the audit key: it was edited, forged, or written with another key"
             else:
                 legacy += 1

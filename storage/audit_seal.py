@@ -89,7 +89,7 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text)
 
 
-def _payload(
+def sealed_payload(
     seq: int,
     at: str,
     actor: str,
@@ -145,11 +145,11 @@ class AuditKey:
 
     def authentic(self, entry: AuditEntry) -> bool:
         """Whether this one entry was sealed with this key (its link is not checked here)."""
-        expected = self.seal(entry.prev_hash, _payload(*_fields(entry)))
+        expected = self.seal(entry.prev_hash, sealed_payload(*entry_fields(entry)))
         return hmac.compare_digest(expected, entry.hash)
 
 
-def _fields(entry: AuditEntry) -> tuple[int, str, str, str, str, str, str, str | None]:
+def entry_fields(entry: AuditEntry) -> tuple[int, str, str, str, str, str, str, str | None]:
     return (
         entry.seq,
         entry.at,
@@ -162,22 +162,22 @@ def _fields(entry: AuditEntry) -> tuple[int, str, str, str, str, str, str, str |
     )
 
 
-def _row(row: tuple[object, ...]) -> AuditEntry:
+def entry_from_row(row: tuple[object, ...]) -> AuditEntry:
     return AuditEntry(*row)  # type: ignore[arg-type]
 
 
-def _legacy_problem(entry: AuditEntry, prev: str, expected_seq: int) -> str:
+def legacy_problem(entry: AuditEntry, prev: str, expected_seq: int) -> str:
     """Why this entry is not a valid link of an unkeyed chain ('' when it is)."""
     if entry.seq != expected_seq or entry.prev_hash != prev:
         return "out of order"
     if entry.state is not None:
         return "an unkeyed entry cannot carry a state"
-    if legacy_hash(prev, *_fields(entry)[:7]) != entry.hash:
+    if legacy_hash(prev, *entry_fields(entry)[:7]) != entry.hash:
         return "its contents do not match its hash"
     return ""
 
 
-def _seals(entry: AuditEntry, legacy: int, legacy_head: str) -> bool:
+def seals_legacy(entry: AuditEntry, legacy: int, legacy_head: str) -> bool:
     fields = entry.detail_fields()
     return (
         entry.action == RESEALED

@@ -161,7 +161,7 @@ def test_an_edit_sealed_with_another_key_is_named(audit):
     drop_triggers(audit)
     e = list(audit.entries())[1]
     other = AuditLog(audit.db, OTHER_KEY)
-    from storage.audit import _payload
+    from storage.audit_seal import sealed_payload as _payload
     forged = OTHER_KEY.seal(e.prev_hash, _payload(e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail, e.state))
     audit.db.execute("UPDATE audit SET actor='U_EVIL', hash=? WHERE seq=2", [forged])
     assert not audit.verify().ok and audit.verify().bad_seq == 2

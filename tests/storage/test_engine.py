@@ -51,3 +51,28 @@ def test_a_writer_waits_for_the_lock_a_bounded_time(pg_url):
         pass
     with waiter.transaction():  # the lock is free again once the holder committed
         pass
+
+
+def test_processes_starting_at_once_on_an_empty_database_migrate_it_once(db_target):
+    import threading
+
+    from storage.migrations import latest
+
+    barrier, errors = threading.Barrier(6), []
+
+    def start():
+        barrier.wait()
+        try:
+            connect(db_target).close()
+        except Exception as error:  # pragma: no cover - the failure this test looks for
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db = connect(db_target)
+    names = [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY name")]
+    assert len(names) == len(set(names)) and names[-1] == latest()

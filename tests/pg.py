@@ -59,10 +59,18 @@ def with_database(url: str, name: str) -> str:
 class Cluster:
     """A PostgreSQL server the tests may create and drop databases on."""
 
-    def __init__(self, admin_url: str, *, owned: Path | None = None, bin_dir: Path | None = None):
+    def __init__(
+        self,
+        admin_url: str,
+        *,
+        owned: Path | None = None,
+        bin_dir: Path | None = None,
+        as_user: list[str] | None = None,
+    ):
         self.admin_url = admin_url  # connects to the maintenance database
-        self._owned = owned
+        self._owned = owned  # the cluster's directory, when the tests started it
         self._bin = bin_dir
+        self._as_user = as_user or []  # runuser -u postgres --, when run as root
         # DROP DATABASE waits for a checkpoint: done off the test's clock, one at a time
         self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
 
@@ -101,8 +109,9 @@ class Cluster:
             raise Unavailable(
                 f"could not start PostgreSQL from {bin_dir}: {error} {detail.decode(errors='replace')}"
             ) from None
-        cluster = cls(f"postgresql://numbot@127.0.0.1:{port}/postgres", owned=root, bin_dir=bin_dir)
-        cluster._as_user = as_user
+        cluster = cls(
+            f"postgresql://numbot@127.0.0.1:{port}/postgres", owned=root, bin_dir=bin_dir, as_user=as_user
+        )
         atexit.register(cluster.stop)  # also when the session ends without its teardown
         return cluster
 
@@ -136,8 +145,6 @@ class Cluster:
         )  # fmt: skip
         shutil.rmtree(self._owned, ignore_errors=True)
         self._owned = None  # stopped once, whoever asks again
-
-    _as_user: list[str] = []  # noqa: RUF012 - set per started cluster
 
 
 def cluster_for_session() -> Cluster:

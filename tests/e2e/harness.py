@@ -56,6 +56,12 @@ DATABASE_URL_FILE = "database_url"  # in a work directory: its bots use this Pos
 both_engines = pytest.mark.usefixtures("engine")
 
 _responses = itertools.count(1)
+_PG_CONNECTIONS: dict[str, Any] = {}  # database URL -> the tests' own connection to it
+
+
+def close_test_connections() -> None:
+    while _PG_CONNECTIONS:
+        _PG_CONNECTIONS.popitem()[1].close()
 
 
 class BotProcess:
@@ -154,12 +160,19 @@ class BotProcess:
         """Run one statement (`?` placeholders) on this bot's database, either engine; its rows."""
         from storage.db import connect
 
-        db = connect(self.database, migrate_schema=False)
-        try:
-            cursor = db.execute(statement, tuple(params))
-            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-        finally:
-            db.close()
+        if not self.database.startswith("postgresql://"):  # SQLite: a connection per call
+            db = connect(self.database, migrate_schema=False)
+            try:
+                cursor = db.execute(statement, tuple(params))
+                return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+            finally:
+                db.close()
+        # PostgreSQL: one connection for all of this test's looks (a new one forks a backend)
+        db = _PG_CONNECTIONS.get(self.database)
+        if db is None:
+            db = _PG_CONNECTIONS[self.database] = connect(self.database, migrate_schema=False)
+        cursor = db.execute(statement, tuple(params))
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
 
     def value(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
         """The first column of the first row `statement` returns."""

@@ -26,13 +26,15 @@ from starlette.routing import Route
 
 import handlers
 from bot.flowyte.client import FlowyteClient
+from bot.health import PROBE_TIMEOUT, DatabaseProbe, Health, SlackStatus
 from bot.ingress import SlackIngress
 from bot.policy_file import PolicySource
 from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
-from bot.slack_out import DirectRespond, SafeRespond
+from bot.slack_auth import check_token, watch_token
+from bot.slack_out import DirectRespond, SafeRespond, SlackObserver
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
@@ -40,6 +42,7 @@ from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
 from storage.db import connect
+from storage.probe import probe_write
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +66,22 @@ def build_flowyte(settings: Settings) -> FlowyteClient:
     )
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
+def build_slack_client(settings: Settings, observer: SlackObserver | None = None) -> AsyncWebClient:
     """The Web API client for the notifier, the listeners (bolt copies its retry handlers
-    into each request's client) and Socket Mode: 429s and dropped connections are retried."""
+    into each request's client) and Socket Mode: 429s and dropped connections are retried.
+    `observer` hears how each call made with the bot token went (for /healthz)."""
     from bot.slack_out import RedactingWebClient
     from bot.slack_retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
-    return RedactingWebClient(
+    client = RedactingWebClient(
         token=token,
         base_url=settings.SLACK_API_URL,
         timeout=SLACK_TIMEOUT_SECONDS,
         retry_handlers=slack_retry_handlers(),
     )
+    client.observer = observer
+    return client
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -181,16 +187,26 @@ def create_app(
     return app
 
 
+def build_health(settings: Settings, slack: SlackStatus) -> Health:
+    def probe() -> None:
+        probe_write(settings.NUMBOT_DB, PROBE_TIMEOUT)
+
+    return Health(slack=slack, database=DatabaseProbe(probe), sandbox=settings.sandbox)
+
+
 @dataclass
 class Runtime:
     settings: Settings
     service: NumbersService
     client: AsyncWebClient
     app: AsyncApp
+    health: Health
+    auth_answer: Any = None  # auth.test's answer at start (check_slack), for bolt
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        client = build_slack_client(settings)
+        slack_status = SlackStatus()
+        client = build_slack_client(settings, slack_status)
         policies = build_policies(settings)
         approvers = build_approvers(settings, client, policies)
         notifier = SlackNotifier(
@@ -204,7 +220,12 @@ class Runtime:
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
         app = create_app(settings, service=service, client=client, verify_signatures=False)
-        return cls(settings, service, client, app)
+        return cls(settings, service, client, app, build_health(settings, slack_status))
+
+    async def check_slack(self) -> None:
+        """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
+        a Slack that cannot be reached is a warning (bot/slack_auth.py)."""
+        self.auth_answer = await check_token(self.client, self.health.slack)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -213,16 +234,19 @@ class Runtime:
         sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
         groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
+        token = asyncio.create_task(
+            watch_token(self.client, self.health.slack, self._set_authorization),
+            name="numbot-token",
+        )
         await self._prime_authorization()
         gc.collect()
         gc.freeze()  # startup objects: never scanned by full collections during a burst
         try:
             yield
         finally:
-            sweeper.cancel()
-            scopes.cancel()
-            groups.cancel()
-            await asyncio.gather(sweeper, scopes, groups, return_exceptions=True)
+            for task in (sweeper, scopes, groups, token):
+                task.cancel()
+            await asyncio.gather(sweeper, scopes, groups, token, return_exceptions=True)
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
             self.service.storage.close()
@@ -265,8 +289,17 @@ class Runtime:
         """One auth.test at start, so a burst right after start does not make one each.
 
         bolt caches auth.test only once the first answer is back; it keeps its own fallback
-        (one call per request) if this fails.
+        (one call per request) until watch_token gets an answer, if this fails.
         """
+        if self.auth_answer is None:
+            try:
+                self.auth_answer = await check_token(self.client, self.health.slack)
+            except Exception:
+                logger.warning("auth.test at start failed; bolt will call it per request")
+        if self.auth_answer is not None:
+            self._set_authorization(self.auth_answer)
+
+    def _set_authorization(self, answer: Any) -> None:
         from slack_bolt.middleware.authorization.async_single_team_authorization import (
             AsyncSingleTeamAuthorization,
         )
@@ -276,10 +309,7 @@ class Runtime:
                 isinstance(middleware, AsyncSingleTeamAuthorization)
                 and middleware.auth_test_result is None
             ):
-                try:
-                    middleware.auth_test_result = await self.client.auth_test()
-                except Exception:
-                    logger.warning("auth.test at start failed; bolt will call it per request")
+                middleware.auth_test_result = answer
 
     async def _sweep(self) -> None:
         """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
@@ -305,7 +335,8 @@ def create_asgi(runtime: Runtime) -> Starlette:
     ingress = SlackIngress(runtime.app, secret.get_secret_value())
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "sandbox": runtime.settings.sandbox})
+        ok, body = await runtime.health.check()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -22,6 +22,7 @@ def _run(args: argparse.Namespace) -> int:
     settings.require_slack()
     logs.configure(settings)
     runtime = Runtime.build(settings)
+    asyncio.run(runtime.check_slack())  # TokenRejected (a SettingsError): exit 2, with why
     if settings.socket_mode:
         asyncio.run(serve_socket_mode(runtime))
     else:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,29 +21,30 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import handlers
 from bot.flowyte.client import FlowyteClient
-from bot.health import PROBE_TIMEOUT, DatabaseProbe, Health, SlackStatus
+from bot.health import Health, SlackStatus
 from bot.ingress import SlackIngress
+from bot.metrics import Metrics
+from bot.observe import build_health, build_metrics
 from bot.policy_file import PolicySource
 from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
+from bot.slack_app import NumbotApp, RequestObserver
 from bot.slack_auth import check_token, watch_token
 from bot.slack_out import DirectRespond, SafeRespond, SlackObserver
 from bot.storage_runner import Storage
+from bot.web import observe_routes
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
 from storage.db import connect
-from storage.probe import probe_write
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +154,18 @@ def create_app(
     service: NumbersService,
     client: AsyncWebClient | None = None,
     verify_signatures: bool = True,
+    observer: RequestObserver | None = None,
 ) -> AsyncApp:
     """The bolt app: verifies Slack's signature, injects `service`, routes to handlers.
 
     `verify_signatures=False` when the caller has verified every request before it reaches
-    bolt, as `create_asgi`'s ingress does.
+    bolt, as `create_asgi`'s ingress does. `observer` hears of every request (metrics).
     """
     client = client or build_slack_client(settings)
     secret = (
         settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
     )
-    app = AsyncApp(
+    app = NumbotApp(
         client=client,
         signing_secret=secret or "unused-in-socket-mode",
         # Socket Mode goes without signatures (the websocket is authenticated instead).
@@ -183,15 +186,9 @@ def create_app(
             context["respond"] = DirectRespond(client, context.user_id)  # App Home has none
         await next()
 
+    app.observer = observer
     handlers.register(app)
     return app
-
-
-def build_health(settings: Settings, slack: SlackStatus) -> Health:
-    def probe() -> None:
-        probe_write(settings.NUMBOT_DB, PROBE_TIMEOUT)
-
-    return Health(slack=slack, database=DatabaseProbe(probe), sandbox=settings.sandbox)
 
 
 @dataclass
@@ -201,6 +198,7 @@ class Runtime:
     client: AsyncWebClient
     app: AsyncApp
     health: Health
+    metrics: Metrics
     auth_answer: Any = None  # auth.test's answer at start (check_slack), for bolt
 
     @classmethod
@@ -216,11 +214,14 @@ class Runtime:
             approvers=approvers,
         )
         service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
+        metrics = build_metrics(service, slack_status)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
-        app = create_app(settings, service=service, client=client, verify_signatures=False)
-        return cls(settings, service, client, app, build_health(settings, slack_status))
+        app = create_app(
+            settings, service=service, client=client, verify_signatures=False, observer=metrics
+        )
+        return cls(settings, service, client, app, build_health(settings, slack_status), metrics)
 
     async def check_slack(self) -> None:
         """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
@@ -317,6 +318,7 @@ class Runtime:
         the moment its quiet window has passed, not at the next round tick."""
         while True:
             wait = self.settings.NUMBOT_SWEEP_SECONDS
+            started = time.monotonic()
             try:
                 count = await self.service.resume()
                 if count:
@@ -324,19 +326,16 @@ class Runtime:
                 wait = min(wait, await self.service.next_due())
             except Exception:
                 logger.exception("settling unfinished requests failed")
+            self.metrics.sweep(time.monotonic() - started)
             await asyncio.sleep(max(MIN_SWEEP_PAUSE, wait))
 
 
 def create_asgi(runtime: Runtime) -> Starlette:
-    """HTTP mode: POST /slack/events through the ingress to bolt; GET /healthz."""
+    """HTTP mode: POST /slack/events through the ingress to bolt; GET /healthz, /metrics."""
     secret = runtime.settings.SLACK_SIGNING_SECRET
     if secret is None:  # Settings refuse to start HTTP mode without it
         raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
     ingress = SlackIngress(runtime.app, secret.get_secret_value())
-
-    async def health(request: Request) -> Response:
-        ok, body = await runtime.health.check()
-        return JSONResponse(body, status_code=200 if ok else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -346,7 +345,7 @@ def create_asgi(runtime: Runtime) -> Starlette:
     return Starlette(
         routes=[
             Route("/slack/events", ingress.handle, methods=["POST"]),
-            Route("/healthz", health, methods=["GET"]),
+            *observe_routes(runtime.health, runtime.metrics),
         ],
         lifespan=lifespan,
     )

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
-from bot.settings import NO_APPROVER, Settings, SettingsError, load_settings
+from bot.settings import (
+    NO_APPROVER,
+    Settings,
+    SettingsError,
+    forget_secret_environment,
+    load_settings,
+)
 from storage.audit import AuditKey, AuditKeyError, AuditLog
 
 POLICY_CHECK_SLACK_TIMEOUT = 30.0  # seconds per user group; nobody is waiting on a click
@@ -17,12 +24,18 @@ def _run(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.app import Runtime
     from bot.serve import serve_http, serve_socket_mode
+    from bot.slack_auth import TokenRejected
 
     settings = load_settings()
     settings.require_slack()
+    forget_secret_environment()
     logs.configure(settings)
     runtime = Runtime.build(settings)
-    asyncio.run(runtime.check_slack())  # TokenRejected (a SettingsError): exit 2, with why
+    try:
+        asyncio.run(runtime.check_slack())
+    except TokenRejected as exc:  # logged, so it is a JSON line too with NUMBOT_LOG_FORMAT=json
+        logging.getLogger("numbot").critical("numbot stops: %s", exc)
+        return 2
     if settings.socket_mode:
         asyncio.run(serve_socket_mode(runtime))
     else:

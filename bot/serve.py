@@ -12,6 +12,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bot.app import Runtime, create_asgi
+from bot.logs import uvicorn_log_config
 from bot.web import observe_routes
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def serve_http(runtime: Runtime) -> None:
         create_asgi(runtime),
         host=settings.NUMBOT_HOST,
         port=settings.PORT,
-        log_config=None,
+        log_config=uvicorn_log_config(),
         access_log=False,
         timeout_graceful_shutdown=10,
         backlog=2048,
@@ -72,7 +73,7 @@ async def serve_socket_mode(runtime: Runtime) -> None:
             Starlette(routes=observe_routes(runtime.health, runtime.metrics)),
             host=settings.NUMBOT_HOST,
             port=settings.PORT,
-            log_config=None,
+            log_config=uvicorn_log_config(),
             access_log=False,
             lifespan="off",
             http="h11",

@@ -335,7 +335,7 @@ def create_asgi(runtime: Runtime) -> Starlette:
     secret = runtime.settings.SLACK_SIGNING_SECRET
     if secret is None:  # Settings refuse to start HTTP mode without it
         raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
-    ingress = SlackIngress(runtime.app, secret.get_secret_value())
+    ingress = SlackIngress(runtime.app, secret.get_secret_value(), observer=runtime.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,6 +15,8 @@ an id or anything secret.
     numbot_slack_requests_total{kind,outcome}     Slack requests (command, action, view,
                                                   options, event, other) by outcome (ok,
                                                   unhandled, error)
+    numbot_slack_refused_total{status}            requests to /slack/events refused before
+                                                  bolt (bad signature, too large, …)
     numbot_slack_ack_seconds{kind}                 from receipt to bolt's answer (the ack)
     numbot_flowyte_calls_total{route,method,status}  every HTTP exchange with Flowyte
     numbot_flowyte_call_seconds{route,method}      and how long it took
@@ -62,6 +64,12 @@ class Metrics:
             "numbot_slack_requests",
             "Slack requests by kind and outcome",
             ["kind", "outcome"],
+            registry=r,
+        )
+        self.refused = Counter(
+            "numbot_slack_refused",
+            "Requests to /slack/events the ingress refused before bolt, by HTTP status",
+            ["status"],
             registry=r,
         )
         self.ack_seconds = Histogram(
@@ -118,6 +126,9 @@ class Metrics:
         kind = kind if kind in KINDS else "other"
         self.slack_requests.labels(kind, outcome_of(status)).inc()
         self.ack_seconds.labels(kind).observe(seconds)
+
+    def slack_refused(self, status: int) -> None:
+        self.refused.labels(str(status)).inc()
 
     def flowyte_call(self, route: str, method: str, status: str, seconds: float) -> None:
         self.flowyte_calls.labels(route, method, status).inc()

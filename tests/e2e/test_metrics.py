@@ -5,7 +5,7 @@ import re
 from prometheus_client.parser import text_string_to_metric_families
 
 from handlers import ids
-from tests.e2e.harness import APPROVAL_CHANNEL, BOB, SECRETS, reply, texts
+from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, SECRETS, BotProcess, reply, texts
 from tests.e2e.test_golden_path import hold_number, request_purchase
 
 
@@ -65,3 +65,25 @@ def test_metrics_count_a_search_and_a_purchase(bot, slack, flowyte):
     assert request_id not in text
     routes = set(re.findall(r'route="([^"]*)"', text))
     assert "/numbers/reserve" in routes and all("{" in r or not re.search(r"\d", r) for r in routes)
+
+
+def test_a_refused_request_is_counted_by_status(bot):
+    unsigned = bot.post("command=%2Fnumbers&text=search", headers={})
+    assert unsigned.status_code == 401
+    assert value(scrape(bot), "numbot_slack_refused_total", status="401") == 1
+
+
+def test_a_sandbox_run_serves_health_and_metrics(slack, flowyte, tmp_path):
+    bot = BotProcess(slack, flowyte.url, tmp_path)
+    for name in ("FLOWYTE_API_KEY", "FLOWYTE_BASE_URL", "NUMBOT_AUDIT_KEY"):
+        bot.env.pop(name)
+    bot.start()
+    try:
+        assert bot.http.get(bot.url + "/healthz").json()["sandbox"] is True
+        _, rid = bot.command("search 415", user=ALICE)
+        assert "SANDBOX" in texts(reply(slack, rid))
+        search = {"route": "/numbers/search", "method": "GET", "status": "200"}
+        assert value(scrape(bot), "numbot_flowyte_calls_total", **search) == 1
+        assert flowyte.calls() == []  # the sandbox is in the process
+    finally:
+        bot.stop()

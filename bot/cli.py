@@ -35,6 +35,7 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(runtime.check_slack())
     except TokenRejected as exc:  # logged, so it is a JSON line too with NUMBOT_LOG_FORMAT=json
         logging.getLogger("numbot").critical("numbot stops: %s", exc)
+        runtime.service.storage.close()
         return 2
     if settings.socket_mode:
         asyncio.run(serve_socket_mode(runtime))

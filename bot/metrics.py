@@ -31,6 +31,7 @@ an id or anything secret.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 logger = logging.getLogger(__name__)
 
+SCRAPE_TIMEOUT = 2.0  # seconds a scrape waits for the gauges read from storage
 KINDS = ("command", "action", "view", "options", "event", "other")
 _FINAL = ("purchased", "released", "failed", "rejected", "expired", "cancelled")
 _ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
@@ -161,7 +163,9 @@ class Metrics:
     async def render(self) -> tuple[bytes, str]:
         for scrape in self._scrapes:
             try:
-                await scrape(self)
+                await asyncio.wait_for(scrape(self), SCRAPE_TIMEOUT)
+            except TimeoutError:
+                logger.warning("reading metrics took over %gs; served as last read", SCRAPE_TIMEOUT)
             except Exception:  # a gauge left stale is better than no metrics at all
                 logger.exception("reading a metric at scrape time failed")
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -109,3 +109,20 @@ async def test_a_flowyte_out_of_reach_is_reported_as_unreachable():
     with pytest.raises(FlowyteUnavailable):
         await client.wallet()
     assert seen.calls == [("/billing/wallet", "GET", "unreachable")]
+
+
+async def test_a_slow_read_leaves_the_gauges_as_last_read(monkeypatch):
+    import asyncio
+
+    import bot.metrics
+
+    monkeypatch.setattr(bot.metrics, "SCRAPE_TIMEOUT", 0.05)
+    metrics = Metrics()
+    metrics.requests.labels("pending").set(2)
+
+    async def slow(m: Metrics) -> None:
+        await asyncio.sleep(5)
+
+    metrics.on_scrape(slow)
+    got = samples((await metrics.render())[0])
+    assert got[("numbot_requests", (("status", "pending"),))] == 2

@@ -27,6 +27,8 @@ an id or anything secret.
     numbot_sweep_seconds                           one pass of the sweep
     numbot_slack_last_contact_timestamp_seconds    unix time Slack last answered ok
     numbot_flowyte_last_contact_timestamp_seconds  unix time Flowyte last answered 2xx
+    numbot_process_…                               CPU seconds, resident memory, open files,
+                                                  start time (prometheus_client's, on Linux)
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 logger = logging.getLogger(__name__)
@@ -62,6 +71,8 @@ class Metrics:
         self._clock = clock
         self.registry = CollectorRegistry()
         r = self.registry
+        # CPU, memory, open files, start time (Linux): numbot_process_…
+        ProcessCollector(namespace="numbot", registry=r)
         self.slack_requests = Counter(
             "numbot_slack_requests",
             "Slack requests by kind and outcome",

@@ -58,6 +58,7 @@ def test_metrics_count_a_search_and_a_purchase(bot, slack, flowyte):
     assert value(after, "numbot_audit_entries") > value(before, "numbot_audit_entries")
     assert value(after, "numbot_sweep_seconds_count") >= 1
     assert value(after, "numbot_flowyte_last_contact_timestamp_seconds") > 0
+    assert value(after, "numbot_process_resident_memory_bytes") > 10_000_000
 
     # Never a number or an id in a label: routes are templates.
     text = bot.http.get(bot.url + "/metrics").text

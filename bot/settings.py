@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
+    # PostgreSQL instead of SQLite. Only `numbot backup` reads it on this branch; the storage
+    # engine that uses it comes with the postgres branch, whose definition of it wins a merge.
+    NUMBOT_DATABASE_URL: SecretStr | None = None
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)
@@ -124,6 +127,7 @@ class Settings(BaseSettings):
         "SLACK_BOT_TOKEN",
         "NUMBOT_AUDIT_KEY",
         "NUMBOT_POLICY",
+        "NUMBOT_DATABASE_URL",
         mode="before",
     )
     @classmethod

@@ -223,3 +223,17 @@ def test_systemd_analyze_verify_finds_nothing_to_say(tmp_path):
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / "numbot.service")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
+
+
+# -- README.md ------------------------------------------------------------------------------
+
+
+def test_the_readme_says_how_to_run_it_in_production_with_these_files():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Run it in production", 1)[1].split("\n## ", 1)[0]
+    for needle in ("numbot backup", "pg_dump", "NUMBOT_AUDIT_KEY", "Socket Mode", "up to 10",
+                   "### Upgrades", "### The secrets to keep"):
+        assert needle in section, needle
+    linked = set(re.findall(r"\]\((deploy/[^)]+)\)", section))
+    assert {"deploy/compose.yaml", "deploy/numbot.service"} <= linked
+    assert all((REPO / path).exists() for path in linked)

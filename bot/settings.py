@@ -262,6 +262,7 @@ class Settings(BaseSettings):
             self.SLACK_APP_TOKEN,
             self.FLOWYTE_API_KEY,
             self.NUMBOT_AUDIT_KEY,
+            self.NUMBOT_DATABASE_URL,  # it holds the database's password
         )
         return [v.get_secret_value() for v in values if v is not None]
 

@@ -85,6 +85,24 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _move_into_place(tmp: Path, dest: Path, *, force: bool) -> None:
+    """Rename `tmp` to `dest` atomically. Without `force`, a hard link instead of a rename,
+    which fails if `dest` appeared since it was checked: a file is never replaced unasked."""
+    if force:
+        os.replace(tmp, dest)
+        return
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise BackupError(f"{dest} exists; pass --force to replace it") from None
+    except OSError:  # a file system without hard links: check, then rename
+        if dest.exists():
+            raise BackupError(f"{dest} exists; pass --force to replace it") from None
+        os.replace(tmp, dest)
+        return
+    tmp.unlink()
+
+
 def backup(
     source: str | Path,
     dest: str | Path,
@@ -127,7 +145,7 @@ def backup(
         with tmp.open("rb+") as written:
             os.fsync(written.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
+        _move_into_place(tmp, dest, force=force)
         _fsync_dir(dest.parent)
     except sqlite3.Error as exc:
         raise BackupError(f"could not copy {source}: {exc}") from None

@@ -120,3 +120,18 @@ def test_a_copy_finishes_while_another_connection_keeps_writing(tmp_path, monkey
     copy = check_copy(tmp_path / "backup.db", KEY)
     assert copy.audit.ok and copy.requests >= 5
     assert restarts == [1]  # the writer's commit restarted it, and the one step finished it
+
+
+def test_a_file_that_appears_during_the_copy_is_not_replaced_unasked(tmp_path, monkeypatch):
+    live_store(tmp_path / "numbot.db")
+    copy_pages = backup_mod._copy
+
+    def someone_writes_dest_meanwhile(*args, **kwargs):
+        (tmp_path / "backup.db").write_text("written meanwhile")
+        return copy_pages(*args, **kwargs)
+
+    monkeypatch.setattr(backup_mod, "_copy", someone_writes_dest_meanwhile)
+    with pytest.raises(BackupError, match="exists; pass --force"):
+        backup(tmp_path / "numbot.db", tmp_path / "backup.db")
+    assert (tmp_path / "backup.db").read_text() == "written meanwhile"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".numbot-backup-")]

@@ -7,13 +7,16 @@ files one after the other can catch them at different moments. SQLite's backup A
 consistent snapshot, the WAL's pages included, and writes it as a single self-contained file.
 
 The copy goes PAGES_PER_STEP pages at a time with STEP_SLEEP between steps, so the live
-numbot's writers get the database between steps. A write by another connection makes SQLite
-start the copy over; past MAX_RESTARTS the rest is copied in one step, which in WAL mode is
-one read snapshot that does not block numbot's writers (it only holds back checkpoints).
+numbot's writers get the database between steps. A commit by another connection makes SQLite
+start the copy over; past MAX_RESTARTS the whole database is copied in one step, which in WAL
+mode is one read snapshot that does not block numbot's writers (it only holds back
+checkpoints).
 
 It is written to a temporary file next to the destination (0600 from its creation), switched
-to a rollback journal so it is one file, flushed to disk and renamed over the destination:
-a reader never sees half a backup, and a crash leaves at most a `.numbot-backup-*` file.
+to a rollback journal so it is one file, flushed to disk and only then moved into place
+(renamed over the destination with `force`; hard-linked without it, which fails rather than
+replace a file that appeared meanwhile): nobody sees half a backup, and a crash leaves at
+most a `.numbot-backup-*` file.
 """
 
 from __future__ import annotations

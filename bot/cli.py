@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a consistent copy of the live SQLite database and verify its audit log",
         description=(
             "Copy the SQLite database (NUMBOT_DB) with SQLite's backup API while numbot runs, "
-            "to a temporary file next to PATH renamed into place (mode 0600), then verify the "
+            "to a temporary file next to PATH moved into place (mode 0600), then verify the "
             "copy's audit log with NUMBOT_AUDIT_KEY. A plain cp of a live database can miss "
             "committed data still in its -wal file. Exit 1 if the copy fails or does not "
             "verify; exit 2 on PostgreSQL (NUMBOT_DATABASE_URL): use pg_dump there."

@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import NO_APPROVER, Settings, SettingsError, load_settings
-from storage.audit import AuditKey, AuditKeyError, AuditLog, VerifyResult
+from storage.audit import AuditKey, AuditKeyError, AuditLog
+
+if TYPE_CHECKING:
+    from storage.audit import VerifyResult
 
 POLICY_CHECK_SLACK_TIMEOUT = 30.0  # seconds per user group; nobody is waiting on a click
 
@@ -91,7 +95,8 @@ def _backup(args: argparse.Namespace) -> int:
     from storage.backup import BackupError, backup, check_copy
 
     settings = load_settings()
-    if settings.NUMBOT_DATABASE_URL is not None:
+    on_postgres = settings.NUMBOT_DATABASE_URL is not None and not args.db
+    if on_postgres or str(args.db).startswith(("postgresql://", "postgres://")):
         print(f"numbot: {PG_BACKUP}", file=sys.stderr)
         return 2
     key = settings.audit_key()  # first: a copy nobody can verify is not a backup

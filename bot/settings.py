@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     FLOWYTE_API_KEY: SecretStr | None = None
     FLOWYTE_BASE_URL: str = DEFAULT_FLOWYTE_BASE_URL
     NUMBOT_DB: str = "numbot.db"
+    # PostgreSQL, shared by several numbot processes; without it, SQLite at NUMBOT_DB
+    NUMBOT_DATABASE_URL: SecretStr | None = None
     NUMBOT_APPROVERS: Annotated[tuple[str, ...], NoDecode] = ()
     NUMBOT_APPROVAL_CHANNEL: str | None = None
     PORT: int = Field(default=3000, ge=1, le=65535)
@@ -86,9 +88,6 @@ class Settings(BaseSettings):
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
-    # PostgreSQL instead of SQLite. Only `numbot backup` reads it on this branch; the storage
-    # engine that uses it comes with the postgres branch, whose definition of it wins a merge.
-    NUMBOT_DATABASE_URL: SecretStr | None = None
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)
@@ -262,7 +261,6 @@ class Settings(BaseSettings):
             self.SLACK_APP_TOKEN,
             self.FLOWYTE_API_KEY,
             self.NUMBOT_AUDIT_KEY,
-            self.NUMBOT_DATABASE_URL,  # it holds the database's password
         )
         return [v.get_secret_value() for v in values if v is not None]
 

@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
+from tests.e2e.harness import BotProcess
+from tests.e2e.test_socket_mode import APP_TOKEN
 from tests.fakes.serve import free_port
 from tests.test_deploy import compose, stages
 
@@ -70,3 +73,25 @@ def test_the_health_checks_fail_when_nothing_listens():
     port = free_port()
     for argv in (image_check(), compose_check(port)):
         assert run(argv, port).returncode != 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="numbot serves /healthz in Socket Mode once the observability branch (issue 10, "
+    "item 3) is merged; then this passes, strict XPASS fails the run: remove this marker",
+)
+def test_the_health_checks_pass_on_a_numbot_in_socket_mode(slack, flowyte, tmp_path):
+    """compose.yaml runs its replicas in Socket Mode: their health check needs numbot to
+    listen on PORT there too."""
+    bot = BotProcess(slack, flowyte.url, tmp_path, SLACK_APP_TOKEN=APP_TOKEN)
+    bot.env.pop("SLACK_SIGNING_SECRET")
+    slack.app_token = APP_TOKEN
+    bot.start(ready="socket")
+    try:
+        deadline = time.monotonic() + 5
+        while (done := run(image_check(), bot.port)).returncode != 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert run(compose_check(bot.port), bot.port).returncode == 0
+    finally:
+        bot.stop()

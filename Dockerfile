@@ -35,14 +35,8 @@ RUN python -m venv /opt/numbot \
 
 FROM ${PYTHON_IMAGE}
 
-# libpq5: the PostgreSQL client library, for a psycopg installed without its bundled binary
-# (psycopg[binary] carries its own and ignores it). Nothing else is added to the base.
-# Not pinned to a Debian version (hadolint's DL3008): Debian replaces a package's version
-# with each security fix, and a pinned one would stop building; the base tag pins the release.
-# hadolint ignore=DL3008
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 \
- && rm -rf /var/lib/apt/lists/*
+# Nothing is added to the base with apt: the postgres extra is psycopg[binary], whose wheel
+# carries its own libpq.
 
 # A fixed numeric user, so `runAsNonRoot` checks (Kubernetes) and host bind mounts
 # (`chown 10001:10001 /srv/numbot`) can name it. No login shell, no home to write in.

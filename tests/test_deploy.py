@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -148,11 +148,16 @@ def test_compose_sets_only_real_settings_and_no_secret_inline():
     assert numbot["env_file"] == "numbot.env" and (DEPLOY / "numbot.env.example").exists()
 
 
-def test_the_env_file_example_is_a_valid_socket_mode_configuration():
+def test_the_env_file_example_is_a_socket_mode_configuration_that_waits_for_real_secrets():
     settings = Settings(_env_file=DEPLOY / "numbot.env.example")
     settings.require_slack()
     assert settings.socket_mode and settings.SLACK_SIGNING_SECRET is None
     assert set(env_file("numbot.env.example")) >= SECRET_SETTINGS - {"SLACK_SIGNING_SECRET"}
+    # No placeholder may pass for the secrets nothing else would catch: numbot refuses to run
+    # without an audit key, PostgreSQL to initialize without a password.
+    with pytest.raises(SettingsError, match="NUMBOT_AUDIT_KEY is not set"):
+        settings.audit_key()
+    assert env_file("postgres.env.example")["POSTGRES_PASSWORD"] == ""
 
 
 def test_compose_runs_two_replicas_on_a_healthy_postgres():
@@ -165,7 +170,7 @@ def test_compose_runs_two_replicas_on_a_healthy_postgres():
     assert "ports" not in numbot  # Socket Mode: nothing to reach from outside
     url = env_file("numbot.env.example")["NUMBOT_DATABASE_URL"]
     pg = env_file("postgres.env.example")
-    assert url == f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}"
+    assert url == f"postgresql://{pg['POSTGRES_USER']}:PASSWORD@postgres:5432/{pg['POSTGRES_DB']}"
     assert postgres["env_file"] == "postgres.env"
     assert numbot["build"]["context"] == ".." and (DEPLOY / numbot["build"]["context"] / "Dockerfile").exists()
 

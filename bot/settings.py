@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     FLOWYTE_API_KEY: SecretStr | None = None
     FLOWYTE_BASE_URL: str = DEFAULT_FLOWYTE_BASE_URL
     NUMBOT_DB: str = "numbot.db"
+    # PostgreSQL, shared by several numbot processes; without it, SQLite at NUMBOT_DB
+    NUMBOT_DATABASE_URL: SecretStr | None = None
     NUMBOT_APPROVERS: Annotated[tuple[str, ...], NoDecode] = ()
     NUMBOT_APPROVAL_CHANNEL: str | None = None
     PORT: int = Field(default=3000, ge=1, le=65535)
@@ -126,6 +128,7 @@ class Settings(BaseSettings):
         "SLACK_BOT_TOKEN",
         "NUMBOT_AUDIT_KEY",
         "NUMBOT_POLICY",
+        "NUMBOT_DATABASE_URL",
         mode="before",
     )
     @classmethod

@@ -341,6 +341,7 @@ SECRET_SETTINGS = (
     "SLACK_APP_TOKEN",
     "FLOWYTE_API_KEY",
     "NUMBOT_AUDIT_KEY",
+    "NUMBOT_DATABASE_URL",  # may hold the database's password
 )
 
 

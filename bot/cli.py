@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.settings import NO_APPROVER, Settings, SettingsError, load_settings
+from bot.settings import (
+    NO_APPROVER,
+    Settings,
+    SettingsError,
+    forget_secret_environment,
+    load_settings,
+)
 from storage.audit import AuditKey, AuditKeyError, AuditLog
 
 if TYPE_CHECKING:
@@ -31,11 +38,19 @@ def _run(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.app import Runtime
     from bot.serve import serve_http, serve_socket_mode
+    from bot.slack_auth import TokenRejected
 
     settings = load_settings()
     settings.require_slack()
+    forget_secret_environment()
     logs.configure(settings)
     runtime = Runtime.build(settings)
+    try:
+        asyncio.run(runtime.check_slack())
+    except TokenRejected as exc:  # logged, so it is a JSON line too with NUMBOT_LOG_FORMAT=json
+        logging.getLogger("numbot").critical("numbot stops: %s", exc)
+        runtime.service.storage.close()
+        return 2
     if settings.socket_mode:
         asyncio.run(serve_socket_mode(runtime))
     else:

@@ -36,8 +36,22 @@ def redact(text: str) -> str:
     return text
 
 
+# The redacted traceback, on a record whose traceback is kept apart from its message.
+REDACTED_TRACEBACK = "numbot_traceback"
+
+
 class RedactingFilter(logging.Filter):
-    """Installed on the root handlers: every record is rendered, then redacted."""
+    """Installed on the root handlers: every record is rendered, then redacted.
+
+    A traceback (exc_info) is formatted and redacted too, then appended to the message; or,
+    with `traceback_apart` (JSON logs), kept in the record's `numbot_traceback` attribute for
+    the formatter to put in a field of its own. Either way exc_info is cleared, so no
+    formatter can render the unredacted one.
+    """
+
+    def __init__(self, *, traceback_apart: bool = False) -> None:
+        super().__init__()
+        self._apart = traceback_apart
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -47,7 +61,11 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if record.exc_info:
             formatter = logging.Formatter()
-            cleaned += "\n" + redact(formatter.formatException(record.exc_info))
+            traceback = redact(formatter.formatException(record.exc_info))
+            if self._apart:
+                setattr(record, REDACTED_TRACEBACK, traceback)
+            else:
+                cleaned += "\n" + traceback
             record.exc_info = None
             record.exc_text = None
         if cleaned != message or record.args:

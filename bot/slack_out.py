@@ -12,10 +12,12 @@ against listeners that swap its token, which numbot never does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+import aiohttp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.context.respond.internals import _build_message
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -25,7 +27,18 @@ from bot.redact import scrub
 from bot.slack_retry import slack_retry_handlers
 
 
+class SlackObserver(Protocol):
+    """Told how each Web API call made with the bot token went (bot/health.py's
+    SlackStatus): for /healthz and the last-contact metric."""
+
+    def answered(self) -> None: ...
+    def refused(self, error: str) -> None: ...
+    def unreachable(self, why: str) -> None: ...
+
+
 class RedactingWebClient(AsyncWebClient):  # type: ignore[misc]
+    observer: SlackObserver | None = None
+
     async def api_call(  # type: ignore[override]
         self,
         api_method: str,
@@ -38,7 +51,7 @@ class RedactingWebClient(AsyncWebClient):  # type: ignore[misc]
         headers: dict[str, Any] | None = None,
         auth: dict[str, Any] | None = None,
     ) -> AsyncSlackResponse:
-        return await super().api_call(
+        call = super().api_call(
             api_method,
             http_verb=http_verb,
             files=files,
@@ -48,6 +61,23 @@ class RedactingWebClient(AsyncWebClient):  # type: ignore[misc]
             headers=headers,
             auth=auth,
         )
+        # A call made with another credential (apps.connections.open sends the app token)
+        # says nothing about the bot token.
+        fields = [f for f in (data, params, json) if isinstance(f, dict)]
+        own_token = auth is None and not any("token" in f for f in fields)
+        if self.observer is None or not own_token:
+            return await call
+        observer = self.observer
+        try:
+            response = await call
+        except SlackApiError as exc:
+            observer.refused(str(exc.response.get("error") or ""))
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            observer.unreachable(type(exc).__name__)
+            raise
+        observer.answered()
+        return response
 
 
 def _content(fields: dict[str, Any] | None) -> dict[str, Any] | None:

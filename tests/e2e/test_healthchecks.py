@@ -75,11 +75,6 @@ def test_the_health_checks_fail_when_nothing_listens():
         assert run(argv, port).returncode != 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="numbot serves /healthz in Socket Mode once the observability branch (issue 10, "
-    "item 3) is merged; then this passes, strict XPASS fails the run: remove this marker",
-)
 def test_the_health_checks_pass_on_a_numbot_in_socket_mode(slack, flowyte, tmp_path):
     """compose.yaml runs its replicas in Socket Mode: their health check needs numbot to
     listen on PORT there too."""

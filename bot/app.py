@@ -32,7 +32,7 @@ from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
-from bot.slack_out import DirectRespond, SafeRespond
+from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
@@ -63,14 +63,15 @@ def build_flowyte(settings: Settings) -> FlowyteClient:
     )
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
+def build_slack_client(settings: Settings) -> RedactingWebClient:
     """The Web API client for the notifier, the listeners (bolt copies its retry handlers
     into each request's client) and Socket Mode: 429s and dropped connections are retried."""
-    from bot.slack_out import RedactingWebClient
+    from bot.slack_out import SlackConnections
     from bot.slack_retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
     return RedactingWebClient(
+        connections=SlackConnections(timeout=SLACK_TIMEOUT_SECONDS),
         token=token,
         base_url=settings.SLACK_API_URL,
         timeout=SLACK_TIMEOUT_SECONDS,
@@ -172,7 +173,9 @@ def create_app(
         # What listeners send goes out redacted and retried (bot/slack_out.py).
         context["client"] = client
         if context.response_url:
-            context["respond"] = SafeRespond(response_url=context.response_url)
+            context["respond"] = SafeRespond(
+                response_url=context.response_url, connections=getattr(client, "connections", None)
+            )
         elif context.user_id and (body.get("view") or {}).get("type") == "home":
             context["respond"] = DirectRespond(client, context.user_id)  # App Home has none
         await next()
@@ -225,6 +228,8 @@ class Runtime:
             await asyncio.gather(sweeper, scopes, groups, return_exceptions=True)
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
+            if isinstance(self.client, RedactingWebClient) and self.client.connections:
+                await self.client.connections.aclose()
             self.service.storage.close()
 
     async def _check_scopes(self) -> None:

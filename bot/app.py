@@ -36,6 +36,7 @@ from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
+from bot.workload import Workload
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
@@ -147,11 +148,13 @@ def create_app(
     service: NumbersService,
     client: AsyncWebClient | None = None,
     verify_signatures: bool = True,
+    workload: Workload | None = None,
 ) -> AsyncApp:
     """The bolt app: verifies Slack's signature, injects `service`, routes to handlers.
 
     `verify_signatures=False` when the caller has verified every request before it reaches
-    bolt, as `create_asgi`'s ingress does.
+    bolt, as `create_asgi`'s ingress does. `workload`, when given, bounds the commands and
+    clicks worked on at once (handlers/errors.py answers the rest "busy").
     """
     client = client or build_slack_client(settings)
     secret = (
@@ -170,6 +173,7 @@ def create_app(
         context: Any, body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> None:
         context["service"] = service
+        context["workload"] = workload
         # What listeners send goes out redacted and retried (bot/slack_out.py).
         context["client"] = client
         if context.response_url:
@@ -206,7 +210,13 @@ class Runtime:
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
-        app = create_app(settings, service=service, client=client, verify_signatures=False)
+        app = create_app(
+            settings,
+            service=service,
+            client=client,
+            verify_signatures=False,
+            workload=Workload(settings.NUMBOT_MAX_IN_FLIGHT),
+        )
         return cls(settings, service, client, app)
 
     @contextlib.asynccontextmanager

@@ -36,11 +36,13 @@ from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
 from bot.slack_app import NumbotApp, RequestObserver
 from bot.slack_auth import check_token, watch_token
-from bot.slack_out import DirectRespond, SafeRespond, SlackObserver
+from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond, SlackObserver
+from bot.slack_pace import background_calls
 from bot.storage_runner import Storage
 from bot.web import observe_routes
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
+from bot.workload import Workload
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
@@ -68,15 +70,21 @@ def build_flowyte(settings: Settings) -> FlowyteClient:
     )
 
 
-def build_slack_client(settings: Settings, observer: SlackObserver | None = None) -> AsyncWebClient:
+def build_slack_client(
+    settings: Settings, observer: SlackObserver | None = None
+) -> RedactingWebClient:
     """The Web API client for the notifier, the listeners (bolt copies its retry handlers
-    into each request's client) and Socket Mode: 429s and dropped connections are retried.
+    into each request's client) and Socket Mode: 429s and dropped connections are retried,
+    one pool of connections serves every call and background calls are paced.
     `observer` hears how each call made with the bot token went (for /healthz)."""
-    from bot.slack_out import RedactingWebClient
+    from bot.slack_out import SlackConnections
+    from bot.slack_pace import SlackPacer
     from bot.slack_retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
     client = RedactingWebClient(
+        connections=SlackConnections(timeout=SLACK_TIMEOUT_SECONDS),
+        pacer=SlackPacer(),
         token=token,
         base_url=settings.SLACK_API_URL,
         timeout=SLACK_TIMEOUT_SECONDS,
@@ -155,11 +163,14 @@ def create_app(
     client: AsyncWebClient | None = None,
     verify_signatures: bool = True,
     observer: RequestObserver | None = None,
+    workload: Workload | None = None,
 ) -> AsyncApp:
     """The bolt app: verifies Slack's signature, injects `service`, routes to handlers.
 
     `verify_signatures=False` when the caller has verified every request before it reaches
     bolt, as `create_asgi`'s ingress does. `observer` hears of every request (metrics).
+    `workload`, when given, bounds the commands and clicks worked on at once
+    (handlers/errors.py answers the rest "busy").
     """
     client = client or build_slack_client(settings)
     secret = (
@@ -178,10 +189,13 @@ def create_app(
         context: Any, body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> None:
         context["service"] = service
+        context["workload"] = workload
         # What listeners send goes out redacted and retried (bot/slack_out.py).
         context["client"] = client
         if context.response_url:
-            context["respond"] = SafeRespond(response_url=context.response_url)
+            context["respond"] = SafeRespond(
+                response_url=context.response_url, connections=getattr(client, "connections", None)
+            )
         elif context.user_id and (body.get("view") or {}).get("type") == "home":
             context["respond"] = DirectRespond(client, context.user_id)  # App Home has none
         await next()
@@ -219,7 +233,12 @@ class Runtime:
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
         app = create_app(
-            settings, service=service, client=client, verify_signatures=False, observer=metrics
+            settings,
+            service=service,
+            client=client,
+            verify_signatures=False,
+            observer=metrics,
+            workload=Workload(settings.NUMBOT_MAX_IN_FLIGHT),
         )
         return cls(settings, service, client, app, build_health(settings, slack_status), metrics)
 
@@ -250,6 +269,8 @@ class Runtime:
             await asyncio.gather(sweeper, scopes, groups, token, return_exceptions=True)
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
+            if isinstance(self.client, RedactingWebClient) and self.client.connections:
+                await self.client.connections.aclose()
             self.service.storage.close()
 
     async def _check_scopes(self) -> None:
@@ -315,7 +336,12 @@ class Runtime:
     async def _sweep(self) -> None:
         """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
         settle what is left half-done. After a restart, an interrupted purchase is taken up
-        the moment its quiet window has passed, not at the next round tick."""
+        the moment its quiet window has passed, not at the next round tick. What it sends to
+        Slack is background work: paced, and never at the expense of people's clicks."""
+        with background_calls():
+            await self._sweep_forever()
+
+    async def _sweep_forever(self) -> None:
         while True:
             wait = self.settings.NUMBOT_SWEEP_SECONDS
             started = time.monotonic()

@@ -148,14 +148,19 @@ async def _read_groups(
     from bot.app import build_slack_client
     from handlers.directory import DirectoryError, SlackDirectory
 
-    directory = SlackDirectory(build_slack_client(settings), timeout=POLICY_CHECK_SLACK_TIMEOUT)
+    client = build_slack_client(settings)
+    directory = SlackDirectory(client, timeout=POLICY_CHECK_SLACK_TIMEOUT)
     members: dict[str, frozenset[str]] = {}
     problems: dict[str, str] = {}
-    for group in groups:
-        try:
-            members[group] = await directory.group_members(group)
-        except DirectoryError as exc:
-            problems[group] = str(exc)
+    try:
+        for group in groups:
+            try:
+                members[group] = await directory.group_members(group)
+            except DirectoryError as exc:
+                problems[group] = str(exc)
+    finally:
+        if client.connections is not None:
+            await client.connections.aclose()
     return members, problems
 
 

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.redact import redact
+from bot.workload import DEFAULT_CAPACITY
 from storage.audit import MIN_KEY_LENGTH, AuditKey
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ class Settings(BaseSettings):
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
+    # Commands and clicks being worked on at once before a new one is answered "busy".
+    NUMBOT_MAX_IN_FLIGHT: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)

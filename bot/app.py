@@ -229,6 +229,8 @@ class Runtime:
         )
         service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
         metrics = build_metrics(service, slack_status)
+        workload = Workload(settings.NUMBOT_MAX_IN_FLIGHT, on_turned_away=metrics.turned_away)
+        metrics.workload(lambda: workload.in_flight)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
@@ -238,7 +240,7 @@ class Runtime:
             client=client,
             verify_signatures=False,
             observer=metrics,
-            workload=Workload(settings.NUMBOT_MAX_IN_FLIGHT),
+            workload=workload,
         )
         return cls(settings, service, client, app, build_health(settings, slack_status), metrics)
 

@@ -131,6 +131,16 @@ class Metrics:
             "Unix time Flowyte last answered with a 2xx (0: never)",
             registry=r,
         )
+        self.in_flight = Gauge(
+            "numbot_in_flight",
+            "Commands and clicks being worked on now (NUMBOT_MAX_IN_FLIGHT bounds them)",
+            registry=r,
+        )
+        self.busy = Counter(
+            "numbot_busy",
+            "Commands and clicks answered 'numbot is busy' instead of being started",
+            registry=r,
+        )
         self._scrapes: list[Scrape] = []
 
     # -- what the parts of numbot report ---------------------------------------------------
@@ -160,6 +170,13 @@ class Metrics:
 
     def sweep(self, seconds: float) -> None:
         self.sweep_seconds.observe(seconds)
+
+    def workload(self, in_flight: Callable[[], int]) -> None:
+        """Where the work in progress is read from at each scrape."""
+        self.in_flight.set_function(in_flight)
+
+    def turned_away(self) -> None:
+        self.busy.inc()
 
     def slack_contact(self, read: Callable[[], float | None]) -> None:
         """Where the last successful Slack contact is read from at each scrape."""

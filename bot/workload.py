@@ -13,18 +13,24 @@ Pure bookkeeping on one event loop; no I/O.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 DEFAULT_CAPACITY = 512
 
 
 class Workload:
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        *,
+        on_turned_away: Callable[[], None] | None = None,
+    ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self.in_flight = 0
         self.turned_away = 0  # since start: what was answered "busy"
+        self._on_turned_away = on_turned_away
 
     @property
     def full(self) -> bool:
@@ -34,6 +40,8 @@ class Workload:
         """Take one more run if there is room (the caller must then `done()` it)."""
         if self.full:
             self.turned_away += 1
+            if self._on_turned_away is not None:
+                self._on_turned_away()
             return False
         self.in_flight += 1
         return True

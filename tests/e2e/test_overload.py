@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from handlers import ids
 from tests.e2e.harness import ALICE, BOB, BotProcess, reply, texts
+from tests.e2e.test_metrics import scrape, value
 
 
 def test_work_past_the_limit_is_answered_busy_and_nothing_taken_is_lost(slack, flowyte, tmp_path):
@@ -31,6 +32,9 @@ def test_work_past_the_limit_is_answered_busy_and_nothing_taken_is_lost(slack, f
         click, click_rid = bot.click(ids.RESERVE, "+14155550123", user=BOB)
         assert click.status_code == 200
         assert "busy" in texts(reply(slack, click_rid))
+        samples = scrape(bot)
+        assert value(samples, "numbot_busy_total") == 2
+        assert value(samples, "numbot_in_flight") == 2
         # What was taken finishes: both slow searches deliver their numbers.
         for _, taken_rid in taken:
             assert "Reserve" in texts(reply(slack, taken_rid, timeout=15))

@@ -249,7 +249,14 @@ class Runtime:
     async def check_slack(self) -> None:
         """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
         a Slack that cannot be reached is a warning (bot/slack_auth.py)."""
-        self.auth_answer = await check_token(self.client, self.health.slack)
+        try:
+            self.auth_answer = await check_token(self.client, self.health.slack)
+        except Exception:
+            # numbot stops here: close Slack's session on this loop, or it is reported
+            # unclosed (an ERROR line) after the CRITICAL one that says why numbot stopped
+            if isinstance(self.client, RedactingWebClient) and self.client.connections:
+                await self.client.connections.aclose()
+            raise
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -231,10 +231,12 @@ def test_audit_verify_export_and_a_newer_schema_on_either_engine(db_target, engi
     assert ok.returncode == 0 and "3 entries" in ok.stdout, ok.stderr
     exported = numbot("audit", "export", cwd=tmp_path, env=env)
     assert [json.loads(line)["seq"] for line in exported.stdout.splitlines()] == [1, 2, 3]
+    resealed = numbot("audit", "reseal", cwd=tmp_path, env=env)
+    assert resealed.returncode == 0 and "nothing to reseal" in resealed.stdout, resealed.stderr
     db = connect(db_target)
     db.execute("INSERT INTO migrations (name, applied_at) VALUES ('999_next', 'x')", ())
     db.close()
     refused = numbot("audit", "verify", cwd=tmp_path, env=env)
     assert refused.returncode == 2 and "999_next" in refused.stderr and "newer" in refused.stderr
-    for out in (ok, exported, refused):
+    for out in (ok, exported, resealed, refused):
         assert "pw-s3cret-42" not in out.stdout + out.stderr

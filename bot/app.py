@@ -246,8 +246,16 @@ class Runtime:
 
     async def check_slack(self) -> None:
         """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
-        a Slack that cannot be reached is a warning (bot/slack_auth.py)."""
-        self.auth_answer = await check_token(self.client, self.health.slack)
+        a Slack that cannot be reached is a warning (bot/slack_auth.py). It runs in a loop
+        of its own, before serving: the connections it opened end with it."""
+        try:
+            self.auth_answer = await check_token(self.client, self.health.slack)
+        finally:
+            await self._close_slack_connections()
+
+    async def _close_slack_connections(self) -> None:
+        if isinstance(self.client, RedactingWebClient) and self.client.connections:
+            await self.client.connections.aclose()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -271,8 +279,7 @@ class Runtime:
             await asyncio.gather(sweeper, scopes, groups, token, return_exceptions=True)
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
-            if isinstance(self.client, RedactingWebClient) and self.client.connections:
-                await self.client.connections.aclose()
+            await self._close_slack_connections()
             self.service.storage.close()
 
     async def _check_scopes(self) -> None:

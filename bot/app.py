@@ -248,15 +248,16 @@ class Runtime:
 
     async def check_slack(self) -> None:
         """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
-        a Slack that cannot be reached is a warning (bot/slack_auth.py)."""
+        a Slack that cannot be reached is a warning (bot/slack_auth.py). It runs in a loop
+        of its own, before serving: the connections it opened end with it."""
         try:
             self.auth_answer = await check_token(self.client, self.health.slack)
-        except Exception:
-            # numbot stops here: close Slack's session on this loop, or it is reported
-            # unclosed (an ERROR line) after the CRITICAL one that says why numbot stopped
-            if isinstance(self.client, RedactingWebClient) and self.client.connections:
-                await self.client.connections.aclose()
-            raise
+        finally:
+            await self._close_slack_connections()
+
+    async def _close_slack_connections(self) -> None:
+        if isinstance(self.client, RedactingWebClient) and self.client.connections:
+            await self.client.connections.aclose()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -283,8 +284,7 @@ class Runtime:
             await lease.release()  # another process takes the sweep over at once
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
-            if isinstance(self.client, RedactingWebClient) and self.client.connections:
-                await self.client.connections.aclose()
+            await self._close_slack_connections()
             self.service.storage.close()
 
     async def _check_scopes(self) -> None:

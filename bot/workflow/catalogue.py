@@ -10,9 +10,14 @@ from bot.flowyte.models import Agent, SearchQuery
 from bot.outcomes import AgentMatches, NumberList, Refused, SearchResults, WalletView
 from bot.text import clean_user_text
 from bot.workflow.context import Context, logger
+from bot.workflow.owned import OwnedBook
 
 MAX_MATCHES = 100  # what one menu can show (Slack: 100 options)
 MAX_TYPED = 100  # characters of a typed agent search that are read
+AGENTS_MAX_AGE = 60.0  # seconds an agent list read for a menu, a list or a Home is reused
+LIST_FRESH = 30.0  # `/numbers list` reads Flowyte's list again when the last read is older
+LIST_WAIT = 0.8  # seconds it waits for that read (a small organization's)
+SMALL_LIST = 500  # numbers: an organization whose list is read within LIST_WAIT
 
 
 def match_agents(agents: list[Agent], typed: str, *, limit: int = MAX_MATCHES) -> AgentMatches:
@@ -37,8 +42,9 @@ def match_agents(agents: list[Agent], typed: str, *, limit: int = MAX_MATCHES) -
 
 
 class Catalogue:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, book: OwnedBook) -> None:
         self.ctx = ctx
+        self.book = book
         self._agent_list: tuple[datetime, list[Agent]] | None = None
         self._agent_read: asyncio.Task[list[Agent] | None] | None = None
 
@@ -60,15 +66,34 @@ class Catalogue:
         await self.ctx.audit(actor, "wallet", "wallet", "ok")
         return WalletView(wallet)
 
-    async def list_numbers(self, actor: str) -> NumberList | Refused:
-        try:
-            numbers, agents = await asyncio.gather(
-                self.ctx.flowyte.list_numbers(), self.ctx.flowyte.list_agents()
-            )
-        except fe.FlowyteError as exc:
-            return await self.ctx.flowyte_failed(actor, "list", "numbers", exc)
-        await self.ctx.audit(actor, "list", "numbers", "ok", count=len(numbers))
-        return NumberList(numbers, {a.id: a for a in agents})
+    async def list_numbers(
+        self, actor: str, *, page: int = 0, rows: int = 20, fresh: bool = True
+    ) -> NumberList | Refused:
+        """Page `page` (`rows` a page) of the owned numbers, from the index (owned.py).
+
+        `fresh` (the command, not a page click): when the last read of Flowyte's list started
+        over LIST_FRESH seconds ago, start another, and when the organization is small enough
+        to be read at once, wait up to LIST_WAIT for it; a large one is shown as of its last
+        complete read, and said to be."""
+        book = self.book
+        if fresh:
+            state = await book.state()
+            small = state.complete_count is None or state.complete_count <= SMALL_LIST
+            await book.fresh(within=LIST_FRESH, wait=LIST_WAIT if small else 0.0)
+        shown, agents = await asyncio.gather(
+            book.page(page, rows), self.agents(max_age=AGENTS_MAX_AGE)
+        )
+        state = shown.state
+        reading = state.seen if state.running and state.complete_at is None else None
+        await self.ctx.audit(actor, "list", "numbers", "ok", count=shown.total, page=shown.index)
+        return NumberList(
+            shown.numbers,
+            {a.id: a for a in agents},
+            total=shown.total,
+            page=shown.index,
+            as_of=state.complete_at,
+            reading=reading,
+        )
 
     async def agents(self, *, max_age: float = 0.0) -> list[Agent]:
         """Every agent, or [] when Flowyte cannot say (logged).

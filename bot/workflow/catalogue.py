@@ -71,15 +71,18 @@ class Catalogue:
     ) -> NumberList | Refused:
         """Page `page` (`rows` a page) of the owned numbers, from the index (owned.py).
 
-        `fresh` (the command, not a page click): when the last read of Flowyte's list started
-        over LIST_FRESH seconds ago, start another, and when the organization is small enough
-        to be read at once, wait up to LIST_WAIT for it; a large one is shown as of its last
-        complete read, and said to be."""
+        `fresh` (the command, not a page click): a small organization's list is read again
+        (waiting up to LIST_WAIT for it), as before the index; a large one is read again in
+        the background when its last read started over LIST_FRESH seconds ago, and shown as
+        of its last complete read, and said to be."""
         book = self.book
         if fresh:
             state = await book.state()
             small = state.complete_count is None or state.complete_count <= SMALL_LIST
-            await book.fresh(within=LIST_FRESH, wait=LIST_WAIT if small else 0.0)
+            if small:
+                await book.fresh(within=0.0, wait=LIST_WAIT)
+            else:
+                await book.fresh(within=LIST_FRESH, wait=0.0)
         shown, agents = await asyncio.gather(
             book.page(page, rows), self.agents(max_age=AGENTS_MAX_AGE)
         )

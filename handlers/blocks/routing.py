@@ -121,7 +121,9 @@ def build_number_list(
     total = listed.count
     status = _freshness(listed)
     if not total:
-        text = status or "This organization owns no numbers yet. `/numbers search 415` to find one."
+        text = "This organization owns no numbers yet. `/numbers search 415` to find one."
+        if listed.reading is not None or (listed.total >= 0 and listed.as_of is None):
+            text = status  # not read to the end yet: "none" is not known
         return message(text, [section(text)], sandbox=sandbox)
     shown = page_of(total, listed.page, LIST_PAGE_ROWS)
     rows = listed.numbers

@@ -163,9 +163,7 @@ class Organization:
             self.wallet.balance_usd += total
             return total
 
-    def seed_owned(
-        self, count: int, *, prefix: str = "+1646", agent_every: int = 0
-    ) -> list[str]:
+    def seed_owned(self, count: int, *, prefix: str = "+1646", agent_every: int = 0) -> list[str]:
         """Make the organization own `count` more numbers at once (no charge, no calls):
         `prefix` and then seven digits counting up from the first free one; every
         `agent_every`-th rings agt_support (0: none does). For tests of many owned numbers.

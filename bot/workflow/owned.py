@@ -72,6 +72,7 @@ class OwnedBook:
         self.refresh_minutes = refresh_minutes
         self.pause = pause
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.find_walk_seconds = FIND_WALK_SECONDS
         self._walk: asyncio.Task[bool | None] | None = None
 
     # -- reads ------------------------------------------------------------------------------
@@ -101,12 +102,12 @@ class OwnedBook:
             rows += [r for r in more if r.e164 not in shown][: limit - len(rows)]
         return [number_of(r) for r in rows], total, unrouted
 
-    async def find(
-        self, e164: str, *, walk_seconds: float = FIND_WALK_SECONDS
-    ) -> OwnedNumber | None:
+    async def find(self, e164: str, *, walk_seconds: float | None = None) -> OwnedNumber | None:
         """The owned number `e164`, or None when Flowyte does not list it. Raises
-        Unfinished when the list could not be read to its end within `walk_seconds`, and
-        FlowyteError when Flowyte cannot be read."""
+        Unfinished when the list could not be read to its end within `walk_seconds`
+        (`find_walk_seconds` by default), and FlowyteError when Flowyte cannot be read."""
+        if walk_seconds is None:
+            walk_seconds = self.find_walk_seconds
         ctx = self.ctx
         row = await ctx.storage.run(ctx.storage.owned.find, e164)
         if row is not None:

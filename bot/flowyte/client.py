@@ -37,7 +37,9 @@ until a page says it is the last, or is a plain page without any cursor informat
 shorter than the limit. A cursor seen before in the same listing (a loop) is
 `UnexpectedAnswer`.
 There is no page cap that could silently truncate: a listing that outlasts the budget fails
-as `FlowyteUnavailable`.
+as `FlowyteUnavailable`. `owned_pages()` instead yields the owned list a page at a time with
+no overall cap (each page has its own budget), for walks that may take minutes and for
+looking for one number with an early exit.
 """
 
 from __future__ import annotations

@@ -80,8 +80,9 @@ class Timing:
 
     @property
     def lease(self) -> float:
-        """How long one look at an unknown outcome may take (a replay, every page of the
-        owned list, the inventory) before another process may take the next look."""
+        """How long one look at an unknown outcome holds its claim before another process may
+        take the next look. A look renews it as it reads the owned list page by page
+        (checking.py), so a list of any length is read by one look alone."""
         return 3 * self.quiet
 
 

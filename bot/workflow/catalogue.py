@@ -78,7 +78,8 @@ class Catalogue:
         book = self.book
         if fresh:
             state = await book.state()
-            small = state.complete_count is None or state.complete_count <= SMALL_LIST
+            known = state.complete_count if state.complete_count is not None else state.seen
+            small = known <= SMALL_LIST
             if small:
                 await book.fresh(within=0.0, wait=LIST_WAIT)
             else:

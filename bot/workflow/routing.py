@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, OwnedNumber
 from bot.outcomes import Assigned, Imported, Published, Refused, Unassigned
@@ -68,11 +70,15 @@ class Routing:
         number = await self.resolve(actor, "assign", number_ref)
         if isinstance(number, Refused):
             return number
+        # Whether the agent is published is read alongside the assignment, not after it.
+        agent_read = asyncio.create_task(self._agent_or_none(agent_id))
         try:
             assigned = await ctx.flowyte.assign(number.id, agent_id)
         except fe.FlowyteError as exc:
+            agent_read.cancel()
+            await asyncio.gather(agent_read, return_exceptions=True)
             return await ctx.flowyte_failed(actor, "assign", number.e164, exc)
-        agent = await self._agent_or_none(agent_id)
+        agent = await agent_read
         await ctx.audit(
             actor,
             "assign",

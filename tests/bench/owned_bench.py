@@ -5,7 +5,7 @@ a page of 100.
     python -m tests.bench.owned_bench --numbers 5000 --page-seconds 0.1 --no-reconcile
 
 Starts `numbot run` (the e2e harness: fake Slack and fake Flowyte on loopback, the fake's
-organization seeded with `--numbers` owned numbers, every GET /numbers page delayed), then
+organization seeded with `--numbers` owned numbers, every Flowyte call delayed), then
 prints, against the targets:
 
 - the first `/numbers list` and a `/numbers assign` of a number deep in Flowyte's list while
@@ -63,7 +63,7 @@ def first_line(text: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--numbers", type=int, default=50_000)
-    parser.add_argument("--page-seconds", type=float, default=0.3)
+    parser.add_argument("--page-seconds", type=float, default=0.3, help="every Flowyte call")
     parser.add_argument("--no-reconcile", action="store_true")
     args = parser.parse_args()
     pages = -(-args.numbers // 100)
@@ -72,7 +72,7 @@ def main() -> None:
     slack, flowyte = FakeSlack(bot_token=BOT_TOKEN), FakeFlowyte()
     seeded = flowyte.sandbox.seed_owned(args.numbers)
     deep = seeded[-10]  # on the last page of Flowyte's list
-    flowyte.add_fault("GET", r"/numbers$", delay_s=args.page_seconds)
+    flowyte.set_latency(args.page_seconds)  # every Flowyte call, each page of the list too
     with (
         tempfile.TemporaryDirectory(prefix="numbot-owned-") as work,
         slack.serve(),

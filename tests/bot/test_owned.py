@@ -92,3 +92,23 @@ async def test_not_found_yet_is_said_so_never_not_owned(env):
     refused = await env.service.assign(APPROVER, "+19995550002", "agt_sales")
     assert isinstance(refused, Refused) and refused.code == "not_found_yet"
     assert "not found" in refused.message and "Try again" in refused.message
+
+
+def test_a_refresh_is_due_until_one_completes_then_every_interval():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.workflow.owned import OwnedBook
+    from storage.owned import RefreshState
+
+    book = OwnedBook(ctx=None, refresh_minutes=15)  # type: ignore[arg-type]
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    never = RefreshState(None, None, False, 0, None, None)
+    assert book.due(never, now)
+    failed_first = RefreshState(now, now, False, 300, None, None)
+    assert book.due(failed_first, now)  # nothing complete yet: try again at once
+    done = RefreshState(now - timedelta(minutes=14), now, True, 9, now, 9)
+    assert not book.due(done, now)
+    assert book.due(done, now + timedelta(minutes=1))
+    assert book.due(done, now, within=0.0)  # a small organization's /numbers list
+    incomplete_after = RefreshState(now - timedelta(minutes=1), now, False, 5, now, 9)
+    assert not book.due(incomplete_after, now)  # the last complete read stands until then

@@ -12,6 +12,7 @@ pages): each page has its own retry budget, and the look renews its lease as pag
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,10 +50,13 @@ class LookLost(Exception):
 
 class _Lease:
     """The claim on one look (the request's next_check_at), renewed while the owned list
-    is read, however long that takes: a look that holds it is the only look."""
+    is read, however long that takes: a look that holds it is the only look. `walk_seconds`:
+    how long this look may read the list before it leaves the rest to a later one (None: to
+    its end); running out proves nothing either way."""
 
-    def __init__(self, until: datetime) -> None:
+    def __init__(self, until: datetime, walk_seconds: float | None = None) -> None:
         self.until = until
+        self.walk_seconds = walk_seconds
 
 
 def checking_text(request: Request) -> str:
@@ -80,9 +84,13 @@ class Checker:
         await self.ctx.update_card(checking)
         await self.ctx.tell(checking, checking_text(checking))
         await asyncio.sleep(self.ctx.timing.grace)
-        return await self.check(checking)
+        # The person who clicked waits for this first look: it reads the owned list for one
+        # quiet window at most, and leaves a longer list to the sweep's looks.
+        return await self.check(checking, walk_seconds=self.ctx.timing.quiet)
 
-    async def check(self, request: Request) -> Decided | Refused:
+    async def check(
+        self, request: Request, *, walk_seconds: float | None = None
+    ) -> Decided | Refused:
         """Ask Flowyte what became of a purchase or release whose outcome is unknown.
 
         Takes `checking` requests, and `purchasing`/`releasing` ones left by a process that
@@ -113,7 +121,7 @@ class Checker:
             return Refused("checking", checking_text(request))  # another look is under way
         last_sent = request.last_sent_at or request.last_change
         settled = now - last_sent >= timedelta(seconds=ctx.timing.quiet)
-        lease = _Lease(lease_until)
+        lease = _Lease(lease_until, walk_seconds)
         try:
             if request.kind == "purchase":
                 flagged = await self.executor.guard.unless_authentic(request)  # a replay can spend
@@ -178,21 +186,31 @@ class Checker:
         shows it (the rest is not read), "absent" only once the whole list was read to a page
         that states it is the last, "unknown" when it could not be. No time cap: each page
         has its own retry budget, and the look's lease is renewed as the pages come, so a
-        list of any length is read to its end by this look alone (LookLost otherwise)."""
+        list of any length is read to its end by this look alone (LookLost otherwise). Only
+        the first look, which the approver's click waits for, stops after `walk_seconds`,
+        as "unknown": never an answer, just the rest left to the sweep's looks."""
         ctx = self.ctx
         indexed, _ = await ctx.storage.run(ctx.storage.owned.counts)
         sanity = max(MIN_PAGE_SANITY, 3 * (indexed // 100 + 1))
         pages = 0
+        started = time.monotonic()
+        over = False  # past walk_seconds: the page after this one ends the look
         try:
             async for page in ctx.flowyte.owned_pages(proof=True):
                 for number in page:
                     if number.e164 == request.e164:
                         return "listed", number
+                if over:
+                    logger.info("check %s: a long owned list; a later look reads on", request.id)
+                    return "unknown", None
                 pages += 1
                 if pages > sanity:
                     logger.warning("check %s: the owned list never ends", request.id)
                     return "unknown", None
                 await self._renew(request, lease)
+                over = lease.walk_seconds is not None and (
+                    time.monotonic() - started > lease.walk_seconds
+                )
         except fe.FlowyteError as exc:
             logger.warning(
                 "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__

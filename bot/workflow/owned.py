@@ -134,12 +134,14 @@ class OwnedBook:
     # -- the refresh ------------------------------------------------------------------------
 
     def due(self, state: RefreshState, now: datetime, *, within: float | None = None) -> bool:
-        """Whether a walk should start: none has ever completed, or the last one started
-        longer ago than `within` seconds (the refresh interval by default). Pure."""
+        """Whether a walk should start: none has ever completed, or the last one ended (or,
+        still running elsewhere, began) longer ago than `within` seconds (the refresh
+        interval by default). Pure."""
         if state.started_at is None or state.complete_at is None:
             return True  # (a walk under way elsewhere holds the lease: refresh() says so)
         window = self.refresh_minutes * 60 if within is None else within
-        return now - state.started_at >= timedelta(seconds=window)
+        last = state.finished_at or state.started_at
+        return now - last >= timedelta(seconds=window)
 
     def start(self) -> asyncio.Task[bool | None]:
         """A walk in the background (the one under way, if any)."""

@@ -106,9 +106,12 @@ def test_a_refresh_is_due_until_one_completes_then_every_interval():
     assert book.due(never, now)
     failed_first = RefreshState(now, now, False, 300, None, None)
     assert book.due(failed_first, now)  # nothing complete yet: try again at once
-    done = RefreshState(now - timedelta(minutes=14), now, True, 9, now, 9)
+    # a long walk (ten minutes) that ended a minute ago: the interval counts from its end
+    ended = now - timedelta(minutes=1)
+    done = RefreshState(now - timedelta(minutes=11), ended, True, 9, ended, 9)
     assert not book.due(done, now)
-    assert book.due(done, now + timedelta(minutes=1))
+    assert not book.due(done, now, within=30.0)  # /numbers list of a large organization
+    assert book.due(done, now + timedelta(minutes=14))
     assert book.due(done, now, within=0.0)  # a small organization's /numbers list
-    incomplete_after = RefreshState(now - timedelta(minutes=1), now, False, 5, now, 9)
+    incomplete_after = RefreshState(now - timedelta(minutes=2), ended, False, 5, now, 9)
     assert not book.due(incomplete_after, now)  # the last complete read stands until then

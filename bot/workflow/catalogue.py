@@ -15,7 +15,7 @@ from bot.workflow.owned import OwnedBook
 MAX_MATCHES = 100  # what one menu can show (Slack: 100 options)
 MAX_TYPED = 100  # characters of a typed agent search that are read
 AGENTS_MAX_AGE = 60.0  # seconds an agent list read for a menu, a list or a Home is reused
-LIST_FRESH = 30.0  # `/numbers list` reads Flowyte's list again when the last read is older
+LIST_FRESH = 300.0  # seconds after a large organization's last read that `/numbers list` starts one
 LIST_WAIT = 0.8  # seconds it waits for that read (a small organization's)
 SMALL_LIST = 500  # numbers: an organization whose list is read within LIST_WAIT
 

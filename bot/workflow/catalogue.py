@@ -73,26 +73,29 @@ class Catalogue:
 
         `fresh` (the command, not a page click): a small organization's list is read again
         (waiting up to LIST_WAIT for it), as before the index; a large one is read again in
-        the background when its last read started over LIST_FRESH seconds ago, and shown as
+        the background when its last read ended over LIST_FRESH seconds ago, and shown as
         of its last complete read, and said to be."""
         book = self.book
-        if fresh:
-            state = await book.state()
-            known = state.complete_count if state.complete_count is not None else state.seen
-            small = known <= SMALL_LIST
-            if small:
-                await book.fresh(within=0.0, wait=LIST_WAIT)
-            else:
-                await book.fresh(within=LIST_FRESH, wait=0.0)
-        shown, agents = await asyncio.gather(
-            book.page(page, rows), self.agents(max_age=AGENTS_MAX_AGE)
-        )
+        # Agent names (a shared, cached read) come while the list is being made fresh.
+        agents = asyncio.ensure_future(self.agents(max_age=AGENTS_MAX_AGE))
+        try:
+            if fresh:
+                state = await book.state()
+                known = state.complete_count if state.complete_count is not None else state.seen
+                if known <= SMALL_LIST:
+                    await book.fresh(within=0.0, wait=LIST_WAIT)
+                else:
+                    await book.fresh(within=LIST_FRESH, wait=0.0)
+            shown = await book.page(page, rows)
+            named = await agents
+        finally:
+            agents.cancel()
         state = shown.state
         reading = state.seen if state.running and state.complete_at is None else None
         await self.ctx.audit(actor, "list", "numbers", "ok", count=shown.total, page=shown.index)
         return NumberList(
             shown.numbers,
-            {a.id: a for a in agents},
+            {a.id: a for a in named},
             total=shown.total,
             page=shown.index,
             as_of=state.complete_at,

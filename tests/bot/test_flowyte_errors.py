@@ -192,7 +192,7 @@ async def test_402_with_an_absurd_required_amount_still_explains():
     )
     with pytest.raises(fe.InsufficientBalance) as caught:
         await client.purchase("+14155550100", "rsv_1", idempotency_key="k")
-    assert "dashboard" in caught.value.explain()
+    assert caught.value.explain().startswith("The Flowyte wallet is short. Top it up")
 
 
 @given(
@@ -378,3 +378,16 @@ def test_long_flowyte_text_is_capped():
 )
 def test_flowyte_text(raw, shown):
     assert fe.flowyte_text(raw) == shown
+
+
+def test_flowyte_text_is_capped_at_exactly_the_limit():
+    assert fe.flowyte_text("x" * fe.TEXT_LIMIT) == "x" * fe.TEXT_LIMIT  # fits: whole
+    cut = fe.flowyte_text("x" * (fe.TEXT_LIMIT + 1))
+    assert cut == "x" * (fe.TEXT_LIMIT - 1) + "…" and len(cut) == fe.TEXT_LIMIT
+
+
+def test_a_shortfall_of_cents_is_still_said():
+    assert fe.InsufficientBalance.shortfall_of(Decimal("1.00"), Decimal("1.50")) == Decimal("0.50")
+    exc = make(402, {"balanceUsd": Decimal("1.15"), "requiredUsd": Decimal("1.65")})
+    assert "short by $0.50." in exc.explain(shortfall=None)
+    assert "short by $0.50." in make(402, {}).explain(shortfall=Decimal("0.50"))

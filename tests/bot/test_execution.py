@@ -190,6 +190,7 @@ async def test_a_quote_without_a_price_buys_nothing(env):
     )
     result = await env.service.approve(APPROVER, request.id)
     assert isinstance(result, Refused) and "re-check the price" in result.message
+    assert "(its quote has no price)" in result.message
     assert not env.purchases()
 
 

@@ -1767,3 +1767,31 @@ async def test_connect_keeps_the_retry_policy_and_the_timeout_it_is_given():
 def test_a_client_whose_http_has_no_timeout_still_bounds_each_exchange():
     http = httpx.AsyncClient(timeout=None)
     assert FlowyteClient(http).attempt_timeout == 10.0
+
+
+async def test_a_page_is_retried_only_within_the_whole_listings_budget(monkeypatch):
+    """The budget bounds the whole listing, every page's retries included: max_call_seconds
+    (which the quiet window must exceed) holds for a list too."""
+
+    class FakeTime:
+        now = 1000.0
+
+        @classmethod
+        def monotonic(cls) -> float:
+            return cls.now
+
+    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
+    unavailable = iter([True])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        FakeTime.now += 1.0  # each page takes a second
+        index = int(request.url.params.get("cursor", "0"))
+        if index == 3 and next(unavailable, False):
+            return httpx.Response(503, json={"status": 503}, headers={"Retry-After": "1"})
+        return ok([{**OWNED, "id": f"num_{index}"}], nextCursor=str(index + 1) if index < 3 else None)
+
+    handler = Recorder(answer)
+    client, sleeps = retrying(handler, retry=RetryPolicy(budget=4.5))
+    with pytest.raises(fe.ServerError):  # 4 s spent; another second of wait would pass 4.5
+        await client.list_numbers()
+    assert len(handler.requests) == 4 and sleeps.waits == []

@@ -1175,6 +1175,11 @@ async def test_a_flagged_request_is_left_to_an_operator_and_blocks_nothing(env):
     env.clock.advance(seconds=60)
     assert await service.resume() == 0  # flagged: left alone, nothing more written
     assert len(env.audit()) == rows and len(env.notifier.alerts) == 1
+    later = await pending(env, 2)
+    _move(env, later, "pending", "approved")  # interrupted later on
+    env.clock.advance(seconds=11)
+    assert await service.resume() == 1  # the flagged one still comes first in the queue
+    assert (await service.request(later.id)).status == "purchased"
 
 
 async def test_a_card_the_sweep_posts_shows_the_balance_for_a_purchase_only(env):

@@ -86,6 +86,9 @@ def test_set_fields_never_moves_the_status_or_the_quiet_clock():
     assert after.card_ts == "1.0" and after.updated_at == r.updated_at
     with pytest.raises(ValueError):
         store.set_fields(r.id, status="approved")
+    with pytest.raises(ValueError):  # the quiet window counts from updated_at
+        store.set_fields(r.id, updated_at="2000-01-01T00:00:00.000000Z")
+    assert store.get(r.id).updated_at == r.updated_at
 
 
 def test_due_work_is_found_by_due_time():

@@ -838,3 +838,33 @@ async def test_while_one_look_is_under_way_another_process_leaves_the_request_al
     finally:
         await http.aclose()
     assert status_of(env, request.id) in ("checking", "failed")
+
+
+async def test_the_sweep_wakes_in_time_to_remind_not_when_the_hold_has_lapsed(env):
+    service = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=10))
+    request = await pending(env, service=service)  # its hold lapses in 30 minutes
+    assert await service.next_due() == 20 * 60  # the reminder is due 10 minutes before
+    env.clock.advance(minutes=21)
+    assert await service.resume() == 1
+    assert await service.next_due() == 9 * 60  # reminded: next, the hold lapsing
+    [entry] = [e for e in env.audit() if e.subject == request.id and e.action == "remind"]
+    assert entry.outcome == "ok"
+    assert entry.detail_fields() == {"told": 1, "lapses": str(request.hold_expires_at)}
+
+
+async def test_a_reminder_slack_refuses_is_audited_as_failed_and_not_sent_twice(env):
+    service = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=10))
+    request = await pending(env, service=service)
+    tried = []
+
+    async def down(req):
+        tried.append(req.id)
+        raise ConnectionError("slack down")
+
+    env.notifier.remind = down
+    env.clock.advance(minutes=21)
+    assert await service.resume() == 1
+    assert await service.resume() == 0  # claimed once: approvers are not nagged in a loop
+    assert tried == [request.id]
+    reminds = [(e.actor, e.outcome) for e in env.audit() if e.subject == request.id and e.action == "remind"]
+    assert reminds == [("numbot", "failed")]

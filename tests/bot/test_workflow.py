@@ -1290,3 +1290,35 @@ async def test_every_refusal_tells_the_person_why_in_words(env, refused_by, code
     assert isinstance(result, Refused) and result.code == code
     assert isinstance(result.message, str) and len(result.message) > 20
     assert "None" not in result.message
+
+
+# --- who may open the reject modal, and on what ---------------------------------------------
+
+
+async def test_the_reject_modal_opens_for_an_approver_or_the_requester_on_an_undecided_request(env):
+    hold = await held(env)
+    assert (await env.service.rejectable(REQUESTER, hold.id)).id == hold.id  # cancel a hold
+    request = await pending(env, 1)
+    assert (await env.service.rejectable(REQUESTER, request.id)).id == request.id
+    assert (await env.service.rejectable(APPROVER, request.id)).id == request.id
+    stranger = await env.service.rejectable(STRANGER, request.id)
+    assert stranger == Refused(
+        "not_approver", "Only an approver or the requester can reject this request."
+    )
+    assert [d["code"] for d in env.refused(STRANGER, "reject")] == ["not_approver"]
+    _move(env, request, "pending", "approved")  # under way: too late to reject
+    late = await env.service.rejectable(APPROVER, request.id)
+    assert isinstance(late, Refused) and late.code == "in_flight"
+    assert late.message.startswith("Already approved by <@")
+    assert [d["code"] for d in env.refused(APPROVER, "reject")] == ["in_flight"]
+
+
+async def test_rejecting_an_unknown_request_is_refused_and_audited_under_a_bounded_id(env):
+    forged = "req_" + "x" * 60
+    for actor in (APPROVER, STRANGER):
+        refused = await env.service.rejectable(actor, forged)
+        assert refused == Refused(
+            "unknown", "That request does not exist (the message may be from an old install)."
+        )
+    [entry, _] = [e for e in env.audit() if e.action == "reject"]
+    assert (entry.actor, entry.subject, entry.outcome) == (APPROVER, forged[:40], "refused")

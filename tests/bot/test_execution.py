@@ -868,3 +868,141 @@ async def test_a_reminder_slack_refuses_is_audited_as_failed_and_not_sent_twice(
     assert tried == [request.id]
     reminds = [(e.actor, e.outcome) for e in env.audit() if e.subject == request.id and e.action == "remind"]
     assert reminds == [("numbot", "failed")]
+
+
+# --- the audit log tells each story with its facts -------------------------------------------
+
+
+def story(env, request_id, *, skip=("reserve", "notify_approvers", "request_purchase", "approve")):
+    """(actor, action, outcome, state, detail) of each entry about a request; policy hashes
+    are checked present and left out."""
+    told = []
+    for e in env.audit():
+        if e.subject != request_id or e.action in skip:
+            continue
+        fields = e.detail_fields()
+        if "policy" in fields:
+            assert len(str(fields.pop("policy"))) == 16
+        told.append((e.actor, e.action, e.outcome, e.state, fields))
+    return told
+
+
+async def test_an_unknown_purchase_is_audited_with_the_failure_every_look_and_the_proof(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", 503, times=2)  # the call and a replay
+    await service.approve(APPROVER, request.id)
+    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
+    env.transport.fail("POST", "/numbers/purchase", "timeout")
+    env.clock.advance(seconds=11)
+    await service.resume()
+    env.clock.advance(seconds=41)
+    await service.resume()  # every call is over: the list and the inventory are proof
+    asked = {"inventory": "for_sale", "owned": "absent", "replay": "unknown"}
+    assert story(
+        env,
+        request.id,
+        skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"),
+    ) == [
+        ("numbot", "purchase", "unknown", "checking", {"error": "injected", "status": 503}),
+        ("numbot", "check", "unknown", None, {"attempt": 1, **asked}),
+        ("numbot", "check", "unknown", None, {"attempt": 3, **asked}),
+        (
+            "numbot",
+            "purchase",
+            "failed",
+            "failed",
+            {**asked, "replay": "not_asked", "reconciled": True},
+        ),
+        ("numbot", "release_hold", "ok", None, {"reservation": request.reservation_id}),
+    ]
+
+
+async def test_a_purchase_whose_answer_was_lost_names_the_error_and_how_it_was_settled(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "lost")  # bought; the answer is lost
+    await env.service.approve(APPROVER, request.id)
+    [unknown, bought] = story(
+        env,
+        request.id,
+        skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"),
+    )
+    assert unknown == ("numbot", "purchase", "unknown", "checking", {"error": "OutcomeUnknown"})
+    assert bought[1:4] == ("purchase", "ok", "purchased")
+    assert bought[4]["evidence"] == "replay" and bought[4]["charged"] == "2.15"
+
+
+async def test_a_request_taken_up_after_a_restart_is_audited_as_resumed_with_its_status(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.storage.requests.transition(
+        request.id,
+        from_statuses=("pending",),
+        to_status="approved",
+        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
+        decided_by=APPROVER,
+    )  # approved, then the process stopped before buying
+    env.clock.advance(seconds=11)
+    assert await service.resume() == 1
+    assert story(env, request.id)[:2] == [
+        ("numbot", "resume", "ok", None, {"status": "approved"}),
+        (
+            "numbot",
+            "purchase_started",
+            "ok",
+            "purchasing",
+            {"idempotency_key": request.idempotency_key},
+        ),
+    ]
+
+
+async def test_a_release_is_audited_with_its_number_reason_and_evidence(env):
+    number = (await env.service.import_number(REQUESTER, "+14155550600", None)).number
+    request = (await env.service.request_release(REQUESTER, number.e164, "spare line")).request
+    await env.service.approve(APPROVER, request.id)
+    assert story(env, request.id, skip=("notify_approvers", "approve")) == [
+        (
+            REQUESTER,
+            "request_release",
+            "ok",
+            "pending",
+            {
+                "approvals_needed": 1,
+                "e164": "+14155550600",
+                "number": number.id,
+                "reason": "spare line",
+            },
+        ),
+        (
+            "numbot",
+            "release_started",
+            "ok",
+            "releasing",
+            {"idempotency_key": request.idempotency_key},
+        ),
+        ("numbot", "release", "ok", "released", {"evidence": "answer", "number": number.id}),
+    ]
+
+
+async def test_a_rejection_and_an_expiry_are_audited_with_why(env):
+    rejected = await pending(env)
+    await env.service.reject(APPROVER, rejected.id, "too dear")
+    assert story(env, rejected.id)[0] == (
+        APPROVER,
+        "reject",
+        "ok",
+        "rejected",
+        {"reason": "too dear"},
+    )
+    hold = await env.service.reserve(REQUESTER, env.e164(1))
+    env.clock.advance(minutes=31)
+    await env.service.resume()
+    assert story(env, hold.request.id) == [
+        (
+            "numbot",
+            "expire",
+            "ok",
+            "expired",
+            {"hold_expires_at": str(hold.request.hold_expires_at)},
+        ),
+    ]

@@ -1006,3 +1006,33 @@ async def test_a_rejection_and_an_expiry_are_audited_with_why(env):
             {"hold_expires_at": str(hold.request.hold_expires_at)},
         ),
     ]
+
+
+async def test_a_price_that_could_not_be_checked_or_that_changed_is_audited_with_which(env):
+    unchecked = await pending(env)
+    env.transport.fail("GET", f"/numbers/available/{unchecked.e164}", 503, times=2)
+    await env.service.approve(APPROVER, unchecked.id)
+    [back] = [s for s in story(env, unchecked.id) if s[2] == "failed"]
+    assert back[1:4] == ("purchase", "failed", "pending")
+    assert back[4]["code"] == "price_unchecked"
+    changed = await pending(env, 1)
+    env.sandbox.inventory[changed.e164].monthly_cost = Decimal("1.16")
+    await env.service.approve(APPROVER, changed.id)
+    [failed] = [s for s in story(env, changed.id) if s[2] == "failed"]
+    assert failed[1:4] == ("purchase", "failed", "failed")
+    assert failed[4]["code"] == "price_changed"
+
+
+async def test_a_purchase_and_its_approval_are_audited_with_what_was_bought_and_by_whose_word(env):
+    request = await pending(env)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided)
+    number = result.request.number_id
+    entries = story(env, request.id, skip=("reserve", "notify_approvers", "request_purchase"))
+    approve = entries[0]
+    assert approve[:4] == (APPROVER, "approve", "ok", "approved")
+    assert approve[4] == {"binds": binding(request), "count": 1, "needed": 1}
+    assert entries[-1] == (
+        "numbot", "purchase", "ok", "purchased",
+        {"charged": "2.15", "e164": request.e164, "evidence": "answer", "number": number},
+    )

@@ -1795,3 +1795,10 @@ async def test_a_page_is_retried_only_within_the_whole_listings_budget(monkeypat
     with pytest.raises(fe.ServerError):  # 4 s spent; another second of wait would pass 4.5
         await client.list_numbers()
     assert len(handler.requests) == 4 and sleeps.waits == []
+
+
+def test_connect_gives_up_on_a_connection_within_three_seconds_of_a_longer_budget():
+    """An unreachable Flowyte costs at most 3 s per attempt, not the whole call budget."""
+    client = FlowyteClient.connect(BASE, KEY, timeout=10)
+    assert client._http.timeout.connect == 3.0 and client._http.timeout.read == 10
+    assert FlowyteClient.connect(BASE, KEY, timeout=2)._http.timeout.connect == 2

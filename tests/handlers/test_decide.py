@@ -129,3 +129,11 @@ async def test_reject_only_opens_the_modal_cancel_for_the_requester(actor, title
     assert view["callback_id"] == ids.REJECT_VIEW
     assert view["private_metadata"] == REQUEST.id
     assert view["title"]["text"].startswith(title)
+
+
+async def test_a_reject_refused_from_home_is_said_in_the_clickers_dm():
+    service = Service(Refused("not_approver", "Only an approver can reject."), sandbox=False)
+    replies, client = await click(reject, service, on_message=False)
+    assert replies == [] and client.opened == []
+    [dm] = client.posted
+    assert (dm["channel"], dm["text"]) == (APPROVER, ":no_entry_sign: Only an approver can reject.")

@@ -1021,6 +1021,15 @@ async def test_a_price_that_could_not_be_checked_or_that_changed_is_audited_with
     [failed] = [s for s in story(env, changed.id) if s[2] == "failed"]
     assert failed[1:4] == ("purchase", "failed", "failed")
     assert failed[4]["code"] == "price_changed"
+    priceless = await pending(env, 2)
+    env.transport.fail(
+        "GET", f"/numbers/available/{priceless.e164}", 200,
+        body={"success": True, "data": {"e164": priceless.e164}},
+    )
+    await env.service.approve(APPROVER, priceless.id)
+    [back] = [s for s in story(env, priceless.id) if s[2] == "failed"]
+    assert back[1:4] == ("purchase", "failed", "pending")
+    assert back[4]["code"] == "price_unchecked"
 
 
 async def test_a_purchase_and_its_approval_are_audited_with_what_was_bought_and_by_whose_word(env):

@@ -115,6 +115,8 @@ async def test_the_budget_is_checked_again_when_the_last_approval_lands(env):
     assert len(env.purchases()) == 1
     refused = [r for r in results if isinstance(r, Refused)]
     assert len(refused) == 1 and refused[0].code == "over_budget"
+    [row] = env.refused(APPROVER, "approve")  # the refusal is audited with the policy it used
+    assert row == {"code": "over_budget", "policy": strict.ctx.policy.hash}
     assert "$2.15 is spent or being bought of $4.00" in refused[0].message
     waiting = [r for r in (a, b) if env.storage.requests.get(r.request.id).status == "pending"]
     assert len(waiting) == 1 and waiting[0].request.approvals == ()  # not counted

@@ -1045,3 +1045,39 @@ async def test_a_purchase_and_its_approval_are_audited_with_what_was_bought_and_
         "numbot", "purchase", "ok", "purchased",
         {"charged": "2.15", "e164": request.e164, "evidence": "answer", "number": number},
     )
+
+
+async def test_a_purchase_flowyte_never_received_goes_back_to_pending_audited_with_why(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "connect")  # refused before anything was sent
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused)
+    assert result.message.endswith(" The request is waiting for approval again.")
+    [back] = [s for s in story(env, request.id) if s[2] == "failed"]
+    assert back == ("numbot", "purchase", "failed", "pending", {"error": "FlowyteUnavailable"})
+    env.transport.fail("POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"})
+    other = await pending(env, 1)
+    await env.service.approve(APPROVER, other.id)
+    [failed] = [s for s in story(env, other.id) if s[2] == "failed"]
+    assert failed[1:4] == ("purchase", "failed", "failed")
+    assert failed[4] == {"code": "number_unavailable", "status": 409}
+
+
+async def test_a_purchase_interrupted_mid_call_is_audited_as_resumed_from_that_call(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.storage.requests.transition(
+        request.id, from_statuses=("pending",), to_status="approved",
+        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
+        decided_by=APPROVER,
+    )
+    env.storage.requests.transition(
+        request.id, from_statuses=("approved",), to_status="purchasing",
+        note=AuditNote("numbot", "purchase_started"),
+    )  # the process stopped while the purchase call was out
+    env.clock.advance(seconds=11)
+    await service.resume()
+    assert story(env, request.id, skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"))[:2] == [
+        ("numbot", "resume", "ok", None, {"status": "purchasing"}),
+        ("numbot", "resume", "unknown", "checking", {"interrupted": "purchasing"}),
+    ]

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,22 +21,28 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import handlers
 from bot.flowyte.client import FlowyteClient
+from bot.health import Health, SlackStatus
 from bot.ingress import SlackIngress
+from bot.metrics import Metrics
+from bot.observe import build_health, build_metrics
 from bot.policy_file import PolicySource
 from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
-from bot.slack_out import DirectRespond, SafeRespond
+from bot.slack_app import NumbotApp, RequestObserver
+from bot.slack_auth import check_token, watch_token
+from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond, SlackObserver
+from bot.slack_pace import background_calls
 from bot.storage_runner import Storage
+from bot.web import observe_routes
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
+from bot.workload import Workload
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
@@ -63,19 +70,28 @@ def build_flowyte(settings: Settings) -> FlowyteClient:
     )
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
+def build_slack_client(
+    settings: Settings, observer: SlackObserver | None = None
+) -> RedactingWebClient:
     """The Web API client for the notifier, the listeners (bolt copies its retry handlers
-    into each request's client) and Socket Mode: 429s and dropped connections are retried."""
-    from bot.slack_out import RedactingWebClient
+    into each request's client) and Socket Mode: 429s and dropped connections are retried,
+    one pool of connections serves every call and background calls are paced.
+    `observer` hears how each call made with the bot token went (for /healthz)."""
+    from bot.slack_out import SlackConnections
+    from bot.slack_pace import SlackPacer
     from bot.slack_retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
-    return RedactingWebClient(
+    client = RedactingWebClient(
+        connections=SlackConnections(timeout=SLACK_TIMEOUT_SECONDS),
+        pacer=SlackPacer(),
         token=token,
         base_url=settings.SLACK_API_URL,
         timeout=SLACK_TIMEOUT_SECONDS,
         retry_handlers=slack_retry_handlers(),
     )
+    client.observer = observer
+    return client
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -146,17 +162,21 @@ def create_app(
     service: NumbersService,
     client: AsyncWebClient | None = None,
     verify_signatures: bool = True,
+    observer: RequestObserver | None = None,
+    workload: Workload | None = None,
 ) -> AsyncApp:
     """The bolt app: verifies Slack's signature, injects `service`, routes to handlers.
 
     `verify_signatures=False` when the caller has verified every request before it reaches
-    bolt, as `create_asgi`'s ingress does.
+    bolt, as `create_asgi`'s ingress does. `observer` hears of every request (metrics).
+    `workload`, when given, bounds the commands and clicks worked on at once
+    (handlers/errors.py answers the rest "busy").
     """
     client = client or build_slack_client(settings)
     secret = (
         settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
     )
-    app = AsyncApp(
+    app = NumbotApp(
         client=client,
         signing_secret=secret or "unused-in-socket-mode",
         # Socket Mode goes without signatures (the websocket is authenticated instead).
@@ -169,14 +189,18 @@ def create_app(
         context: Any, body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> None:
         context["service"] = service
+        context["workload"] = workload
         # What listeners send goes out redacted and retried (bot/slack_out.py).
         context["client"] = client
         if context.response_url:
-            context["respond"] = SafeRespond(response_url=context.response_url)
+            context["respond"] = SafeRespond(
+                response_url=context.response_url, connections=getattr(client, "connections", None)
+            )
         elif context.user_id and (body.get("view") or {}).get("type") == "home":
             context["respond"] = DirectRespond(client, context.user_id)  # App Home has none
         await next()
 
+    app.observer = observer
     handlers.register(app)
     return app
 
@@ -187,10 +211,14 @@ class Runtime:
     service: NumbersService
     client: AsyncWebClient
     app: AsyncApp
+    health: Health
+    metrics: Metrics
+    auth_answer: Any = None  # auth.test's answer at start (check_slack), for bolt
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        client = build_slack_client(settings)
+        slack_status = SlackStatus()
+        client = build_slack_client(settings, slack_status)
         policies = build_policies(settings)
         approvers = build_approvers(settings, client, policies)
         notifier = SlackNotifier(
@@ -200,11 +228,34 @@ class Runtime:
             approvers=approvers,
         )
         service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
+        metrics = build_metrics(service, slack_status)
+        workload = Workload(settings.NUMBOT_MAX_IN_FLIGHT, on_turned_away=metrics.turned_away)
+        metrics.workload(lambda: workload.in_flight)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
-        app = create_app(settings, service=service, client=client, verify_signatures=False)
-        return cls(settings, service, client, app)
+        app = create_app(
+            settings,
+            service=service,
+            client=client,
+            verify_signatures=False,
+            observer=metrics,
+            workload=workload,
+        )
+        return cls(settings, service, client, app, build_health(settings, slack_status), metrics)
+
+    async def check_slack(self) -> None:
+        """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
+        a Slack that cannot be reached is a warning (bot/slack_auth.py). It runs in a loop
+        of its own, before serving: the connections it opened end with it."""
+        try:
+            self.auth_answer = await check_token(self.client, self.health.slack)
+        finally:
+            await self._close_slack_connections()
+
+    async def _close_slack_connections(self) -> None:
+        if isinstance(self.client, RedactingWebClient) and self.client.connections:
+            await self.client.connections.aclose()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -213,18 +264,22 @@ class Runtime:
         sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
         groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
+        token = asyncio.create_task(
+            watch_token(self.client, self.health.slack, self._set_authorization),
+            name="numbot-token",
+        )
         await self._prime_authorization()
         gc.collect()
         gc.freeze()  # startup objects: never scanned by full collections during a burst
         try:
             yield
         finally:
-            sweeper.cancel()
-            scopes.cancel()
-            groups.cancel()
-            await asyncio.gather(sweeper, scopes, groups, return_exceptions=True)
+            for task in (sweeper, scopes, groups, token):
+                task.cancel()
+            await asyncio.gather(sweeper, scopes, groups, token, return_exceptions=True)
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
+            await self._close_slack_connections()
             self.service.storage.close()
 
     async def _check_scopes(self) -> None:
@@ -265,8 +320,17 @@ class Runtime:
         """One auth.test at start, so a burst right after start does not make one each.
 
         bolt caches auth.test only once the first answer is back; it keeps its own fallback
-        (one call per request) if this fails.
+        (one call per request) until watch_token gets an answer, if this fails.
         """
+        if self.auth_answer is None:
+            try:
+                self.auth_answer = await check_token(self.client, self.health.slack)
+            except Exception:
+                logger.warning("auth.test at start failed; bolt will call it per request")
+        if self.auth_answer is not None:
+            self._set_authorization(self.auth_answer)
+
+    def _set_authorization(self, answer: Any) -> None:
         from slack_bolt.middleware.authorization.async_single_team_authorization import (
             AsyncSingleTeamAuthorization,
         )
@@ -276,17 +340,20 @@ class Runtime:
                 isinstance(middleware, AsyncSingleTeamAuthorization)
                 and middleware.auth_test_result is None
             ):
-                try:
-                    middleware.auth_test_result = await self.client.auth_test()
-                except Exception:
-                    logger.warning("auth.test at start failed; bolt will call it per request")
+                middleware.auth_test_result = answer
 
     async def _sweep(self) -> None:
         """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
         settle what is left half-done. After a restart, an interrupted purchase is taken up
-        the moment its quiet window has passed, not at the next round tick."""
+        the moment its quiet window has passed, not at the next round tick. What it sends to
+        Slack is background work: paced, and never at the expense of people's clicks."""
+        with background_calls():
+            await self._sweep_forever()
+
+    async def _sweep_forever(self) -> None:
         while True:
             wait = self.settings.NUMBOT_SWEEP_SECONDS
+            started = time.monotonic()
             try:
                 count = await self.service.resume()
                 if count:
@@ -294,18 +361,16 @@ class Runtime:
                 wait = min(wait, await self.service.next_due())
             except Exception:
                 logger.exception("settling unfinished requests failed")
+            self.metrics.sweep(time.monotonic() - started)
             await asyncio.sleep(max(MIN_SWEEP_PAUSE, wait))
 
 
 def create_asgi(runtime: Runtime) -> Starlette:
-    """HTTP mode: POST /slack/events through the ingress to bolt; GET /healthz."""
+    """HTTP mode: POST /slack/events through the ingress to bolt; GET /healthz, /metrics."""
     secret = runtime.settings.SLACK_SIGNING_SECRET
     if secret is None:  # Settings refuse to start HTTP mode without it
         raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
-    ingress = SlackIngress(runtime.app, secret.get_secret_value())
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "sandbox": runtime.settings.sandbox})
+    ingress = SlackIngress(runtime.app, secret.get_secret_value(), observer=runtime.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -315,7 +380,7 @@ def create_asgi(runtime: Runtime) -> Starlette:
     return Starlette(
         routes=[
             Route("/slack/events", ingress.handle, methods=["POST"]),
-            Route("/healthz", health, methods=["GET"]),
+            *observe_routes(runtime.health, runtime.metrics),
         ],
         lifespan=lifespan,
     )

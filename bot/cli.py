@@ -1,27 +1,56 @@
-"""The `numbot` command: run, demo, audit export, audit verify, audit reseal, policy check."""
+"""The `numbot` command: run, demo, backup, audit export|verify|reseal, policy check."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.settings import NO_APPROVER, Settings, SettingsError, load_settings
+from bot.settings import (
+    NO_APPROVER,
+    Settings,
+    SettingsError,
+    forget_secret_environment,
+    load_settings,
+)
 from storage.audit import AuditKey, AuditKeyError, AuditLog
 
+if TYPE_CHECKING:
+    from storage.audit import VerifyResult
+
 POLICY_CHECK_SLACK_TIMEOUT = 30.0  # seconds per user group; nobody is waiting on a click
+
+PG_BACKUP = (
+    "numbot backup copies a SQLite database, and this numbot keeps its data in PostgreSQL "
+    "(NUMBOT_DATABASE_URL). Back that up with pg_dump, for example:\n"
+    '  pg_dump --format=custom --file numbot-$(date +%F).dump "$NUMBOT_DATABASE_URL"\n'
+    "and keep NUMBOT_AUDIT_KEY with your backups, in your secret store rather than next to "
+    "the dumps: a restored database's audit log verifies, and numbot starts on it, only with "
+    "the key it was sealed with, and whoever holds both a dump and the key can rewrite its "
+    "history."
+)
 
 
 def _run(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.app import Runtime
     from bot.serve import serve_http, serve_socket_mode
+    from bot.slack_auth import TokenRejected
 
     settings = load_settings()
     settings.require_slack()
+    forget_secret_environment()
     logs.configure(settings)
     runtime = Runtime.build(settings)
+    try:
+        asyncio.run(runtime.check_slack())
+    except TokenRejected as exc:  # logged, so it is a JSON line too with NUMBOT_LOG_FORMAT=json
+        logging.getLogger("numbot").critical("numbot stops: %s", exc)
+        runtime.service.storage.close()
+        return 2
     if settings.socket_mode:
         asyncio.run(serve_socket_mode(runtime))
     else:
@@ -56,9 +85,8 @@ def _audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
-    audit, path = _open_audit(args.db)
-    result = audit.verify(expect_head=args.expect_head)
+def _report_verify(result: VerifyResult, path: str | Path) -> int:
+    """Print what `audit verify` found (stdout if intact, else stderr); its exit code."""
     if result.ok:
         sealed = (
             f" ({result.legacy} from before the key, sealed by reseal)" if result.legacy else ""
@@ -71,6 +99,33 @@ def _audit_verify(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    audit, path = _open_audit(args.db)
+    return _report_verify(audit.verify(expect_head=args.expect_head), path)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from storage.backup import BackupError, backup, check_copy
+
+    settings = load_settings()
+    on_postgres = settings.NUMBOT_DATABASE_URL is not None and not args.db
+    if on_postgres or str(args.db).startswith(("postgresql://", "postgres://")):
+        print(f"numbot: {PG_BACKUP}", file=sys.stderr)
+        return 2
+    key = settings.audit_key()  # first: a copy nobody can verify is not a backup
+    source = args.db or settings.NUMBOT_DB
+    if not Path(source).exists():
+        raise SettingsError(f"no numbot database at {source} (set NUMBOT_DB or pass --db)")
+    try:
+        size = backup(source, args.path, force=args.force)
+        copy = check_copy(args.path, key)
+    except BackupError as exc:
+        print(f"numbot: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {source} to {args.path}: {size} bytes; requests: {copy.requests}")
+    return _report_verify(copy.audit, args.path)
 
 
 def _audit_reseal(args: argparse.Namespace) -> int:
@@ -93,14 +148,19 @@ async def _read_groups(
     from bot.app import build_slack_client
     from handlers.directory import DirectoryError, SlackDirectory
 
-    directory = SlackDirectory(build_slack_client(settings), timeout=POLICY_CHECK_SLACK_TIMEOUT)
+    client = build_slack_client(settings)
+    directory = SlackDirectory(client, timeout=POLICY_CHECK_SLACK_TIMEOUT)
     members: dict[str, frozenset[str]] = {}
     problems: dict[str, str] = {}
-    for group in groups:
-        try:
-            members[group] = await directory.group_members(group)
-        except DirectoryError as exc:
-            problems[group] = str(exc)
+    try:
+        for group in groups:
+            try:
+                members[group] = await directory.group_members(group)
+            except DirectoryError as exc:
+                problems[group] = str(exc)
+    finally:
+        if client.connections is not None:
+            await client.connections.aclose()
     return members, problems
 
 
@@ -146,6 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole story on the sandbox, in the terminal")
     demo.add_argument("--db", help="keep the demo's database here (default: a temporary file)")
     demo.set_defaults(fn=_demo)
+    backup = sub.add_parser(
+        "backup",
+        help="write a consistent copy of the live SQLite database and verify its audit log",
+        description=(
+            "Copy the SQLite database (NUMBOT_DB) with SQLite's backup API while numbot runs, "
+            "to a temporary file next to PATH moved into place (mode 0600), then verify the "
+            "copy's audit log with NUMBOT_AUDIT_KEY. A plain cp of a live database can miss "
+            "committed data still in its -wal file. Exit 1 if the copy fails or does not "
+            "verify; exit 2 on PostgreSQL (NUMBOT_DATABASE_URL): use pg_dump there."
+        ),
+    )
+    backup.add_argument("path", metavar="PATH", help="the backup file to write")
+    backup.add_argument("--db", help="database file (default: NUMBOT_DB)")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    backup.set_defaults(fn=_backup)
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True
     )

@@ -1,12 +1,24 @@
-"""Logging for the bot process: one format, one line per record, no request bodies, and
-every record passed through redaction."""
+"""Logging for the bot process: one line per record, no request bodies, and every record
+passed through redaction; as text, or as one JSON object a line (NUMBOT_LOG_FORMAT=json).
+
+Everything the process logs goes through the root logger's one handler: numbot's loggers,
+bolt's and slack_sdk's, uvicorn's (`uvicorn_log_config()` hands its loggers to the root),
+Python's warnings and an uncaught exception.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import re
+import sys
+import threading
+from types import TracebackType
+from typing import Any
 
-from bot.redact import RedactingFilter, register_secret
+from bot import log_context
+from bot.redact import REDACTED_TRACEBACK, RedactingFilter, register_secret
 from bot.settings import Settings
 
 # slack_bolt and slack_sdk format request and response bodies into their messages with
@@ -99,19 +111,98 @@ def _escape(match: re.Match[str]) -> str:
     return match.group().encode("unicode_escape").decode("ascii")
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a record: time (ISO 8601, UTC), level, logger, message; the Slack
+    user, action and request id when the record was logged while a Slack request was being
+    handled (bot/log_context.py); the traceback, redacted, in `exc_info`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _message(record),
+        }
+        entry.update(log_context.current())
+        traceback = getattr(record, REDACTED_TRACEBACK, None)
+        if traceback:
+            entry["exc_info"] = traceback
+        elif record.exc_info:  # only when no RedactingFilter ran: never in numbot's handler
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=True, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The text line, with the Slack request's ids appended when there are any."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = log_context.current()
+        if fields:
+            line += " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]"
+        return line
+
+
+def build_handler(log_format: str) -> logging.Handler:
+    """The one handler numbot's root logger gets, with its filters in order: drop or trim the
+    libraries' bodies, flatten what is left to one line (text only: JSON escapes it), then
+    redact (which appends the traceback, or keeps it apart for JSON)."""
+    handler = logging.StreamHandler()
+    handler.addFilter(SlackLibraryFilter())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(RedactingFilter(traceback_apart=True))
+    else:
+        handler.setFormatter(TextFormatter())
+        handler.addFilter(OneLineFilter())
+        handler.addFilter(RedactingFilter())
+    return handler
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging config: its loggers keep no handlers of their own and hand every
+    record to the root's, so its lines have numbot's format, filters and redaction."""
+    loggers = {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error")}
+    # Request lines add nothing but volume (and would carry paths and client addresses).
+    loggers["uvicorn.access"] = {"handlers": [], "propagate": True, "level": "WARNING"}
+    return {"version": 1, "disable_existing_loggers": False, "loggers": loggers}
+
+
 def configure(settings: Settings) -> None:
     for secret in settings.secrets():
         register_secret(secret)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # In this order: drop or trim the libraries' bodies, flatten what is left to one line,
-    # then redact (which appends the traceback, if any).
-    handler.addFilter(SlackLibraryFilter())
-    handler.addFilter(OneLineFilter())
-    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [build_handler(settings.NUMBOT_LOG_FORMAT)]
     root.setLevel(settings.NUMBOT_LOG_LEVEL.upper())
     # Request lines from the HTTP libraries add nothing but volume.
     for noisy in ("httpx", "httpcore", "uvicorn.access", "slack_sdk.web.async_base_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Python's warnings and an exception nobody caught: logged, so they too are one
+    # (redacted) line in the chosen format.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    logging.getLogger("numbot").critical("uncaught exception", exc_info=(kind, value, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    logging.getLogger("numbot").critical(
+        "uncaught exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )

@@ -73,3 +73,9 @@ class Directory(Protocol):
         """The user ids in Slack user group `group_id` now; raise when Slack cannot say
         (numbot then counts nobody from that group: bot/workflow/approvers.py)."""
         ...
+
+
+class MoveObserver(Protocol):
+    def request_moved(self, kind: str, status: str) -> None:
+        """A request of `kind` (purchase, release) was created or moved to `status`."""
+        ...

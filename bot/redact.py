@@ -19,7 +19,12 @@ _PATTERNS = [
     re.compile(r"flowyte_sk_[A-Za-z0-9_-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
 ]
+# Matches wherever one of _PATTERNS would (the same shapes, the flag scoped to its branch).
+_SHAPES = r"xox[abposre]-[A-Za-z0-9-]|xapp-[A-Za-z0-9-]|flowyte_sk_[A-Za-z0-9_-]|(?i:bearer)\s+[A-Za-z0-9._~+/=-]"
 _known: set[str] = set()
+# The known secrets and the shapes as one pattern, rebuilt when the secrets change: most text
+# holds no secret, and one scan tells so (every string numbot sends to Slack is redacted).
+_anything: tuple[frozenset[str], re.Pattern[str]] = (frozenset(), re.compile(_SHAPES))
 
 
 def register_secret(value: str | None) -> None:
@@ -28,7 +33,20 @@ def register_secret(value: str | None) -> None:
         _known.add(value)
 
 
+def _might_hold_a_secret(text: str) -> bool:
+    global _anything
+    secrets, pattern = _anything
+    if secrets != _known:
+        secrets = frozenset(_known)
+        alternatives = [re.escape(s) for s in sorted(secrets, key=len, reverse=True)]
+        pattern = re.compile("|".join([*alternatives, _SHAPES]))
+        _anything = (secrets, pattern)
+    return pattern.search(text) is not None
+
+
 def redact(text: str) -> str:
+    if not _might_hold_a_secret(text):
+        return text
     for secret in sorted(_known, key=len, reverse=True):  # a longer secret before its prefix
         text = text.replace(secret, "[redacted]")
     for pattern in _PATTERNS:
@@ -36,8 +54,22 @@ def redact(text: str) -> str:
     return text
 
 
+# The redacted traceback, on a record whose traceback is kept apart from its message.
+REDACTED_TRACEBACK = "numbot_traceback"
+
+
 class RedactingFilter(logging.Filter):
-    """Installed on the root handlers: every record is rendered, then redacted."""
+    """Installed on the root handlers: every record is rendered, then redacted.
+
+    A traceback (exc_info) is formatted and redacted too, then appended to the message; or,
+    with `traceback_apart` (JSON logs), kept in the record's `numbot_traceback` attribute for
+    the formatter to put in a field of its own. Either way exc_info is cleared, so no
+    formatter can render the unredacted one.
+    """
+
+    def __init__(self, *, traceback_apart: bool = False) -> None:
+        super().__init__()
+        self._apart = traceback_apart
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -47,7 +79,11 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if record.exc_info:
             formatter = logging.Formatter()
-            cleaned += "\n" + redact(formatter.formatException(record.exc_info))
+            traceback = redact(formatter.formatException(record.exc_info))
+            if self._apart:
+                setattr(record, REDACTED_TRACEBACK, traceback)
+            else:
+                cleaned += "\n" + traceback
             record.exc_info = None
             record.exc_text = None
         if cleaned != message or record.args:

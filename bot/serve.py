@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 
 import uvicorn
+from starlette.applications import Starlette
 
 from bot.app import Runtime, create_asgi
+from bot.logs import uvicorn_log_config
+from bot.web import observe_routes
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +37,7 @@ def serve_http(runtime: Runtime) -> None:
         create_asgi(runtime),
         host=settings.NUMBOT_HOST,
         port=settings.PORT,
-        log_config=None,
+        log_config=uvicorn_log_config(),
         access_log=False,
         timeout_graceful_shutdown=10,
         backlog=2048,
@@ -62,11 +67,39 @@ async def serve_socket_mode(runtime: Runtime) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    settings = runtime.settings
+    listener = _QuietServer(
+        uvicorn.Config(
+            Starlette(routes=observe_routes(runtime.health, runtime.metrics)),
+            host=settings.NUMBOT_HOST,
+            port=settings.PORT,
+            log_config=uvicorn_log_config(),
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_keep_alive=5,
+        )
+    )
     async with runtime.running():
+        serving = asyncio.create_task(listener.serve(), name="numbot-observe-listener")
         await handler.connect_async()  # type: ignore[no-untyped-call]
         logger.info(
-            "numbot connected over Socket Mode (%s)",
-            "SANDBOX" if runtime.settings.sandbox else "Flowyte live",
+            "numbot connected over Socket Mode (%s); /healthz and /metrics on http://%s:%d",
+            "SANDBOX" if settings.sandbox else "Flowyte live",
+            settings.NUMBOT_HOST,
+            settings.PORT,
         )
         await stop.wait()
         await handler.close_async()  # type: ignore[no-untyped-call]
+        listener.should_exit = True
+        await serving
+
+
+class _QuietServer(uvicorn.Server):  # type: ignore[misc]
+    """uvicorn for /healthz and /metrics beside Socket Mode: the signals stay with
+    serve_socket_mode, which stops this server itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -7,6 +7,7 @@ Nothing else in numbot reads `os.environ`. Secrets are `SecretStr`, so they prin
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.redact import redact
+from bot.workload import DEFAULT_CAPACITY
 from storage.audit import MIN_KEY_LENGTH, AuditKey
 
 if TYPE_CHECKING:
@@ -75,17 +77,22 @@ class Settings(BaseSettings):
     FLOWYTE_API_KEY: SecretStr | None = None
     FLOWYTE_BASE_URL: str = DEFAULT_FLOWYTE_BASE_URL
     NUMBOT_DB: str = "numbot.db"
+    # PostgreSQL, shared by several numbot processes; without it, SQLite at NUMBOT_DB
+    NUMBOT_DATABASE_URL: SecretStr | None = None
     NUMBOT_APPROVERS: Annotated[tuple[str, ...], NoDecode] = ()
     NUMBOT_APPROVAL_CHANNEL: str | None = None
     PORT: int = Field(default=3000, ge=1, le=65535)
     NUMBOT_HOST: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
     NUMBOT_LOG_LEVEL: str = "INFO"
+    NUMBOT_LOG_FORMAT: str = "text"  # or json: one JSON object a line (bot/logs.py)
     NUMBOT_FLOWYTE_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
     NUMBOT_AUDIT_KEY: SecretStr | None = None
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
+    # Commands and clicks being worked on at once before a new one is answered "busy".
+    NUMBOT_MAX_IN_FLIGHT: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)
@@ -124,6 +131,7 @@ class Settings(BaseSettings):
         "SLACK_BOT_TOKEN",
         "NUMBOT_AUDIT_KEY",
         "NUMBOT_POLICY",
+        "NUMBOT_DATABASE_URL",
         mode="before",
     )
     @classmethod
@@ -183,6 +191,13 @@ class Settings(BaseSettings):
         if value.upper() not in levels:
             raise ValueError(f"use one of {', '.join(levels)}")
         return value.upper()
+
+    @field_validator("NUMBOT_LOG_FORMAT")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError("use text or json")
+        return value.strip().lower()
 
     @field_validator("SLACK_API_URL")
     @classmethod
@@ -320,6 +335,29 @@ class Settings(BaseSettings):
             problems.append(NO_APPROVER)
         if problems:
             raise SettingsError(" ".join(problems) + " (See the Settings table in README.md.)")
+
+
+# The settings that hold secrets, by their environment names.
+SECRET_SETTINGS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "FLOWYTE_API_KEY",
+    "NUMBOT_AUDIT_KEY",
+    "NUMBOT_DATABASE_URL",  # may hold the database's password
+)
+
+
+def forget_secret_environment() -> None:
+    """Take the secrets out of this process's environment once Settings hold them.
+
+    Nothing in numbot reads them there again, and libraries that would are better off not
+    finding them: bolt's AsyncApp falls back to SLACK_BOT_TOKEN from the environment when it
+    is given no token, and warns at start that the token it found there goes unused beside
+    the client numbot gives it. Nor does a child process inherit them.
+    """
+    for name in SECRET_SETTINGS:
+        os.environ.pop(name, None)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -36,6 +36,14 @@ def clean_user_text(text: str, *, max_length: int) -> str:
     """
     if max_length < 0:
         raise ValueError("max_length must not be negative")
+    if text.isascii() and text.isprintable():
+        # Printable ASCII has nothing to drop, no control to turn into a space and is its
+        # own NFC: only the whitespace and the length are left to settle (most text is this).
+        return " ".join(text.split())[:max_length].rstrip()
+    return _clean_any(text, max_length)
+
+
+def _clean_any(text: str, max_length: int) -> str:
     kept: list[str] = []
     for char in text:
         category = unicodedata.category(char)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.redact import redact, scrub
+from bot.workload import Workload
 from handlers.blocks.common import plain
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,30 @@ async def handle_error(
 
 
 Listener = Callable[..., Awaitable[None]]
+
+BUSY_TEXT = (
+    ":hourglass_flowing_sand: numbot is busy right now and did not start this. "
+    "Nothing changed: try again in a moment."
+)
+
+
+def _may_turn_away(body: dict[str, Any]) -> bool:
+    """Slash commands and button clicks can be asked again; a submitted modal (its typed
+    reason would be lost), a menu search and an event are always taken."""
+    return bool(body.get("command")) or body.get("type") == "block_actions"
+
+
+async def _turn_away(ack: Any, body: dict[str, Any], respond: Any, service: Any) -> None:
+    busy = plain(BUSY_TEXT, sandbox=bool(getattr(service, "sandbox", False)))
+    if body.get("command"):
+        await ack(**busy)  # the answer itself: no further call to Slack
+        return
+    await ack()
+    if respond is not None and body.get("response_url"):
+        try:
+            await respond(response_type="ephemeral", replace_original=False, **busy)
+        except Exception:
+            logger.warning("could not tell a click that numbot is busy")
 
 
 class _ScrubbedAck:
@@ -89,12 +114,32 @@ def guarded(listener: Listener) -> Listener:
             "view": view,
             "service": service,
         }
-        try:
-            await listener(**{name: given[name] for name in wanted})
-        except Exception as error:
-            if getattr(ack, "response", None) is None:
-                await ack()
-            await handle_error(error, body or {}, respond, context or {})
+        workload: Workload | None = (context or {}).get("workload")
+        if workload is None:
+            await _carry_out(listener, wanted, given, ack, body, respond, context)
+            return
+        with workload.run(may_refuse=_may_turn_away(body or {})) as admitted:
+            if admitted:
+                await _carry_out(listener, wanted, given, ack, body, respond, context)
+                return
+        await _turn_away(given["ack"], body or {}, respond, service)
 
     run.__name__ = run.__qualname__ = getattr(listener, "__name__", "listener")
     return run
+
+
+async def _carry_out(
+    listener: Listener,
+    wanted: list[str],
+    given: dict[str, Any],
+    ack: Any,
+    body: dict[str, Any],
+    respond: Any,
+    context: dict[str, Any],
+) -> None:
+    try:
+        await listener(**{name: given[name] for name in wanted})
+    except Exception as error:
+        if getattr(ack, "response", None) is None:
+            await ack()
+        await handle_error(error, body or {}, respond, context or {})

@@ -87,3 +87,23 @@ def test_imports_run_one_way(package, forbidden):
 @pytest.mark.parametrize("module", ["envelope.py", "retry.py", "scopes.py"])
 def test_the_client_s_rules_do_not_import_the_client(module):
     assert "bot.flowyte.client" not in imports_of("bot.flowyte")[module]
+
+
+def test_only_bot_metrics_knows_prometheus():
+    """The registry and instruments live in bot/metrics.py; everything else reports through
+    observer methods (handlers, the workflow, the Flowyte client and storage never import it)."""
+    packages = {"bot", "handlers", "storage"}
+    packages |= {f"bot.{p.name}" for p in (ROOT / "bot").iterdir() if (p / "__init__.py").exists()}
+    packages |= {
+        f"handlers.{p.name}" for p in (ROOT / "handlers").iterdir() if (p / "__init__.py").exists()
+    }
+    checked = 0
+    for package in sorted(packages):
+        for module, names in imports_of(package).items():
+            where = f"{package}.{module}"
+            checked += 1
+            if where != "bot.metrics.py":
+                assert not any(n.startswith("prometheus_client") for n in names), where
+            if where.startswith(("handlers", "storage", "bot.flowyte", "bot.workflow")):
+                assert "bot.metrics" not in names, where
+    assert checked > 50

@@ -49,7 +49,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -76,6 +76,7 @@ from bot.flowyte.models import (
     Wallet,
 )
 from bot.flowyte.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy, retry_after
+from bot.flowyte.routes import route_of
 from bot.flowyte.scopes import ScopeCheck
 from bot.flowyte.transport import AiohttpTransport
 
@@ -93,7 +94,17 @@ def _timeout_seconds(timeout: httpx.Timeout) -> float | None:
     return max(parts) if parts else None
 
 
+class CallObserver(Protocol):
+    """Told about every HTTP exchange with Flowyte (numbot's metrics): the route template
+    (bot/flowyte/routes.py, never a number or id), the method, the status code or
+    "unreachable" (nothing sent) or "no_answer" (sent, no answer), and how long it took."""
+
+    def flowyte_call(self, route: str, method: str, status: str, seconds: float) -> None: ...
+
+
 class FlowyteClient:
+    observer: CallObserver | None = None  # set by the caller that wants to know
+
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -317,6 +328,7 @@ class FlowyteClient:
         changes = method != "GET"
         while True:
             wait: float | None = None
+            began = time.monotonic()
             try:
                 async with asyncio.timeout(self.attempt_timeout):
                     response = await self._http.request(
@@ -324,14 +336,17 @@ class FlowyteClient:
                     )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Never reached Flowyte: nothing was sent.
+                self._observe(path, method, "unreachable", began)
                 error: FlowyteError = FlowyteUnavailable(f"{method} {path}: {type(exc).__name__}")
             except (httpx.RequestError, TimeoutError) as exc:
                 # Sent, maybe processed: a read timeout, a reset, an undecodable body, the
                 # whole-exchange deadline.
+                self._observe(path, method, "no_answer", began)
                 unknown = OutcomeUnknown if changes else FlowyteUnavailable
                 name = "deadline" if isinstance(exc, TimeoutError) else type(exc).__name__
                 error = unknown(f"{method} {path}: {name} after {self.attempt_timeout:g}s")
             else:
+                self._observe(path, method, str(response.status_code), began)
                 logger.debug("flowyte %s %s -> %s", method, path, response.status_code)
                 if response.is_success:
                     return Answer(method, path, parse_json(response.content), response.headers)
@@ -361,3 +376,11 @@ class FlowyteClient:
                 "flowyte %s %s: retrying in %.2fs (attempt %d)", method, path, delay, attempt + 1
             )
             await self._sleep(delay)
+
+    def _observe(self, path: str, method: str, status: str, began: float) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer.flowyte_call(route_of(path), method, status, time.monotonic() - began)
+        except Exception:  # counting must never change what a call does
+            logger.exception("the Flowyte call observer failed")

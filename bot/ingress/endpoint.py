@@ -22,6 +22,12 @@ from bot.ingress.signature import MISMATCH, check_headers, signature_matches
 logger = logging.getLogger(__name__)
 
 
+class RefusalObserver(Protocol):
+    """Told the status of each request the ingress refused (numbot's metrics)."""
+
+    def slack_refused(self, status: int) -> None: ...
+
+
 class Dispatcher(Protocol):
     """What the ingress needs of bolt's AsyncApp."""
 
@@ -45,8 +51,10 @@ class SlackIngress:
         *,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
+        observer: RefusalObserver | None = None,
     ) -> None:
         self._app = app
+        self._observer = observer
         self._secret = signing_secret.encode()
         self._limits = limits or Limits()
         self._budget = BodyBudget(self._limits.in_flight)
@@ -56,26 +64,31 @@ class SlackIngress:
         headers = request.headers
         # Refusals that need no body come first, so such a request costs numbot no reading.
         if declared_too_large(headers.get("content-length"), self._limits):
-            return _refuse(request, TOO_LARGE)
+            return self._refuse(request, TOO_LARGE)
         signed = check_headers(
             headers.get("x-slack-request-timestamp"),
             headers.get("x-slack-signature"),
             now=self._clock(),
         )
         if isinstance(signed, Refusal):
-            return _refuse(request, signed)
+            return self._refuse(request, signed)
         raw = await read_body(request.stream(), self._limits, self._budget)
         if isinstance(raw, Refusal):
-            return _refuse(request, raw)
+            return self._refuse(request, raw)
         try:
             if not signature_matches(self._secret, signed, raw):
-                return _refuse(request, MISMATCH)
+                return self._refuse(request, MISMATCH)
             body = for_bolt(raw, headers.get("content-type"))
             if isinstance(body, Refusal):
-                return _refuse(request, body)
+                return self._refuse(request, body)
             return await self._dispatch(request, body)
         finally:
             self._budget.give(len(raw))
+
+    def _refuse(self, request: Request, refusal: Refusal) -> Response:
+        if self._observer is not None:
+            self._observer.slack_refused(refusal.status)
+        return _refuse(request, refusal)
 
     async def _dispatch(self, request: Request, body: BoltBody) -> Response:
         headers: dict[str, str | Sequence[str]] = {

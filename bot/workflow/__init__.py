@@ -24,7 +24,7 @@ from datetime import datetime
 from bot.flowyte.client import FlowyteClient
 from bot.home import Home
 from bot.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
-from bot.ports import Notifier
+from bot.ports import MoveObserver, Notifier
 from bot.storage_runner import Storage
 from bot.workflow.approvers import ApproverSet
 from bot.workflow.catalogue import Catalogue
@@ -83,6 +83,7 @@ class NumbersService:
         self.home_reader = HomeReader(self.ctx, lambda: catalogue.agents(max_age=AGENTS_MAX_AGE))
         self.homes = HomeRefresher(self._draw_home, self._home_seen)
         self.ctx.on_move = self._moved
+        self.observer: MoveObserver | None = None  # told of every move (numbot's metrics)
 
         self.search = catalogue.search
         self.wallet = catalogue.wallet
@@ -142,6 +143,8 @@ class NumbersService:
         await self.homes.now(user)
 
     def _moved(self, request: Request, from_statuses: tuple[str, ...]) -> None:
+        if self.observer is not None:
+            self.observer.request_moved(request.kind, request.status)
         self.home_reader.forget()
         self.homes.changed(concerned(request, from_statuses, self.ctx.approvers.known()))
 

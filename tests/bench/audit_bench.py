@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.audit import AuditLog, append_in, utc_now
+from storage.audit import AuditKey, AuditLog, utc_now
 from storage.db import BUSY_TIMEOUT_MS, connect, write_transaction
 
 ACTOR, ACTION, SUBJECT = "U0BENCH", "search", "415"
 DETAIL = '{"query":{"areaCode":"415","limit":20},"results":20}'
+BENCH_KEY = AuditKey(b"numbot-bench-audit-key-not-a-secret!")
 RAW_SCHEMA = """
 CREATE TABLE raw (
     seq       INTEGER PRIMARY KEY,
@@ -74,7 +75,7 @@ def _raw_connection(path: Path) -> sqlite3.Connection:
 def bench_appends(workdir: Path, rows: int, chunk: int = 1000) -> AppendResult:
     raw = _raw_connection(workdir / "raw.db")
     audit_db = connect(workdir / "audit-append.db")
-    log = AuditLog(audit_db)
+    log = AuditLog(audit_db, BENCH_KEY)
     at, prev, digest = utc_now(), "0" * 64, "f" * 64
     insert = (
         "INSERT INTO raw (seq, at, actor, action, subject, outcome, detail, prev_hash, hash) "
@@ -121,9 +122,10 @@ def bench_verify(workdir: Path, rows: int) -> VerifyBench:
     db = connect(workdir / "audit-verify.db")
     try:
         start = time.perf_counter()
+        log = AuditLog(db, BENCH_KEY)
         with write_transaction(db) as conn:
             for i in range(rows):
-                append_in(
+                log.append_in(
                     conn,
                     actor=ACTOR,
                     action=ACTION,
@@ -132,7 +134,6 @@ def bench_verify(workdir: Path, rows: int) -> VerifyBench:
                     detail=DETAIL,
                 )
         build = time.perf_counter() - start
-        log = AuditLog(db)
         start = time.perf_counter()
         result = log.verify()
         verify = time.perf_counter() - start

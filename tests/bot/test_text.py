@@ -91,3 +91,13 @@ def test_cut_to_the_limit_on_a_code_point_and_trimmed() -> None:
     assert clean_user_text("anything", max_length=0) == ""
     with pytest.raises(ValueError):
         clean_user_text("x", max_length=-1)
+
+
+@settings(max_examples=400)
+@given(st.one_of(hostile_text, st.text(alphabet=st.characters(max_codepoint=0x7F))), lengths)
+@example("  a\tb  c ", 3)
+@example("a\x7fb", 10)  # DEL is ASCII but not printable: it becomes a space
+def test_the_ascii_shortcut_cleans_as_the_full_path_does(text: str, max_length: int) -> None:
+    from bot.text import _clean_any
+
+    assert clean_user_text(text, max_length=max_length) == _clean_any(text, max_length)

@@ -126,6 +126,7 @@ class FakeSlack:
         xoxb-/xoxp- token for the Web API and any xapp- token for apps.connections.open)."""
         self.bot_token = bot_token
         self.app_token = app_token
+        self.revoked: str | None = None  # revoke(): the error every bot-token call gets
         self.base_url: str | None = None
         self._cond = threading.Condition()
         self._calls: list[Call] = []
@@ -201,6 +202,12 @@ class FakeSlack:
                 _Failure(error, times, status, header, when)
             )
 
+    def revoke(self, error: str | None = "token_revoked") -> None:
+        """From now on every Web API call with the bot token answers `{"ok": false, "error":
+        error}` (token_revoked, account_inactive, …), auth.test included; None undoes it."""
+        with self._cond:
+            self.revoked = error
+
     def set_response(self, method: str, response: Responder) -> None:
         """Answer `method` with this dict (or `response(call)`) instead of the default."""
         with self._cond:
@@ -229,6 +236,7 @@ class FakeSlack:
             self._responders.clear()
             self._socket_received.clear()
             self._socket_sent.clear()
+            self.revoked = None
 
     # ------------------------------------------------------------------ inspection
 
@@ -369,7 +377,7 @@ class FakeSlack:
             return "not_allowed_token_type"
         if self.bot_token is not None and token != self.bot_token:
             return "invalid_auth"
-        return None
+        return self.revoked
 
     def _answer(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str] | None]:
         error = self._auth_error(call)

@@ -1,0 +1,91 @@
+"""bot/health.py: what /healthz answers, from the facts it is given."""
+
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+
+from bot.health import DatabaseProbe, Health, SlackStatus
+from storage.db import connect
+from storage.probe import probe_write
+
+
+def fine() -> None:
+    return None
+
+
+def locked() -> None:
+    raise sqlite3.OperationalError("database is locked")
+
+
+async def test_healthy_when_the_database_takes_a_write_and_slack_has_not_refused():
+    status = SlackStatus()
+    ok, body = await Health(slack=status, database=DatabaseProbe(fine), sandbox=True).check()
+    assert ok and body == {"ok": True, "sandbox": True, "slack": "unknown", "database": "writable"}
+
+
+async def test_a_database_that_cannot_be_written_is_unhealthy_with_the_reason():
+    ok, body = await Health(
+        slack=SlackStatus(), database=DatabaseProbe(locked), sandbox=False
+    ).check()
+    assert not ok
+    assert body["reason"] == "database not writable: OperationalError: database is locked"
+
+
+@pytest.mark.parametrize(
+    "error", ["invalid_auth", "token_revoked", "account_inactive", "not_authed"]
+)
+async def test_a_refused_token_is_unhealthy(error):
+    status = SlackStatus()
+    status.answered()
+    status.refused(error)
+    status.unreachable("ClientConnectorError")  # a blip later does not hide it
+    ok, body = await Health(slack=status, database=DatabaseProbe(fine), sandbox=False).check()
+    assert not ok
+    assert body["reason"] == f"Slack rejected the bot token: {error}"
+
+
+async def test_other_refusals_and_an_unreachable_slack_stay_healthy_and_are_reported():
+    status = SlackStatus()
+    status.refused("channel_not_found")
+    assert status.state == "unknown"
+    status.unreachable("ClientConnectorError")
+    ok, body = await Health(slack=status, database=DatabaseProbe(fine), sandbox=False).check()
+    assert ok and body["slack"] == "unreachable: ClientConnectorError"
+    status.answered()
+    assert status.state == "ok" and status.last_ok is not None
+
+
+async def test_a_stuck_probe_is_reported_within_the_deadline_and_not_stacked():
+    release = threading.Event()
+    started = []
+
+    def stuck() -> None:
+        started.append(1)
+        release.wait(5)
+
+    probe = DatabaseProbe(stuck, deadline=0.1)
+    try:
+        answers = await asyncio.gather(*(probe.problem() for _ in range(5)))
+        assert answers == ["no answer from the database within 0.1s"] * 5
+        assert await probe.problem() == "no answer from the database within 0.1s"
+        assert len(started) == 1, "one probe at a time"
+    finally:
+        release.set()
+
+
+def test_the_write_probe_writes_nothing_and_fails_on_a_held_lock(tmp_path):
+    path = tmp_path / "n.db"
+    connect(path).conn.close()
+    before = path.read_bytes()
+    probe_write(path, 0.5)
+    assert path.read_bytes() == before
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        probe_write(path, 0.1)
+    holder.execute("ROLLBACK")
+    with pytest.raises(sqlite3.OperationalError):
+        probe_write(tmp_path / "absent.db", 0.1)
+    assert not (tmp_path / "absent.db").exists()

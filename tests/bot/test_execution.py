@@ -1081,3 +1081,21 @@ async def test_a_purchase_interrupted_mid_call_is_audited_as_resumed_from_that_c
         ("numbot", "resume", "ok", None, {"status": "purchasing"}),
         ("numbot", "resume", "unknown", "checking", {"interrupted": "purchasing"}),
     ]
+
+
+async def test_only_the_approvals_since_the_request_was_last_put_up_count(env):
+    """A request approved by two, sent back to pending (say the price re-check failed), then
+    approved by one: the earlier round's approvals do not make up the new round's quorum,
+    and only the new round has to be sealed."""
+    request = await pending(env)
+    third = APPROVERS[2]
+    terms = binding(replace(request, status="approved"))
+    first_round = _steps("held", "pending", "approved", binds=terms, needed=2, partial=(SECOND,))
+    back = Step(len(first_round) + 1, "numbot", "pending", {}, True, "")
+    again = Step(len(first_round) + 2, third, "approved", {"binds": terms, "needed": 2}, True, "approve")
+    approved = replace(request, status="approved", decided_by=third)
+    problem = approval_problem(approved, [*first_round, back, again])
+    assert problem == "1 distinct approval(s) are recorded where 2 were needed"
+    alone = Step(again.seq, third, "approved", {"binds": terms, "needed": 1}, True, "approve")
+    old = [replace(s, authentic=False) for s in first_round]  # e.g. written before the key
+    assert approval_problem(approved, [*old, back, alone]) is None

@@ -1099,3 +1099,18 @@ async def test_only_the_approvals_since_the_request_was_last_put_up_count(env):
     alone = Step(again.seq, third, "approved", {"binds": terms, "needed": 1}, True, "approve")
     old = [replace(s, authentic=False) for s in first_round]  # e.g. written before the key
     assert approval_problem(approved, [*old, back, alone]) is None
+
+
+async def test_the_integrity_alarm_records_what_was_wrong_and_the_status_it_found(env):
+    """What an operator reads first: the audit entry says why numbot would not spend."""
+    request = await pending(env)
+    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    await env.service.resume()
+    [alarm] = [e for e in env.audit() if e.action == "integrity_alarm"]
+    assert (alarm.actor, alarm.subject, alarm.outcome) == ("numbot", request.id, "refused")
+    assert alarm.detail_fields() == {
+        "problem": "the database says approved, the audit log says pending",
+        "status": "approved",
+    }
+    [alert] = env.notifier.alerts
+    assert alert.startswith(":rotating_light: ") and "the audit log says pending" in alert

@@ -39,6 +39,7 @@ from bot.slack_auth import check_token, watch_token
 from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond, SlackObserver
 from bot.slack_pace import background_calls
 from bot.storage_runner import Storage
+from bot.sweep_lease import SweepLease
 from bot.web import observe_routes
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
@@ -97,7 +98,8 @@ def build_slack_client(
 def build_storage(settings: Settings) -> Storage:
     """The database, with the audit key checked against the log before anything is served."""
     key = settings.audit_key()
-    storage = Storage(connect(settings.NUMBOT_DB), key)
+    logger.info("database: %s", settings.database_label())
+    storage = Storage(connect(settings.database()), key)
     try:
         storage.audit.check_key()
     except AuditKeyError:
@@ -261,7 +263,9 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
         self.service.homes.start()  # App Home redraws, from the first move on
-        sweeper = asyncio.create_task(self._sweep(), name="numbot-sweeper")
+        lease = SweepLease(self.service.storage)
+        keeper = asyncio.create_task(lease.keep(), name="numbot-sweep-lease")
+        sweeper = asyncio.create_task(self._sweep(lease), name="numbot-sweeper")
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
         groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
         token = asyncio.create_task(
@@ -274,9 +278,10 @@ class Runtime:
         try:
             yield
         finally:
-            for task in (sweeper, scopes, groups, token):
+            for task in (sweeper, keeper, scopes, groups, token):
                 task.cancel()
-            await asyncio.gather(sweeper, scopes, groups, token, return_exceptions=True)
+            await asyncio.gather(sweeper, keeper, scopes, groups, token, return_exceptions=True)
+            await lease.release()  # another process takes the sweep over at once
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
             await self._close_slack_connections()
@@ -342,17 +347,20 @@ class Runtime:
             ):
                 middleware.auth_test_result = answer
 
-    async def _sweep(self) -> None:
+    async def _sweep(self, lease: SweepLease) -> None:
         """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
         settle what is left half-done. After a restart, an interrupted purchase is taken up
         the moment its quiet window has passed, not at the next round tick. What it sends to
-        Slack is background work: paced, and never at the expense of people's clicks."""
+        Slack is background work: paced, and never at the expense of people's clicks. Only the
+        process that holds the sweep lease sweeps (bot/sweep_lease.py); the others wait for it."""
         with background_calls():
-            await self._sweep_forever()
+            await self._sweep_forever(lease)
 
-    async def _sweep_forever(self) -> None:
+    async def _sweep_forever(self, lease: SweepLease) -> None:
         while True:
             wait = self.settings.NUMBOT_SWEEP_SECONDS
+            if not await lease.wait_leading(wait):
+                continue
             started = time.monotonic()
             try:
                 count = await self.service.resume()

@@ -17,6 +17,7 @@ from bot.settings import (
     load_settings,
 )
 from storage.audit import AuditKey, AuditKeyError, AuditLog
+from storage.engine import StorageError
 
 if TYPE_CHECKING:
     from storage.audit import VerifyResult
@@ -65,15 +66,20 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _open_audit(db_path: str | None, *, keyed: bool = True) -> tuple[AuditLog, str]:
-    """The audit log at --db or NUMBOT_DB; with the key from NUMBOT_AUDIT_KEY when `keyed`."""
+    """The audit log at --db, or NUMBOT_DATABASE_URL, or NUMBOT_DB; with the key from
+    NUMBOT_AUDIT_KEY when `keyed`. Also returns the database as it may be printed."""
     from storage.db import connect
+    from storage.engine import is_postgres_url, redact_url
 
     settings = load_settings()
-    path = db_path or settings.NUMBOT_DB
-    if not Path(path).exists():
-        raise SettingsError(f"no numbot database at {path} (set NUMBOT_DB or pass --db)")
+    target = db_path or settings.database()
+    label = redact_url(target) if db_path else settings.database_label()
+    if not is_postgres_url(target) and not Path(target).exists():
+        raise SettingsError(
+            f"no numbot database at {target} (set NUMBOT_DB or NUMBOT_DATABASE_URL, or pass --db)"
+        )
     key: AuditKey | None = settings.audit_key() if keyed else None
-    return AuditLog(connect(path), key), path
+    return AuditLog(connect(target), key), label
 
 
 def _audit_export(args: argparse.Namespace) -> int:
@@ -226,12 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export = audit.add_parser("export", help="print every entry")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("--db", help="database file (default: NUMBOT_DB)")
+    export.add_argument(
+        "--db",
+        help="database file or postgresql:// URL (default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+    )
     export.set_defaults(fn=_audit_export)
     verify = audit.add_parser(
         "verify", help="check the hash chain; exit 1 naming the first bad entry"
     )
-    verify.add_argument("--db", help="database file (default: NUMBOT_DB)")
+    verify.add_argument(
+        "--db",
+        help="database file or postgresql:// URL (default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+    )
     verify.add_argument(
         "--expect-head", help="the head hash recorded earlier, to catch a truncated tail"
     )
@@ -240,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
         "reseal",
         help="take over a log written before NUMBOT_AUDIT_KEY: seal it with the key, once",
     )
-    reseal.add_argument("--db", help="database file (default: NUMBOT_DB)")
+    reseal.add_argument(
+        "--db",
+        help="database file or postgresql:// URL (default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+    )
     reseal.set_defaults(fn=_audit_reseal)
     policy = sub.add_parser("policy", help="the spend policy (NUMBOT_POLICY)").add_subparsers(
         dest="policy_command", required=True
@@ -263,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (SettingsError, AuditKeyError) as exc:
+    except (SettingsError, AuditKeyError, StorageError) as exc:
         print(f"numbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

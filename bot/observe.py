@@ -13,7 +13,7 @@ from storage.stats import audit_entries, requests_by_status
 
 def build_health(settings: Settings, slack: SlackStatus) -> Health:
     def probe() -> None:
-        probe_write(settings.NUMBOT_DB, PROBE_TIMEOUT)
+        probe_write(settings.database(), PROBE_TIMEOUT)
 
     return Health(slack=slack, database=DatabaseProbe(probe), sandbox=settings.sandbox)
 

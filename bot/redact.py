@@ -1,7 +1,7 @@
 """Keep secrets out of logs, the audit log and Slack.
 
 `redact(text)` masks anything shaped like a Slack token, a Slack signing secret in a
-header, or a Flowyte key, plus any exact secret value registered at start.
+header, a Flowyte key, or a database URL's password, plus any exact secret value registered at start.
 """
 
 from __future__ import annotations
@@ -18,9 +18,14 @@ _PATTERNS = [
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"flowyte_sk_[A-Za-z0-9_-]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    # a database URL's password: postgresql://user:PASSWORD@host/db
+    re.compile(r"(?i)(postgres(?:ql)?://[^:/@\s]*:)[^@\s]+(?=@)"),
 ]
 # Matches wherever one of _PATTERNS would (the same shapes, the flag scoped to its branch).
-_SHAPES = r"xox[abposre]-[A-Za-z0-9-]|xapp-[A-Za-z0-9-]|flowyte_sk_[A-Za-z0-9_-]|(?i:bearer)\s+[A-Za-z0-9._~+/=-]"
+_SHAPES = (
+    r"xox[abposre]-[A-Za-z0-9-]|xapp-[A-Za-z0-9-]|flowyte_sk_[A-Za-z0-9_-]"
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]|(?i:postgres(?:ql)?://)[^:/@\s]*:[^@\s]+@"
+)
 _known: set[str] = set()
 # The known secrets and the shapes as one pattern, rebuilt when the secrets change: most text
 # holds no secret, and one scan tells so (every string numbot sends to Slack is redacted).

@@ -10,7 +10,7 @@ import ipaddress
 import os
 import re
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     Field,
@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.redact import redact
 from bot.workload import DEFAULT_CAPACITY
 from storage.audit import MIN_KEY_LENGTH, AuditKey
+from storage.engine import redact_url
 
 if TYPE_CHECKING:
     from bot.workflow.policy import Policy
@@ -137,6 +138,25 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("NUMBOT_DATABASE_URL")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError(
+                "must be a PostgreSQL URL, postgresql://user:password@host:5432/numbot "
+                "(leave it unset for SQLite at NUMBOT_DB)"
+            )
+        if value is not None:
+            try:
+                import psycopg  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    "needs PostgreSQL's driver: pip install 'numbot[postgres]'"
+                ) from None
+        return value
 
     @field_validator("SLACK_SIGNING_SECRET", mode="before")
     @classmethod
@@ -266,7 +286,7 @@ class Settings(BaseSettings):
         return self.FLOWYTE_API_KEY is None
 
     def secrets(self) -> list[str]:
-        """Every secret value set, for the redaction that guards logs, Slack and SQLite."""
+        """Every secret value set, for the redaction that guards logs, Slack and the database."""
         values = (
             self.SLACK_BOT_TOKEN,
             self.SLACK_SIGNING_SECRET,
@@ -274,7 +294,24 @@ class Settings(BaseSettings):
             self.FLOWYTE_API_KEY,
             self.NUMBOT_AUDIT_KEY,
         )
-        return [v.get_secret_value() for v in values if v is not None]
+        found = [v.get_secret_value() for v in values if v is not None]
+        if self.NUMBOT_DATABASE_URL is not None:
+            url = self.NUMBOT_DATABASE_URL.get_secret_value()
+            password = urlsplit(url).password
+            found += [url, *([unquote(password), password] if password else [])]
+        return found
+
+    def database(self) -> str:
+        """What storage.db.connect opens: NUMBOT_DATABASE_URL if set, else NUMBOT_DB."""
+        if self.NUMBOT_DATABASE_URL is not None:
+            return self.NUMBOT_DATABASE_URL.get_secret_value()
+        return self.NUMBOT_DB
+
+    def database_label(self) -> str:
+        """The database as it may be shown to people: its URL without the password."""
+        if self.NUMBOT_DATABASE_URL is not None:
+            return redact_url(self.NUMBOT_DATABASE_URL.get_secret_value())
+        return self.NUMBOT_DB
 
     def audit_key(self) -> AuditKey:
         """The key that seals the audit log. On the sandbox, without NUMBOT_AUDIT_KEY, a

@@ -1,9 +1,10 @@
-"""Run blocking SQLite work off the event loop, on one dedicated thread.
+"""Run blocking database work off the event loop, on one dedicated thread.
 
 All of a process's database work goes through one thread and one connection: no
 connection is shared across threads, transactions stay short, and the event loop keeps
 acknowledging Slack while a commit waits for the disk. Other processes on the same file
-are kept consistent by SQLite's own locking (BEGIN IMMEDIATE, busy_timeout).
+are kept consistent by the engine's writer lock (SQLite's BEGIN IMMEDIATE and busy_timeout,
+PostgreSQL's advisory lock: storage/engine.py).
 
 Everything written passes through `scrub` on the way in, the same redaction that guards
 logs and Slack: a secret that Flowyte echoed in an error never reaches the file.
@@ -18,11 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-import sqlite_utils
-
 from bot.redact import scrub
 from storage.audit import AuditKey, AuditLog
+from storage.engine import Database
 from storage.home import HomeSeen
+from storage.leases import Leases
 from storage.requests import RequestStore
 
 P = ParamSpec("P")
@@ -32,7 +33,7 @@ T = TypeVar("T")
 class Storage:
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         key: AuditKey,
         *,
         clock: Callable[[], datetime] | None = None,
@@ -43,6 +44,7 @@ class Storage:
             RequestStore(db, self.audit, clock=clock) if clock else RequestStore(db, self.audit)
         )
         self.home_seen = HomeSeen(db)
+        self.leases = Leases(db)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="numbot-db")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -52,4 +54,4 @@ class Storage:
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
-        self.db.conn.close()
+        self.db.close()

@@ -55,7 +55,8 @@ class Approvals(Rows):
             if row is None or row.status != "pending":
                 return Approval("not_pending", row)
             inserted = conn.execute(
-                "INSERT OR IGNORE INTO approvals (request_id, approver, at) VALUES (?, ?, ?)",
+                "INSERT INTO approvals (request_id, approver, at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (request_id, approver, _stamp(self.clock())),
             ).rowcount
             approvers = [

@@ -7,7 +7,8 @@ over its sequence number, its fields and the previous entry's seal:
 
 Someone with the file and the source but not the key cannot append, edit, delete or
 reorder entries, nor rewrite the chain, without `verify` naming the first bad entry:
-every link needs the key to be recomputed. Triggers refuse UPDATE and DELETE outright.
+every link needs the key to be recomputed. The database refuses UPDATE and DELETE outright
+(triggers, on SQLite and PostgreSQL alike).
 
 Logs written before the key existed were chained with plain SHA-256 (`legacy_hash`).
 They are taken over explicitly: `reseal` appends one keyed `audit_resealed` entry whose
@@ -26,175 +27,58 @@ entries before it spends (`transitions`).
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import json
-import re
-import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import Literal, TextIO
+from dataclasses import asdict
+from datetime import datetime
+from typing import TextIO
 
-import sqlite_utils
-
-from storage.db import write_transaction
-
-GENESIS = "0" * 64
-COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "action",
-    "subject",
-    "outcome",
-    "detail",
-    "state",
-    "prev_hash",
-    "hash",
+from storage.audit_seal import (
+    COLUMNS,
+    GENESIS,
+    MIN_KEY_LENGTH,
+    RESEALED,
+    AuditEntry,
+    AuditKey,
+    AuditKeyError,
+    Outcome,
+    VerifyResult,
+    entry_from_row,
+    legacy_hash,
+    legacy_problem,
+    sealed_payload,
+    seals_legacy,
+    spreadsheet_safe,
+    stamp,
+    storable,
+    utc_now,
 )
-RESEALED = "audit_resealed"
-MIN_KEY_LENGTH = 32
-_DOMAIN = b"numbot-audit-v2"
+from storage.db import write_transaction
+from storage.engine import Database
 
-Outcome = Literal["ok", "refused", "failed", "unknown"]
-
-
-class AuditKeyError(Exception):
-    """The audit key is missing, too short, or not the one this log was sealed with."""
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    seq: int
-    at: str
-    actor: str
-    action: str
-    subject: str
-    outcome: str
-    detail: str
-    state: str | None
-    prev_hash: str
-    hash: str
-
-    def detail_fields(self) -> dict[str, object]:
-        """The detail as a dict ({} when it is not a JSON object)."""
-        try:
-            value = json.loads(self.detail) if self.detail else {}
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    entries: int
-    head: str
-    bad_seq: int | None = None
-    problem: str = ""
-    legacy: int = 0  # entries from before the key, bound by the reseal entry
-
-
-def stamp(moment: datetime) -> str:
-    """An entry's `at`: UTC, microseconds, so that text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def utc_now() -> str:
-    return stamp(datetime.now(UTC))
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def storable(text: str) -> str:
-    """Text SQLite can store: a lone surrogate (never valid Unicode text) becomes U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def _payload(
-    seq: int,
-    at: str,
-    actor: str,
-    action: str,
-    subject: str,
-    outcome: str,
-    detail: str,
-    state: str | None,
-) -> bytes:
-    fields: list[object] = [seq, at, actor, action, subject, outcome, detail, state]
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def legacy_hash(
-    prev_hash: str,
-    seq: int,
-    at: str,
-    actor: str,
-    action: str,
-    subject: str,
-    outcome: str,
-    detail: str,
-) -> str:
-    """The unkeyed SHA-256 link numbot wrote before the audit key (no `state` field)."""
-    payload = json.dumps(
-        [seq, at, actor, action, subject, outcome, detail],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
-
-
-class AuditKey:
-    """The secret that seals the chain. It never enters the database."""
-
-    def __init__(self, secret: str | bytes) -> None:
-        raw = secret.encode("utf-8") if isinstance(secret, str) else secret
-        if len(raw) < MIN_KEY_LENGTH:
-            raise AuditKeyError(
-                f"the audit key must be at least {MIN_KEY_LENGTH} characters "
-                '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
-            )
-        self._raw = raw
-
-    def __repr__(self) -> str:
-        return "AuditKey(**********)"
-
-    def seal(self, prev_hash: str, payload: bytes) -> str:
-        mac = hmac.new(self._raw, _DOMAIN, hashlib.sha256)
-        mac.update(prev_hash.encode("ascii", "replace"))
-        mac.update(payload)
-        return mac.hexdigest()
-
-    def authentic(self, entry: AuditEntry) -> bool:
-        """Whether this one entry was sealed with this key (its link is not checked here)."""
-        expected = self.seal(entry.prev_hash, _payload(*_fields(entry)))
-        return hmac.compare_digest(expected, entry.hash)
-
-
-def _fields(entry: AuditEntry) -> tuple[int, str, str, str, str, str, str, str | None]:
-    return (
-        entry.seq,
-        entry.at,
-        entry.actor,
-        entry.action,
-        entry.subject,
-        entry.outcome,
-        entry.detail,
-        entry.state,
-    )
-
-
-def _row(row: tuple[object, ...]) -> AuditEntry:
-    return AuditEntry(*row)  # type: ignore[arg-type]
-
+__all__ = [
+    "COLUMNS",
+    "GENESIS",
+    "MIN_KEY_LENGTH",
+    "RESEALED",
+    "AuditEntry",
+    "AuditKey",
+    "AuditKeyError",
+    "AuditLog",
+    "Outcome",
+    "VerifyResult",
+    "legacy_hash",
+    "spreadsheet_safe",
+    "stamp",
+    "storable",
+    "utc_now",
+]
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM audit"  # noqa: S608 - fixed column names
 
 
 class AuditLog:
-    def __init__(self, db: sqlite_utils.Database, key: AuditKey | None) -> None:
+    def __init__(self, db: Database, key: AuditKey | None) -> None:
         """`key` may be None only to read or export; appending and verifying need it."""
         self.db = db
         self.key = key
@@ -208,7 +92,7 @@ class AuditLog:
 
     def append_in(
         self,
-        conn: sqlite3.Connection,
+        conn: Database,
         *,
         actor: str,
         action: str,
@@ -217,13 +101,16 @@ class AuditLog:
         detail: str = "",
         state: str | None = None,
     ) -> AuditEntry:
-        """Append inside the caller's write transaction (BEGIN IMMEDIATE already taken)."""
+        """Append inside the caller's write transaction: the engine's writer lock is taken, so
+        entries are appended one at a time across processes and replicas."""
         key = self._key()
         actor, action, subject, detail = map(storable, (actor, action, subject, detail))
         last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         at = utc_now()
-        digest = key.seal(prev, _payload(seq, at, actor, action, subject, outcome, detail, state))
+        digest = key.seal(
+            prev, sealed_payload(seq, at, actor, action, subject, outcome, detail, state)
+        )
         entry = AuditEntry(seq, at, actor, action, subject, outcome, detail, state, prev, digest)
         conn.execute(
             f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",  # noqa: S608
@@ -258,10 +145,10 @@ class AuditLog:
         key = self._key()
         with write_transaction(self.db) as conn:
             prev, n = GENESIS, 0
-            for entry in map(_row, conn.execute(f"{_SELECT} ORDER BY seq")):
+            for entry in map(entry_from_row, conn.execute(f"{_SELECT} ORDER BY seq")):
                 if key.authentic(entry):
                     return None  # already sealed from here on
-                problem = _legacy_problem(entry, prev, n + 1)
+                problem = legacy_problem(entry, prev, n + 1)
                 if problem:
                     raise AuditKeyError(
                         f"the unkeyed log is broken at entry {entry.seq} ({problem}); "
@@ -283,43 +170,43 @@ class AuditLog:
     # -- reading ------------------------------------------------------------------------
 
     def entries(self, *, since_seq: int = 0) -> Iterator[AuditEntry]:
-        cursor = self.db.conn.execute(f"{_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,))
+        cursor = self.db.execute(f"{_SELECT} WHERE seq > ? ORDER BY seq", (since_seq,))
         for row in cursor:
-            yield _row(row)
+            yield entry_from_row(row)
 
     def head(self) -> AuditEntry | None:
-        row = self.db.conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
-        return _row(row) if row else None
+        row = self.db.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+        return entry_from_row(row) if row else None
 
     def count(self) -> int:
-        return int(self.db.conn.execute("SELECT count(*) FROM audit").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM audit").fetchone()[0])
 
     def transitions(self, subject: str) -> list[AuditEntry]:
         """The entries that moved `subject` (a request) from state to state, and the approvals
         counted toward its quorum, oldest first."""
-        cursor = self.db.conn.execute(
+        cursor = self.db.execute(
             f"{_SELECT} WHERE subject = ? AND (state IS NOT NULL "
             "OR (action = 'approve' AND outcome = 'ok')) ORDER BY seq",
             (subject,),
         )
-        return [_row(row) for row in cursor]
+        return [entry_from_row(row) for row in cursor]
 
     def entry(self, seq: int) -> AuditEntry | None:
-        row = self.db.conn.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
-        return _row(row) if row else None
+        row = self.db.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
+        return entry_from_row(row) if row else None
 
     def digest_facts(self, start: datetime, end: datetime) -> list[AuditEntry]:
         """The entries written in [start, end) that moved a request or refused someone, oldest
         first: what a daily digest counts (served by the audit_digest_facts index)."""
-        cursor = self.db.conn.execute(
+        cursor = self.db.execute(
             f"{_SELECT} WHERE at >= ? AND at < ? "
             "AND (state IS NOT NULL OR outcome = 'refused') ORDER BY at, seq",
             (stamp(start), stamp(end)),
         )
-        return [_row(row) for row in cursor]
+        return [entry_from_row(row) for row in cursor]
 
     def has(self, *, subject: str, action: str) -> bool:
-        row = self.db.conn.execute(
+        row = self.db.execute(
             "SELECT 1 FROM audit WHERE subject = ? AND action = ? LIMIT 1", (subject, action)
         ).fetchone()
         return row is not None
@@ -345,8 +232,10 @@ class AuditLog:
     def _all_legacy(self) -> bool:
         """Whether every entry is a valid link of an unkeyed chain (a log from before the key)."""
         prev = GENESIS
-        for n, entry in enumerate(map(_row, self.db.conn.execute(f"{_SELECT} ORDER BY seq")), 1):
-            if _legacy_problem(entry, prev, n):
+        for n, entry in enumerate(
+            map(entry_from_row, self.db.execute(f"{_SELECT} ORDER BY seq")), 1
+        ):
+            if legacy_problem(entry, prev, n):
                 return False
             prev = entry.hash
         return True
@@ -356,17 +245,17 @@ class AuditLog:
         key = self._key()
         prev, n, legacy, keyed = GENESIS, 0, 0, False
         seen_head = expect_head is None
-        for entry in map(_row, self.db.conn.execute(f"{_SELECT} ORDER BY seq")):
+        for entry in map(entry_from_row, self.db.execute(f"{_SELECT} ORDER BY seq")):
             problem = ""
             if entry.seq != n + 1:
                 problem = f"expected entry {n + 1}, found {entry.seq}: an entry is missing or out of order"
             elif entry.prev_hash != prev:
                 problem = "its link to the previous entry is broken: an entry before it was removed or changed"
             elif key.authentic(entry):
-                if not keyed and legacy and not _seals(entry, legacy, prev):
+                if not keyed and legacy and not seals_legacy(entry, legacy, prev):
                     problem = "unkeyed entries come before it, but it is not the reseal entry that binds them"
                 keyed = True
-            elif keyed or _legacy_problem(entry, prev, n + 1):
+            elif keyed or legacy_problem(entry, prev, n + 1):
                 problem = "it is not sealed with the audit key: it was edited, forged, or written with another key"
             else:
                 legacy += 1
@@ -413,34 +302,3 @@ class AuditLog:
             writer.writerow([spreadsheet_safe(getattr(entry, c)) for c in COLUMNS])
             n += 1
         return n
-
-
-def _legacy_problem(entry: AuditEntry, prev: str, expected_seq: int) -> str:
-    """Why this entry is not a valid link of an unkeyed chain ('' when it is)."""
-    if entry.seq != expected_seq or entry.prev_hash != prev:
-        return "out of order"
-    if entry.state is not None:
-        return "an unkeyed entry cannot carry a state"
-    if legacy_hash(prev, *_fields(entry)[:7]) != entry.hash:
-        return "its contents do not match its hash"
-    return ""
-
-
-def _seals(entry: AuditEntry, legacy: int, legacy_head: str) -> bool:
-    fields = entry.detail_fields()
-    return (
-        entry.action == RESEALED
-        and fields.get("legacy_entries") == legacy
-        and fields.get("legacy_head") == legacy_head
-    )
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
-
-
-def spreadsheet_safe(value: object) -> object:
-    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading '
-    (OWASP's advice for CSV injection). Numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value

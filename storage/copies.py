@@ -13,13 +13,14 @@ class Copies(Rows):
     def add_copy(self, request_id: str, recipient: str, channel: str, ts: str, drawn: str) -> None:
         with write_transaction(self.db) as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO request_messages (request_id, recipient, channel, ts, drawn) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO request_messages (request_id, recipient, channel, ts, drawn) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id, channel, ts) "
+                "DO UPDATE SET recipient = excluded.recipient, drawn = excluded.drawn",
                 (request_id, recipient, channel, ts, drawn),
             )
 
     def copies(self, request_id: str) -> list[Copy]:
-        rows = self.db.conn.execute(
+        rows = self.db.execute(
             "SELECT request_id, recipient, channel, ts, drawn FROM request_messages "
             "WHERE request_id = ? ORDER BY recipient, ts",
             (request_id,),

@@ -18,10 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import sqlite_utils
-
 from storage.audit import AuditEntry, AuditLog
 from storage.db import write_transaction
+from storage.engine import Database
 
 ACTION = "digest"  # the audit action of a day's claim; its subject is the day, YYYY-MM-DD
 ACTOR = "numbot"
@@ -46,12 +45,12 @@ _SELECT = "SELECT day, seq, lease_until, attempts, posted_at, channel, ts FROM d
 
 
 class DigestStore:
-    def __init__(self, db: sqlite_utils.Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, audit: AuditLog) -> None:
         self.db = db
         self.audit = audit
 
     def get(self, day: str) -> DigestRow | None:
-        row = self.db.conn.execute(f"{_SELECT} WHERE day = ?", (day,)).fetchone()
+        row = self.db.execute(f"{_SELECT} WHERE day = ?", (day,)).fetchone()
         return DigestRow(*row) if row else None
 
     def claim(self, day: str, summary: str, *, lease_until: datetime) -> AuditEntry | None:
@@ -72,7 +71,7 @@ class DigestStore:
 
     def unposted(self, now: datetime, limit: int = 5) -> list[DigestRow]:
         """Claimed days not yet posted whose lease has run out, oldest first."""
-        rows = self.db.conn.execute(
+        rows = self.db.execute(
             f"{_SELECT} WHERE posted_at IS NULL AND lease_until <= ? ORDER BY lease_until LIMIT ?",
             (_time(now), limit),
         )

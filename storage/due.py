@@ -30,7 +30,7 @@ class DueWork(Rows):
         """`checking` requests whose next look at Flowyte is due."""
         return self._select(
             "status = 'checking' AND (next_check_at IS NULL OR next_check_at <= ?) "
-            "ORDER BY next_check_at",
+            "ORDER BY next_check_at NULLS FIRST",
             [_to_row({"next_check_at": now})["next_check_at"]],
             limit,
         )
@@ -91,7 +91,7 @@ class DueWork(Rows):
         with write_transaction(self.db) as conn:
             cursor = conn.execute(
                 "UPDATE requests SET next_check_at = ? "
-                "WHERE id = ? AND status = 'checking' AND next_check_at IS ?",
+                "WHERE id = ? AND status = 'checking' AND next_check_at IS NOT DISTINCT FROM ?",
                 (
                     row["next_check_at"],
                     request_id,

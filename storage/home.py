@@ -2,7 +2,7 @@
 
 Home is redrawn when something changes for a person, but only for people who have opened
 it at least once: publishing a Home for everyone a request concerns would draw tabs nobody
-looks at. Kept in SQLite so that a restart (or another numbot process) does not forget.
+looks at. Kept in the database so that a restart (or another numbot process) does not forget.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import sqlite_utils
-
 from storage.db import write_transaction
+from storage.engine import Database
 
 
 def _stamp(moment: datetime) -> str:
@@ -20,7 +19,7 @@ def _stamp(moment: datetime) -> str:
 
 
 class HomeSeen:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def mark(self, user_id: str, now: datetime) -> None:

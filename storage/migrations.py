@@ -1,16 +1,23 @@
-"""Schema migrations, applied in order, each once, at start.
+"""Schema migrations, applied in order, each once, at start, on either engine.
 
-Append new migrations to MIGRATIONS; never edit one that has shipped.
+SQLite's are here (MIGRATIONS); PostgreSQL's, under the same names, in storage/migrations_pg.py.
+Append new migrations to both; never edit one that has shipped.
+
+The `migrations` table records each one applied. A database that records a migration this
+numbot does not know was migrated by a newer numbot: this one refuses to run against it
+(SchemaError) rather than misread or damage what the newer one wrote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
-import sqlite_utils
+from storage.engine import Database, SchemaError
+from storage.migrations_pg import MIGRATIONS_PG
 
 
-def _m001_requests(db: sqlite_utils.Database) -> None:
+def _m001_requests(db: Database) -> None:
     db.execute(
         """
         CREATE TABLE requests (
@@ -37,7 +44,7 @@ def _m001_requests(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX requests_status ON requests (status)")
 
 
-def _m002_audit(db: sqlite_utils.Database) -> None:
+def _m002_audit(db: Database) -> None:
     db.execute(
         """
         CREATE TABLE audit (
@@ -63,7 +70,7 @@ def _m002_audit(db: sqlite_utils.Database) -> None:
     )
 
 
-def _m003_money_truth(db: sqlite_utils.Database) -> None:
+def _m003_money_truth(db: Database) -> None:
     """Sealed transitions in the audit log; checks of unknown outcomes; cards to repair."""
     db.execute("ALTER TABLE audit ADD COLUMN state TEXT")
     db.execute("CREATE INDEX audit_subject ON audit (subject, seq)")
@@ -84,7 +91,7 @@ def _m003_money_truth(db: sqlite_utils.Database) -> None:
     )
 
 
-def _m004_home(db: sqlite_utils.Database) -> None:
+def _m004_home(db: Database) -> None:
     """App Home: whose Home numbot has drawn (only theirs is redrawn when something changes),
     and each person's requests found by requester."""
     db.execute(
@@ -99,7 +106,7 @@ def _m004_home(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX requests_requester ON requests (requester, updated_at)")
 
 
-def _m005_digest(db: sqlite_utils.Database) -> None:
+def _m005_digest(db: Database) -> None:
     """The daily digest, and a person's own open requests, found by index."""
     # The digest reads one day of the entries that moved a request or refused someone.
     db.execute(
@@ -129,7 +136,7 @@ def _m005_digest(db: sqlite_utils.Database) -> None:
     )
 
 
-def _m006_approvers_told(db: sqlite_utils.Database) -> None:
+def _m006_approvers_told(db: Database) -> None:
     """Every copy of a request's card (approvers' DMs), and reminders sent once."""
     db.execute(
         """
@@ -150,7 +157,7 @@ def _m006_approvers_told(db: sqlite_utils.Database) -> None:
     )
 
 
-def _m007_quorum(db: sqlite_utils.Database) -> None:
+def _m007_quorum(db: Database) -> None:
     """Approvals counted toward a quorum: one row per distinct approver of a request."""
     db.execute(
         """
@@ -169,7 +176,21 @@ def _m007_quorum(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+def _m008_leases(db: Database) -> None:
+    """Leases on work that one process at a time should do (the sweep), taken over once the
+    holder stops renewing them (storage/leases.py)."""
+    db.execute(
+        """
+        CREATE TABLE leases (
+            name   TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until  TEXT NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
     ("003_money_truth", _m003_money_truth),
@@ -177,30 +198,71 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("005_digest", _m005_digest),
     ("006_approvers_told", _m006_approvers_told),
     ("007_quorum", _m007_quorum),
+    ("008_leases", _m008_leases),
 ]
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations not yet applied; return their names."""
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(
+def _steps(db: Database) -> list[tuple[str, Callable[[Database], None]]]:
+    if db.dialect == "sqlite":
+        return MIGRATIONS
+
+    def run(statements: list[str]) -> Callable[[Database], None]:
+        def apply(db: Database) -> None:
+            for sql in statements:
+                db.execute(sql)
+
+        return apply
+
+    return [(name, run(statements)) for name, statements in MIGRATIONS_PG]
+
+
+def latest() -> str:
+    """The newest schema version this numbot knows."""
+    return MIGRATIONS[-1][0]
+
+
+def _refuse_newer(recorded: set[str], known: list[str]) -> None:
+    unknown = sorted(recorded - set(known))
+    if unknown:
+        raise SchemaError(
+            f"this database's schema is at version {unknown[-1]}, newer than this numbot knows "
+            f"(up to {known[-1]}): a newer numbot migrated it. Run that version of numbot or a "
+            "later one; this one refuses to start rather than misread or damage its data"
+        )
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply the migrations not yet applied; return their names. Refuses (SchemaError) a
+    database a newer numbot has migrated. Several processes starting at once take turns
+    (the write transaction's lock) and each migration is applied once."""
+    steps = _steps(db)
+    with db.transaction() as tx:
+        tx.execute(
             "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+        done = {row[0] for row in tx.execute("SELECT name FROM migrations")}
+        _refuse_newer(done, [name for name, _ in steps])
         applied = []
-        for name, apply in MIGRATIONS:
+        for name, apply in steps:
             if name in done:
                 continue
-            apply(db)
-            conn.execute(
-                "INSERT INTO migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
-                (name,),
-            )
+            apply(tx)
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            tx.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, now))
             applied.append(name)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
     return applied
+
+
+def check_version(db: Database) -> None:
+    """Without migrating: refuse a database a newer numbot has migrated."""
+    if db.dialect == "sqlite":
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    else:
+        exists = (
+            "SELECT 1 FROM pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'migrations'"
+        )
+    if db.execute(exists).fetchone() is None:
+        return  # nothing migrated yet
+    recorded = {row[0] for row in db.execute("SELECT name FROM migrations")}
+    _refuse_newer(recorded, [name for name, _ in _steps(db)])

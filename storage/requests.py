@@ -1,4 +1,4 @@
-"""Purchase and release requests, and their state machine, in SQLite.
+"""Purchase and release requests, and their state machine, in the database (either engine).
 
 A request's status only moves by compare-and-set inside one write transaction, together
 with the audit entry that records the move. Whoever loses the race (a second click, a
@@ -9,6 +9,7 @@ against the log before anything spends. The state machine is drawn in storage/ro
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from storage.approvals import Approvals
@@ -41,7 +42,7 @@ __all__ = [
 
 
 class RequestStore(DueWork, Copies, PeopleReads, Approvals):
-    """Requests in SQLite: created and moved here (each move with its sealed audit entry in
+    """Requests in the database: created and moved here (each move with its sealed audit entry in
     the same transaction); the reads live with the parts that need them."""
 
     def create(self, note: AuditNote, **values: Any) -> Request:
@@ -88,15 +89,20 @@ class RequestStore(DueWork, Copies, PeopleReads, Approvals):
         assignments = ", ".join(f"{col} = ?" for col in row)
         marks = ", ".join("?" for _ in from_statuses)
         with write_transaction(self.db) as conn:
-            cursor = conn.execute(
-                f"UPDATE requests SET {assignments} WHERE id = ? AND status IN ({marks})",  # noqa: S608
-                (*row.values(), request_id, *from_statuses),
+            moved = list(
+                conn.query(
+                    f"UPDATE requests SET {assignments} "  # noqa: S608
+                    f"WHERE id = ? AND status IN ({marks}) RETURNING *",
+                    (*row.values(), request_id, *from_statuses),
+                )
             )
-            if cursor.rowcount != 1:
+            if len(moved) != 1:
                 return None
+            request = _from_row(moved[0])
             if clear_approvals:  # back to waiting: a new round of approvals
                 conn.execute("DELETE FROM approvals WHERE request_id = ?", (request_id,))
                 conn.execute("UPDATE requests SET approved_by = '' WHERE id = ?", (request_id,))
+                request = replace(request, approved_by="")
             self.audit.append_in(
                 conn,
                 actor=note.actor,
@@ -106,7 +112,7 @@ class RequestStore(DueWork, Copies, PeopleReads, Approvals):
                 detail=note.detail,
                 state=to_status,
             )
-        return self.get(request_id)
+        return request
 
     def set_fields(self, request_id: str, **changes: Any) -> None:
         """Change bookkeeping fields (where the card is, what it shows, when to check again)

@@ -1,4 +1,4 @@
-"""A request as SQLite stores it: the record, its columns, and the base every query part shares.
+"""A request as the database stores it: the record, its columns, and the base every query part shares.
 
 purchase:  held -> pending -> approved -> purchasing -> purchased | failed | checking
            checking -> purchased | failed
@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlite_utils
-
 from storage.audit import AuditLog, Outcome, storable
+from storage.engine import Database
 
 OPEN_STATUSES = ("held", "pending")
 IN_FLIGHT_STATUSES = ("approved", "purchasing", "releasing", "checking")
@@ -81,7 +80,7 @@ _COLUMNS = tuple(f.name for f in fields(Request))
 
 
 def _to_row(values: dict[str, Any]) -> dict[str, Any]:
-    """Column values as SQLite stores them; only the dataclass's fields are columns."""
+    """Column values as both engines store them (text, integers, NULL); only the dataclass's fields are columns."""
     unknown = set(values) - set(_COLUMNS)
     if unknown:
         raise ValueError(f"not request columns: {sorted(unknown)}")
@@ -156,7 +155,7 @@ class Rows:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Database,
         audit: AuditLog,
         *,
         clock: Callable[[], datetime] = real_now,

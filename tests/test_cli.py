@@ -22,7 +22,7 @@ def make_log(path, n=4):
     audit = AuditLog(connect(path), AuditKey(AUDIT_KEY))
     for i in range(n):
         audit.append(actor=f"U{i}", action="approve", subject=f"req_{i}", outcome="ok")
-    audit.db.conn.close()
+    audit.db.close()
 
 
 def test_verify_passes_then_names_the_edited_entry(tmp_path):
@@ -217,3 +217,26 @@ def test_run_refuses_a_policy_that_names_no_approver_without_numbot_approvers(tm
     refused = numbot("run", cwd=tmp_path, env=env)
     assert refused.returncode == 2
     assert "No approver can exist" in refused.stderr and "NUMBOT_APPROVERS" in refused.stderr
+
+
+def test_audit_verify_export_and_a_newer_schema_on_either_engine(db_target, engine, tmp_path):
+    """NUMBOT_DATABASE_URL (PostgreSQL, its password never printed) or NUMBOT_DB (SQLite)."""
+    make_log(db_target, 3)
+    if engine == "postgresql":  # trust auth ignores the password: it only has to stay unseen
+        target = db_target.replace("://numbot@", "://numbot:pw-s3cret-42@")
+        env = {"NUMBOT_DATABASE_URL": target, "NUMBOT_DB": str(tmp_path / "unused.db")}
+    else:
+        env = {"NUMBOT_DB": db_target}
+    ok = numbot("audit", "verify", cwd=tmp_path, env=env)
+    assert ok.returncode == 0 and "3 entries" in ok.stdout, ok.stderr
+    exported = numbot("audit", "export", cwd=tmp_path, env=env)
+    assert [json.loads(line)["seq"] for line in exported.stdout.splitlines()] == [1, 2, 3]
+    resealed = numbot("audit", "reseal", cwd=tmp_path, env=env)
+    assert resealed.returncode == 0 and "nothing to reseal" in resealed.stdout, resealed.stderr
+    db = connect(db_target)
+    db.execute("INSERT INTO migrations (name, applied_at) VALUES ('999_next', 'x')", ())
+    db.close()
+    refused = numbot("audit", "verify", cwd=tmp_path, env=env)
+    assert refused.returncode == 2 and "999_next" in refused.stderr and "newer" in refused.stderr
+    for out in (ok, exported, resealed, refused):
+        assert "pw-s3cret-42" not in out.stdout + out.stderr

@@ -89,3 +89,25 @@ def test_the_write_probe_writes_nothing_and_fails_on_a_held_lock(tmp_path):
     with pytest.raises(sqlite3.OperationalError):
         probe_write(tmp_path / "absent.db", 0.1)
     assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.postgres
+def test_the_write_probe_on_postgres_takes_numbot_s_writer_lock_and_writes_nothing(pg_url):
+    import psycopg
+
+    from storage.engine import UnreachableError
+    from storage.probe import ReadOnlyError
+    from tests.fakes.serve import free_port
+
+    db = connect(pg_url)
+    head = db.execute("SELECT count(*) FROM migrations").fetchone()[0]
+    probe_write(pg_url, 0.5)
+    assert db.execute("SELECT count(*) FROM migrations").fetchone()[0] == head
+    with db.transaction(), pytest.raises(psycopg.errors.LockNotAvailable):
+        probe_write(pg_url, 0.1)  # a writer holds the lock past the probe's patience
+    with pytest.raises(UnreachableError) as caught:
+        probe_write(f"postgresql://numbot:pw-s3cret-42@127.0.0.1:{free_port()}/x", 0.1)
+    assert "pw-s3cret-42" not in str(caught.value)
+    db.execute("ALTER DATABASE " + pg_url.rsplit("/", 1)[1] + " SET default_transaction_read_only = on")
+    with pytest.raises(ReadOnlyError, match="only takes reads"):
+        probe_write(pg_url, 0.5)  # a read-only server (a standby after a failover)

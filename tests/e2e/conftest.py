@@ -1,8 +1,18 @@
 import pytest
 
-from tests.e2e.harness import BOT_TOKEN, BotProcess
+from tests.e2e.harness import BOT_TOKEN, DATABASE_URL_FILE, BotProcess, close_test_connections
 from tests.fakes.flowyte_server import FakeFlowyte
 from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture(autouse=True)
+def _bot_database(request, tmp_path):
+    """On the PostgreSQL half of a @both_engines test, every bot started in tmp_path shares a
+    fresh PostgreSQL database (tests/e2e/harness.py); otherwise the SQLite file there."""
+    if "engine" in request.fixturenames and request.getfixturevalue("engine") == "postgresql":
+        (tmp_path / DATABASE_URL_FILE).write_text(request.getfixturevalue("pg_url"))
+    yield
+    close_test_connections()  # before the test's database is dropped
 
 
 @pytest.fixture

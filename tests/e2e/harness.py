@@ -7,6 +7,11 @@
 
 Everything the bot does is observed where it lands: the fake Slack's recorded calls
 (messages, card updates, response_url replies) and the fake Flowyte's recorded requests.
+
+Every BotProcess in one work directory shares one database, as processes of one deployment
+do: the SQLite file there, or, when the directory holds a `database_url` file (written by
+the `engine` fixture's PostgreSQL half, tests/e2e/conftest.py), that PostgreSQL database.
+`bot.sql(...)` reads or writes it on either engine.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from handlers import ids
 from tests.fakes.serve import free_port
@@ -45,8 +51,17 @@ APPROVAL_CHANNEL = "C0APPROVALS"
 ALICE, BOB, CAROL, MALLORY = "U0ALICE", "U0BOB", "U0CAROL", "U0MALLORY"
 APPROVERS = (ALICE, BOB, CAROL)  # alice approves too, but never her own requests
 SECRETS = (SIGNING_SECRET, BOT_TOKEN, FLOWYTE_KEY, AUDIT_KEY)
+DATABASE_URL_FILE = "database_url"  # in a work directory: its bots use this PostgreSQL
+# The tests that matter for money run on SQLite and on PostgreSQL (tests/conftest.py `engine`).
+both_engines = pytest.mark.usefixtures("engine")
 
 _responses = itertools.count(1)
+_PG_CONNECTIONS: dict[str, Any] = {}  # database URL -> the tests' own connection to it
+
+
+def close_test_connections() -> None:
+    while _PG_CONNECTIONS:
+        _PG_CONNECTIONS.popitem()[1].close()
 
 
 class BotProcess:
@@ -56,6 +71,10 @@ class BotProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.db = workdir / "numbot.db"
+        url_file = workdir / DATABASE_URL_FILE
+        # what `numbot --db` and connect() take: the SQLite file, or the PostgreSQL URL
+        self.database = url_file.read_text().strip() if url_file.exists() else str(self.db)
+        on_postgres = {"NUMBOT_DATABASE_URL": self.database} if url_file.exists() else {}
         self.log = workdir / f"bot-{self.port}.log"
         self.env = {
             "PATH": os.environ.get("PATH", ""),
@@ -75,6 +94,7 @@ class BotProcess:
             # No daily digest unless a test asks for one: it would post in the approval
             # channel (and seal an audit entry) at start, whatever the hour.
             "NUMBOT_DIGEST_HOUR": "off",
+            **on_postgres,
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -133,6 +153,30 @@ class BotProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self._logfile.close()
+
+    def sql(
+        self, statement: str, params: tuple[Any, ...] | list[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement (`?` placeholders) on this bot's database, either engine; its rows."""
+        from storage.db import connect
+
+        if not self.database.startswith("postgresql://"):  # SQLite: a connection per call
+            db = connect(self.database, migrate_schema=False)
+            try:
+                cursor = db.execute(statement, tuple(params))
+                return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+            finally:
+                db.close()
+        # PostgreSQL: one connection for all of this test's looks (a new one forks a backend)
+        db = _PG_CONNECTIONS.get(self.database)
+        if db is None:
+            db = _PG_CONNECTIONS[self.database] = connect(self.database, migrate_schema=False)
+        cursor = db.execute(statement, tuple(params))
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+    def value(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
+        """The first column of the first row `statement` returns."""
+        return self.sql(statement, params)[0][0]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

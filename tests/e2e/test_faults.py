@@ -11,22 +11,20 @@ import time
 import pytest
 
 from handlers import ids
-from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, FLOWYTE_KEY, reply, texts
+from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, FLOWYTE_KEY, both_engines, reply, texts
 from tests.e2e.test_golden_path import hold_number, request_purchase
 from tests.e2e.test_money_guards import QUICK_RECOVERY
 from tests.fakes.slack_requests import block_action_body, signed_headers
 
 
 def status_of(bot, request_id):
-    with sqlite3.connect(bot.db) as db:
-        return db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
+    return bot.value("SELECT status FROM requests WHERE id = ?", [request_id])
 
 
 def audit_rows(bot, action):
-    with sqlite3.connect(bot.db) as db:
-        return db.execute(
-            "SELECT actor, outcome, detail FROM audit WHERE action = ?", [action]
-        ).fetchall()
+    return bot.sql(
+        "SELECT actor, outcome, detail FROM audit WHERE action = ? ORDER BY seq", [action]
+    )
 
 
 def pending_request(bot, slack):
@@ -53,6 +51,7 @@ def purchase_keys(flowyte):
     return [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
 
 
+@both_engines
 def test_purchase_answer_lost_but_flowyte_bought_is_settled_by_replay(bot, slack, flowyte):
     _e164, request_id = pending_request(bot, slack)
     flowyte.add_fault("POST", r"/numbers/purchase$", times=1, drop=True, after_delay_apply=True)

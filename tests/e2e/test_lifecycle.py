@@ -1,11 +1,19 @@
 """The rest of the guide's lifecycle: wallet, list, import, unassign, and release with four eyes."""
 
-import sqlite3
 import threading
 import time
 
 from handlers import ids
-from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, BotProcess, find_element, reply, texts
+from tests.e2e.harness import (
+    ALICE,
+    APPROVAL_CHANNEL,
+    BOB,
+    BotProcess,
+    both_engines,
+    find_element,
+    reply,
+    texts,
+)
 from tests.e2e.test_golden_path import run_cli
 
 
@@ -60,10 +68,10 @@ def test_assign_by_command_warns_about_an_unpublished_agent(bot, slack, flowyte)
 
 
 def audit_entries(bot):
-    with sqlite3.connect(bot.db) as db:
-        return db.execute("SELECT count(*) FROM audit").fetchone()[0]
+    return bot.value("SELECT count(*) FROM audit")
 
 
+@both_engines
 def test_audit_log_verifies_after_kill_9_under_load(bot, slack, flowyte, tmp_path):
     stop = threading.Event()
 

@@ -1,11 +1,19 @@
-"""Money is guarded by SQLite state: many clicks in two processes, restarts, crashes."""
+"""Money is guarded by the database's state (on SQLite and on PostgreSQL): many clicks in two processes, restarts, crashes."""
 
-import sqlite3
 import threading
 import time
 
 from handlers import ids
-from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, CAROL, BotProcess, reply, texts
+from tests.e2e.harness import (
+    ALICE,
+    APPROVAL_CHANNEL,
+    BOB,
+    CAROL,
+    BotProcess,
+    both_engines,
+    reply,
+    texts,
+)
 from tests.e2e.test_golden_path import hold_number, request_purchase, run_cli
 
 # Short Flowyte timeout and sweep interval, so a restarted bot settles within seconds: it
@@ -20,6 +28,7 @@ def wait_until(predicate, timeout=10.0):
         time.sleep(0.05)
 
 
+@both_engines
 def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_path):
     second = BotProcess(slack, flowyte.url, tmp_path).start()  # same database, another process
     try:
@@ -48,20 +57,20 @@ def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_pat
         assert sum("Already approved" in a for a in answers) == 11
         assert (
             len(flowyte.calls("POST", "/numbers/purchase")) == 1
-        )  # SQLite, not Flowyte's idempotency, stopped them
+        )  # the database, not Flowyte's idempotency, stopped them
         assert str(flowyte.sandbox.balance) == "22.85"
-        with sqlite3.connect(bot.db) as db:
-            approvals = db.execute(
-                "SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'ok'"
-            ).fetchone()[0]
-            refusals = db.execute(
-                "SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'refused'"
-            ).fetchone()[0]
+        approvals = bot.value(
+            "SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'ok'"
+        )
+        refusals = bot.value(
+            "SELECT count(*) FROM audit WHERE action = 'approve' AND outcome = 'refused'"
+        )
         assert (approvals, refusals) == (1, 11)
     finally:
         second.stop()
 
 
+@both_engines
 def test_a_restart_between_request_and_approval_loses_nothing(bot, slack, flowyte, tmp_path):
     e164, request_id = hold_number(bot, slack)
     request_purchase(bot, slack, request_id)
@@ -76,6 +85,7 @@ def test_a_restart_between_request_and_approval_loses_nothing(bot, slack, flowyt
         restarted.stop()
 
 
+@both_engines
 def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, flowyte, tmp_path):
     """Flowyte buys, but the bot dies before hearing so; on restart numbot finds the number."""
     _, request_id = hold_number(bot, slack)
@@ -91,11 +101,7 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
         threading.Event().wait(0.05)
     assert flowyte_bought.is_set()
     bot.kill9()
-    with sqlite3.connect(bot.db) as db:
-        assert (
-            db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
-            == "purchasing"
-        )
+    assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchasing"
     restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
         slack.wait_for(
@@ -112,17 +118,14 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
         keys = [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
         assert len(keys) == 2 and len(set(keys)) == 1
         assert str(flowyte.sandbox.balance) == "22.85"  # charged once
-        with sqlite3.connect(bot.db) as db:
-            assert (
-                db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
-                == "purchased"
-            )
+        assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchased"
     finally:
         restarted.stop()
     verify = run_cli(bot, "audit", "verify")
     assert verify.returncode == 0, verify.stderr
 
 
+@both_engines
 def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack, flowyte, tmp_path):
     """The approval was committed, then the process died (here: during the price re-check)."""
     e164, request_id = hold_number(bot, slack)
@@ -131,9 +134,8 @@ def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack,
     bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
     wait_until(lambda: flowyte.calls("GET", path_regex=r"/numbers/available/"))
     bot.kill9()
-    with sqlite3.connect(bot.db) as db:  # the state that crash leaves behind
-        status = db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()
-    assert status == ("approved",)
+    # the state that crash leaves behind
+    assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "approved"
     restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
         slack.wait_for(
@@ -145,15 +147,13 @@ def test_a_crash_after_approval_before_purchase_completes_on_restart(bot, slack,
 
 
 def test_an_approval_forged_in_the_database_moves_no_money(bot, slack, flowyte, tmp_path):
-    """Write access to the SQLite file is not an approval: numbot checks the sealed log."""
+    """Write access to the database is not an approval: numbot checks the sealed log."""
     _, request_id = hold_number(bot, slack)
     request_purchase(bot, slack, request_id)
     bot.kill9()
-    with sqlite3.connect(bot.db) as db:
-        db.execute(
-            "UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?",
-            [BOB, request_id],
-        )
+    bot.sql(
+        "UPDATE requests SET status = 'approved', decided_by = ? WHERE id = ?", [BOB, request_id]
+    )
     restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
         alarm = slack.wait_for(
@@ -169,11 +169,10 @@ def test_an_approval_forged_in_the_database_moves_no_money(bot, slack, flowyte, 
         assert flowyte.calls("POST", "/numbers/purchase") == []
         assert str(flowyte.sandbox.balance) == "25.00"
         assert not any("Approved by" in texts(c.body) for c in slack.calls("chat.update"))
-        with sqlite3.connect(bot.db) as db:
-            alarms = db.execute(
-                "SELECT count(*) FROM audit WHERE action = 'integrity_alarm' AND subject = ?",
-                [request_id],
-            ).fetchone()[0]
+        alarms = bot.value(
+            "SELECT count(*) FROM audit WHERE action = 'integrity_alarm' AND subject = ?",
+            [request_id],
+        )
         assert alarms == 1
         assert "will not be executed" in restarted.output()
     finally:
@@ -193,13 +192,7 @@ def test_a_second_process_leaves_a_purchase_in_flight_alone(bot, slack, flowyte,
         assert "Bought" in texts(reply(slack, rid, timeout=20))
         assert [c.json["e164"] for c in flowyte.calls("POST", "/numbers/purchase")] == [e164]
         assert not any("Failed" in texts(c.body) for c in slack.calls("chat.update"))
-        with sqlite3.connect(bot.db) as db:
-            assert (
-                db.execute("SELECT status FROM requests WHERE id = ?", [request_id]).fetchone()[0]
-                == "purchased"
-            )
-            assert (
-                db.execute("SELECT count(*) FROM audit WHERE action = 'resume'").fetchone()[0] == 0
-            )
+        assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchased"
+        assert bot.value("SELECT count(*) FROM audit WHERE action = 'resume'") == 0
     finally:
         second.stop()

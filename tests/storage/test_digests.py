@@ -32,8 +32,8 @@ def plan(db, sql: str, params: list[object]) -> str:
 # --------------------------------------------------------------------------- the claim
 
 
-def test_a_day_is_claimed_once_with_a_sealed_entry_holding_its_summary():
-    db = connect(":memory:")
+def test_a_day_is_claimed_once_with_a_sealed_entry_holding_its_summary(db_target):
+    db = connect(db_target)
     digests, _, audit = stores(db)
     entry = digests.claim(DAY, '{"spent": "2.15"}', lease_until=NOW + timedelta(minutes=2))
     assert entry is not None
@@ -51,18 +51,18 @@ def test_a_day_is_claimed_once_with_a_sealed_entry_holding_its_summary():
     assert audit.verify().ok
 
 
-def test_a_sealed_claim_holds_even_if_its_row_is_gone():
+def test_a_sealed_claim_holds_even_if_its_row_is_gone(db_target):
     """The audit log cannot lose the claim (its triggers refuse DELETE); the row can."""
-    db = connect(":memory:")
+    db = connect(db_target)
     digests, _, _ = stores(db)
     digests.claim(DAY, "{}", lease_until=NOW)
     db.execute("DELETE FROM digests")
     assert digests.claim(DAY, "{}", lease_until=NOW) is None
 
 
-def test_two_processes_claiming_the_same_day_have_one_winner(tmp_path):
-    path = tmp_path / "n.db"
-    connect(path).conn.close()
+def test_two_processes_claiming_the_same_day_have_one_winner(db_target):
+    path = db_target
+    connect(path).close()
     winners, barrier = [], threading.Barrier(8)
 
     def claim(i):
@@ -85,8 +85,8 @@ def test_two_processes_claiming_the_same_day_have_one_winner(tmp_path):
 # --------------------------------------------------------------------------- posting, retries
 
 
-def test_a_posted_day_is_never_retried():
-    db = connect(":memory:")
+def test_a_posted_day_is_never_retried(db_target):
+    db = connect(db_target)
     digests, _, _ = stores(db)
     digests.claim(DAY, "{}", lease_until=NOW)
     digests.posted(DAY, channel="C0APPROVALS", ts="1.0001", at=NOW)
@@ -95,8 +95,8 @@ def test_a_posted_day_is_never_retried():
     assert row is not None and (row.channel, row.ts) == ("C0APPROVALS", "1.0001")
 
 
-def test_a_refused_post_is_retried_after_its_lease_by_one_taker():
-    db = connect(":memory:")
+def test_a_refused_post_is_retried_after_its_lease_by_one_taker(db_target):
+    db = connect(db_target)
     digests, _, _ = stores(db)
     digests.claim(DAY, "{}", lease_until=NOW + timedelta(minutes=2))
     assert digests.unposted(NOW) == []  # leased to the claimer while it posts
@@ -108,8 +108,8 @@ def test_a_refused_post_is_retried_after_its_lease_by_one_taker():
     assert digests.get(DAY).attempts == 2
 
 
-def test_a_claimer_that_died_mid_post_is_taken_over_once_its_lease_runs_out():
-    db = connect(":memory:")
+def test_a_claimer_that_died_mid_post_is_taken_over_once_its_lease_runs_out(db_target):
+    db = connect(db_target)
     digests, _, _ = stores(db)
     digests.claim(DAY, "{}", lease_until=NOW + timedelta(minutes=2))
     assert digests.unposted(NOW + timedelta(minutes=1, seconds=59)) == []
@@ -119,8 +119,8 @@ def test_a_claimer_that_died_mid_post_is_taken_over_once_its_lease_runs_out():
 # --------------------------------------------------------------------------- the digest's facts
 
 
-def test_digest_facts_are_one_day_of_moves_and_refusals(monkeypatch):
-    db = connect(":memory:")
+def test_digest_facts_are_one_day_of_moves_and_refusals(monkeypatch, db_target):
+    db = connect(db_target)
     _, _, audit = stores(db)
     stamps = iter(
         [
@@ -188,8 +188,8 @@ def make(store, **over):
     return store.create(AuditNote(values["requester"], "reserve"), **values)
 
 
-def test_open_hold_is_the_person_s_live_hold_on_that_number():
-    _, requests, _ = stores(connect(":memory:"))
+def test_open_hold_is_the_person_s_live_hold_on_that_number(db_target):
+    _, requests, _ = stores(connect(db_target))
     mine = make(requests)
     make(requests, requester="U2", e164="+14155550101")
     assert requests.open_hold("U1", "+14155550100", NOW) == mine
@@ -199,14 +199,14 @@ def test_open_hold_is_the_person_s_live_hold_on_that_number():
 
 
 @pytest.mark.parametrize("status", ["approved", "purchased", "cancelled", "expired", "failed"])
-def test_open_hold_ignores_requests_past_waiting(status):
-    _, requests, _ = stores(connect(":memory:"))
+def test_open_hold_ignores_requests_past_waiting(status, db_target):
+    _, requests, _ = stores(connect(db_target))
     make(requests, status=status)
     assert requests.open_hold("U1", "+14155550100", NOW) is None
 
 
-def test_open_of_lists_holds_and_waiting_requests_soonest_to_lapse_first():
-    _, requests, _ = stores(connect(":memory:"))
+def test_open_of_lists_holds_and_waiting_requests_soonest_to_lapse_first(db_target):
+    _, requests, _ = stores(connect(db_target))
     later = make(requests, e164="+14155550101", hold_expires_at=NOW + timedelta(minutes=25))
     sooner = make(
         requests, e164="+14155550102", status="pending", hold_expires_at=NOW + timedelta(minutes=5)
@@ -226,8 +226,8 @@ def test_open_of_lists_holds_and_waiting_requests_soonest_to_lapse_first():
     assert [r.id for r in requests.open_of("U1", NOW)] == [sooner.id, later.id, release.id]
 
 
-def test_count_checking():
-    _, requests, _ = stores(connect(":memory:"))
+def test_count_checking(db_target):
+    _, requests, _ = stores(connect(db_target))
     make(requests, status="checking")
     make(requests, status="checking", e164="+14155550101")
     make(requests, status="purchased", e164="+14155550102")

@@ -21,8 +21,8 @@ def make(store, **over):
     return store.create(AuditNote("U1", "request_purchase"), **values)
 
 
-def test_round_trip_keeps_decimals_and_times():
-    store = store_on(connect(":memory:"))
+def test_round_trip_keeps_decimals_and_times(db_target):
+    store = store_on(connect(db_target))
     r = make(store)
     assert r.setup_cost == Decimal("1.00") and r.total_cost == Decimal("2.15")
     assert r.hold_expires_at == datetime(2030, 1, 1, tzinfo=UTC)
@@ -33,8 +33,8 @@ def test_round_trip_keeps_decimals_and_times():
     assert r.hold_expired(datetime(2030, 1, 1, tzinfo=UTC) + timedelta(seconds=1))
 
 
-def test_transition_is_compare_and_set_and_audited_together():
-    db = connect(":memory:")
+def test_transition_is_compare_and_set_and_audited_together(db_target):
+    db = connect(db_target)
     store = store_on(db)
     audit = store.audit
     r = make(store)
@@ -47,8 +47,8 @@ def test_transition_is_compare_and_set_and_audited_together():
     assert actions == [("U1", "request_purchase", "pending"), ("U2", "approve", "approved")]  # the loser wrote nothing
 
 
-def test_concurrent_transitions_from_two_connections_have_one_winner(tmp_path):
-    path = tmp_path / "n.db"
+def test_concurrent_transitions_from_two_connections_have_one_winner(db_target):
+    path = db_target
     r = make(store_on(connect(path)))
     winners = []
     barrier = threading.Barrier(12)
@@ -68,18 +68,18 @@ def test_concurrent_transitions_from_two_connections_have_one_winner(tmp_path):
     assert AuditLog(connect(path), KEY).verify().ok
 
 
-def test_with_status_and_open_for_number():
-    store = store_on(connect(":memory:"))
+def test_with_status_and_open_for_number(db_target):
+    store = store_on(connect(db_target))
     a = make(store)
     make(store, status="purchased")
     assert [r.id for r in store.with_status("pending")] == [a.id]
     assert len(store.open_for_number("+14155550100", "purchase")) == 1
 
 
-def test_set_fields_never_moves_the_status_or_the_quiet_clock():
+def test_set_fields_never_moves_the_status_or_the_quiet_clock(db_target):
     import pytest
 
-    store = store_on(connect(":memory:"))
+    store = store_on(connect(db_target))
     r = make(store)
     store.set_fields(r.id, card_channel="C1", card_ts="1.0", card_drawn="pending")
     after = store.get(r.id)
@@ -91,9 +91,9 @@ def test_set_fields_never_moves_the_status_or_the_quiet_clock():
     assert store.get(r.id).updated_at == r.updated_at
 
 
-def test_due_work_is_found_by_due_time():
+def test_due_work_is_found_by_due_time(db_target):
     clock_now = datetime(2030, 1, 1, 12, tzinfo=UTC)
-    db = connect(":memory:")
+    db = connect(db_target)
     store = RequestStore(db, AuditLog(db, KEY), clock=lambda: clock_now)
     lapsing = make(store, hold_expires_at=clock_now + timedelta(minutes=1))
     make(store, hold_expires_at=clock_now + timedelta(minutes=30))
@@ -104,9 +104,9 @@ def test_due_work_is_found_by_due_time():
     assert due["hold"] == clock_now + timedelta(minutes=1) and due["in_flight"] is None
 
 
-def test_home_queries_find_one_person_s_rows_and_count_the_rest():
+def test_home_queries_find_one_person_s_rows_and_count_the_rest(db_target):
     now = datetime(2030, 1, 1, 12, tzinfo=UTC)
-    db = connect(":memory:")
+    db = connect(db_target)
     store = RequestStore(db, AuditLog(db, KEY), clock=lambda: now)
     live = [make(store, status="held", requester="U1", hold_expires_at=now + timedelta(minutes=m)) for m in (9, 3, 5)]
     make(store, status="held", requester="U1", hold_expires_at=now)  # lapsed at this instant
@@ -123,9 +123,9 @@ def test_home_queries_find_one_person_s_rows_and_count_the_rest():
     assert store.holds_of("U9", now, 5) == ([], 0)
 
 
-def test_spend_is_summed_in_decimal_over_purchases_in_the_window():
+def test_spend_is_summed_in_decimal_over_purchases_in_the_window(db_target):
     now = datetime(2030, 1, 1, 12, tzinfo=UTC)
-    db = connect(":memory:")
+    db = connect(db_target)
     store = RequestStore(db, AuditLog(db, KEY), clock=lambda: now)
     for setup, monthly in (("0.10", "0.20"), ("0.10", "0.20"), ("0.10", "0.20")):
         make(store, status="purchased", setup_cost=Decimal(setup), monthly_cost=Decimal(monthly))
@@ -186,3 +186,13 @@ def test_stamps_are_utc_whatever_the_hosts_zone(monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_nul_is_stored_and_looked_up_alike_on_both_engines(db_target):
+    """PostgreSQL's text holds no NUL: written or looked up, it becomes U+FFFD on both engines."""
+    store = store_on(connect(db_target))
+    r = make(store, reason="a\x00b", requester="U\x001")
+    assert store.get(r.id).reason == "a\ufffdb"
+    assert store.open_hold("U\x001", r.e164, datetime(2029, 1, 1, tzinfo=UTC)).id == r.id
+    assert [x.id for x in store.open_of("U\ufffd1", datetime(2029, 1, 1, tzinfo=UTC))] == [r.id]
+    assert store.audit.verify().ok

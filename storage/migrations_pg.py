@@ -1,0 +1,163 @@
+"""PostgreSQL's schema migrations: the same names, tables, columns and indexes as SQLite's
+(storage/migrations.py), in PostgreSQL's words.
+
+Every text column compares byte by byte (COLLATE "C"), as SQLite's do, so UTC timestamps in
+text order are in time order whatever the database's locale. The audit log's append-only rule
+is a trigger that raises on UPDATE, DELETE and TRUNCATE.
+
+Append new migrations to MIGRATIONS_PG, under the same name as SQLite's; never edit one that
+has shipped.
+"""
+
+from __future__ import annotations
+
+T = 'TEXT COLLATE "C"'
+
+_M001 = [
+    f"""
+    CREATE TABLE requests (
+        id              {T} PRIMARY KEY,
+        kind            {T} NOT NULL CHECK (kind IN ('purchase', 'release')),
+        status          {T} NOT NULL,
+        e164            {T} NOT NULL,
+        number_id       {T},
+        reservation_id  {T},
+        setup_cost      {T},
+        monthly_cost    {T},
+        requester       {T} NOT NULL,
+        reason          {T} NOT NULL DEFAULT '',
+        decided_by      {T},
+        card_channel    {T},
+        card_ts         {T},
+        hold_expires_at {T},
+        detail          {T} NOT NULL DEFAULT '',
+        created_at      {T} NOT NULL,
+        updated_at      {T} NOT NULL
+    )
+    """,
+    "CREATE INDEX requests_status ON requests (status)",
+]
+
+_M002 = [
+    f"""
+    CREATE TABLE audit (
+        seq       BIGINT PRIMARY KEY,
+        at        {T} NOT NULL,
+        actor     {T} NOT NULL,
+        action    {T} NOT NULL,
+        subject   {T} NOT NULL,
+        outcome   {T} NOT NULL,
+        detail    {T} NOT NULL,
+        prev_hash {T} NOT NULL,
+        hash      {T} NOT NULL
+    )
+    """,
+    """
+    CREATE FUNCTION numbot_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'the audit log is append-only';
+    END
+    $$
+    """,
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+    "FOR EACH ROW EXECUTE FUNCTION numbot_audit_append_only()",
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+    "FOR EACH ROW EXECUTE FUNCTION numbot_audit_append_only()",
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit "
+    "FOR EACH STATEMENT EXECUTE FUNCTION numbot_audit_append_only()",
+]
+
+_M003 = [
+    f"ALTER TABLE audit ADD COLUMN state {T}",
+    "CREATE INDEX audit_subject ON audit (subject, seq)",
+    f"ALTER TABLE requests ADD COLUMN card_drawn {T}",
+    f"ALTER TABLE requests ADD COLUMN next_check_at {T}",
+    "ALTER TABLE requests ADD COLUMN check_attempts INTEGER NOT NULL DEFAULT 0",
+    f"ALTER TABLE requests ADD COLUMN last_sent_at {T}",
+    "CREATE INDEX requests_stale_cards ON requests (updated_at) "
+    "WHERE card_ts IS NOT NULL AND (card_drawn IS NULL OR card_drawn != status)",
+    "CREATE INDEX requests_checks ON requests (next_check_at) WHERE status = 'checking'",
+    "CREATE INDEX requests_status_changed ON requests (status, updated_at)",
+    "CREATE INDEX requests_hold_expiry ON requests (hold_expires_at) "
+    "WHERE status IN ('held', 'pending')",
+]
+
+_M004 = [
+    f"""
+    CREATE TABLE home_seen (
+        user_id       {T} PRIMARY KEY,
+        first_seen_at {T} NOT NULL,
+        last_seen_at  {T} NOT NULL
+    )
+    """,
+    "CREATE INDEX requests_requester ON requests (requester, updated_at)",
+]
+
+_M005 = [
+    "CREATE INDEX audit_digest_facts ON audit (at) WHERE state IS NOT NULL OR outcome = 'refused'",
+    f"""
+    CREATE TABLE digests (
+        day         {T} PRIMARY KEY,
+        seq         BIGINT NOT NULL,
+        lease_until {T} NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 1,
+        posted_at   {T},
+        channel     {T},
+        ts          {T}
+    )
+    """,
+    "CREATE INDEX digests_unposted ON digests (lease_until) WHERE posted_at IS NULL",
+    "CREATE INDEX requests_open_by_requester ON requests (requester, e164) "
+    "WHERE status IN ('held', 'pending')",
+]
+
+_M006 = [
+    f"""
+    CREATE TABLE request_messages (
+        request_id {T} NOT NULL REFERENCES requests (id),
+        recipient  {T} NOT NULL,
+        channel    {T} NOT NULL,
+        ts         {T} NOT NULL,
+        drawn      {T},
+        PRIMARY KEY (request_id, channel, ts)
+    )
+    """,
+    f"ALTER TABLE requests ADD COLUMN reminded_at {T}",
+    "CREATE INDEX requests_reminders ON requests (hold_expires_at) "
+    "WHERE status = 'pending' AND reminded_at IS NULL",
+]
+
+_M007 = [
+    f"""
+    CREATE TABLE approvals (
+        request_id {T} NOT NULL REFERENCES requests (id),
+        approver   {T} NOT NULL,
+        at         {T} NOT NULL,
+        PRIMARY KEY (request_id, approver)
+    )
+    """,
+    "ALTER TABLE requests ADD COLUMN approvals_needed INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE requests ADD COLUMN approved_by TEXT COLLATE \"C\" NOT NULL DEFAULT ''",
+    "CREATE INDEX requests_month_spend ON requests (status, updated_at) WHERE kind = 'purchase'",
+]
+
+_M008 = [
+    f"""
+    CREATE TABLE leases (
+        name   {T} PRIMARY KEY,
+        holder {T} NOT NULL,
+        until  {T} NOT NULL
+    )
+    """,
+]
+
+MIGRATIONS_PG: list[tuple[str, list[str]]] = [
+    ("001_requests", _M001),
+    ("002_audit", _M002),
+    ("003_money_truth", _M003),
+    ("004_home", _M004),
+    ("005_digest", _M005),
+    ("006_approvers_told", _M006),
+    ("007_quorum", _M007),
+    ("008_leases", _M008),
+]

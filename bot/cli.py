@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.secret_env import forget_secret_environment
 from bot.settings import (
     NO_APPROVER,
     Settings,
     SettingsError,
-    forget_secret_environment,
     load_settings,
 )
 from storage.audit import AuditKey, AuditKeyError, AuditLog

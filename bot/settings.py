@@ -7,7 +7,6 @@ Nothing else in numbot reads `os.environ`. Secrets are `SecretStr`, so they prin
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote, urlsplit
@@ -374,29 +373,6 @@ class Settings(BaseSettings):
             problems.append(NO_APPROVER)
         if problems:
             raise SettingsError(" ".join(problems) + " (See the Settings table in README.md.)")
-
-
-# The settings that hold secrets, by their environment names.
-SECRET_SETTINGS = (
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "FLOWYTE_API_KEY",
-    "NUMBOT_AUDIT_KEY",
-    "NUMBOT_DATABASE_URL",  # may hold the database's password
-)
-
-
-def forget_secret_environment() -> None:
-    """Take the secrets out of this process's environment once Settings hold them.
-
-    Nothing in numbot reads them there again, and libraries that would are better off not
-    finding them: bolt's AsyncApp falls back to SLACK_BOT_TOKEN from the environment when it
-    is given no token, and warns at start that the token it found there goes unused beside
-    the client numbot gives it. Nor does a child process inherit them.
-    """
-    for name in SECRET_SETTINGS:
-        os.environ.pop(name, None)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -59,7 +59,7 @@ async def _turn_away(ack: Any, body: dict[str, Any], respond: Any, service: Any)
         await ack(**busy)  # the answer itself: no further call to Slack
         return
     await ack()
-    if respond is not None and body.get("response_url"):
+    if respond is not None:  # the click's response_url, or the person's DM for App Home
         try:
             await respond(response_type="ephemeral", replace_original=False, **busy)
         except Exception:

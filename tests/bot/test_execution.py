@@ -13,14 +13,24 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
+from bot.flowyte import errors as fe
+from bot.flowyte.client import FlowyteClient
 from bot.outcomes import Decided, Held, Refused, Requested
 from bot.workflow import Timing
-from bot.workflow.evidence import PurchaseEvidence, Verdict, purchase_verdict, release_verdict
+from bot.workflow.evidence import (
+    PurchaseEvidence,
+    Verdict,
+    next_check_delay,
+    purchase_verdict,
+    release_verdict,
+)
+from bot.workflow.execution import outcome_of
 from bot.workflow.integrity import Step, approval_problem, binding
 from storage.requests import AuditNote
-from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER
+from tests.bot.conftest import API_KEY, APPROVER, APPROVERS, REQUESTER
 
 SECOND = APPROVERS[1]
 
@@ -140,6 +150,7 @@ async def test_one_look_at_a_time(env):
     busy = [r for r in looks if isinstance(r, Refused) and r.code == "checking"]
     settled = [r for r in looks if isinstance(r, Refused) and r.code == "failed"]
     assert len(busy) == 1 and len(settled) == 1
+    assert "checking with Flowyte" in busy[0].message  # whoever asked is told a look is under way
     assert len([e for e in env.audit() if e.subject == request.id and e.state == "failed"]) == 1
 
 
@@ -179,6 +190,7 @@ async def test_a_quote_without_a_price_buys_nothing(env):
     )
     result = await env.service.approve(APPROVER, request.id)
     assert isinstance(result, Refused) and "re-check the price" in result.message
+    assert "(its quote has no price)" in result.message
     assert not env.purchases()
 
 
@@ -278,8 +290,8 @@ async def test_an_approval_written_into_the_database_is_flagged_not_executed(env
 
 @pytest.mark.parametrize(
     "column,value",
-    [("e164", "+14155559999"), ("setup_cost", "0.01"), ("reservation_id", "rsv_other"),
-     ("decided_by", "UAPPROVER05"), ("requester", "UAPPROVER05")],
+    [("e164", "+14155559999"), ("setup_cost", "0.01"), ("monthly_cost", "0.01"),
+     ("reservation_id", "rsv_other"), ("decided_by", "UAPPROVER05"), ("requester", "UAPPROVER05")],
 )
 async def test_an_approved_request_edited_after_approval_is_not_executed(env, column, value):
     request = await pending(env)
@@ -328,7 +340,32 @@ async def test_a_real_approval_executes(env):
     result = await env.service.approve(APPROVER, request.id)
     assert isinstance(result, Decided) and result.request.status == "purchased"
     approve = next(e for e in env.audit() if e.action == "approve" and e.outcome == "ok")
-    assert approve.detail_fields()["binds"]["e164"] == request.e164
+    # The sealed approval names exactly what was approved (and later versions read it back).
+    assert approve.detail_fields()["binds"] == {
+        "kind": "purchase",
+        "e164": request.e164,
+        "requester": REQUESTER,
+        "reservation": request.reservation_id,
+        "number": "",
+        "setup": "1.00",
+        "monthly": "1.15",
+    }
+
+
+async def test_an_approved_release_pointed_at_another_number_is_not_executed(env):
+    number = (await env.service.import_number(REQUESTER, "+14155550600", None)).number
+    other = (await env.service.import_number(REQUESTER, "+14155550601", None)).number
+    request = (await env.service.request_release(REQUESTER, number.e164, "x")).request
+    env.storage.requests.transition(
+        request.id, from_statuses=("pending",), to_status="approved",
+        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
+        decided_by=APPROVER,
+    )
+    _sql(env, "UPDATE requests SET number_id=? WHERE id=?", other.id, request.id)
+    result = await env.service.executor.execute(env.storage.requests.get(request.id))
+    assert isinstance(result, Refused) and result.code == "unauthentic", result
+    assert request.id in result.message and "changed after an approval" in result.message
+    assert other.id in env.sandbox.numbers and number.id in env.sandbox.numbers
 
 
 # --- the pure decisions ---------------------------------------------------------------------
@@ -501,3 +538,579 @@ async def test_a_rejection_carries_its_reason_to_the_card_and_the_requester(env)
     assert "Their reason: not this quarter" in env.notifier.texts[-1]
     refused = await env.service.rejectable(SECOND, request.id)
     assert isinstance(refused, Refused) and refused.code == "already_decided"
+
+
+# --- what each failed spending call says about whether it happened ---------------------------
+
+
+def _api_error(status, code=None):
+    problem = fe.Problem(status=status, code=code)
+    return fe.error_for(problem, retry_after=None, method="POST", path="numbers/purchase")
+
+
+@pytest.mark.parametrize(
+    ("exc", "outcome"),
+    [
+        (_api_error(500), "unknown"),  # 5xx after sending: it may have happened
+        (_api_error(503), "unknown"),
+        (_api_error(408), "unknown"),
+        (_api_error(409, "idempotency_in_progress"), "unknown"),  # the first call still runs
+        (_api_error(409, "request_in_progress"), "unknown"),
+        (_api_error(422, "idempotency_mismatch"), "unknown"),  # not an answer about this call
+        (_api_error(409, "idempotency_mismatch"), "refused"),
+        (_api_error(422, "reservation_mismatch"), "refused"),
+        (_api_error(409, "reservation_expired"), "refused"),
+        (_api_error(402, "insufficient_balance"), "refused"),
+        (_api_error(499), "refused"),
+        (_api_error(429), "nothing"),  # turned away before anything was done
+        (fe.FlowyteUnavailable("refused"), "nothing"),
+        (fe.OutcomeUnknown("lost"), "unknown"),
+        (fe.UnexpectedAnswer("html"), "unknown"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else str(v),
+)
+def test_what_a_failed_spending_call_says_about_whether_it_happened(exc, outcome):
+    assert outcome_of(exc) == outcome
+
+
+def test_looks_back_off_from_one_quiet_window_doubling_up_to_the_cap():
+    delays = [next_check_delay(n, quiet=10, cap=300) for n in range(1, 8)]
+    assert delays == [10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0]
+    assert next_check_delay(0, quiet=10, cap=300) == 10.0
+
+
+# --- a decision that money was not spent (or was released) rests on a stated end -------------
+
+
+async def test_a_list_cut_short_never_proves_a_purchase_did_not_happen(env):
+    """Flowyte forgot the key (a refused replay) and serves short pages without a cursor:
+    the first page lacks the number that was bought, but it is not the whole list."""
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    for n in range(2):
+        await env.client.import_number(f"+1415555030{n}")
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", "lost")  # bought; the answer is lost
+    env.transport.fail("POST", "/numbers/purchase", 503)  # the first look's replay
+    env.sandbox.configure(page_size=1, pagination="no_cursor")
+    await service.approve(APPROVER, request.id)
+    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
+    env.transport.fail("POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"})
+    env.clock.advance(seconds=11)
+    await service.resume()
+    assert status_of(env, request.id) == "checking"
+    assert not any("nothing was charged" in t for t in env.notifier.texts)
+    env.sandbox.configure(page_size=1, pagination="next_cursor")
+    env.clock.advance(seconds=41)
+    await service.resume()
+    assert status_of(env, request.id) == "purchased"
+
+
+async def test_a_list_cut_short_never_proves_a_release_happened(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    first = (await env.service.import_number(REQUESTER, "+14155550400", None)).number
+    number = (await env.service.import_number(REQUESTER, "+14155550401", None)).number
+    request = (await service.request_release(REQUESTER, number.e164, "not needed")).request
+    env.transport.fail("DELETE", f"/numbers/{number.id}", "timeout")  # never reached Flowyte
+    env.sandbox.configure(page_size=1, pagination="no_cursor")
+    result = await service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "checking"
+    assert "release of +14155550401" in result.message
+    assert status_of(env, request.id) == "checking"  # the first page only had `first`
+    assert number.id in env.sandbox.numbers and first.id in env.sandbox.numbers
+    assert not any("was released" in t for t in env.notifier.texts)
+    env.sandbox.configure(page_size=1, pagination="next_cursor")
+    env.clock.advance(seconds=11)
+    await service.resume()  # every call is over and the complete list still has it
+    final = env.storage.requests.get(request.id)
+    assert final.status == "failed" and "not released" in final.detail
+
+
+# --- settling on a replay's answer -----------------------------------------------------------
+
+
+async def test_a_replay_refused_once_every_call_is_over_settles_it_as_not_bought(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", "timeout")  # never reached Flowyte
+    env.transport.fail("POST", "/numbers/purchase", 503)  # the first look's replay
+    result = await service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "checking"
+    assert "purchase of " + request.e164 in result.message  # the approver is told, too
+    assert any("purchase of " + request.e164 in t for t in env.notifier.texts)
+    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
+    expired = {"status": 409, "code": "reservation_expired"}
+    env.transport.fail("POST", "/numbers/purchase", 409, body=expired)
+    env.transport.fail("GET", f"/numbers/available/{request.e164}", 503, times=4)
+    env.clock.advance(seconds=11)
+    await service.resume()  # a definite refusal, the complete list lacks it: not bought
+    final = env.storage.requests.get(request.id)
+    assert final.status == "failed" and "nothing was charged" in final.detail
+    assert not env.purchases() and env.sandbox.balance == Decimal("25.00")
+
+
+async def test_an_immediate_look_after_a_replay_whose_answer_was_lost_proves_nothing(env):
+    """A replay is a purchase call: the quiet window counts from the last one sent, so an
+    operator asking again right after it cannot get "not bought" while it may still land."""
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", "timeout", times=2)  # the call, a replay
+    await service.approve(APPROVER, request.id)
+    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
+    env.transport.fail("POST", "/numbers/purchase", "timeout")
+    env.clock.advance(seconds=11)
+    await service.resume()  # replays, and that answer is lost too
+    assert status_of(env, request.id) == "checking"
+    looked = await service.check(request.id)  # no replay on this look; the list and the
+    assert isinstance(looked, Refused) and looked.code == "checking"  # inventory say no
+    assert status_of(env, request.id) == "checking"
+
+
+# --- a request edited, or an approval forged, while it is in flight ---------------------------
+
+
+async def test_a_request_edited_while_checking_is_flagged_once_and_never_replayed(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", "lost")  # bought; the answer is lost
+    env.transport.fail("POST", "/numbers/purchase", 503)  # the replay fails
+    env.transport.fail("GET", "/numbers", "connect", times=2)  # and the list cannot be read
+    await service.approve(APPROVER, request.id)
+    assert status_of(env, request.id) == "checking"
+    sent = len(env.purchases())
+    _sql(env, "UPDATE requests SET setup_cost='0.01' WHERE id=?", request.id)
+    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that would replay
+    for _ in range(3):
+        env.clock.advance(seconds=31)  # past the lease of the look before
+        await service.resume()
+    assert len(env.purchases()) == sent  # a replay can spend: none was sent
+    alarms = [e for e in env.audit() if e.action == "integrity_alarm"]
+    assert len(alarms) == 1 and alarms[0].subject == request.id
+    [alert] = env.notifier.alerts
+    assert request.id in alert and "changed after an approval" in alert
+
+
+async def test_an_approval_forged_into_the_audit_log_without_the_key_is_not_executed(env):
+    """Someone with the file and the source, but not the key, writes the approval entry
+    too. Its seal cannot be made, so numbot flags the request instead of buying."""
+    request = await pending(env)
+    last = env.storage.audit.head()
+    forged = last.seq + 1
+    _sql(
+        env,
+        "INSERT INTO audit (seq, at, actor, action, subject, outcome, detail, state, prev_hash, hash)"
+        " VALUES (?, ?, ?, 'approve', ?, 'ok', ?, 'approved', ?, ?)",
+        forged,
+        last.at,
+        APPROVER,
+        request.id,
+        json.dumps({"binds": binding(request)}),
+        "é" * 64,  # whatever it writes; here not even hex
+        "0" * 64,
+    )
+    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    await env.service.resume()
+    assert not env.purchases()
+    assert status_of(env, request.id) == "approved"
+    [alert] = env.notifier.alerts
+    assert request.id in alert and "not sealed with the audit key" in alert
+    result = env.storage.audit.verify()
+    assert not result.ok and result.bad_seq == forged
+    env.verify = lambda: None  # the chain is broken on purpose: the fixture must not check it
+
+
+@pytest.mark.parametrize("forged_entry", [False, True], ids=["row-edited", "row-and-log-edited"])
+async def test_only_a_card_whose_status_numbot_sealed_is_redrawn(env, forged_entry):
+    bought = await env.service.approve(APPROVER, (await pending(env)).id)
+    assert isinstance(bought, Decided) and bought.message == f"Bought {bought.request.e164}."
+    env.storage.requests.set_fields(bought.request.id, card_drawn="pending")  # an update failed
+    request = await pending(env, index=1)
+    if forged_entry:
+        last = env.storage.audit.head()
+        _sql(
+            env,
+            "INSERT INTO audit (seq, at, actor, action, subject, outcome, detail, state, prev_hash, hash)"
+            " VALUES (?, ?, 'numbot', 'purchase', ?, 'ok', '', 'purchased', ?, ?)",
+            last.seq + 1, last.at, request.id, last.hash, "0" * 64,
+        )
+        env.verify = lambda: None  # broken on purpose
+    _sql(env, "UPDATE requests SET status='purchased' WHERE id=?", request.id)
+    env.notifier.updated.clear()
+    env.clock.advance(seconds=6)
+    await env.service.resume()
+    redrawn = [(r.id, r.status) for r in env.notifier.updated]
+    assert redrawn == [(bought.request.id, "purchased")]  # the honest card is repaired
+    assert env.storage.requests.get(bought.request.id).card_drawn == "purchased"
+
+
+# --- releases: nothing sent, refused, or unknown ---------------------------------------------
+
+
+async def test_a_release_that_never_reached_flowyte_waits_for_approval_again(env):
+    number = (await env.service.import_number(REQUESTER, "+14155550500", None)).number
+    request = (await env.service.request_release(REQUESTER, number.e164, "x")).request
+    env.transport.fail("DELETE", f"/numbers/{number.id}", "connect")
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and "waiting for approval again" in result.message
+    back = env.storage.requests.get(request.id)
+    assert back.status == "pending" and back.decided_by is None
+    assert number.id in env.sandbox.numbers
+    done = await env.service.approve(SECOND, request.id)
+    assert isinstance(done, Decided) and done.message == f"Released {number.e164}."
+
+
+async def test_a_release_flowyte_refuses_fails_and_says_so(env):
+    number = (await env.service.import_number(REQUESTER, "+14155550501", None)).number
+    request = (await env.service.request_release(REQUESTER, number.e164, "x")).request
+    env.transport.fail("DELETE", f"/numbers/{number.id}", 409, body={"status": 409, "code": "number_busy"})
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "failed"
+    assert status_of(env, request.id) == "failed"
+    assert env.notifier.texts[-1].startswith(f"Your request for {number.e164} failed")
+    assert number.id in env.sandbox.numbers
+
+
+# --- the price re-check says why it could not be made ------------------------------------------
+
+
+@pytest.mark.parametrize(("fault", "why"), [(503, "Flowyte answered 503"), ("connect", "Flowyte did not answer")])
+async def test_an_unchecked_price_says_why(env, fault, why):
+    request = await pending(env)
+    env.transport.fail("GET", f"/numbers/available/{request.e164}", fault, times=2)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and f"({why})" in result.message
+
+
+# --- one look at a time, across processes, for as long as a look takes ------------------------
+
+
+class SlowList(httpx.AsyncBaseTransport):
+    """The owned list answers only when the test lets it (a long listing), once armed."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.armed = False
+        self.arrived = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.armed and request.method == "GET" and request.url.path.endswith("/numbers"):
+            self.arrived.set()
+            await asyncio.wait_for(self.release.wait(), 10)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("left", ["checking", "interrupted"])
+async def test_while_one_look_is_under_way_another_process_leaves_the_request_alone(env, left):
+    slow = SlowList(env.transport)
+    http = httpx.AsyncClient(
+        base_url="http://sandbox/api/v1/", headers={"Authorization": f"Bearer {API_KEY}"}, transport=slow
+    )
+    a = env.new_service(flowyte=FlowyteClient(http), timing=Timing(quiet=10, grace=0))
+    b = env.new_service(timing=Timing(quiet=10, grace=0), fresh_db=True)
+    request = await pending(env, service=a)
+    if left == "checking":
+        env.transport.fail("POST", "/numbers/purchase", "timeout")
+        env.transport.fail("POST", "/numbers/purchase", 503)
+        await a.approve(APPROVER, request.id)
+        assert status_of(env, request.id) == "checking"
+    else:  # a process stopped mid-purchase; its replay on resume fails
+        env.storage.requests.transition(
+            request.id, from_statuses=("pending",), to_status="approved",
+            note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
+            decided_by=APPROVER,
+        )
+        env.storage.requests.transition(
+            request.id, from_statuses=("approved",), to_status="purchasing",
+            note=AuditNote("numbot", "purchase_started"),
+        )
+        env.transport.fail("POST", "/numbers/purchase", 503)
+    env.clock.advance(seconds=11)
+    slow.armed = True
+    try:
+        looking = asyncio.create_task(a.resume())
+        await asyncio.wait_for(slow.arrived.wait(), 10)  # A's look is listing the numbers
+        env.clock.advance(seconds=12)  # longer than a quiet window, shorter than the lease
+        written = len(env.audit())
+        assert await b.resume() == 0  # B takes no look of its own
+        assert len(env.audit()) == written
+        slow.release.set()
+        await looking
+    finally:
+        await http.aclose()
+    assert status_of(env, request.id) in ("checking", "failed")
+
+
+async def test_the_sweep_wakes_in_time_to_remind_not_when_the_hold_has_lapsed(env):
+    service = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=10))
+    request = await pending(env, service=service)  # its hold lapses in 30 minutes
+    assert await service.next_due() == 20 * 60  # the reminder is due 10 minutes before
+    env.clock.advance(minutes=21)
+    assert await service.resume() == 1
+    assert await service.next_due() == 9 * 60  # reminded: next, the hold lapsing
+    [entry] = [e for e in env.audit() if e.subject == request.id and e.action == "remind"]
+    assert entry.outcome == "ok"
+    assert entry.detail_fields() == {"told": 1, "lapses": str(request.hold_expires_at)}
+
+
+async def test_a_reminder_slack_refuses_is_audited_as_failed_and_not_sent_twice(env):
+    service = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=10))
+    request = await pending(env, service=service)
+    tried = []
+
+    async def down(req):
+        tried.append(req.id)
+        raise ConnectionError("slack down")
+
+    env.notifier.remind = down
+    env.clock.advance(minutes=21)
+    assert await service.resume() == 1
+    assert await service.resume() == 0  # claimed once: approvers are not nagged in a loop
+    assert tried == [request.id]
+    reminds = [(e.actor, e.outcome) for e in env.audit() if e.subject == request.id and e.action == "remind"]
+    assert reminds == [("numbot", "failed")]
+
+
+# --- the audit log tells each story with its facts -------------------------------------------
+
+
+def story(env, request_id, *, skip=("reserve", "notify_approvers", "request_purchase", "approve")):
+    """(actor, action, outcome, state, detail) of each entry about a request; policy hashes
+    are checked present and left out."""
+    told = []
+    for e in env.audit():
+        if e.subject != request_id or e.action in skip:
+            continue
+        fields = e.detail_fields()
+        if "policy" in fields:
+            assert len(str(fields.pop("policy"))) == 16
+        told.append((e.actor, e.action, e.outcome, e.state, fields))
+    return told
+
+
+async def test_an_unknown_purchase_is_audited_with_the_failure_every_look_and_the_proof(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", 503, times=2)  # the call and a replay
+    await service.approve(APPROVER, request.id)
+    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
+    env.transport.fail("POST", "/numbers/purchase", "timeout")
+    env.clock.advance(seconds=11)
+    await service.resume()
+    env.clock.advance(seconds=41)
+    await service.resume()  # every call is over: the list and the inventory are proof
+    asked = {"inventory": "for_sale", "owned": "absent", "replay": "unknown"}
+    assert story(
+        env,
+        request.id,
+        skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"),
+    ) == [
+        ("numbot", "purchase", "unknown", "checking", {"error": "injected", "status": 503}),
+        ("numbot", "check", "unknown", None, {"attempt": 1, **asked}),
+        ("numbot", "check", "unknown", None, {"attempt": 3, **asked}),
+        (
+            "numbot",
+            "purchase",
+            "failed",
+            "failed",
+            {**asked, "replay": "not_asked", "reconciled": True},
+        ),
+        ("numbot", "release_hold", "ok", None, {"reservation": request.reservation_id}),
+    ]
+
+
+async def test_a_purchase_whose_answer_was_lost_names_the_error_and_how_it_was_settled(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "lost")  # bought; the answer is lost
+    await env.service.approve(APPROVER, request.id)
+    [unknown, bought] = story(
+        env,
+        request.id,
+        skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"),
+    )
+    assert unknown == ("numbot", "purchase", "unknown", "checking", {"error": "OutcomeUnknown"})
+    assert bought[1:4] == ("purchase", "ok", "purchased")
+    assert bought[4]["evidence"] == "replay" and bought[4]["charged"] == "2.15"
+
+
+async def test_a_request_taken_up_after_a_restart_is_audited_as_resumed_with_its_status(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.storage.requests.transition(
+        request.id,
+        from_statuses=("pending",),
+        to_status="approved",
+        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
+        decided_by=APPROVER,
+    )  # approved, then the process stopped before buying
+    env.clock.advance(seconds=11)
+    assert await service.resume() == 1
+    assert story(env, request.id)[:2] == [
+        ("numbot", "resume", "ok", None, {"status": "approved"}),
+        (
+            "numbot",
+            "purchase_started",
+            "ok",
+            "purchasing",
+            {"idempotency_key": request.idempotency_key},
+        ),
+    ]
+
+
+async def test_a_release_is_audited_with_its_number_reason_and_evidence(env):
+    number = (await env.service.import_number(REQUESTER, "+14155550600", None)).number
+    request = (await env.service.request_release(REQUESTER, number.e164, "spare line")).request
+    await env.service.approve(APPROVER, request.id)
+    assert story(env, request.id, skip=("notify_approvers", "approve")) == [
+        (
+            REQUESTER,
+            "request_release",
+            "ok",
+            "pending",
+            {
+                "approvals_needed": 1,
+                "e164": "+14155550600",
+                "number": number.id,
+                "reason": "spare line",
+            },
+        ),
+        (
+            "numbot",
+            "release_started",
+            "ok",
+            "releasing",
+            {"idempotency_key": request.idempotency_key},
+        ),
+        ("numbot", "release", "ok", "released", {"evidence": "answer", "number": number.id}),
+    ]
+
+
+async def test_a_rejection_and_an_expiry_are_audited_with_why(env):
+    rejected = await pending(env)
+    await env.service.reject(APPROVER, rejected.id, "too dear")
+    assert story(env, rejected.id)[0] == (
+        APPROVER,
+        "reject",
+        "ok",
+        "rejected",
+        {"reason": "too dear"},
+    )
+    hold = await env.service.reserve(REQUESTER, env.e164(1))
+    env.clock.advance(minutes=31)
+    await env.service.resume()
+    assert story(env, hold.request.id) == [
+        (
+            "numbot",
+            "expire",
+            "ok",
+            "expired",
+            {"hold_expires_at": str(hold.request.hold_expires_at)},
+        ),
+    ]
+
+
+async def test_a_price_that_could_not_be_checked_or_that_changed_is_audited_with_which(env):
+    unchecked = await pending(env)
+    env.transport.fail("GET", f"/numbers/available/{unchecked.e164}", 503, times=2)
+    await env.service.approve(APPROVER, unchecked.id)
+    [back] = [s for s in story(env, unchecked.id) if s[2] == "failed"]
+    assert back[1:4] == ("purchase", "failed", "pending")
+    assert back[4]["code"] == "price_unchecked"
+    changed = await pending(env, 1)
+    env.sandbox.inventory[changed.e164].monthly_cost = Decimal("1.16")
+    await env.service.approve(APPROVER, changed.id)
+    [failed] = [s for s in story(env, changed.id) if s[2] == "failed"]
+    assert failed[1:4] == ("purchase", "failed", "failed")
+    assert failed[4]["code"] == "price_changed"
+    priceless = await pending(env, 2)
+    env.transport.fail(
+        "GET", f"/numbers/available/{priceless.e164}", 200,
+        body={"success": True, "data": {"e164": priceless.e164}},
+    )
+    await env.service.approve(APPROVER, priceless.id)
+    [back] = [s for s in story(env, priceless.id) if s[2] == "failed"]
+    assert back[1:4] == ("purchase", "failed", "pending")
+    assert back[4]["code"] == "price_unchecked"
+
+
+async def test_a_purchase_and_its_approval_are_audited_with_what_was_bought_and_by_whose_word(env):
+    request = await pending(env)
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Decided)
+    number = result.request.number_id
+    entries = story(env, request.id, skip=("reserve", "notify_approvers", "request_purchase"))
+    approve = entries[0]
+    assert approve[:4] == (APPROVER, "approve", "ok", "approved")
+    assert approve[4] == {"binds": binding(request), "count": 1, "needed": 1}
+    assert entries[-1] == (
+        "numbot", "purchase", "ok", "purchased",
+        {"charged": "2.15", "e164": request.e164, "evidence": "answer", "number": number},
+    )
+
+
+async def test_a_purchase_flowyte_never_received_goes_back_to_pending_audited_with_why(env):
+    request = await pending(env)
+    env.transport.fail("POST", "/numbers/purchase", "connect")  # refused before anything was sent
+    result = await env.service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused)
+    assert result.message.endswith(" The request is waiting for approval again.")
+    [back] = [s for s in story(env, request.id) if s[2] == "failed"]
+    assert back == ("numbot", "purchase", "failed", "pending", {"error": "FlowyteUnavailable"})
+    env.transport.fail("POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"})
+    other = await pending(env, 1)
+    await env.service.approve(APPROVER, other.id)
+    [failed] = [s for s in story(env, other.id) if s[2] == "failed"]
+    assert failed[1:4] == ("purchase", "failed", "failed")
+    assert failed[4] == {"code": "number_unavailable", "status": 409}
+
+
+async def test_a_purchase_interrupted_mid_call_is_audited_as_resumed_from_that_call(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    request = await pending(env, service=service)
+    env.storage.requests.transition(
+        request.id, from_statuses=("pending",), to_status="approved",
+        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
+        decided_by=APPROVER,
+    )
+    env.storage.requests.transition(
+        request.id, from_statuses=("approved",), to_status="purchasing",
+        note=AuditNote("numbot", "purchase_started"),
+    )  # the process stopped while the purchase call was out
+    env.clock.advance(seconds=11)
+    await service.resume()
+    assert story(env, request.id, skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"))[:2] == [
+        ("numbot", "resume", "ok", None, {"status": "purchasing"}),
+        ("numbot", "resume", "unknown", "checking", {"interrupted": "purchasing"}),
+    ]
+
+
+async def test_only_the_approvals_since_the_request_was_last_put_up_count(env):
+    """A request approved by two, sent back to pending (say the price re-check failed), then
+    approved by one: the earlier round's approvals do not make up the new round's quorum,
+    and only the new round has to be sealed."""
+    request = await pending(env)
+    third = APPROVERS[2]
+    terms = binding(replace(request, status="approved"))
+    first_round = _steps("held", "pending", "approved", binds=terms, needed=2, partial=(SECOND,))
+    back = Step(len(first_round) + 1, "numbot", "pending", {}, True, "")
+    again = Step(len(first_round) + 2, third, "approved", {"binds": terms, "needed": 2}, True, "approve")
+    approved = replace(request, status="approved", decided_by=third)
+    problem = approval_problem(approved, [*first_round, back, again])
+    assert problem == "1 distinct approval(s) are recorded where 2 were needed"
+    alone = Step(again.seq, third, "approved", {"binds": terms, "needed": 1}, True, "approve")
+    old = [replace(s, authentic=False) for s in first_round]  # e.g. written before the key
+    assert approval_problem(approved, [*old, back, alone]) is None
+
+
+async def test_the_integrity_alarm_records_what_was_wrong_and_the_status_it_found(env):
+    """What an operator reads first: the audit entry says why numbot would not spend."""
+    request = await pending(env)
+    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    await env.service.resume()
+    [alarm] = [e for e in env.audit() if e.action == "integrity_alarm"]
+    assert (alarm.actor, alarm.subject, alarm.outcome) == ("numbot", request.id, "refused")
+    assert alarm.detail_fields() == {
+        "problem": "the database says approved, the audit log says pending",
+        "status": "approved",
+    }
+    [alert] = env.notifier.alerts
+    assert alert.startswith(":rotating_light: ") and "the audit log says pending" in alert

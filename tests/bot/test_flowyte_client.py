@@ -1691,6 +1691,120 @@ async def test_the_probes_send_what_they_say():
     assert len(handler.requests) == 5
 
 
+# --- ids are one path segment; wrongly shaped data from a change is an unknown outcome --------
+
+
+ID_CALLS = [
+    ("GET", lambda c, x: c.get_number(x), "numbers/{}", OWNED),
+    ("POST", lambda c, x: c.assign(x, "agt_1"), "numbers/{}/assign", OWNED),
+    ("DELETE", lambda c, x: c.unassign(x), "numbers/{}/assign", OWNED),
+    ("DELETE", lambda c, x: c.release_number(x), "numbers/{}", None),
+    ("GET", lambda c, x: c.get_agent(x), "agents/{}", {"id": "agt_1", "name": "A", "version": 1}),
+    (
+        "POST",
+        lambda c, x: c.publish(x, idempotency_key="k"),
+        "agents/{}/publish",
+        {"id": "ver_1", "agentId": "agt_1", "version": 1},
+    ),
+    ("GET", lambda c, x: c.get_available(x), "numbers/available/{}", {"e164": "+14155550100"}),
+]
+
+
+@pytest.mark.parametrize(("method", "call", "path", "data"), ID_CALLS)
+async def test_an_id_with_a_slash_stays_one_path_segment(method, call, path, data):
+    """An id is never a path: `num/../../billing` must not reach another endpoint."""
+    handler = Recorder(ok(data) if data is not None else httpx.Response(204))
+    await call(connected(handler), "x/../../billing")
+    expected = "/api/v1/" + path.format("x%2F..%2F..%2Fbilling")
+    assert handler.last.method == method
+    assert handler.last.url.raw_path == expected.encode()
+
+
+CHANGES_WITH_DATA = [_purchase, _publish, _import, _reserve]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        *CHANGES_WITH_DATA,
+        lambda c: c.assign("num_1", "agt_1"),
+        lambda c: c.unassign("num_1"),
+    ],
+    ids=["purchase", "publish", "import", "reserve", "assign", "unassign"],
+)
+async def test_a_change_answered_with_data_of_the_wrong_shape_is_outcome_unknown(call):
+    """The change may have happened: the caller must not be told "nothing was done"."""
+    handler = Recorder(ok({"unexpected": "shape"}, status=201))
+    with pytest.raises(fe.OutcomeUnknown):
+        await call(connected(handler))
+
+
+async def test_connect_takes_the_base_url_with_or_without_a_trailing_slash():
+    for base in (BASE, BASE + "/"):
+        handler = Recorder(ok(OWNED))
+        client = FlowyteClient.connect(base, KEY, transport=httpx.MockTransport(handler))
+        await client.get_number("num_1")
+        assert handler.last.url.raw_path == b"/api/v1/numbers/num_1"
+
+
+async def test_connect_keeps_the_retry_policy_and_the_timeout_it_is_given():
+    """The quiet window is sized from max_call_seconds: it must be the client's real bound."""
+    policy = RetryPolicy(attempts=1, budget=2.0)
+    client = FlowyteClient.connect(
+        BASE, KEY, transport=httpx.MockTransport(Recorder(ok(OWNED))), timeout=4, retry=policy
+    )
+    assert client.attempt_timeout == 4
+    assert client.max_call_seconds == 6.0
+    handler = Recorder(problem(503))
+    client = FlowyteClient.connect(
+        BASE, KEY, transport=httpx.MockTransport(handler), retry=policy
+    )
+    with pytest.raises(fe.ServerError):
+        await client.get_number("num_1")
+    assert len(handler.requests) == 1  # attempts=1: not retried
+
+
+def test_a_client_whose_http_has_no_timeout_still_bounds_each_exchange():
+    http = httpx.AsyncClient(timeout=None)
+    assert FlowyteClient(http).attempt_timeout == 10.0
+
+
+async def test_a_page_is_retried_only_within_the_whole_listings_budget(monkeypatch):
+    """The budget bounds the whole listing, every page's retries included: max_call_seconds
+    (which the quiet window must exceed) holds for a list too."""
+
+    class FakeTime:
+        now = 1000.0
+
+        @classmethod
+        def monotonic(cls) -> float:
+            return cls.now
+
+    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
+    unavailable = iter([True])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        FakeTime.now += 1.0  # each page takes a second
+        index = int(request.url.params.get("cursor", "0"))
+        if index == 3 and next(unavailable, False):
+            return httpx.Response(503, json={"status": 503}, headers={"Retry-After": "1"})
+        return ok([{**OWNED, "id": f"num_{index}"}], nextCursor=str(index + 1) if index < 3 else None)
+
+    handler = Recorder(answer)
+    client, sleeps = retrying(handler, retry=RetryPolicy(budget=4.5))
+    with pytest.raises(fe.ServerError):  # 4 s spent; another second of wait would pass 4.5
+        await client.list_numbers()
+    assert len(handler.requests) == 4 and sleeps.waits == []
+
+
+def test_connect_gives_up_on_a_connection_within_three_seconds_of_a_longer_budget():
+    """An unreachable Flowyte costs at most 3 s per attempt, not the whole call budget."""
+    client = FlowyteClient.connect(BASE, KEY, timeout=10)
+    assert client._http.timeout.connect == 3.0 and client._http.timeout.read == 10
+    assert FlowyteClient.connect(BASE, KEY, timeout=2)._http.timeout.connect == 2
+
+
+
 # --- owned_pages: a walk with no overall cap, and an early exit ------------------------------
 
 

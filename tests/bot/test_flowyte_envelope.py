@@ -205,3 +205,17 @@ def test_a_short_plain_page_with_a_link_to_the_next_is_unreadable():
     link = {"Link": '</numbers?page=2>; rel="next"'}
     with pytest.raises(fe.UnexpectedAnswer, match="Link header"):
         read_page(answer({"success": True, "data": ITEMS}, headers=link), LIMIT)
+
+
+@pytest.mark.parametrize("empty", [None, False, "", [], {}], ids=repr)
+def test_a_more_member_that_says_nothing_does_not_hide_the_stated_end(empty):
+    body = {"success": True, "data": ITEMS, "nextCursor": None, "has_more": empty, "next": empty}
+    assert read_page(answer(body), LIMIT, stated_end=True) == (ITEMS, None)
+
+
+@pytest.mark.parametrize("more", [True, "2", ["p2"], {"page": 2}], ids=repr)
+def test_a_more_member_that_says_more_overrides_a_null_cursor(more):
+    """`has_more: true` beside `nextCursor: null`: the list is not over, whatever the cursor says."""
+    body = {"success": True, "data": ITEMS, "nextCursor": None, "has_more": more}
+    with pytest.raises(fe.UnexpectedAnswer, match="has_more"):
+        read_page(answer(body), LIMIT)

@@ -192,7 +192,7 @@ async def test_402_with_an_absurd_required_amount_still_explains():
     )
     with pytest.raises(fe.InsufficientBalance) as caught:
         await client.purchase("+14155550100", "rsv_1", idempotency_key="k")
-    assert "dashboard" in caught.value.explain()
+    assert caught.value.explain().startswith("The Flowyte wallet is short. Top it up")
 
 
 @given(
@@ -378,3 +378,62 @@ def test_long_flowyte_text_is_capped():
 )
 def test_flowyte_text(raw, shown):
     assert fe.flowyte_text(raw) == shown
+
+
+def test_flowyte_text_is_capped_at_exactly_the_limit():
+    assert fe.flowyte_text("x" * fe.TEXT_LIMIT) == "x" * fe.TEXT_LIMIT  # fits: whole
+    cut = fe.flowyte_text("x" * (fe.TEXT_LIMIT + 1))
+    assert cut == "x" * (fe.TEXT_LIMIT - 1) + "…" and len(cut) == fe.TEXT_LIMIT
+
+
+def test_a_shortfall_of_cents_is_still_said():
+    assert fe.InsufficientBalance.shortfall_of(Decimal("1.00"), Decimal("1.50")) == Decimal("0.50")
+    exc = make(402, {"balanceUsd": Decimal("1.15"), "requiredUsd": Decimal("1.65")})
+    assert "short by $0.50." in exc.explain(shortfall=None)
+    assert "short by $0.50." in make(402, {}).explain(shortfall=Decimal("0.50"))
+
+
+def test_what_a_problem_keeps_is_cleaned_and_bounded():
+    """Everything from a problem body may reach an approver's screen: each part is cleaned
+    and capped (a field name at 40, its message at 120, ten of them, the detail at 300)."""
+    body = {
+        "title": "Bad\nrequest *now*",
+        "detail": "d" * 400,
+        "type": "https://docs.flowyte.com/errors/validation",
+        "instance": "/requests/abc-123",
+        "errors": [{"field": "f" * 50, "message": "m" * 130}, {"field": "x0"}]
+        + [{"field": f"x{i}", "message": "m" * 100} for i in range(1, 11)],
+    }
+    problem = fe.Problem.from_body(400, body)
+    assert problem.title == "Bad request now"
+    assert problem.detail == "d" * 299 + "…"
+    assert problem.type == "https://docs.flowyte.com/errors/validation"
+    assert problem.instance == "/requests/abc-123"
+    assert problem.code == "validation"  # the type's last segment
+    assert len(problem.errors) == 10
+    assert problem.errors[0] == ("f" * 39 + "…", "m" * 119 + "…")
+    assert problem.errors[1] == ("x0", "invalid")
+    explained = fe.InvalidRequest(problem).explain()
+    listed = explained.removeprefix("Flowyte rejected the request: ").removesuffix(".")
+    assert len(listed) == 2 * fe.TEXT_LIMIT and listed.endswith("…")
+
+
+def test_a_list_of_errors_is_cut_only_past_twice_the_text_limit():
+    def explained(length):
+        problem = fe.Problem(status=400, errors=(("a", "b" * (length - 3)),))  # "a: " + b…
+        return fe.InvalidRequest(problem).explain()
+
+    assert explained(2 * fe.TEXT_LIMIT) == f"Flowyte rejected the request: a: {'b' * (2 * fe.TEXT_LIMIT - 3)}."
+    cut = explained(2 * fe.TEXT_LIMIT + 1)
+    assert cut == f"Flowyte rejected the request: a: {'b' * (2 * fe.TEXT_LIMIT - 4)}…."
+
+
+@pytest.mark.parametrize("code_type", ["https://x.example/errors#hold_expired", "https://x.example/errors/hold_expired/"])
+def test_a_code_is_the_types_fragment_or_last_segment(code_type):
+    assert fe.problem_code(None, code_type) == "hold_expired"
+
+
+def test_the_shortfall_the_caller_worked_out_is_used_when_flowyte_says_nothing_is_missing():
+    even = make(402, {"balanceUsd": Decimal("2.15"), "requiredUsd": Decimal("2.15")})
+    assert "short by $0.50." in even.explain(shortfall=Decimal("0.50"))
+    assert "short. Top it up" in make(402, {}).explain(shortfall=Decimal(0))  # never "by $0.00"

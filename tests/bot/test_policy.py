@@ -117,3 +117,23 @@ def test_a_request_the_budget_admits_is_admitted_at_approval_too(charge, spent, 
     month = MonthSpend(spent, D(0), pending)
     if request_refusal(p, charge, month) is None:
         assert approval_refusal(p, charge, month.committed) is None
+
+
+def test_a_hold_refusal_counts_the_numbers_held_in_words():
+    from bot.workflow.policy import holds_refusal
+
+    one, two = Policy(max_open_holds=1), Policy(max_open_holds=2)
+    assert holds_refusal(one, []) is None and holds_refusal(two, ["+14155550100"]) is None
+    assert holds_refusal(one, ["+14155550100"]).startswith(
+        "You already hold 1 number (+14155550100), the most one person may hold at once."
+    )
+    assert holds_refusal(two, ["+14155550100", "+14155550101"]).startswith(
+        "You already hold 2 numbers (+14155550100, +14155550101), the most"
+    )
+
+
+def test_an_amount_that_is_not_text_or_a_number_is_refused_saying_how_to_write_one():
+    with pytest.raises(ValueError, match=r'an amount in dollars, e\.g\. "25\.00"'):
+        Policy.model_validate({"monthly_budget_usd": ["25.00"]})
+    with pytest.raises(ValueError, match=r"'twenty' is not an amount in dollars"):
+        Policy.model_validate({"monthly_budget_usd": "twenty"})

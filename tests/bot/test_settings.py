@@ -374,3 +374,26 @@ async def test_the_flowyte_timeout_setting_reaches_the_client():
         assert client._http.timeout.read == 4
     finally:
         await client.aclose()
+
+
+def test_every_secret_setting_is_taken_out_of_the_environment(monkeypatch):
+    """bot/secret_env.py: each SecretStr setting (the database URL's password included) is
+    removed from os.environ once read; nothing else is."""
+    import os
+
+    from bot.secret_env import forget_secret_environment, secret_settings
+
+    assert set(secret_settings()) == {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "FLOWYTE_API_KEY",
+        "NUMBOT_AUDIT_KEY",
+        "NUMBOT_DATABASE_URL",
+    }
+    for name in secret_settings():
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("NUMBOT_DB", "kept.db")
+    forget_secret_environment()
+    assert not any(name in os.environ for name in secret_settings())
+    assert os.environ["NUMBOT_DB"] == "kept.db"

@@ -115,6 +115,8 @@ async def test_the_budget_is_checked_again_when_the_last_approval_lands(env):
     assert len(env.purchases()) == 1
     refused = [r for r in results if isinstance(r, Refused)]
     assert len(refused) == 1 and refused[0].code == "over_budget"
+    [row] = env.refused(APPROVER, "approve")  # the refusal is audited with the policy it used
+    assert row == {"code": "over_budget", "policy": strict.ctx.policy.hash}
     assert "$2.15 is spent or being bought of $4.00" in refused[0].message
     waiting = [r for r in (a, b) if env.storage.requests.get(r.request.id).status == "pending"]
     assert len(waiting) == 1 and waiting[0].request.approvals == ()  # not counted
@@ -154,3 +156,27 @@ async def test_home_and_the_card_show_this_month_against_the_budget(env):
     home = await service.home(REQUESTER)
     assert home.spend.budget == Decimal("10.00") and home.spend.committed == Decimal("2.15")
     assert env.notifier.budgets == ["This month: $0.00 of $10.00"]
+
+
+async def test_each_counted_approval_says_how_many_more_and_redraws_every_copy(env):
+    service = with_policy(env, quorum=[{"above_usd": "1", "approvals": 3}])
+    request = (await requested(env, service)).request
+    drawn = len(env.notifier.updated)
+    first = await service.approve(APPROVER, request.id)
+    assert first.message == (
+        "Your approval is counted: 1 of 3. It needs 2 more approvers before anything is bought."
+    )
+    assert [r.approvals for r in env.notifier.updated[drawn:]] == [(APPROVER,)]  # the count shows
+    again = await service.approve(APPROVER, request.id)
+    assert again == Refused(
+        "already_counted",
+        "Your approval is already counted (1 of 3); another approver must approve too.",
+    )
+    [refused] = env.refused(APPROVER, "approve")
+    assert refused == {"code": "already_counted", "policy": service.ctx.policy.hash}
+    second = await service.approve(SECOND, request.id)
+    assert second.message.endswith("It needs 1 more approver before anything is bought.")
+    assert env.storage.requests.get(request.id).approvals == (APPROVER, SECOND)
+    assert not env.purchases()
+    last = await service.approve(THIRD, request.id)
+    assert isinstance(last, Decided) and last.request.status == "purchased"

@@ -1084,3 +1084,241 @@ def test_the_quiet_window_outlasts_any_flowyte_call():
         settings = Settings(_env_file=None, NUMBOT_FLOWYTE_TIMEOUT=seconds)
         client = build_flowyte(settings)
         assert timing_for(settings, client).quiet > client.max_call_seconds >= seconds
+
+
+# --- what the requester, the approver and the card are told -----------------------------------
+
+
+async def test_a_cancel_and_a_rejection_say_which_they_were(env):
+    cancelled = await env.service.reject(REQUESTER, (await pending(env)).id)
+    assert isinstance(cancelled, Decided)
+    assert cancelled.message == f"Request for {cancelled.request.e164} cancelled."
+    rejected = await env.service.reject(APPROVER, (await pending(env, 1)).id)
+    assert isinstance(rejected, Decided)
+    assert rejected.message == f"Request for {rejected.request.e164} rejected by <@{APPROVER}>."
+    actions = [(e.actor, e.action) for e in env.audit() if e.state in ("cancelled", "rejected")]
+    assert actions == [(REQUESTER, "cancel"), (APPROVER, "reject")]
+
+
+async def test_a_hold_flowyte_will_not_give_back_is_recorded_and_the_rejection_stands(env):
+    request = await pending(env)
+    env.transport.fail("DELETE", f"/numbers/reserve/{request.reservation_id}", 503, times=2)
+    result = await env.service.reject(APPROVER, request.id)
+    assert isinstance(result, Decided) and result.request.status == "rejected"
+    [row] = [e for e in env.audit() if e.action == "release_hold"]
+    assert (row.actor, row.subject, row.outcome) == ("numbot", request.id, "failed")
+    assert row.detail_fields() == {"code": "ServerError"}
+
+
+async def test_a_release_request_carries_its_reason_saving_and_card(env):
+    number = await owned_number(env)
+    result = await env.service.request_release(REQUESTER, number.e164, "not needed")
+    assert isinstance(result, Requested) and result.card_posted
+    request = result.request
+    assert request.reason == "not needed"  # shown on the card as "Why:"
+    assert request.monthly_cost == number.monthly_cost  # shown as what it saves
+    assert (request.card_channel, request.card_ts) == CARD  # where the requester is pointed
+
+
+# --- a price comes whole or not at all ---------------------------------------------------------
+
+
+def _hold_answer(env, e164, **prices):
+    hold = {"id": "rsv_partial", "e164": e164, "expiresAt": (env.clock() + timedelta(minutes=30)).isoformat()}
+    return {"success": True, "data": hold | prices}
+
+
+async def test_a_hold_answered_with_half_a_price_is_priced_from_the_inventory(env):
+    e164 = env.e164()
+    env.transport.fail("POST", "/numbers/reserve", 201, body=_hold_answer(env, e164, setupCost="0.10"))
+    held_ = await env.service.reserve(REQUESTER, e164)
+    assert isinstance(held_, Held)
+    assert (held_.request.setup_cost, held_.request.monthly_cost) == (Decimal("1.00"), Decimal("1.15"))
+
+
+async def test_half_a_price_is_no_price_to_request_on(env):
+    request = await held(env)
+    env.storage.requests.set_fields(request.id, monthly_cost=None)
+    partial = {"success": True, "data": {"e164": request.e164, "setupCost": "1.00"}}
+    env.transport.fail("GET", f"/numbers/available/{request.e164}", 200, body=partial)
+    asked = await env.service.request_purchase(REQUESTER, request.id, "x")
+    assert isinstance(asked, Refused) and asked.code == "no_price"
+    assert env.storage.requests.get(request.id).status == "held"
+
+
+async def test_a_price_learned_at_request_time_is_the_price_approved(env):
+    request = await held(env)
+    env.storage.requests.set_fields(request.id, setup_cost=None, monthly_cost=None)
+    asked = await env.service.request_purchase(REQUESTER, request.id, "x")
+    assert isinstance(asked, Requested)
+    assert (asked.request.setup_cost, asked.request.monthly_cost) == (Decimal("1.00"), Decimal("1.15"))
+    card, _balance = env.notifier.posted[-1]
+    assert card.total_cost == Decimal("2.15")
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+
+async def test_a_flagged_request_is_left_to_an_operator_and_blocks_nothing(env):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    forged = await pending(env)
+    _sql_edit = "UPDATE requests SET status='approved', decided_by=? WHERE id=?"
+    env.storage.db.conn.execute(_sql_edit, (APPROVER, forged.id))
+    env.clock.advance(seconds=1)
+    honest = await pending(env, 1)
+    _move(env, honest, "pending", "approved")  # then the process died
+    env.clock.advance(seconds=11)
+    assert await service.resume() == 2  # the forged one first (older), then the honest one
+    assert (await service.request(honest.id)).status == "purchased"
+    assert (await service.request(forged.id)).status == "approved"
+    rows = len(env.audit())
+    env.clock.advance(seconds=60)
+    assert await service.resume() == 0  # flagged: left alone, nothing more written
+    assert len(env.audit()) == rows and len(env.notifier.alerts) == 1
+    later = await pending(env, 2)
+    _move(env, later, "pending", "approved")  # interrupted later on
+    env.clock.advance(seconds=11)
+    assert await service.resume() == 1  # the flagged one still comes first in the queue
+    assert (await service.request(later.id)).status == "purchased"
+
+
+async def test_a_card_the_sweep_posts_shows_the_balance_for_a_purchase_only(env):
+    class Down:
+        async def post_card(self, request, *, balance):
+            raise ConnectionError("slack down")
+
+    down = env.new_service(notifier=Down())
+    purchase = (await down.reserve(REQUESTER, env.e164(0))).request
+    await down.request_purchase(REQUESTER, purchase.id, "x")
+    number = await owned_number(env)
+    release = (await down.request_release(REQUESTER, number.e164, "x")).request
+    assert await env.service.resume() == 2
+    posted = {r.id: balance for r, balance in env.notifier.posted}
+    assert posted == {purchase.id: Decimal("25.00"), release.id: None}
+
+
+async def test_the_sweep_comes_back_when_the_next_piece_of_work_falls_due(env):
+    class Down:
+        async def post_card(self, request, *, balance):
+            raise ConnectionError("slack down")
+
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    assert await service.next_due() == float("inf")  # nothing to do: no wake-up
+    request = await held(env)  # its hold lapses in 30 minutes
+    assert await service.next_due() == 30 * 60
+    env.clock.advance(seconds=100)
+    assert await service.next_due() == 30 * 60 - 100
+    _move(env, request, "held", "pending", "approved")  # in flight: taken up after 10 s quiet
+    assert await service.next_due() == 10
+    env.clock.advance(seconds=4)
+    cardless = (await service.reserve(REQUESTER, env.e164(1))).request
+    await env.new_service(notifier=Down()).request_purchase(REQUESTER, cardless.id, "x")
+    assert await service.next_due() == 6  # the in-flight request's window ends first
+    env.clock.advance(seconds=7)
+    assert await service.next_due() == 0  # overdue: at once, never negative
+    assert await service.resume() == 1  # the approved purchase; the card's window is still open
+    assert await service.next_due() == 3  # the missing card is posted once its window passes
+    checking = await pending(env, 2)
+    _move(env, checking, "pending", "approved", "purchasing", "checking")
+    env.storage.requests.set_fields(checking.id, next_check_at=env.clock() + timedelta(seconds=2))
+    assert await service.next_due() == 2  # the next look at Flowyte
+
+
+# --- every refusal says why, in words ------------------------------------------------------------
+
+
+async def _bad_number(env):
+    return await env.service.reserve(REQUESTER, "call me")
+
+
+async def _unknown_hold(env):
+    return await env.service.request_purchase(REQUESTER, "req_000000000000", "x")
+
+
+async def _already_requested(env):
+    return await env.service.request_purchase(REQUESTER, (await pending(env)).id, "again")
+
+
+async def _lapsed_hold(env):
+    request = await held(env)
+    env.clock.advance(minutes=31)
+    return await env.service.request_purchase(REQUESTER, request.id, "late")
+
+
+async def _no_price(env):
+    env.sandbox.configure(reservations="id_only")
+    env.transport.fail("GET", f"/numbers/available/{env.e164()}", 503, times=8)
+    return await env.service.request_purchase(REQUESTER, (await held(env)).id, "x")
+
+
+async def _release_twice(env):
+    number = await owned_number(env)
+    await env.service.request_release(REQUESTER, number.e164, "x")
+    return await env.service.request_release(REQUESTER, number.e164, "again")
+
+
+async def _reject_unknown(env):
+    return await env.service.reject(APPROVER, "req_000000000000")
+
+
+async def _reject_by_a_stranger(env):
+    return await env.service.reject(STRANGER, (await pending(env)).id)
+
+
+async def _check_a_settled_request(env):
+    bought = await env.service.approve(APPROVER, (await pending(env)).id)
+    return await env.service.check(bought.request.id)
+
+
+@pytest.mark.parametrize(
+    ("refused_by", "code"),
+    [
+        (_bad_number, "bad_input"),
+        (_unknown_hold, "unknown"),
+        (_already_requested, "already_requested"),
+        (_lapsed_hold, "expired"),
+        (_no_price, "no_price"),
+        (_release_twice, "already_requested"),
+        (_reject_unknown, "unknown"),
+        (_reject_by_a_stranger, "not_approver"),
+        (_check_a_settled_request, "already_decided"),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+async def test_every_refusal_tells_the_person_why_in_words(env, refused_by, code):
+    result = await refused_by(env)
+    assert isinstance(result, Refused) and result.code == code
+    assert isinstance(result.message, str) and len(result.message) > 20
+    assert "None" not in result.message
+
+
+# --- who may open the reject modal, and on what ---------------------------------------------
+
+
+async def test_the_reject_modal_opens_for_an_approver_or_the_requester_on_an_undecided_request(env):
+    hold = await held(env)
+    assert (await env.service.rejectable(REQUESTER, hold.id)).id == hold.id  # cancel a hold
+    request = await pending(env, 1)
+    assert (await env.service.rejectable(REQUESTER, request.id)).id == request.id
+    assert (await env.service.rejectable(APPROVER, request.id)).id == request.id
+    stranger = await env.service.rejectable(STRANGER, request.id)
+    assert stranger == Refused(
+        "not_approver", "Only an approver or the requester can reject this request."
+    )
+    assert [d["code"] for d in env.refused(STRANGER, "reject")] == ["not_approver"]
+    _move(env, request, "pending", "approved")  # under way: too late to reject
+    late = await env.service.rejectable(APPROVER, request.id)
+    assert isinstance(late, Refused) and late.code == "in_flight"
+    assert late.message.startswith("Already approved by <@")
+    assert [d["code"] for d in env.refused(APPROVER, "reject")] == ["in_flight"]
+
+
+async def test_rejecting_an_unknown_request_is_refused_and_audited_under_a_bounded_id(env):
+    forged = "req_" + "x" * 60
+    for actor in (APPROVER, STRANGER):
+        refused = await env.service.rejectable(actor, forged)
+        assert refused == Refused(
+            "unknown", "That request does not exist (the message may be from an old install)."
+        )
+    [entry, _] = [e for e in env.audit() if e.action == "reject"]
+    assert (entry.actor, entry.subject, entry.outcome) == (APPROVER, forged[:40], "refused")

@@ -272,6 +272,14 @@ class BotProcess:
 # -- reading what the bot said ------------------------------------------------------------
 
 
+def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    """Poll `predicate` until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def scope_probe(call: Any) -> bool:
     """One of the cheap calls numbot makes at start to check its key's scopes
     (bot/flowyte/scopes.py), which the tests leave out when they count Flowyte calls."""

@@ -39,13 +39,21 @@ def request_purchase(
 ):
     """Click Request purchase, fill in the modal; return the approval card as posted."""
     bot.click(ids.REQUEST_PURCHASE, request_id, user=user)
-    view = slack.wait_for(lambda c: c.method == "views.open")[-1].body["view"]
-    assert (
-        view["callback_id"] == ids.PURCHASE_REASON_VIEW and view["private_metadata"] == request_id
-    )
+    # This request's modal and card: an earlier request's may already be in the fake's log.
+    view = slack.wait_for(
+        lambda c: (
+            c.method == "views.open"
+            and c.body.get("view", {}).get("private_metadata") == request_id
+        )
+    )[-1].body["view"]
+    assert view["callback_id"] == ids.PURCHASE_REASON_VIEW
     assert bot.submit_reason(request_id, reason, user=user).status_code == 200
     card = slack.wait_for(
-        lambda c: c.method == "chat.postMessage" and c.body.get("channel") == APPROVAL_CHANNEL
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.body.get("channel") == APPROVAL_CHANNEL
+            and request_id in json.dumps(c.body)
+        )
     )[-1]
     return card
 

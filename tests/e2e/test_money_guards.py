@@ -13,19 +13,13 @@ from tests.e2e.harness import (
     both_engines,
     reply,
     texts,
+    wait_until,
 )
 from tests.e2e.test_golden_path import hold_number, request_purchase, run_cli
 
 # Short Flowyte timeout and sweep interval, so a restarted bot settles within seconds: it
 # takes up a request once it has been quiet for timeout + grace + 2 s (here 1 + 1 + 2).
 QUICK_RECOVERY = {"NUMBOT_FLOWYTE_TIMEOUT": "1", "NUMBOT_SWEEP_SECONDS": "0.5"}
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @both_engines

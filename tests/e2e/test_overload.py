@@ -32,8 +32,17 @@ def test_work_past_the_limit_is_answered_busy_and_nothing_taken_is_lost(slack, f
         click, click_rid = bot.click(ids.RESERVE, "+14155550123", user=BOB)
         assert click.status_code == 200
         assert "busy" in texts(reply(slack, click_rid))
+        # A click on App Home has no response_url: the person is told in their DM.
+        assert bot.click_on_home(ids.RESERVE, "+14155550124", user=BOB).status_code == 200
+        slack.wait_for(
+            lambda c: (
+                c.method == "chat.postMessage"
+                and c.body.get("channel") == BOB
+                and "busy" in texts(c.body)
+            )
+        )
         samples = scrape(bot)
-        assert value(samples, "numbot_busy_total") == 2
+        assert value(samples, "numbot_busy_total") == 3
         assert value(samples, "numbot_in_flight") == 2
         # What was taken finishes: both slow searches deliver their numbers.
         for _, taken_rid in taken:

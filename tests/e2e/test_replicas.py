@@ -4,7 +4,15 @@ process killed mid-purchase is settled by another that is still running."""
 import time
 
 from handlers import ids
-from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, BotProcess, both_engines, texts
+from tests.e2e.harness import (
+    ALICE,
+    APPROVAL_CHANNEL,
+    BOB,
+    BotProcess,
+    both_engines,
+    texts,
+    wait_until,
+)
 from tests.e2e.test_golden_path import hold_number, request_purchase, run_cli
 from tests.e2e.test_money_guards import QUICK_RECOVERY
 
@@ -14,15 +22,10 @@ def sweeper(bot):
     return rows[0][0] if rows else None
 
 
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 @both_engines
-def test_one_process_sweeps_at_a_time_and_another_takes_over_when_it_dies(bot, slack, flowyte, tmp_path):
+def test_one_process_sweeps_at_a_time_and_another_takes_over_when_it_dies(
+    bot, slack, flowyte, tmp_path
+):
     second = BotProcess(slack, flowyte.url, tmp_path, NUMBOT_SWEEP_SECONDS="0.2").start()
     try:
         first_pid = str(bot.proc.pid)
@@ -45,18 +48,26 @@ def test_a_process_killed_mid_purchase_is_settled_by_another(bot, slack, flowyte
     try:
         _, request_id = hold_number(bot, slack)
         request_purchase(bot, slack, request_id)
-        flowyte.add_fault("POST", r"/numbers/purchase$", times=1, delay_s=30, after_delay_apply=True)
+        flowyte.add_fault(
+            "POST", r"/numbers/purchase$", times=1, delay_s=30, after_delay_apply=True
+        )
         bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
         wait_until(
-            lambda: any(c.handled_status is not None for c in flowyte.calls("POST", "/numbers/purchase")),
+            lambda: any(
+                c.handled_status is not None for c in flowyte.calls("POST", "/numbers/purchase")
+            ),
             10,
         )
         bot.kill9()  # it dies waiting for Flowyte's answer; the other process is still up
         assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchasing"
-        slack.wait_for(lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=30)
+        slack.wait_for(
+            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=30
+        )
         slack.wait_for(
             lambda c: (
-                c.method == "chat.postMessage" and c.body.get("channel") == ALICE and "is yours" in texts(c.body)
+                c.method == "chat.postMessage"
+                and c.body.get("channel") == ALICE
+                and "is yours" in texts(c.body)
             )
         )
         keys = [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
@@ -67,5 +78,3 @@ def test_a_process_killed_mid_purchase_is_settled_by_another(bot, slack, flowyte
         second.stop()
     verify = run_cli(bot, "audit", "verify")
     assert verify.returncode == 0, verify.stderr
-
-

@@ -3,6 +3,7 @@ from a log written before the key."""
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 import sqlite3
@@ -335,3 +336,96 @@ def test_the_sha256_used_for_legacy_links_is_sha256():
     assert legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "e") == hashlib.sha256(
         (GENESIS + json.dumps([1, "t", "a", "b", "c", "d", "e"], separators=(",", ":"))).encode()
     ).hexdigest()
+
+
+# -- the seal's format is fixed: a log written today must verify under the next version -------
+
+
+def test_a_seal_is_hmac_sha256_over_the_documented_fields():
+    """hash[n] = HMAC(key, "numbot-audit-v2" || hash[n-1] || canonical_json([seq, at, ...,
+    state])): compact separators, UTF-8 text as itself (not \\u-escaped)."""
+    secret = "known-answer-audit-key-0123456789abcdef"
+    log = AuditLog(connect(":memory:"), AuditKey(secret))
+    entry = log.append(actor="U1", action="request_purchase", subject="req_a", outcome="ok",
+                       detail='{"reason": "für den Empfang ☎"}', state="pending")
+    payload = json.dumps(
+        [1, entry.at, "U1", "request_purchase", "req_a", "ok", '{"reason": "für den Empfang ☎"}', "pending"],
+        ensure_ascii=False, separators=(",", ":"),
+    ).encode("utf-8")
+    expected = hmac.new(secret.encode(), b"numbot-audit-v2" + GENESIS.encode() + payload, hashlib.sha256)
+    assert entry.hash == expected.hexdigest()
+
+
+def test_legacy_links_are_the_sha256_chain_numbot_wrote_before_the_key():
+    payload = json.dumps([1, "t", "a", "b", "c", "d", "é ☎"], ensure_ascii=False, separators=(",", ":"))
+    assert legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "é ☎") == hashlib.sha256(
+        (GENESIS + payload).encode("utf-8")
+    ).hexdigest()
+
+
+@pytest.mark.parametrize("secret", ["k" * 32, b"k" * 32, "k" * 64])
+def test_a_key_of_32_characters_or_more_seals(secret):
+    key = AuditKey(secret)
+    log = AuditLog(connect(":memory:"), key)
+    entry = log.append(actor="U1", action="search", subject="415", outcome="ok")
+    assert key.authentic(entry) and log.verify().ok
+    assert not AuditKey("k" * 33).authentic(entry)
+
+
+def test_a_key_of_31_characters_is_refused():
+    with pytest.raises(AuditKeyError, match="at least 32"):
+        AuditKey("k" * 31)
+
+
+def test_entries_are_stamped_in_utc_whatever_the_hosts_zone(monkeypatch, audit):
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        entry = audit.append(actor="U1", action="search", subject="415", outcome="ok")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    at = datetime.strptime(entry.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - at) < timedelta(minutes=1)
+
+
+def test_a_single_entry_legacy_log_is_resealed_too():
+    audit = AuditLog(connect(":memory:"), KEY)
+    head = legacy_log(audit.db, n=1)
+    sealed = audit.reseal()
+    assert sealed is not None and json.loads(sealed.detail) == {"legacy_entries": 1, "legacy_head": head}
+    assert audit.verify().ok
+
+
+def test_a_legacy_log_taken_over_without_reseal_is_named():
+    """Entries from before the key must be bound by the reseal entry, which records that they
+    were taken over; a keyed entry simply appended after them is not that."""
+    audit = AuditLog(connect(":memory:"), KEY)
+    legacy_log(audit.db)
+    fill(audit, 1)
+    result = audit.verify()
+    assert not result.ok and result.bad_seq == 4 and "reseal entry" in result.problem
+
+
+def test_a_legacy_entry_whose_stored_link_was_edited_is_not_resealed():
+    audit = AuditLog(connect(":memory:"), KEY)
+    legacy_log(audit.db)
+    drop_triggers(audit)
+    audit.db.execute("UPDATE audit SET prev_hash=? WHERE seq = 2", ["f" * 64])
+    with pytest.raises(AuditKeyError, match="broken at entry 2"):
+        audit.reseal()
+
+
+@pytest.mark.parametrize(("detail", "fields"), [("", {}), ("not json", {}), ("[1, 2]", {}), ('"x"', {}), ('{"a": 1}', {"a": 1})])
+def test_a_detail_reads_as_fields_only_when_it_is_a_json_object(audit, detail, fields):
+    entry = audit.append(actor="U1", action="x", subject="s", outcome="ok", detail=detail)
+    assert entry.detail_fields() == fields
+
+
+def test_a_lone_surrogate_is_kept_as_the_replacement_character(audit):
+    entry = audit.append(actor="U\ud800", action="x", subject="s", outcome="ok", detail="a\udfffb")
+    assert (entry.actor, entry.detail) == ("U\ufffd", "a\ufffdb")
+    assert next(audit.entries()).detail == "a\ufffdb"

@@ -86,6 +86,9 @@ def test_set_fields_never_moves_the_status_or_the_quiet_clock(db_target):
     assert after.card_ts == "1.0" and after.updated_at == r.updated_at
     with pytest.raises(ValueError):
         store.set_fields(r.id, status="approved")
+    with pytest.raises(ValueError):  # the quiet window counts from updated_at
+        store.set_fields(r.id, updated_at="2000-01-01T00:00:00.000000Z")
+    assert store.get(r.id).updated_at == r.updated_at
 
 
 def test_due_work_is_found_by_due_time(db_target):
@@ -130,6 +133,59 @@ def test_spend_is_summed_in_decimal_over_purchases_in_the_window(db_target):
     total, count = store.spent_between(now, now + timedelta(seconds=1))
     assert (total, count) == (Decimal("0.90"), 3) and str(total) == "0.90"
     assert store.spent_between(now + timedelta(seconds=1), now + timedelta(days=1)) == (Decimal(0), 0)
+
+
+def test_only_request_columns_can_be_written():
+    """Column names go into the SQL text: anything but a known column is refused."""
+    import pytest
+
+    store = store_on(connect(":memory:"))
+    r = make(store)
+    with pytest.raises(ValueError, match="not request columns"):
+        store.set_fields(r.id, **{"card_ts = 'x', status": "approved"})
+    with pytest.raises(ValueError, match="not request columns"):
+        make(store, no_such_column="U2")
+    assert store.get(r.id).status == "pending"
+
+
+def test_check_and_send_times_round_trip_as_times():
+    store = store_on(connect(":memory:"))
+    r = make(store)
+    at = datetime(2030, 1, 1, 12, 30, 5, tzinfo=UTC)
+    store.set_fields(r.id, next_check_at=at, last_sent_at=at - timedelta(seconds=20))
+    back = store.get(r.id)
+    assert back.next_check_at == at and back.last_sent_at == at - timedelta(seconds=20)
+
+
+def test_an_open_request_is_one_for_that_number_and_kind_until_it_is_final():
+    store = store_on(connect(":memory:"))
+    waiting = make(store)
+    in_flight = make(store, status="checking")
+    make(store, e164="+14155550199")  # another number
+    make(store, kind="release")  # another kind
+    make(store, status="purchased")  # final
+    found = {r.id for r in store.open_for_number("+14155550100", "purchase")}
+    assert found == {waiting.id, in_flight.id}
+
+
+def test_stamps_are_utc_whatever_the_hosts_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+        db = connect(":memory:")
+        store = RequestStore(db, AuditLog(db, KEY), clock=lambda: now)
+        r = make(store, status="approved")
+        assert r.updated_at == "2030-01-01T12:00:00.000000Z"
+        assert r.last_change == now  # the quiet window is measured from the real moment
+        assert store.next_due()["in_flight"] == now
+        assert [x.id for x in store.quiet_in_flight(now)] == [r.id]
+        assert store.quiet_in_flight(now - timedelta(microseconds=1)) == []
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_a_nul_is_stored_and_looked_up_alike_on_both_engines(db_target):

@@ -121,6 +121,10 @@ class Checker:
             return Refused("checking", checking_text(request))  # another look is under way
         last_sent = request.last_sent_at or request.last_change
         settled = now - last_sent >= timedelta(seconds=ctx.timing.quiet)
+        if request.kind == "purchase" and not settled and walk_seconds is None:
+            # Inside the quiet window "absent" proves nothing for a purchase: this look reads
+            # the list only for a while, to find the number; a settled look reads it all.
+            walk_seconds = ctx.timing.quiet
         lease = _Lease(lease_until, walk_seconds)
         try:
             if request.kind == "purchase":

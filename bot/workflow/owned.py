@@ -92,7 +92,7 @@ class OwnedBook:
 
     async def summary(self, limit: int) -> tuple[list[OwnedNumber], int, int]:
         """For App Home: up to `limit` numbers (those ringing no agent first), how many there
-        are, and how many ring no agent. Two indexed reads, whatever the count."""
+        are, and how many ring no agent: a count and a page or two of the index, never a walk."""
         owned = self.ctx.storage.owned
         total, unrouted = await self.ctx.storage.run(owned.counts)
         rows = await self.ctx.storage.run(owned.unrouted, limit)

@@ -155,6 +155,7 @@ def build_service(
         timing=timing_for(settings, flowyte),
         digest_hour=settings.NUMBOT_DIGEST_HOUR,
         policy=policies.current,
+        owned_refresh_minutes=settings.NUMBOT_OWNED_REFRESH_MINUTES,
     )
 
 
@@ -267,6 +268,7 @@ class Runtime:
         keeper = asyncio.create_task(lease.keep(), name="numbot-sweep-lease")
         sweeper = asyncio.create_task(self._sweep(lease), name="numbot-sweeper")
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
+        owned = asyncio.create_task(self._keep_owned_fresh(), name="numbot-owned")
         groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
         token = asyncio.create_task(
             watch_token(self.client, self.health.slack, self._set_authorization),
@@ -278,14 +280,24 @@ class Runtime:
         try:
             yield
         finally:
-            for task in (sweeper, keeper, scopes, groups, token):
+            for task in (sweeper, keeper, scopes, groups, token, owned):
                 task.cancel()
-            await asyncio.gather(sweeper, keeper, scopes, groups, token, return_exceptions=True)
+            await asyncio.gather(
+                sweeper, keeper, scopes, groups, token, owned, return_exceptions=True
+            )
+            await self.service.owned.aclose()
             await lease.release()  # another process takes the sweep over at once
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
             await self._close_slack_connections()
             self.service.storage.close()
+
+    async def _keep_owned_fresh(self) -> None:
+        """The owned-number index, read from Flowyte at start and every
+        NUMBOT_OWNED_REFRESH_MINUTES, by one process at a time (bot/workflow/owned.py). Background
+        work: its calls never take the place of people's."""
+        with background_calls():
+            await self.service.owned.keep_fresh()
 
     async def _check_scopes(self) -> None:
         """At start: name any scope numbot's Flowyte key lacks (cheap calls that change

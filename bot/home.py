@@ -47,5 +47,9 @@ class Home:
     waiting: Capped  # pending requests this approver may decide; empty for others
     spend: MonthSpend
     wallet: Decimal | None  # None: Flowyte could not be read just now
-    numbers: list[OwnedNumber] | None  # every owned number; None: could not be read
+    numbers: list[OwnedNumber] | None  # owned numbers (unrouted first); None: not read yet
     agents: dict[str, Agent]
+    # From the owned-number index (bot/workflow/owned.py): how many there are, and how many
+    # ring no agent, when `numbers` shows only the first few of them. None: len(numbers).
+    numbers_total: int | None = None
+    numbers_unrouted: int | None = None

@@ -7,7 +7,7 @@ values, not exceptions; the Slack layer turns each into a reply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from bot.flowyte.models import (
@@ -83,8 +83,21 @@ class Imported:
 
 @dataclass(frozen=True)
 class NumberList:
+    """One page of the owned numbers, from numbot's index of them (bot/workflow/owned.py):
+    `numbers` are rows `page * rows_per_page`.. of `total`. `as_of`: when the last complete
+    read of Flowyte's list ended (None: none has yet); `reading`: how many a read under way
+    has seen, when no read has completed yet (so the list is not presented as complete)."""
+
     numbers: list[OwnedNumber]
     agents: dict[str, Agent]
+    total: int = -1  # -1: `numbers` is the whole list
+    page: int = 0
+    as_of: datetime | None = None
+    reading: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.numbers) if self.total < 0 else self.total
 
 
 @dataclass(frozen=True)

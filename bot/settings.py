@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
     NUMBOT_AUDIT_KEY: SecretStr | None = None
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
+    # How often the index of owned numbers is read again from Flowyte's list (bot/workflow/owned.py).
+    NUMBOT_OWNED_REFRESH_MINUTES: float = Field(default=15.0, ge=0.05, le=1440)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
     # Commands and clicks being worked on at once before a new one is answered "busy".

@@ -24,6 +24,7 @@ from storage.audit import AuditKey, AuditLog
 from storage.engine import Database
 from storage.home import HomeSeen
 from storage.leases import Leases
+from storage.owned import OwnedIndex
 from storage.requests import RequestStore
 
 P = ParamSpec("P")
@@ -45,6 +46,7 @@ class Storage:
         )
         self.home_seen = HomeSeen(db)
         self.leases = Leases(db)
+        self.owned = OwnedIndex(db)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="numbot-db")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

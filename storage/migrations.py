@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from storage.engine import Database, SchemaError
-from storage.migrations_pg import MIGRATIONS_PG
+from storage.migrations_pg import MIGRATIONS_PG, OWNED_SQL
 
 
 def _m001_requests(db: Database) -> None:
@@ -190,6 +190,14 @@ def _m008_leases(db: Database) -> None:
     )
 
 
+def _m009_owned(db: Database) -> None:
+    """An index of the organization's owned numbers (storage/owned.py): kept fresh by what
+    numbot does and by background reads of Flowyte's list, so nothing a person waits for
+    walks every page of it."""
+    for sql in OWNED_SQL:
+        db.execute(sql.replace("{T}", "TEXT"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
@@ -199,6 +207,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("006_approvers_told", _m006_approvers_told),
     ("007_quorum", _m007_quorum),
     ("008_leases", _m008_leases),
+    ("009_owned", _m009_owned),
 ]
 
 

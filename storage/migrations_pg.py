@@ -151,6 +151,37 @@ _M008 = [
     """,
 ]
 
+# 009: the same statements on both engines ({T} is each engine's text type); SQLite's
+# migrations.py takes them from here.
+OWNED_SQL = [
+    """
+    CREATE TABLE owned_numbers (
+        e164         {T} PRIMARY KEY,
+        number_id    {T} NOT NULL,
+        agent_id     {T},
+        monthly_cost {T},
+        status       {T},
+        seen_at      {T} NOT NULL
+    )
+    """,
+    "CREATE INDEX owned_numbers_by_id ON owned_numbers (number_id)",
+    "CREATE INDEX owned_numbers_unrouted ON owned_numbers (e164) WHERE agent_id IS NULL",
+    """
+    CREATE TABLE owned_refresh (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        started_at     {T},
+        finished_at    {T},
+        complete       INTEGER NOT NULL DEFAULT 0,
+        seen           INTEGER NOT NULL DEFAULT 0,
+        complete_at    {T},
+        complete_count INTEGER
+    )
+    """,
+    "INSERT INTO owned_refresh (id) VALUES (1)",
+]
+
+_M009 = [sql.replace("{T}", T) for sql in OWNED_SQL]
+
 MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("001_requests", _M001),
     ("002_audit", _M002),
@@ -160,4 +191,5 @@ MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("006_approvers_told", _M006),
     ("007_quorum", _M007),
     ("008_leases", _M008),
+    ("009_owned", _M009),
 ]

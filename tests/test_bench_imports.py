@@ -14,6 +14,7 @@ import pytest
         "tests.bench.fakes",
         "tests.bench.stacks",
         "tests.bench.sweep_stall",
+        "tests.bench.owned_bench",
     ],
 )
 def test_benchmark_modules_import(module: str) -> None:

@@ -378,3 +378,23 @@ async def test_a_list_that_decides_about_money_needs_a_stated_end(
     await client.import_number("+14155550101")
     full = await client.list_numbers(proof=True)  # a stated end: every page read
     assert {"+14155550100", "+14155550101"} <= {n.e164 for n in full} and len(full) > 2
+
+
+def test_many_owned_numbers_are_seeded_at_once_and_listed_in_pages():
+    fake = FakeFlowyte()
+    with fake.serve() as url:
+        made = httpx.post(f"{url}/_control/owned", json={"count": 250}).json()
+        assert made == {"count": 250, "first": "+16460000000", "last": "+16460000249"}
+        assert httpx.post(f"{url}/_control/owned", json={"count": 0}).status_code == 400
+        headers = {"Authorization": "Bearer flowyte_sk_test_x"}
+        seen, cursor = [], None
+        while True:
+            params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+            page = httpx.get(f"{url}/api/v1/numbers", params=params, headers=headers).json()
+            seen += [n["e164"] for n in page["data"]]
+            cursor = page["nextCursor"]
+            if cursor is None:
+                break
+        assert len(seen) == 250 and seen[-1] == "+16460000249"
+        fake.sandbox.release_elsewhere("+16460000007")
+        assert "+16460000007" not in {n.e164 for n in fake.sandbox.numbers.values()}

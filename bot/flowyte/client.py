@@ -37,7 +37,9 @@ until a page says it is the last, or is a plain page without any cursor informat
 shorter than the limit. A cursor seen before in the same listing (a loop) is
 `UnexpectedAnswer`.
 There is no page cap that could silently truncate: a listing that outlasts the budget fails
-as `FlowyteUnavailable`.
+as `FlowyteUnavailable`. `owned_pages()` instead yields the owned list a page at a time with
+no overall cap (each page has its own budget), for walks that may take minutes and for
+looking for one number with an early exit.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
@@ -214,6 +216,15 @@ class FlowyteClient:
         items = await self._get_all("numbers", stated_end=proof)
         return [parse_model(OwnedNumber, item) for item in items]
 
+    async def owned_pages(self, *, proof: bool = False) -> AsyncIterator[list[OwnedNumber]]:
+        """The owned numbers a page at a time, to the list's end, with no overall time cap:
+        each page has the retry budget of its own. For walks that may take minutes (the
+        owned-number index's refresh, a reconciliation's proof) and for looking for one
+        number with an early exit (stop iterating). `proof` as in `list_numbers`; an
+        unreadable page or a looping cursor raises, never ends the walk quietly."""
+        async for page in self._pages("numbers", stated_end=proof):
+            yield [parse_model(OwnedNumber, item) for item in page]
+
     async def get_number(self, number_id: str) -> OwnedNumber:
         answer = await self._send("GET", f"numbers/{quote(number_id, safe='')}")
         return parse_model(OwnedNumber, answer.data())
@@ -282,6 +293,23 @@ class FlowyteClient:
         return scopes.answered_verdict(probe, answer)
 
     # -- transport -------------------------------------------------------------------
+
+    async def _pages(self, path: str, *, stated_end: bool) -> AsyncIterator[list[Any]]:
+        """Every page of a list, each within its own retry budget; see the module docstring."""
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            params = {"limit": str(_PAGE_LIMIT)}
+            if cursor:
+                params["cursor"] = cursor
+            answer = await self._send("GET", path, params=params)
+            page, cursor = read_page(answer, _PAGE_LIMIT, stated_end=stated_end)
+            if cursor is not None and cursor in seen:
+                raise UnexpectedAnswer(f"GET {path}: the list's cursor came round again")
+            yield page
+            if cursor is None:
+                return
+            seen.add(cursor)
 
     async def _get_all(self, path: str, *, stated_end: bool = False) -> list[Any]:
         """Every page of a list, within one time budget; see the module docstring."""

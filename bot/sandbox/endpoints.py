@@ -183,8 +183,8 @@ class Endpoints(Organization):
         return Result(owned.to_json(), status=201)
 
     def _list_numbers(self, call: Call) -> Result:
-        numbers = ((n.seq, n.to_json()) for n in self.numbers.values())
-        return page_of(numbers, call.query, self.variants)
+        numbers = ((n.seq, n) for n in self.numbers.values())
+        return page_of(numbers, call.query, self.variants, render=OwnedNumber.to_json)
 
     def _get_number(self, call: Call) -> Result:
         return Result(self._number(call.params["id"]).to_json())

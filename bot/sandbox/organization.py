@@ -163,6 +163,44 @@ class Organization:
             self.wallet.balance_usd += total
             return total
 
+    def seed_owned(self, count: int, *, prefix: str = "+1646", agent_every: int = 0) -> list[str]:
+        """Make the organization own `count` more numbers at once (no charge, no calls):
+        `prefix` and then seven digits counting up from the first free one; every
+        `agent_every`-th rings agt_support (0: none does). For tests of many owned numbers.
+        Returns their e164s in creation (list) order."""
+        with self._lock:
+            owned = self._owned_e164s()
+            now = self.now()
+            made: list[str] = []
+            i = 0
+            while len(made) < count:
+                e164 = f"{prefix}{i:07d}"
+                i += 1
+                if e164 in owned:
+                    continue
+                seq = self._next_seq()
+                agent = "agt_support" if agent_every and seq % agent_every == 0 else None
+                number = OwnedNumber(
+                    id=f"num_seed{seq:012d}",
+                    e164=e164,
+                    provider="seeded",
+                    monthly_cost=Decimal("1.00"),
+                    created_at=now,
+                    seq=seq,
+                    default_agent_id=agent,
+                )
+                self.numbers[number.id] = number
+                made.append(e164)
+            return made
+
+    def release_elsewhere(self, e164: str) -> None:
+        """The number is released outside numbot (in Flowyte's dashboard)."""
+        with self._lock:
+            for number_id, number in list(self.numbers.items()):
+                if number.e164 == e164:
+                    del self.numbers[number_id]
+                    self.unavailable.add(e164)
+
     # --- internals ---
 
     def _generate(self, area_code: str) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+import bisect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from bot.sandbox.calls import Result, int_param
 from bot.sandbox.problems import invalid
@@ -56,18 +58,23 @@ def _decode_cursor(cursor: str) -> int:
 
 
 def page_of(
-    items: Iterable[tuple[int, dict[str, object]]], query: Mapping[str, str], variants: Variants
+    items: Iterable[tuple[int, Any]],
+    query: Mapping[str, str],
+    variants: Variants,
+    render: Callable[[Any], dict[str, object]] | None = None,
 ) -> Result:
-    """One page of (seq, json) items in seq order, after the query's cursor; a page holds at
-    most `limit` and at most the variants' `page_size` items."""
+    """One page of (seq, item) pairs in seq order, after the query's cursor; a page holds at
+    most `limit` and at most the variants' `page_size` items. `render` turns an item into its
+    JSON (only the page's items are rendered, so a list of 50,000 costs one sort a page)."""
     limit = min(int_param(query, "limit", 20, 1, 100), variants.page_size)
     cursor = query.get("cursor")
     after = _decode_cursor(cursor) if cursor else -1
     every = sorted(items, key=lambda pair: pair[0])
-    rest = [pair for pair in every if pair[0] > after]
-    page = rest[:limit]
-    more = len(rest) > limit
+    first = bisect.bisect_right(every, after, key=lambda pair: pair[0])
+    page = every[first : first + limit]
+    more = len(every) - first > limit
     next_cursor = _encode_cursor(page[-1][0]) if more and page else None
     if variants.pagination == "repeat" and more:
         next_cursor = _encode_cursor(every[:limit][-1][0])  # always "after the first page"
-    return Result([data for _, data in page], page=True, next_cursor=next_cursor)
+    show = render or (lambda item: item)
+    return Result([show(data) for _, data in page], page=True, next_cursor=next_cursor)

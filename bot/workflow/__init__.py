@@ -5,6 +5,7 @@
                                -> Decisions   approve, reject (four-eyes, compare-and-set)
                                -> Executor    carry out an approval once; settle unknowns
                                -> Routing     assign, unassign, publish, import
+                               -> OwnedBook   the index of owned numbers, kept fresh
                                -> Sweep       finish what was left half-done, by due time
                                -> HoldList    a person's own holds and waiting requests
                                -> Digests     the daily digest, claimed once, then posted
@@ -36,6 +37,7 @@ from bot.workflow.filing import Filing
 from bot.workflow.holds import HoldList
 from bot.workflow.home import AGENTS_MAX_AGE, HomeReader
 from bot.workflow.home_refresh import HomeRefresher, concerned
+from bot.workflow.owned import OwnedBook
 from bot.workflow.policy import NO_POLICY, Policy
 from bot.workflow.routing import Routing
 from bot.workflow.sweep import Sweep
@@ -59,6 +61,7 @@ class NumbersService:
         timing: Timing | None = None,
         digest_hour: int | None = None,
         policy: Policy | Callable[[], Policy] | None = None,
+        owned_refresh_minutes: float = 15.0,
     ) -> None:
         """`digest_hour`: the UTC hour after which yesterday's digest is posted (None: never).
         `policy`: the spend policy, or where to get the one in force at each use
@@ -73,14 +76,17 @@ class NumbersService:
             timing=timing or Timing(),
             policies=policy if callable(policy) else (lambda: policy or NO_POLICY),
         )
-        catalogue = Catalogue(self.ctx)
-        routing = Routing(self.ctx)
+        self.owned = OwnedBook(self.ctx, refresh_minutes=owned_refresh_minutes)
+        catalogue = Catalogue(self.ctx, self.owned)
+        routing = Routing(self.ctx, self.owned)
         self.executor = Executor(self.ctx)
         self.filing = Filing(self.ctx, routing.resolve)
         self.decisions = Decisions(self.ctx, self.executor, self.filing)
         self.digests = Digests(self.ctx, digest_hour)
         self.sweep = Sweep(self.ctx, self.filing, self.executor, self.digests)
-        self.home_reader = HomeReader(self.ctx, lambda: catalogue.agents(max_age=AGENTS_MAX_AGE))
+        self.home_reader = HomeReader(
+            self.ctx, lambda: catalogue.agents(max_age=AGENTS_MAX_AGE), self.owned
+        )
         self.homes = HomeRefresher(self._draw_home, self._home_seen)
         self.ctx.on_move = self._moved
         self.observer: MoveObserver | None = None  # told of every move (numbot's metrics)

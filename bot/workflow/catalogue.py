@@ -10,9 +10,14 @@ from bot.flowyte.models import Agent, SearchQuery
 from bot.outcomes import AgentMatches, NumberList, Refused, SearchResults, WalletView
 from bot.text import clean_user_text
 from bot.workflow.context import Context, logger
+from bot.workflow.owned import OwnedBook
 
 MAX_MATCHES = 100  # what one menu can show (Slack: 100 options)
 MAX_TYPED = 100  # characters of a typed agent search that are read
+AGENTS_MAX_AGE = 60.0  # seconds an agent list read for a menu, a list or a Home is reused
+LIST_FRESH = 300.0  # seconds after a large organization's last read that `/numbers list` starts one
+LIST_WAIT = 0.8  # seconds it waits for that read (a small organization's)
+SMALL_LIST = 500  # numbers: an organization whose list is read within LIST_WAIT
 
 
 def match_agents(agents: list[Agent], typed: str, *, limit: int = MAX_MATCHES) -> AgentMatches:
@@ -37,8 +42,9 @@ def match_agents(agents: list[Agent], typed: str, *, limit: int = MAX_MATCHES) -
 
 
 class Catalogue:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, book: OwnedBook) -> None:
         self.ctx = ctx
+        self.book = book
         self._agent_list: tuple[datetime, list[Agent]] | None = None
         self._agent_read: asyncio.Task[list[Agent] | None] | None = None
 
@@ -60,15 +66,41 @@ class Catalogue:
         await self.ctx.audit(actor, "wallet", "wallet", "ok")
         return WalletView(wallet)
 
-    async def list_numbers(self, actor: str) -> NumberList | Refused:
+    async def list_numbers(
+        self, actor: str, *, page: int = 0, rows: int = 20, fresh: bool = True
+    ) -> NumberList | Refused:
+        """Page `page` (`rows` a page) of the owned numbers, from the index (owned.py).
+
+        `fresh` (the command, not a page click): a small organization's list is read again
+        (waiting up to LIST_WAIT for it), as before the index; a large one is read again in
+        the background when its last read ended over LIST_FRESH seconds ago, and shown as
+        of its last complete read, and said to be."""
+        book = self.book
+        # Agent names (a shared, cached read) come while the list is being made fresh.
+        agents = asyncio.ensure_future(self.agents(max_age=AGENTS_MAX_AGE))
         try:
-            numbers, agents = await asyncio.gather(
-                self.ctx.flowyte.list_numbers(), self.ctx.flowyte.list_agents()
-            )
-        except fe.FlowyteError as exc:
-            return await self.ctx.flowyte_failed(actor, "list", "numbers", exc)
-        await self.ctx.audit(actor, "list", "numbers", "ok", count=len(numbers))
-        return NumberList(numbers, {a.id: a for a in agents})
+            if fresh:
+                state = await book.state()
+                known = state.complete_count if state.complete_count is not None else state.seen
+                if known <= SMALL_LIST:
+                    await book.fresh(within=0.0, wait=LIST_WAIT)
+                else:
+                    await book.fresh(within=LIST_FRESH, wait=0.0)
+            shown = await book.page(page, rows)
+            named = await agents
+        finally:
+            agents.cancel()
+        state = shown.state
+        reading = state.seen if state.running and state.complete_at is None else None
+        await self.ctx.audit(actor, "list", "numbers", "ok", count=shown.total, page=shown.index)
+        return NumberList(
+            shown.numbers,
+            {a.id: a for a in named},
+            total=shown.total,
+            page=shown.index,
+            as_of=state.complete_at,
+            reading=reading,
+        )
 
     async def agents(self, *, max_age: float = 0.0) -> list[Agent]:
         """Every agent, or [] when Flowyte cannot say (logged).

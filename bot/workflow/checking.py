@@ -3,17 +3,21 @@
     purchasing | releasing -> checking -> purchased | released | failed
 
 The rules of proof are pure (evidence.py); this is the asking: replaying the purchase with
-its Idempotency-Key, reading the owned list to a stated end, asking the inventory, and
-scheduling the next look with backoff under a lease, so one process looks at a time.
+its Idempotency-Key, reading the owned list (to the page that shows the number, or to a
+stated end), asking the inventory, and scheduling the next look with backoff under a lease,
+so one process looks at a time. The owned list has no time cap (50,000 numbers are 500
+pages): each page has its own retry budget, and the look renews its lease as pages come.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.flowyte import errors as fe
+from bot.flowyte.models import OwnedNumber
 from bot.outcomes import Decided, Refused
 from bot.workflow import sentences
 from bot.workflow.context import SYSTEM, Context, detail, logger
@@ -35,6 +39,24 @@ if TYPE_CHECKING:
     from bot.workflow.execution import Executor
 
 ALERT_AFTER_CHECKS = 4  # tell the approval channel when a check drags on this long
+# A walk of the owned list longer than this many pages, or three times what the index of
+# owned numbers holds, proves nothing (a Flowyte whose cursors never end): "unknown".
+MIN_PAGE_SANITY = 10_000
+
+
+class LookLost(Exception):
+    """Another process took the look over: this one must not conclude anything."""
+
+
+class _Lease:
+    """The claim on one look (the request's next_check_at), renewed while the owned list
+    is read, however long that takes: a look that holds it is the only look. `walk_seconds`:
+    how long this look may read the list before it leaves the rest to a later one (None: to
+    its end); running out proves nothing either way."""
+
+    def __init__(self, until: datetime, walk_seconds: float | None = None) -> None:
+        self.until = until
+        self.walk_seconds = walk_seconds
 
 
 def checking_text(request: Request) -> str:
@@ -62,9 +84,13 @@ class Checker:
         await self.ctx.update_card(checking)
         await self.ctx.tell(checking, checking_text(checking))
         await asyncio.sleep(self.ctx.timing.grace)
-        return await self.check(checking)
+        # The person who clicked waits for this first look: it reads the owned list for one
+        # quiet window at most, and leaves a longer list to the sweep's looks.
+        return await self.check(checking, walk_seconds=self.ctx.timing.quiet)
 
-    async def check(self, request: Request) -> Decided | Refused:
+    async def check(
+        self, request: Request, *, walk_seconds: float | None = None
+    ) -> Decided | Refused:
         """Ask Flowyte what became of a purchase or release whose outcome is unknown.
 
         Takes `checking` requests, and `purchasing`/`releasing` ones left by a process that
@@ -95,14 +121,25 @@ class Checker:
             return Refused("checking", checking_text(request))  # another look is under way
         last_sent = request.last_sent_at or request.last_change
         settled = now - last_sent >= timedelta(seconds=ctx.timing.quiet)
-        if request.kind == "purchase":
-            flagged = await self.executor.guard.unless_authentic(request)  # a replay can spend
-            if flagged:
-                return flagged
-            return await self._check_purchase(request, settled=settled)
-        return await self._check_release(request, settled=settled)
+        if request.kind == "purchase" and not settled and walk_seconds is None:
+            # Inside the quiet window "absent" proves nothing for a purchase: this look reads
+            # the list only for a while, to find the number; a settled look reads it all.
+            walk_seconds = ctx.timing.quiet
+        lease = _Lease(lease_until, walk_seconds)
+        try:
+            if request.kind == "purchase":
+                flagged = await self.executor.guard.unless_authentic(request)  # a replay can spend
+                if flagged:
+                    return flagged
+                return await self._check_purchase(request, lease, settled=settled)
+            return await self._check_release(request, lease, settled=settled)
+        except LookLost:
+            logger.warning("check %s: another process took the look over", request.id)
+            return Refused("checking", checking_text(request))
 
-    async def _check_purchase(self, request: Request, *, settled: bool) -> Decided | Refused:
+    async def _check_purchase(
+        self, request: Request, lease: _Lease, *, settled: bool
+    ) -> Decided | Refused:
         replay: Replay = "not_asked"
         if replays_on(request.check_attempts):
             await self.executor.sending(request)
@@ -113,18 +150,9 @@ class Checker:
             else:
                 assert bought is not None
                 return await self.executor.purchased(request, bought, evidence="replay")
-        owned: Owned = "unknown"
-        try:
-            mine = {n.e164: n for n in await self.ctx.flowyte.list_numbers(proof=True)}
-            owned = "listed" if request.e164 in mine else "absent"
-            if request.e164 in mine:
-                return await self.executor.purchased(
-                    request, mine[request.e164], evidence="owned_list"
-                )
-        except fe.FlowyteError as exc:
-            logger.warning(
-                "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__
-            )
+        owned, number = await self._look_for(request, lease)
+        if number is not None:
+            return await self.executor.purchased(request, number, evidence="owned_list")
         inventory: Inventory = "not_asked"
         if owned == "absent":
             try:
@@ -146,21 +174,67 @@ class Checker:
             )
         return await self._still_unsure(request, replay=replay, owned=owned, inventory=inventory)
 
-    async def _check_release(self, request: Request, *, settled: bool) -> Decided | Refused:
-        owned: Owned = "unknown"
-        try:
-            mine = {n.e164 for n in await self.ctx.flowyte.list_numbers(proof=True)}
-            owned = "listed" if request.e164 in mine else "absent"
-        except fe.FlowyteError as exc:
-            logger.warning(
-                "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__
-            )
+    async def _check_release(
+        self, request: Request, lease: _Lease, *, settled: bool
+    ) -> Decided | Refused:
+        owned, _ = await self._look_for(request, lease)
         verdict = release_verdict(owned, settled=settled)
         if verdict is Verdict.DONE:
             return await self.executor.released(request, evidence="owned_list")
         if verdict is Verdict.NOT_DONE:
             return await self.executor.fail(request, sentences.NOT_RELEASED, reconciled=True)
         return await self._still_unsure(request, owned=owned)
+
+    async def _look_for(self, request: Request, lease: _Lease) -> tuple[Owned, OwnedNumber | None]:
+        """Whether Flowyte's owned list has the request's number: "listed" as soon as a page
+        shows it (the rest is not read), "absent" only once the whole list was read to a page
+        that states it is the last, "unknown" when it could not be. No time cap: each page
+        has its own retry budget, and the look's lease is renewed as the pages come, so a
+        list of any length is read to its end by this look alone (LookLost otherwise). Only
+        the first look, which the approver's click waits for, stops after `walk_seconds`,
+        as "unknown": never an answer, just the rest left to the sweep's looks."""
+        ctx = self.ctx
+        indexed, _ = await ctx.storage.run(ctx.storage.owned.counts)
+        sanity = max(MIN_PAGE_SANITY, 3 * (indexed // 100 + 1))
+        pages = 0
+        started = time.monotonic()
+        over = False  # past walk_seconds: the page after this one ends the look
+        try:
+            async for page in ctx.flowyte.owned_pages(proof=True):
+                for number in page:
+                    if number.e164 == request.e164:
+                        return "listed", number
+                if over:
+                    logger.info("check %s: a long owned list; a later look reads on", request.id)
+                    return "unknown", None
+                pages += 1
+                if pages > sanity:
+                    logger.warning("check %s: the owned list never ends", request.id)
+                    return "unknown", None
+                await self._renew(request, lease)
+                over = lease.walk_seconds is not None and (
+                    time.monotonic() - started > lease.walk_seconds
+                )
+        except fe.FlowyteError as exc:
+            logger.warning(
+                "check %s: owned numbers unreadable (%s)", request.id, type(exc).__name__
+            )
+            return "unknown", None
+        return "absent", None
+
+    async def _renew(self, request: Request, lease: _Lease) -> None:
+        """Keep the look's claim at least two quiet windows ahead (one more page, then the
+        inventory, each take less than one), compare-and-set; LookLost if it was taken."""
+        ctx = self.ctx
+        now = ctx.clock()
+        if lease.until - now >= timedelta(seconds=2 * ctx.timing.quiet) and ctx.timing.quiet:
+            return
+        until = now + timedelta(seconds=ctx.timing.lease)
+        if not await ctx.storage.run(
+            ctx.storage.requests.claim_check, request.id, lease.until, until
+        ):
+            raise LookLost(request.id)
+        lease.until = until
 
     async def _still_unsure(self, request: Request, **evidence: str) -> Refused:
         attempts = request.check_attempts + 1

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.flowyte import errors as fe
 from bot.flowyte.client import FlowyteClient
-from bot.flowyte.models import Agent
+from bot.flowyte.models import Agent, OwnedNumber
 from bot.outcomes import Refused
 from bot.ports import Notifier
 from bot.storage_runner import Storage
@@ -24,6 +24,7 @@ from bot.workflow import sentences
 from bot.workflow.approvers import ApproverSet
 from bot.workflow.policy import NO_POLICY, MonthSpend, Policy
 from storage.audit import Outcome
+from storage.owned import OwnedRow
 from storage.requests import AuditNote, Request
 
 logger = logging.getLogger("bot.workflow")
@@ -43,6 +44,27 @@ def detail(**fields: Any) -> str:
     return json.dumps(clean, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def row_of(number: OwnedNumber) -> OwnedRow:
+    """An owned number as the index keeps it (storage/owned.py)."""
+    return OwnedRow(
+        e164=number.e164,
+        number_id=number.id,
+        agent_id=number.default_agent_id,
+        monthly_cost=number.monthly_cost,
+        status=number.status,
+    )
+
+
+def number_of(row: OwnedRow) -> OwnedNumber:
+    return OwnedNumber(
+        id=row.number_id,
+        e164=row.e164,
+        default_agent_id=row.agent_id,
+        monthly_cost=row.monthly_cost,
+        status=row.status,
+    )
+
+
 @dataclass(frozen=True)
 class Timing:
     """How long numbot waits before it takes a request up again, in seconds.
@@ -58,8 +80,9 @@ class Timing:
 
     @property
     def lease(self) -> float:
-        """How long one look at an unknown outcome may take (a replay, every page of the
-        owned list, the inventory) before another process may take the next look."""
+        """How long one look at an unknown outcome holds its claim before another process may
+        take the next look. A look renews it as it reads the owned list page by page
+        (checking.py), so a list of any length is read by one look alone."""
         return 3 * self.quiet
 
 
@@ -90,6 +113,21 @@ class Context:
             outcome=outcome,
             detail=detail(**fields),
         )
+
+    async def note_owned(self, number: OwnedNumber) -> None:
+        """Keep the owned-number index (storage/owned.py) fresh with what numbot just did or
+        saw. The index is a cache: failing to write it is logged, never fails the action."""
+        try:
+            await self.storage.run(self.storage.owned.put, [row_of(number)], self.clock())
+        except Exception:
+            logger.exception("could not note %s in the owned-number index", number.e164)
+
+    async def note_gone(self, e164: str) -> None:
+        """`e164` is not owned any more (released, or Flowyte says so): out of the index."""
+        try:
+            await self.storage.run(self.storage.owned.remove, e164)
+        except Exception:
+            logger.exception("could not take %s out of the owned-number index", e164)
 
     async def refuse(
         self, actor: str, action: str, subject: str, code: str, message: str, **fields: Any

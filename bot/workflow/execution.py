@@ -183,6 +183,7 @@ class Executor:
             next_check_at=None,
         )
         done = done or await self.ctx.load(request.id) or request
+        await self.ctx.note_owned(owned)
         await self.ctx.update_card(done)
         agents = await self.agents()
         cost = f" for {usd(done.total_cost)}" if done.total_cost is not None else ""
@@ -204,6 +205,7 @@ class Executor:
             next_check_at=None,
         )
         done = done or await self.ctx.load(request.id) or request
+        await self.ctx.note_gone(request.e164)
         await self.ctx.update_card(done)
         await self.ctx.tell(
             done, f"{done.e164} was released to the carrier, approved by <@{done.decided_by}>."

@@ -2,7 +2,8 @@
 
 From SQLite: the person's live holds, their requests under way and the last few settled,
 for approvers the pending requests they may decide (never their own), and what purchases
-cost this calendar month (UTC). From Flowyte: the wallet balance and the owned numbers.
+cost this calendar month (UTC). From Flowyte: the wallet balance; the owned numbers come
+from numbot's index of them (bot/workflow/owned.py), so a redraw never walks Flowyte's list.
 Flowyte may be slow or down; then `wallet` / `numbers` are None and Home says so, rather
 than waiting on it or failing. Reads that several Homes need at once (one change redraws
 the requester's and every approver's) are shared while they run.
@@ -20,6 +21,7 @@ from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, OwnedNumber
 from bot.home import Capped, Home, MonthSpend
 from bot.workflow.context import Context, logger
+from bot.workflow.owned import OwnedBook
 from storage.requests import Request
 
 T = TypeVar("T")
@@ -28,6 +30,7 @@ MAX_HOLDS = 10
 MAX_WAITING = 10
 MAX_OPEN = 10  # of a person's requests under way
 MAX_SETTLED = 5  # of their settled requests, newest first
+MAX_NUMBERS = 15  # owned numbers read for Home (handlers/blocks/home.py shows as many)
 FLOWYTE_WAIT = 5.0  # seconds Home waits for Flowyte before it says it could not reach it
 AGENTS_MAX_AGE = 60.0  # seconds an agent list read for a menu or a Home is reused
 
@@ -78,12 +81,14 @@ class HomeReader:
         self,
         ctx: Context,
         agents: Callable[[], Awaitable[list[Agent]]],
+        book: OwnedBook,
         *,
         flowyte_wait: float = FLOWYTE_WAIT,
     ) -> None:
         self.ctx = ctx
         self.flowyte_wait = flowyte_wait
         self._agents = agents
+        self.book = book
         self._wallet = SharedRead(self._read_wallet, "numbot-home-wallet")
         self._numbers = SharedRead(self._read_numbers, "numbot-home-numbers")
 
@@ -110,8 +115,10 @@ class HomeReader:
             waiting=waiting,
             spend=spend,
             wallet=wallet,
-            numbers=numbers,
+            numbers=numbers[0] if numbers else None,
             agents={a.id: a for a in agents},
+            numbers_total=numbers[1] if numbers else None,
+            numbers_unrouted=numbers[2] if numbers else None,
         )
 
     async def _stored(
@@ -134,8 +141,13 @@ class HomeReader:
     async def _read_wallet(self) -> Decimal:
         return (await self.ctx.flowyte.wallet()).balance_usd
 
-    async def _read_numbers(self) -> list[OwnedNumber]:
-        return await self.ctx.flowyte.list_numbers()
+    async def _read_numbers(self) -> tuple[list[OwnedNumber], int, int] | None:
+        """From the owned-number index, never a walk of Flowyte's list: the first few (those
+        ringing no agent first) and the counts. None while nothing has been read yet."""
+        numbers, total, unrouted = await self.book.summary(MAX_NUMBERS)
+        if total == 0 and (await self.book.state()).complete_at is None:
+            return None
+        return numbers, total, unrouted
 
     async def _wallet_or_none(self) -> Decimal | None:
         try:
@@ -144,7 +156,7 @@ class HomeReader:
             logger.warning("Home: the wallet could not be read (%s)", type(exc).__name__)
             return None
 
-    async def _numbers_or_none(self) -> list[OwnedNumber] | None:
+    async def _numbers_or_none(self) -> tuple[list[OwnedNumber], int, int] | None:
         try:
             return await asyncio.wait_for(self._numbers.get(), self.flowyte_wait)
         except (fe.FlowyteError, TimeoutError) as exc:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, OwnedNumber
 from bot.outcomes import Assigned, Imported, Published, Refused, Unassigned
 from bot.workflow import sentences
 from bot.workflow.context import Context
+from bot.workflow.owned import OwnedBook, Unfinished
 
 
 class Routing:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, book: OwnedBook) -> None:
         self.ctx = ctx
+        self.book = book
 
     async def resolve(self, actor: str, action: str, ref: str) -> OwnedNumber | Refused:
         """An owned number by +E.164 or Flowyte id, or why not (audited)."""
@@ -22,9 +26,20 @@ class Routing:
                     return await ctx.refuse(
                         actor, action, ref[:32], "bad_input", sentences.NOT_E164
                     )
-                for number in await ctx.flowyte.list_numbers():
-                    if number.e164 == ref:
-                        return number
+                try:
+                    found = await self.book.find(ref)
+                except Unfinished as unfinished:
+                    return await ctx.refuse(
+                        actor,
+                        action,
+                        ref,
+                        "not_found_yet",
+                        f"numbot has not found {ref} among this organization's numbers yet: "
+                        f"it read {unfinished.seen} of them from Flowyte and there are more. "
+                        "Try again in a minute (numbot keeps reading them in the background).",
+                    )
+                if found is not None:
+                    return found
                 return await ctx.refuse(
                     actor,
                     action,
@@ -40,9 +55,11 @@ class Routing:
                     "bad_input",
                     "Give a number as +E.164 or its Flowyte id.",
                 )
-            return await ctx.flowyte.get_number(ref)
+            number = await ctx.flowyte.get_number(ref)
         except fe.FlowyteError as exc:
             return await ctx.flowyte_failed(actor, action, ref, exc)
+        await ctx.note_owned(number)
+        return number
 
     async def assign(self, actor: str, number_ref: str, agent_id: str) -> Assigned | Refused:
         ctx = self.ctx
@@ -53,11 +70,15 @@ class Routing:
         number = await self.resolve(actor, "assign", number_ref)
         if isinstance(number, Refused):
             return number
+        # Whether the agent is published is read alongside the assignment, not after it.
+        agent_read = asyncio.create_task(self._agent_or_none(agent_id))
         try:
             assigned = await ctx.flowyte.assign(number.id, agent_id)
         except fe.FlowyteError as exc:
+            agent_read.cancel()
+            await asyncio.gather(agent_read, return_exceptions=True)
             return await ctx.flowyte_failed(actor, "assign", number.e164, exc)
-        agent = await self._agent_or_none(agent_id)
+        agent = await agent_read
         await ctx.audit(
             actor,
             "assign",
@@ -65,6 +86,11 @@ class Routing:
             "ok",
             agent=agent_id,
             published=agent.published if agent else None,
+        )
+        await ctx.note_owned(
+            number.model_copy(
+                update={"default_agent_id": agent_id, "status": assigned.status or "assigned"}
+            )
         )
         return Assigned(assigned, agent)
 
@@ -95,9 +121,9 @@ class Routing:
         await ctx.audit(
             actor, "unassign", number.e164, "ok", previous_agent=number.default_agent_id
         )
-        return Unassigned(
-            result or number.model_copy(update={"default_agent_id": None, "status": "available"})
-        )
+        back = number.model_copy(update={"default_agent_id": None, "status": "available"})
+        await ctx.note_owned(back)
+        return Unassigned(result or back)
 
     async def publish(self, actor: str, agent_id: str) -> Published | Refused:
         ctx = self.ctx
@@ -132,6 +158,7 @@ class Routing:
             return await ctx.flowyte_failed(actor, "import", e164, exc)
         agent = await self._agent_or_none(agent_id) if agent_id else None
         await ctx.audit(actor, "import", e164, "ok", number=number.id, agent=agent_id)
+        await ctx.note_owned(number)
         return Imported(number, agent)
 
     async def _agent_or_none(self, agent_id: str) -> Agent | None:

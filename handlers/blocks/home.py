@@ -203,10 +203,11 @@ def _numbers(home: Home) -> list[Block]:
         return [*blocks, context("This organization owns no numbers yet.")]
     unrouted = [n for n in home.numbers if not n.default_agent_id]
     routed = [n for n in home.numbers if n.default_agent_id]
-    total = len(home.numbers)
+    total = len(home.numbers) if home.numbers_total is None else home.numbers_total
+    ringing_none = len(unrouted) if home.numbers_unrouted is None else home.numbers_unrouted
     summary = f"*{total} number{'s' if total != 1 else ''} owned*"
-    if unrouted:
-        summary += f", :warning: {len(unrouted)} ringing no agent"
+    if ringing_none:
+        summary += f", :warning: {ringing_none} ringing no agent"
     shown = (unrouted + routed)[:MAX_NUMBERS]
     rows = [_number_row(n, home) for n in shown]
     return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.flowyte.models import Agent, OwnedNumber, Wallet
 from bot.money import usd
+from bot.outcomes import NumberList
 from bot.text import clean_user_text
 from handlers import ids
 from handlers.blocks.agent_menu import build_agent_menu
@@ -103,18 +104,39 @@ def _id(text: str) -> str:
 
 
 def build_number_list(
-    numbers: list[OwnedNumber], agents: dict[str, Agent], *, sandbox: bool, page: int = 0
+    numbers: list[OwnedNumber] | NumberList,
+    agents: dict[str, Agent] | None = None,
+    *,
+    sandbox: bool,
+    page: int = 0,
 ) -> Message:
     """Page `page` of the organization's numbers (a page past the end shows the last one),
-    with Previous / Next when they take more than one page."""
-    if not numbers:
+    with Previous / Next when they take more than one page. Given a NumberList (one page of
+    numbot's index), it says how fresh the list is, and never presents a list still being
+    read as complete; given a plain list, that list is everything."""
+    if isinstance(numbers, NumberList):
+        listed = numbers
+    else:
+        listed = NumberList(numbers, agents or {}, page=page)
+    total = listed.count
+    status = _freshness(listed)
+    if not total:
         text = "This organization owns no numbers yet. `/numbers search 415` to find one."
+        if listed.reading is not None or (listed.total >= 0 and listed.as_of is None):
+            text = status  # not read to the end yet: "none" is not known
         return message(text, [section(text)], sandbox=sandbox)
-    shown = page_of(len(numbers), page, LIST_PAGE_ROWS)
-    title = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''} owned"
+    shown = page_of(total, listed.page, LIST_PAGE_ROWS)
+    rows = listed.numbers
+    if listed.total < 0:
+        rows = rows[shown.start : shown.end]
+    title = f"{total} number{'s' if total != 1 else ''} owned"
+    if listed.reading is not None:
+        title = f"{total} number{'s' if total != 1 else ''} read so far"
     blocks: list[Block] = [section(f"*{title}*")]
+    if status:
+        blocks.append(context(status))
     # A section holds 3000 characters: a few rows each, never a row cut in half.
-    blocks += sections([_number_row(n, agents) for n in numbers[shown.start : shown.end]])
+    blocks += sections([_number_row(n, listed.agents) for n in rows])
     blocks += nav_blocks(
         shown,
         "numbers",
@@ -124,6 +146,26 @@ def build_number_list(
     if shown.pages > 1:
         title += f", page {shown.index + 1} of {shown.pages}"
     return message(title, blocks, sandbox=sandbox)
+
+
+def _freshness(listed: NumberList) -> str:
+    """How fresh a list from the index is: as of its last complete read of Flowyte, or still
+    being read (so not complete); nothing for a plain list."""
+    if listed.total < 0:
+        return ""
+    if listed.reading is not None:
+        return (
+            f":hourglass_flowing_sand: numbot is still reading this organization's numbers "
+            f"from Flowyte ({listed.reading} so far): this list is not complete yet."
+        )
+    if listed.as_of is None:
+        return (
+            ":warning: numbot has not yet read this organization's whole list of numbers from "
+            "Flowyte: these are the ones it knows of so far, and the list may be incomplete."
+        )
+    stamp = int(listed.as_of.timestamp())
+    fallback = listed.as_of.strftime("%Y-%m-%d %H:%M UTC")
+    return f"As of <!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>, read from Flowyte."
 
 
 def build_wallet(wallet: Wallet, *, sandbox: bool) -> Message:

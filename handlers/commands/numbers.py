@@ -15,6 +15,7 @@ from handlers.actions.open_search import open_search_modal
 from handlers.blocks.common import Message, plain, refusal
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.holds import build_holds
+from handlers.blocks.paging import LIST_PAGE_ROWS
 from handlers.blocks.requests import build_requested
 from handlers.blocks.routing import (
     build_assigned,
@@ -38,10 +39,10 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
                 return refusal(found.message, sandbox=sandbox)
             return build_search_results(found.query, found.numbers, sandbox=sandbox)
         case p.ListNumbers():
-            listed = await service.list_numbers(actor)
+            listed = await service.list_numbers(actor, rows=LIST_PAGE_ROWS)
             if isinstance(listed, Refused):
                 return refusal(listed.message, sandbox=sandbox)
-            return build_number_list(listed.numbers, listed.agents, sandbox=sandbox)
+            return build_number_list(listed, sandbox=sandbox)
         case p.ShowWallet():
             wallet = await service.wallet(actor)
             if isinstance(wallet, Refused):

@@ -1802,3 +1802,65 @@ def test_connect_gives_up_on_a_connection_within_three_seconds_of_a_longer_budge
     client = FlowyteClient.connect(BASE, KEY, timeout=10)
     assert client._http.timeout.connect == 3.0 and client._http.timeout.read == 10
     assert FlowyteClient.connect(BASE, KEY, timeout=2)._http.timeout.connect == 2
+
+
+
+# --- owned_pages: a walk with no overall cap, and an early exit ------------------------------
+
+
+async def test_owned_pages_walks_past_the_list_budget_to_the_stated_end(monkeypatch):
+    class FakeTime:
+        now = 1000.0
+
+        @classmethod
+        def monotonic(cls) -> float:
+            return cls.now
+
+    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        FakeTime.now += 1.0  # each page takes a second: 20 pages, far past the 4.5 s budget
+        index = int(request.url.params.get("cursor", "0"))
+        more = str(index + 1) if index < 19 else None
+        return ok(
+            [{**OWNED, "id": f"num_{index}", "e164": f"+1415555{index:04d}"}], nextCursor=more
+        )
+
+    handler = Recorder(answer)
+    client, _ = retrying(handler, retry=RetryPolicy(budget=4.5))
+    pages = [page async for page in client.owned_pages(proof=True)]
+    assert len(pages) == 20 and len(handler.requests) == 20
+    assert pages[-1][0].id == "num_19"
+
+
+async def test_owned_pages_stops_asking_when_the_caller_stops():
+    def answer(request: httpx.Request) -> httpx.Response:
+        index = int(request.url.params.get("cursor", "0"))
+        return ok(
+            [{**OWNED, "id": f"num_{index}", "e164": f"+1415555{index:04d}"}],
+            nextCursor=str(index + 1),
+        )
+
+    handler = Recorder(answer)
+    client, _ = retrying(handler)
+    found = None
+    async for page in client.owned_pages():
+        if any(n.e164 == "+14155550002" for n in page):
+            found = page[0]
+            break
+    assert found is not None and found.id == "num_2"
+    assert len(handler.requests) == 3  # pages 0, 1, 2 and not one more
+
+
+async def test_owned_pages_with_proof_refuses_a_list_without_a_stated_end():
+    handler = Recorder(ok([OWNED]))  # a short page, no cursor information at all
+    client, _ = retrying(handler)
+    with pytest.raises(fe.UnexpectedAnswer):
+        [page async for page in client.owned_pages(proof=True)]
+
+
+async def test_owned_pages_refuses_a_cursor_that_comes_round_again():
+    handler = Recorder(ok([OWNED], nextCursor="a"), ok([OWNED], nextCursor="a"))
+    client, _ = retrying(handler)
+    with pytest.raises(fe.UnexpectedAnswer, match="came round"):
+        [page async for page in client.owned_pages()]

@@ -160,11 +160,21 @@ async def test_requests_under_way_come_first_then_the_last_settled(env):
     assert [r.status for r in rows] == ["pending"] + ["rejected"] * 5
 
 
-async def test_wallet_and_numbers_come_from_flowyte(env):
+async def test_wallet_from_flowyte_numbers_from_the_index_never_a_walk(env):
+    assert await env.service.owned.refresh() is True  # what numbot does in the background
+    before = len(env.app.calls("GET", "/numbers"))
     home = await env.service.home(APPROVER)
     assert home.wallet == Decimal("25.00")
     assert home.numbers is not None
-    assert {n.e164 for n in home.numbers} == {n.e164 for n in await env.client.list_numbers()}
+    assert len(env.app.calls("GET", "/numbers")) == before  # a redraw walks nothing
+    owned = await env.client.list_numbers()
+    assert {n.e164 for n in home.numbers} == {n.e164 for n in owned}
+    assert home.numbers_total == len(owned)
+
+
+async def test_home_says_the_numbers_are_not_read_yet_before_any_refresh(env):
+    home = await env.service.home(APPROVER)
+    assert home.numbers is None
 
 
 async def test_flowyte_unreachable_leaves_the_rest_of_home(env):
@@ -177,9 +187,11 @@ async def test_flowyte_unreachable_leaves_the_rest_of_home(env):
 
 
 async def test_flowyte_too_slow_is_not_waited_for(env):
-    reader = HomeReader(env.service.ctx, lambda: env.service.agents(), flowyte_wait=0.0)
+    reader = HomeReader(
+        env.service.ctx, lambda: env.service.agents(), env.service.owned, flowyte_wait=0.0
+    )
     home = await reader.read(REQUESTER)
-    assert home.wallet is None and home.numbers is None
+    assert home.wallet is None
 
 
 async def test_reads_for_several_homes_at_once_are_shared(env):

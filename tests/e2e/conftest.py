@@ -35,6 +35,8 @@ def bot(slack, flowyte, tmp_path):
     """numbot, started, its probes of the key's scopes done and forgotten: the calls the
     fake Flowyte records are the ones the test made happen."""
     process = BotProcess(slack, flowyte.url, tmp_path).start().wait_for_scope_check()
-    flowyte.forget_calls()  # the start-up scope probes: tests count only the calls they cause
+    process.wait_for_owned_refresh()
+    # the start-up scope probes and owned-number read: tests count only the calls they cause
+    flowyte.forget_calls()
     yield process
     process.stop()

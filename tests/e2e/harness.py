@@ -137,6 +137,16 @@ class BotProcess:
             time.sleep(0.05)
         return self
 
+    def wait_for_owned_refresh(self, timeout: float = 20) -> BotProcess:
+        """Wait until numbot's first read of the owned numbers into its index (at start, in
+        the background: bot/workflow/owned.py) has ended."""
+        deadline = time.monotonic() + timeout
+        while "owned numbers: " not in self.output():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"numbot never read its owned numbers:\n{self.output()}")
+            time.sleep(0.05)
+        return self
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

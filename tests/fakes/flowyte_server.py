@@ -21,6 +21,8 @@ errors behave as numbot's sandbox does. Every API request is recorded (`calls()`
     POST /_control/clock                  {"advance_seconds": 1900}: move the sandbox clock
     POST /_control/wallet                 {"balanceUsd": "3.00"}: set the wallet balance
     GET  /_control/state                  wallet, owned numbers, reservations, agents
+    POST /_control/owned                  {"count": 50000, "prefix"?: "+1646"}: the organization
+                                          owns that many more numbers at once (seed_owned)
     GET  /_control/variants               the sandbox's answer variants (bot/sandbox.py Variants)
     POST /_control/variants               {"problems": "type_only", "page_size": 2, ...}: changed
                                           ones only; 400 on an unknown name or a bad value
@@ -463,6 +465,14 @@ def _control_app(fake: FakeFlowyte) -> Starlette:
     async def state(request: Request) -> Response:
         return answer(fake.state())
 
+    async def owned(request: Request) -> Response:
+        data = await body_of(request)
+        count, prefix = data.get("count"), data.get("prefix", "+1646")
+        if not isinstance(count, int) or not 0 < count <= 1_000_000 or not isinstance(prefix, str):
+            return answer({"error": 'send {"count": 1..1000000, "prefix"?: "+1646"}'}, 400)
+        made = fake.sandbox.seed_owned(count, prefix=prefix)
+        return answer({"count": len(made), "first": made[0], "last": made[-1]})
+
     async def variants(request: Request) -> Response:
         if request.method == "POST":
             data = await body_of(request)
@@ -494,6 +504,7 @@ def _control_app(fake: FakeFlowyte) -> Starlette:
             Route("/_control/clock", clock, methods=["POST"]),
             Route("/_control/wallet", wallet, methods=["POST"]),
             Route("/_control/state", state, methods=["GET"]),
+            Route("/_control/owned", owned, methods=["POST"]),
             Route("/_control/variants", variants, methods=["GET", "POST"]),
             Route("/_control/scopes", scopes, methods=["POST"]),
         ]

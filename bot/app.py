@@ -286,6 +286,7 @@ class Runtime:
                 sweeper, keeper, scopes, groups, token, owned, return_exceptions=True
             )
             await self.service.owned.aclose()
+            await self.service.sweep.aclose()  # looks still reading Flowyte
             await lease.release()  # another process takes the sweep over at once
             await self.service.homes.aclose()
             await self.service.flowyte.aclose()
@@ -375,7 +376,7 @@ class Runtime:
                 continue
             started = time.monotonic()
             try:
-                count = await self.service.resume()
+                count = await self.service.resume(looks_in_background=True)
                 if count:
                     logger.info("settled %d unfinished request(s)", count)
                 wait = min(wait, await self.service.next_due())

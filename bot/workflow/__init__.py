@@ -170,9 +170,11 @@ class NumbersService:
         request = await self.ctx.load(request_id)
         return await self.executor.checker.check(request) if request else None
 
-    async def resume(self) -> int:
-        """One sweep pass (at start and whenever work falls due); how many requests it touched."""
-        return await self.sweep.run()
+    async def resume(self, *, looks_in_background: bool = False) -> int:
+        """One sweep pass (at start and whenever work falls due); how many requests it touched.
+        `looks_in_background`: looks at Flowyte go on in tasks after the pass (bot/app.py's
+        sweep loop); otherwise the pass waits for each."""
+        return await self.sweep.run(looks_in_background=looks_in_background)
 
     async def alert(self, text: str) -> None:
         """Tell the approval channel something an operator must look at."""

@@ -8,6 +8,8 @@ second process, or this one after a restart, never settles a purchase another is
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,8 +18,17 @@ from bot.workflow.context import SYSTEM, Context
 from bot.workflow.digest import Digests
 from bot.workflow.execution import Executor
 from bot.workflow.filing import Filing
+from storage.rows import Request
+
+logger = logging.getLogger(__name__)
 
 BATCH = 100  # per kind of work per pass; the rest waits for the next pass
+# Looks at Flowyte for unknown outcomes at once, each in a task of its own when the sweep runs
+# in the background: one look may read a list of 50,000 owned numbers (minutes), and the
+# rest of the sweep (expiring holds, reminders, other looks) must not wait behind it. Each
+# look claims its request first (a compare-and-set lease, renewed while it reads), so the
+# next pass never starts a second look at the same request.
+MAX_LOOKS = 4
 # Repairing cards, reminding and expiring holds mostly wait on Slack (paced to its limits):
 # a pass gives them this long, then returns, so money work that falls due meanwhile (a
 # purchase to settle) is taken at the next pass rather than after a backlog of notices.
@@ -42,9 +53,14 @@ class Sweep:
         self.digests = digests
         self.tidy_seconds = tidy_seconds
         self.monotonic = monotonic
+        self._looks: dict[str, asyncio.Task[None]] = {}
 
-    async def run(self) -> int:
-        """One pass; returns how many requests it touched."""
+    async def run(self, *, looks_in_background: bool = False) -> int:
+        """One pass; returns how many requests it touched (or started a look at).
+
+        `looks_in_background`: each look at Flowyte runs as a task of its own (at most
+        MAX_LOOKS at once) and the pass does not wait for it; otherwise the pass carries out
+        each look itself, one after another."""
         ctx, requests = self.ctx, self.ctx.storage.requests
         now = self.ctx.clock()
         quiet_since = now - timedelta(seconds=ctx.timing.quiet)
@@ -54,16 +70,51 @@ class Sweep:
                 ctx.storage.audit.has, subject=request.id, action="integrity_alarm"
             ):
                 continue  # flagged once already; an operator must look
+            looking = request.status != "approved"
+            if looking and looks_in_background and not self._can_start(request):
+                continue  # taken up at a later pass
             await ctx.audit(SYSTEM, "resume", request.id, "ok", status=request.status)
-            if request.status == "approved":
-                await self.executor.execute(request)
+            if looking:
+                await self._look(request, looks_in_background)
             else:
-                await self.executor.checker.check(request)
+                await self.executor.execute(request)
             count += 1
         for request in await ctx.storage.run(requests.checks_due, now, BATCH):
-            await self.executor.checker.check(request)
+            if not await self._look(request, looks_in_background):
+                break
             count += 1
         return count + await self._tidy(quiet_since)
+
+    async def _look(self, request: Request, in_background: bool) -> bool:
+        """Look at Flowyte for `request`, now or in a task; False when no task can start."""
+        if not in_background:
+            await self.executor.checker.check(request)
+            return True
+        if request.id in self._looks:
+            return True  # a look this process started is still reading
+        if not self._can_start(request):
+            return False
+        task = asyncio.create_task(self._look_safely(request), name=f"numbot-look-{request.id}")
+        self._looks[request.id] = task
+        task.add_done_callback(lambda _: self._looks.pop(request.id, None))
+        return True
+
+    def _can_start(self, request: Request) -> bool:
+        return request.id not in self._looks and len(self._looks) < MAX_LOOKS
+
+    async def _look_safely(self, request: Request) -> None:
+        try:
+            await self.executor.checker.check(request)
+        except Exception:
+            logger.exception("looking at Flowyte for %s failed; the next look is due", request.id)
+
+    async def aclose(self) -> None:
+        """Stop the looks still reading (at shutdown): each claimed its request for a
+        while only, and the next look, in this process or another, takes it up."""
+        looks = list(self._looks.values())
+        for task in looks:
+            task.cancel()
+        await asyncio.gather(*looks, return_exceptions=True)
 
     async def _tidy(self, quiet_since: datetime) -> int:
         """Cards, reminders, expiries: until done or out of time (see TIDY_SECONDS)."""

@@ -3,6 +3,7 @@ money work, so a backlog of notices paced to Slack's limits never holds a purcha
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 from bot.workflow import Timing
@@ -54,3 +55,80 @@ async def test_money_work_comes_before_notices_in_every_pass(env):
     service.sweep.tidy_seconds = 60.0
     await service.resume()
     assert status_of(env, lapsing.id) == "expired"
+
+
+async def _two_checking(env, service):
+    """Two purchases whose answers were lost, now `checking`, and one held request."""
+    lapsing = await pending(env, 0, service=service)
+    checking = []
+    for index in (1, 2):
+        request = await pending(env, index, service=service)
+        env.transport.fail("POST", "/numbers/purchase", "timeout")  # never reached Flowyte
+        refused = {"status": 409, "code": "reservation_expired"}
+        env.transport.fail("POST", "/numbers/purchase", 409, body=refused)
+        await service.approve(APPROVER, request.id)
+        assert status_of(env, request.id) == "checking"
+        checking.append(request)
+    return lapsing, checking
+
+
+async def test_looks_in_background_never_hold_up_the_rest_of_the_pass(env, monkeypatch):
+    """A look may read 50,000 owned numbers: the sweep's background pass starts it in a task
+    and goes on (here: expiring a hold); the next pass does not start it twice."""
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    lapsing, checking = await _two_checking(env, service)
+    checker = service.sweep.executor.checker
+    real_check, gate, started = checker.check, asyncio.Event(), []
+
+    async def slow_check(request, **kwargs):
+        started.append(request.id)
+        await gate.wait()
+        return await real_check(request, **kwargs)
+
+    monkeypatch.setattr(checker, "check", slow_check)
+    env.clock.advance(minutes=31)
+    assert await service.resume(looks_in_background=True) == 3  # two looks started, one expiry
+    assert status_of(env, lapsing.id) == "expired"
+    await asyncio.sleep(0)
+    assert sorted(started) == sorted(r.id for r in checking)
+    await service.resume(looks_in_background=True)  # the looks are still reading
+    await asyncio.sleep(0)
+    assert len(started) == 2
+    gate.set()
+    await asyncio.gather(*list(service.sweep._looks.values()))
+    assert [status_of(env, r.id) for r in checking] == ["failed", "failed"]
+
+
+async def test_at_most_max_looks_run_at_once(env, monkeypatch):
+    from bot.workflow import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "MAX_LOOKS", 1)
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    _, checking = await _two_checking(env, service)
+    env.clock.advance(minutes=31)
+    await service.resume(looks_in_background=True)
+    assert len(service.sweep._looks) == 1
+    await asyncio.gather(*list(service.sweep._looks.values()))
+    await service.resume(looks_in_background=True)  # room again: the other one's look
+    await asyncio.gather(*list(service.sweep._looks.values()))
+    assert [status_of(env, r.id) for r in checking] == ["failed", "failed"]
+
+
+async def test_a_look_stopped_at_shutdown_is_taken_up_again(env, monkeypatch):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    _, checking = await _two_checking(env, service)
+    checker = service.sweep.executor.checker
+    real_check = checker.check
+
+    async def stuck(request, **kwargs):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(checker, "check", stuck)
+    env.clock.advance(minutes=31)
+    await service.resume(looks_in_background=True)
+    await asyncio.sleep(0)
+    await service.sweep.aclose()  # numbot stops while both look
+    assert not service.sweep._looks
+    monkeypatch.setattr(checker, "check", real_check)
+    await service.resume()  # the stuck looks never claimed them: the next pass settles them
+    assert [status_of(env, r.id) for r in checking] == ["failed", "failed"]

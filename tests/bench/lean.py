@@ -244,8 +244,8 @@ class LeanFlowyte:
         canned = self._canned.get((method, path))
         if canned is not None:
             reply(canned)
-        elif method == b"POST" and path.startswith(b"/api/v1/agents/") and path.endswith(
-            b"/publish"
+        elif (
+            method == b"POST" and path.startswith(b"/api/v1/agents/") and path.endswith(b"/publish")
         ):
             reply(self._publish)
         else:

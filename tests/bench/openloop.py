@@ -311,6 +311,7 @@ class OpenLoop:
         n = len(raw)
         run = Run(n, [0.0] * n, [0.0] * n, [0.0] * n, bytearray(n), [0] * n)
         self._run, self._raw = run, raw
+        run.max_connections_used = len(self.clients)
         self._outstanding = n
         self._finished = asyncio.Event()
         if n == 0:

@@ -8,7 +8,16 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["tests.bench.bench", "tests.bench.audit_bench", "tests.bench.fakes", "tests.bench.stacks"],
+    [
+        "tests.bench.bench",
+        "tests.bench.audit_bench",
+        "tests.bench.fakes",
+        "tests.bench.stacks",
+        "tests.bench.lean",
+        "tests.bench.openloop",
+        "tests.bench.sustained",
+        "tests.bench.tls",
+    ],
 )
 def test_benchmark_modules_import(module: str) -> None:
     assert importlib.import_module(module).__name__ == module
@@ -21,3 +30,10 @@ def test_audit_benchmark_runs_on_a_tiny_log(tmp_path) -> None:
     assert appends.rows == 4
     verified = bench_verify(tmp_path, rows=5)
     assert verified.ok and verified.entries == 5
+
+
+def test_sustained_benchmark_arguments_parse() -> None:
+    from tests.bench.sustained import parse_args
+
+    args = parse_args(["--only", "knee,https", "--rate", "500"])
+    assert args.only == {"knee", "https"} and args.rate == 500

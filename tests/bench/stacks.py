@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import collections
 import re
+from pathlib import Path
 
 IDLE = re.compile(r"(^|\.)(select|poll) \(selectors\.py\)$")
+REPO = str(Path(__file__).resolve().parents[2]) + "/"  # frames of this checkout, wherever it is
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -24,7 +26,7 @@ def short(frame: str) -> str:
     if not m:
         return frame.strip()
     path = m.group("file")
-    for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3.11/", "/work/main/", REPO):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{m.group('func')} ({path})"

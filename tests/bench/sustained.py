@@ -97,6 +97,17 @@ def ms(seconds: float) -> str:
 # --------------------------------------------------------------------------- measuring
 
 
+def harness_cpu() -> float:
+    """CPU seconds of this process's main thread: the load generator and the lean fakes (the
+    machine-watching thread of tests/bench/neighbours.py is left out; the kernel's loopback
+    work for what this thread sends is in)."""
+    me = os.getpid()
+    for thread in psutil.Process(me).threads():
+        if thread.id == me:
+            return float(thread.user_time + thread.system_time)
+    return cpu_seconds(me)
+
+
 class Sampler:
     """The bot's RSS and CPU seconds, every `every` seconds, on the harness's loop."""
 
@@ -154,6 +165,7 @@ class Step:
     rss_end: int
     connections: int
     error_samples: list[str] = field(default_factory=list)
+    flowyte_searches: int = 0
 
     @property
     def ack_p50(self) -> float:
@@ -218,7 +230,7 @@ class Ctx:
 
 @contextlib.asynccontextmanager
 async def fresh_bot(
-    ctx: Ctx, slack: Any, flowyte_url: str, name: str, **env: str
+    ctx: Ctx, slack: Any, flowyte_url: str, name: str, *, wait_scopes: bool = True, **env: str
 ) -> AsyncIterator[BotProcess]:
     """A new `numbot run`, pinned, its start-up calls answered, idle for `--settle` s."""
     args = ctx.args
@@ -234,7 +246,8 @@ async def fresh_bot(
         cpus = sorted(os.sched_getaffinity(0))
         if args.pin and len(cpus) >= 2:
             pin(pid, {args.bot_cpu})
-        await asyncio.to_thread(bot.wait_for_scope_check)
+        if wait_scopes:
+            await asyncio.to_thread(bot.wait_for_scope_check)
         await asyncio.sleep(args.settle)
         with py_spy(pid, args.profile_bot if name == args.profile_phase else None):
             yield bot
@@ -276,6 +289,8 @@ async def drive(
     seconds: float,
     name: str,
     sampler: Sampler,
+    *,
+    drain: float | None = None,
 ) -> Step:
     """`rate` searches a second for `seconds`, open loop; wait for the replies; measure."""
     args = ctx.args
@@ -289,18 +304,20 @@ async def drive(
     await gen.warm(max(8, math.ceil(rate * 0.03)))
     gc.collect()
     pid = bot.proc.pid  # type: ignore[union-attr]
-    bot0, me0, start = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
-    run = await gen.run(raw, rate, answer_timeout=args.drain)
+    bot0, me0, start = cpu_seconds(pid), harness_cpu(), time.monotonic()
+    drain = args.drain if drain is None else drain
+    searches0 = flowyte.searches
+    run = await gen.run(raw, rate, answer_timeout=drain)
     accepted = [i for i in range(n) if run.kind[i] == openloop.ACCEPTED]
     first = slack.arrivals.first
     waiting = [rids[i] for i in accepted]
-    deadline = time.monotonic() + flowyte.latency + args.drain
+    deadline = time.monotonic() + flowyte.latency + drain
     while waiting and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         waiting = [r for r in waiting if r not in first]
     arrived = [first[rids[i]] for i in accepted if rids[i] in first]
     last = max([t for t, _ in arrived] + [max(run.done)])
-    bot_cpu, me = cpu_seconds(pid) - bot0, cpu_seconds(os.getpid()) - me0
+    bot_cpu, me = cpu_seconds(pid) - bot0, harness_cpu() - me0
     await gen.close()
     late, late_max = run.late()
     answered = [run.done[i] - run.scheduled[i] for i in range(n) if run.kind[i] != openloop.ERROR]
@@ -326,8 +343,10 @@ async def drive(
         rss_end=end[1],
         connections=run.max_connections_used,
         error_samples=run.errors[:3],
+        flowyte_searches=flowyte.searches - searches0,
     )
-    ctx.harness_cpu.append((f"{name} {rate:g}/s", me, n))
+    if n >= 500:  # not the few requests of a check
+        ctx.harness_cpu.append((f"{name} {rate:g}/s", me, n))
     return step
 
 
@@ -437,7 +456,8 @@ async def sustained_phase(ctx: Ctx) -> None:
     r.add(
         f"{label}: delivery",
         f"p99 {ms(step.delivery_p99)} ms; {len(step.delivery)}/{step.accepted} replies, "
-        f"{step.without_numbers} without numbers, {step.lost} lost; {step.busy} busy",
+        f"{step.without_numbers} without numbers, {step.lost} lost; {step.busy} busy; "
+        f"Flowyte saw {step.flowyte_searches} searches",
         f"p99 ≤ {ms(budget)} ms, all delivered",
         step.delivery_p99 <= budget
         and not step.lost
@@ -534,6 +554,21 @@ async def https_phase(ctx: Ctx) -> None:
             "all delivered",
             not step.lost and not step.errors and not step.without_numbers,
         )
+    # Verification is on: the same HTTPS Slack, without SSL_CERT_FILE, gets nothing.
+    async with (
+        lean_fakes(ctx, https=True) as (slack, flowyte),
+        fresh_bot(ctx, slack, flowyte.url, "untrusted", wait_scopes=False) as bot,
+    ):
+        sampler = Sampler(bot.proc.pid)  # type: ignore[union-attr]
+        step = await drive(ctx, bot, slack, flowyte, 10, 1, "untrusted", sampler, drain=2.0)
+        refused = "CERTIFICATE_VERIFY_FAILED" in bot.output()
+    r.add(
+        "HTTPS without SSL_CERT_FILE (the certificate not trusted)",
+        f"{len(step.delivery)}/{step.n} replies delivered; 'CERTIFICATE_VERIFY_FAILED' "
+        f"{'in' if refused else 'not in'} the bot's log",
+        "none delivered: numbot verifies",
+        not step.delivery and refused,
+    )
     h, s = results["http"], results["https"]
     per = 1000 * h.bot_cpu / h.n, 1000 * s.bot_cpu / s.n
     r.add(

@@ -90,6 +90,7 @@ def slash_commands(
         body = (
             template.replace(marker_id, rid)
             .replace(marker_user, f"U0L{i % users:08d}")
+            .replace(marker_user.lower(), f"u0l{i % users:08d}")
             .replace(marker_trigger, f"{now}.{i}.bench")
             .encode()
         )
@@ -316,11 +317,16 @@ class OpenLoop:
         self._finished = asyncio.Event()
         if n == 0:
             return run
+        loop = asyncio.get_running_loop()
         interval = 1.0 / rate
         t0 = time.monotonic() + 0.01
         scheduled = run.scheduled
+        all_sent = loop.create_future()
         i = 0
-        while i < n:
+
+        def tick() -> None:
+            # A plain timer callback, not a task: the cheapest wake-up asyncio has.
+            nonlocal i
             now = time.monotonic()
             while i < n and t0 + i * interval <= now:
                 scheduled[i] = t0 + i * interval
@@ -328,11 +334,12 @@ class OpenLoop:
                 i += 1
             self._retire_idle(now)
             if i < n:
-                delay = t0 + i * interval - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                else:
-                    await asyncio.sleep(0)
+                loop.call_at(t0 + i * interval, tick)
+            elif not all_sent.done():
+                all_sent.set_result(None)
+
+        loop.call_at(t0, tick)
+        await all_sent
         try:
             await asyncio.wait_for(self._finished.wait(), answer_timeout)
         except TimeoutError:

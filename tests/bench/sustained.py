@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import datetime
 import gc
+import json
 import math
 import os
 import platform
@@ -72,6 +73,7 @@ from tests.bench.remote import FakesProcess, RemoteFlowyte, RemoteSlack
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     BOB,
+    REPO,
     SIGNING_SECRET,
     BotProcess,
     find_element,
@@ -84,6 +86,7 @@ from tests.fakes.slack_requests import (
     view_submission_body,
 )
 
+GCWATCH = Path(__file__).resolve().parent / "gcwatch"
 PHASES = ("knee", "sustained", "overload", "memory", "https")
 ACK_TARGET = 0.100
 DELIVERY_MARGIN = 0.100
@@ -183,6 +186,10 @@ class Step:
     def delivery_p99(self) -> float:
         return percentile(self.delivery, 99)
 
+    @property
+    def delivery_max(self) -> float:
+        return max(self.delivery, default=math.nan)
+
     def meets(self, latency: float) -> bool:
         return (
             self.ack_p99 <= ACK_TARGET
@@ -205,7 +212,7 @@ class Step:
         ]
         return (
             f"ack p50 {ms(self.ack_p50)} / p99 {ms(self.ack_p99)} / max {ms(self.ack_max)} ms; "
-            f"delivery p99 {ms(self.delivery_p99)} ms; "
+            f"delivery p99 {ms(self.delivery_p99)} / max {ms(self.delivery_max)} ms; "
             + (", ".join(problems) + "; " if problems else "")
             + f"bot CPU {100 * self.bot_cpu / self.wall:.0f}% "
             f"({1000 * self.bot_cpu / self.n:.2f} ms/search), RSS max {self.rss_max / MB:.0f} MB"
@@ -237,6 +244,10 @@ async def fresh_bot(
     workdir = ctx.workdir / name
     workdir.mkdir(parents=True, exist_ok=True)
     more = {"NUMBOT_LOG_LEVEL": args.log_level, **env}
+    gc_log = workdir / "gc.jsonl"
+    if args.gc_watch:  # tests/bench/gcwatch/sitecustomize.py times the bot's collections
+        more["PYTHONPATH"] = f"{GCWATCH}{os.pathsep}{REPO}"
+        more["NUMBOT_BENCH_GC_LOG"] = str(gc_log)
     if args.max_in_flight:
         more["NUMBOT_MAX_IN_FLIGHT"] = str(args.max_in_flight)
     bot = BotProcess(slack, flowyte_url, workdir, **more)
@@ -253,6 +264,20 @@ async def fresh_bot(
             yield bot
     finally:
         await asyncio.to_thread(bot.stop)
+        if gc_log.exists():
+            ctx.lines.append(f"{name}: the bot's garbage collections: {gc_summary(gc_log)}")
+
+
+def gc_summary(path: Path) -> str:
+    parts = []
+    for line in path.read_text().splitlines():
+        g = json.loads(line)
+        if g["count"]:
+            parts.append(
+                f"gen{g['generation']} ×{g['count']} total {ms(g['total'])} ms, "
+                f"longest {ms(g['max'])} ms"
+            )
+    return "; ".join(parts) or "none"
 
 
 @contextlib.contextmanager
@@ -377,16 +402,24 @@ async def lean_fakes(
 def step_row(step: Step) -> str:
     return (
         f"{step.rate:>6g}/s  {ms(step.ack_p50):>5} {ms(step.ack_p99):>6} {ms(step.ack_max):>6}  "
-        f"{ms(step.delivery_p99):>6}  {step.busy:>5} {step.errors + step.other:>5} "
-        f"{step.lost:>5} {step.late:>5}  {100 * step.bot_cpu / step.wall:>4.0f}% "
+        f"{ms(step.delivery_p99):>6} {ms(step.delivery_max):>6}  {step.busy:>5} "
+        f"{step.errors + step.other:>5} {step.lost + step.without_numbers:>5} "
+        f"{step.late:>5}  {100 * step.bot_cpu / step.wall:>4.0f}% "
         f"{1000 * step.bot_cpu / step.n:>5.2f}  {step.rss_max / MB:>5.0f}  "
         f"{1000 * step.harness_cpu / step.n:>5.3f}  {step.connections:>4}"
     )
 
 
 STEP_HEADER = (
-    "  rate   ack ms: p50    p99    max  dlv p99   busy   err  lost  late   bot CPU ms/s"
-    "  RSS MB  harness ms/s  conns"
+    f"{'rate':>8}  {'ack50':>5} {'ack99':>6} {'ackmax':>6}  {'dlv99':>6} {'dlvmax':>6}  "
+    f"{'busy':>5} {'err':>5} {'lost':>5} {'late':>5}  {'botCPU':>5} {'ms/s':>5}  {'RSS':>5}  "
+    f"{'hms/s':>5}  {'conns':>4}"
+)
+STEP_NOTE = (
+    "(times in ms from when each request was due; dlv: delivery; err: errors and answers other than Searching/busy; "
+    "lost: accepted searches with no results (none, or an error message); late: sent > 10 ms "
+    "after due; botCPU: % of one core, and ms/s its CPU ms per search; RSS: the bot's max MB; "
+    "hms/s: the harness's CPU ms per search; conns: most connections to the bot)"
 )
 
 
@@ -402,7 +435,7 @@ async def knee_phase(ctx: Ctx) -> None:
             f"knee: Flowyte latency {args.latency:g} s, {args.step_seconds:g} s a step, "
             f"bot idle RSS {idle / MB:.0f} MB"
         )
-        ctx.lines.append(STEP_HEADER)
+        ctx.lines += [STEP_NOTE, STEP_HEADER]
         knee, first_fail = 0.0, None
         rate = args.start_rate
         try:
@@ -464,9 +497,7 @@ async def sustained_phase(ctx: Ctx) -> None:
         and not step.without_numbers
         and not step.busy,
     )
-    ctx.lines.append("sustained (one step)")
-    ctx.lines.append(STEP_HEADER)
-    ctx.lines.append(step_row(step))
+    ctx.lines += ["sustained:", STEP_HEADER, step_row(step)]
 
 
 async def overload_phase(ctx: Ctx) -> None:
@@ -520,6 +551,7 @@ async def overload_phase(ctx: Ctx) -> None:
     curve = " ".join(f"{rss_ / MB:.0f}" for t, rss_, _ in sampler.samples if t >= t0)
     ctx.lines.append(f"overload: bot RSS MB each second from the first send: {curve}")
     ctx.lines.append(f"overload: load stopped at +{stopped - t0:.0f} s; idle {idle / MB:.0f} MB")
+    ctx.lines += ["overload:", STEP_HEADER, step_row(step)]
 
 
 async def https_phase(ctx: Ctx) -> None:
@@ -809,6 +841,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--settle", type=float, default=1.0, help="idle seconds after start")
     ap.add_argument("--no-pin", dest="pin", action="store_false")
     ap.add_argument("--bot-cpu", type=int, default=0)
+    ap.add_argument(
+        "--no-gc-watch",
+        dest="gc_watch",
+        action="store_false",
+        help="do not time the bot's garbage collections (tests/bench/gcwatch)",
+    )
     ap.add_argument("--workdir", help="keep the bots' logs and databases here")
     ap.add_argument("--profile-bot", help="py-spy record the bot (.svg, .json or .txt)")
     ap.add_argument(

@@ -328,6 +328,7 @@ async def drive(
     gen = openloop.OpenLoop("127.0.0.1", bot.port, max_connections=args.max_connections)
     await gen.warm(max(8, math.ceil(rate * 0.03)))
     gc.collect()
+    gc.freeze()  # the prepared requests and everything before: never scanned during the load
     pid = bot.proc.pid  # type: ignore[union-attr]
     bot0, me0, start = cpu_seconds(pid), harness_cpu(), time.monotonic()
     drain = args.drain if drain is None else drain
@@ -344,6 +345,7 @@ async def drive(
     last = max([t for t, _ in arrived] + [max(run.done)])
     bot_cpu, me = cpu_seconds(pid) - bot0, harness_cpu() - me0
     await gen.close()
+    gc.unfreeze()
     late, late_max = run.late()
     answered = [run.done[i] - run.scheduled[i] for i in range(n) if run.kind[i] != openloop.ERROR]
     end = sampler.sample()

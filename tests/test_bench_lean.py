@@ -60,3 +60,20 @@ async def test_lean_slack_records_response_urls_and_chunked_bodies() -> None:
     assert slack.arrivals.first["r1"][1] is True
     assert slack.api_calls == {"auth.test": 1}
     assert found.startswith(b"HTTP/1.1 200") and flowyte.searches == 1
+
+
+def test_gc_watch_times_a_collection(tmp_path) -> None:
+    """tests/bench/gcwatch/sitecustomize.py, as the bot would load it (first on PYTHONPATH)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.bench.sustained import GCWATCH
+
+    log = tmp_path / "gc.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(GCWATCH), "NUMBOT_BENCH_GC_LOG": str(log)}
+    subprocess.run([sys.executable, "-c", "import gc; gc.collect()"], env=env, check=True)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [g["generation"] for g in lines] == [0, 1, 2]
+    assert lines[2]["count"] >= 1 and lines[2]["max"] > 0

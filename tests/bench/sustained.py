@@ -207,6 +207,7 @@ class Step:
                 (self.lost, "lost"),
                 (self.without_numbers, "replies without numbers"),
                 (self.late, f"late sends (max {ms(self.late_max)} ms)"),
+                (self.duplicates, "second replies to one request"),
             )
             if count
         ]
@@ -332,7 +333,7 @@ async def drive(
     pid = bot.proc.pid  # type: ignore[union-attr]
     bot0, me0, start = cpu_seconds(pid), harness_cpu(), time.monotonic()
     drain = args.drain if drain is None else drain
-    searches0 = flowyte.searches
+    searches0, duplicates0 = flowyte.searches, slack.arrivals.duplicates
     run = await gen.run(raw, rate, answer_timeout=drain)
     accepted = [i for i in range(n) if run.kind[i] == openloop.ACCEPTED]
     first = slack.arrivals.first
@@ -360,7 +361,7 @@ async def drive(
         errors=run.kind.count(openloop.ERROR),
         lost=len(waiting),
         without_numbers=sum(not numbers for _, numbers in arrived),
-        duplicates=slack.arrivals.duplicates,
+        duplicates=slack.arrivals.duplicates - duplicates0,
         late=late,
         late_max=late_max,
         bot_cpu=bot_cpu,

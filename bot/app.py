@@ -33,6 +33,7 @@ from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
 from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond
+from bot.slack_pace import background_calls
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
@@ -68,11 +69,13 @@ def build_slack_client(settings: Settings) -> RedactingWebClient:
     """The Web API client for the notifier, the listeners (bolt copies its retry handlers
     into each request's client) and Socket Mode: 429s and dropped connections are retried."""
     from bot.slack_out import SlackConnections
+    from bot.slack_pace import SlackPacer
     from bot.slack_retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
     return RedactingWebClient(
         connections=SlackConnections(timeout=SLACK_TIMEOUT_SECONDS),
+        pacer=SlackPacer(),
         token=token,
         base_url=settings.SLACK_API_URL,
         timeout=SLACK_TIMEOUT_SECONDS,
@@ -299,7 +302,12 @@ class Runtime:
     async def _sweep(self) -> None:
         """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
         settle what is left half-done. After a restart, an interrupted purchase is taken up
-        the moment its quiet window has passed, not at the next round tick."""
+        the moment its quiet window has passed, not at the next round tick. What it sends to
+        Slack is background work: paced, and never at the expense of people's clicks."""
+        with background_calls():
+            await self._sweep_forever()
+
+    async def _sweep_forever(self) -> None:
         while True:
             wait = self.settings.NUMBOT_SWEEP_SECONDS
             try:

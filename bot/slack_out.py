@@ -5,6 +5,8 @@
   Flowyte echoed in an error cannot reach a channel.
 - `SafeRespond`: bolt's `respond` (a fresh webhook client per reply, with no 429 retry) with
   the same redaction and numbot's retry handlers.
+- `SlackPacer` (bot/slack_pace.py): Web API calls within Slack's rate limits, background
+  work held back, people never.
 - `SlackConnections`: one aiohttp session, so one bounded pool of kept-alive connections,
   for both. slack_sdk and bolt open a new session (a new connection, a new TLS handshake on
   the real Slack) for every call and every reply that is not given one: that was a quarter
@@ -28,6 +30,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from slack_sdk.webhook.webhook_response import WebhookResponse
 
 from bot.redact import scrub
+from bot.slack_pace import SlackPacer
 from bot.slack_retry import slack_retry_handlers
 
 # Connections to Slack at once, across the Web API and response_urls: past it, a call waits for
@@ -63,9 +66,16 @@ class SlackConnections:
 
 
 class RedactingWebClient(AsyncWebClient):  # type: ignore[misc]
-    def __init__(self, *, connections: SlackConnections | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        connections: SlackConnections | None = None,
+        pacer: SlackPacer | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.connections = connections
+        self.pacer = pacer
 
     async def api_call(  # type: ignore[override]
         self,
@@ -79,6 +89,8 @@ class RedactingWebClient(AsyncWebClient):  # type: ignore[misc]
         headers: dict[str, Any] | None = None,
         auth: dict[str, Any] | None = None,
     ) -> AsyncSlackResponse:
+        if self.pacer is not None:
+            await self.pacer.wait(api_method, channel=_channel_of(json, data, params))
         if self.connections is not None:
             self.session = self.connections.session()
         return await super().api_call(
@@ -91,6 +103,13 @@ class RedactingWebClient(AsyncWebClient):  # type: ignore[misc]
             headers=headers,
             auth=auth,
         )
+
+
+def _channel_of(*places: Any) -> str | None:
+    for fields in places:
+        if isinstance(fields, dict) and isinstance(fields.get("channel"), str):
+            return str(fields["channel"])
+    return None
 
 
 def _content(fields: dict[str, Any] | None) -> dict[str, Any] | None:

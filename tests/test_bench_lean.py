@@ -64,7 +64,6 @@ async def test_lean_slack_records_response_urls_and_chunked_bodies() -> None:
 
 def test_gc_watch_times_a_collection(tmp_path) -> None:
     """tests/bench/gcwatch/sitecustomize.py, as the bot would load it (first on PYTHONPATH)."""
-    import json
     import os
     import subprocess
     import sys
@@ -74,6 +73,5 @@ def test_gc_watch_times_a_collection(tmp_path) -> None:
     log = tmp_path / "gc.jsonl"
     env = {**os.environ, "PYTHONPATH": str(GCWATCH), "NUMBOT_BENCH_GC_LOG": str(log)}
     subprocess.run([sys.executable, "-c", "import gc; gc.collect()"], env=env, check=True)
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [g["generation"] for g in lines] == [0, 1, 2]
-    assert lines[2]["count"] >= 1 and lines[2]["max"] > 0
+    entries = [line.split() for line in log.read_text().splitlines()]
+    assert any(generation == "2" and float(pause) > 0 for _, generation, pause, _ in entries)

@@ -45,7 +45,6 @@ import asyncio
 import contextlib
 import datetime
 import gc
-import json
 import math
 import os
 import platform
@@ -252,6 +251,7 @@ async def fresh_bot(
     if args.max_in_flight:
         more["NUMBOT_MAX_IN_FLIGHT"] = str(args.max_in_flight)
     bot = BotProcess(slack, flowyte_url, workdir, **more)
+    ready = math.inf
     try:
         await asyncio.to_thread(bot.start)
         pid = bot.proc.pid  # type: ignore[union-attr]
@@ -261,23 +261,30 @@ async def fresh_bot(
         if wait_scopes:
             await asyncio.to_thread(bot.wait_for_scope_check)
         await asyncio.sleep(args.settle)
+        ready = time.time()
         with py_spy(pid, args.profile_bot if name == args.profile_phase else None):
             yield bot
     finally:
         await asyncio.to_thread(bot.stop)
         if gc_log.exists():
-            ctx.lines.append(f"{name}: the bot's garbage collections: {gc_summary(gc_log)}")
-
-
-def gc_summary(path: Path) -> str:
-    parts = []
-    for line in path.read_text().splitlines():
-        g = json.loads(line)
-        if g["count"]:
-            parts.append(
-                f"gen{g['generation']} ×{g['count']} total {ms(g['total'])} ms, "
-                f"longest {ms(g['max'])} ms"
+            ctx.lines.append(
+                f"{name}: the bot's garbage collections after start: {gc_summary(gc_log, ready)}"
             )
+
+
+def gc_summary(path: Path, since: float) -> str:
+    """The collections logged by tests/bench/gcwatch after `since` (wall clock), by generation
+    (the last second before the bot stopped may be missing)."""
+    stats: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    for line in path.read_text().splitlines():
+        at, generation, pause, _ = line.split()
+        if float(at) >= since:
+            stats[int(generation)].append(float(pause))
+    parts = [
+        f"gen{g} ×{len(p)} total {ms(sum(p))} ms, longest {ms(max(p))} ms"
+        for g, p in stats.items()
+        if p
+    ]
     return "; ".join(parts) or "none"
 
 

@@ -136,7 +136,9 @@ async def test_one_look_at_a_time(env):
     env.clock.advance(seconds=11)
     other = env.new_service(timing=Timing(quiet=10, grace=0), fresh_db=True)
     due = env.storage.requests.get(request.id)
-    looks = await asyncio.gather(service.executor.checker.check(due), other.executor.checker.check(due))
+    looks = await asyncio.gather(
+        service.executor.checker.check(due), other.executor.checker.check(due)
+    )
     busy = [r for r in looks if isinstance(r, Refused) and r.code == "checking"]
     settled = [r for r in looks if isinstance(r, Refused) and r.code == "failed"]
     assert len(busy) == 1 and len(settled) == 1
@@ -174,7 +176,9 @@ async def test_no_fresh_quote_no_purchase(env, fault):
 async def test_a_quote_without_a_price_buys_nothing(env):
     request = await pending(env)
     env.transport.fail(
-        "GET", f"/numbers/available/{request.e164}", 200,
+        "GET",
+        f"/numbers/available/{request.e164}",
+        200,
         body={"success": True, "data": {"e164": request.e164}},
     )
     result = await env.service.approve(APPROVER, request.id)
@@ -184,7 +188,12 @@ async def test_a_quote_without_a_price_buys_nothing(env):
 
 @pytest.mark.parametrize(
     "setup,monthly,bought",
-    [("1.00", "1.16", False), ("1.01", "1.15", False), ("1.00", "1.15", True), ("0.99", "1.15", True)],
+    [
+        ("1.00", "1.16", False),
+        ("1.01", "1.15", False),
+        ("1.00", "1.15", True),
+        ("0.99", "1.15", True),
+    ],
 )
 async def test_the_quote_binds_to_the_cent(env, setup, monthly, bought):
     request = await pending(env)
@@ -267,7 +276,9 @@ def _sql(env, statement, *args):
 
 async def test_an_approval_written_into_the_database_is_flagged_not_executed(env):
     request = await pending(env)
-    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    _sql(
+        env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id
+    )
     for _ in range(3):
         assert await env.service.resume() >= 0
     assert not env.purchases()
@@ -278,15 +289,22 @@ async def test_an_approval_written_into_the_database_is_flagged_not_executed(env
 
 @pytest.mark.parametrize(
     "column,value",
-    [("e164", "+14155559999"), ("setup_cost", "0.01"), ("reservation_id", "rsv_other"),
-     ("decided_by", "UAPPROVER05"), ("requester", "UAPPROVER05")],
+    [
+        ("e164", "+14155559999"),
+        ("setup_cost", "0.01"),
+        ("reservation_id", "rsv_other"),
+        ("decided_by", "UAPPROVER05"),
+        ("requester", "UAPPROVER05"),
+    ],
 )
 async def test_an_approved_request_edited_after_approval_is_not_executed(env, column, value):
     request = await pending(env)
     env.transport.fail("GET", f"/numbers/available/{request.e164}", "connect", times=4)
     # Approve it for real, then stall before execution: the price check cannot be made.
     env.storage.requests.transition(
-        request.id, from_statuses=("pending",), to_status="approved",
+        request.id,
+        from_statuses=("pending",),
+        to_status="approved",
         note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
         decided_by=APPROVER,
     )
@@ -304,7 +322,9 @@ async def test_membership_is_checked_at_click_time_and_the_seal_records_that_it_
     refused = await strict.approve(APPROVER, request.id)
     assert isinstance(refused, Refused) and refused.code == "not_approver"
     env.storage.requests.transition(
-        request.id, from_statuses=("pending",), to_status="approved",
+        request.id,
+        from_statuses=("pending",),
+        to_status="approved",
         note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
         decided_by=APPROVER,
     )
@@ -317,7 +337,9 @@ async def test_an_old_approval_cannot_be_reused_after_the_request_went_back_to_p
     env.transport.fail("POST", "/numbers/purchase", "connect")
     await env.service.approve(APPROVER, request.id)  # approved, then back to pending
     assert status_of(env, request.id) == "pending"
-    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    _sql(
+        env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id
+    )
     result = await env.service.executor.execute(env.storage.requests.get(request.id))
     assert isinstance(result, Refused) and result.code == "unauthentic"
     assert not env.purchases()

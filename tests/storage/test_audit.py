@@ -30,7 +30,13 @@ def audit():
 
 def fill(audit, n=5, start=0):
     for i in range(start, start + n):
-        audit.append(actor=f"U{i}", action="approve", subject=f"req_{i}", outcome="ok", detail=json.dumps({"i": i}))
+        audit.append(
+            actor=f"U{i}",
+            action="approve",
+            subject=f"req_{i}",
+            outcome="ok",
+            detail=json.dumps({"i": i}),
+        )
 
 
 def drop_triggers(audit):
@@ -43,8 +49,16 @@ def sha_forge(audit, seq, **changes):
     unkeyed link (and, for lack of the key, nothing better)."""
     e = next(x for x in audit.entries() if x.seq == seq)
     fields = {**e.__dict__, **changes}
-    return legacy_hash(fields["prev_hash"], fields["seq"], fields["at"], fields["actor"], fields["action"],
-                       fields["subject"], fields["outcome"], fields["detail"])
+    return legacy_hash(
+        fields["prev_hash"],
+        fields["seq"],
+        fields["at"],
+        fields["actor"],
+        fields["action"],
+        fields["subject"],
+        fields["outcome"],
+        fields["detail"],
+    )
 
 
 def test_entries_chain_from_genesis(audit):
@@ -75,10 +89,18 @@ def test_update_and_delete_are_refused_by_triggers(audit):
         audit.db.execute("DELETE FROM audit WHERE seq = 1")
 
 
-@pytest.mark.parametrize("column,value", [
-    ("actor", "'U_EVIL'"), ("outcome", "'refused'"), ("detail", "'{\"i\": 99}'"), ("action", "'reject'"),
-    ("subject", "'req_x'"), ("at", "'2020-01-01T00:00:00.000000Z'"), ("state", "'approved'"),
-])
+@pytest.mark.parametrize(
+    "column,value",
+    [
+        ("actor", "'U_EVIL'"),
+        ("outcome", "'refused'"),
+        ("detail", "'{\"i\": 99}'"),
+        ("action", "'reject'"),
+        ("subject", "'req_x'"),
+        ("at", "'2020-01-01T00:00:00.000000Z'"),
+        ("state", "'approved'"),
+    ],
+)
 @pytest.mark.parametrize("seq", [1, 3, 5])
 def test_verify_names_an_edited_entry_whatever_field_and_wherever(audit, column, value, seq):
     fill(audit, 5)
@@ -140,7 +162,10 @@ def test_a_rewritten_chain_without_the_key_fails_at_its_first_entry(audit):
     prev = GENESIS
     for e in list(audit.entries()):
         digest = legacy_hash(prev, e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail)
-        audit.db.execute("UPDATE audit SET actor='U_EVIL', state=NULL, prev_hash=?, hash=? WHERE seq=?", [prev, digest, e.seq])
+        audit.db.execute(
+            "UPDATE audit SET actor='U_EVIL', state=NULL, prev_hash=?, hash=? WHERE seq=?",
+            [prev, digest, e.seq],
+        )
         prev = digest
     result = audit.verify()
     assert not result.ok and "nothing seals them" in result.problem
@@ -152,10 +177,16 @@ def test_an_edit_sealed_with_another_key_is_named(audit):
     e = list(audit.entries())[1]
     other = AuditLog(audit.db, OTHER_KEY)
     from storage.audit import _payload
-    forged = OTHER_KEY.seal(e.prev_hash, _payload(e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail, e.state))
+
+    forged = OTHER_KEY.seal(
+        e.prev_hash,
+        _payload(e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail, e.state),
+    )
     audit.db.execute("UPDATE audit SET actor='U_EVIL', hash=? WHERE seq=2", [forged])
     assert not audit.verify().ok and audit.verify().bad_seq == 2
-    assert not other.verify().ok and other.verify().bad_seq == 1  # the wrong key fails from the start
+    assert (
+        not other.verify().ok and other.verify().bad_seq == 1
+    )  # the wrong key fails from the start
 
 
 def test_expect_head_passes_on_a_live_log_and_fails_once_cut(audit):
@@ -181,11 +212,19 @@ def test_state_is_sealed_and_read_back_as_transitions(audit):
     audit.append(actor="U2", action="approve", subject="req_a", outcome="ok", state="approved")
     steps = audit.transitions("req_a")
     assert [(s.actor, s.state) for s in steps] == [("U1", "held"), ("U2", "approved")]
-    assert audit.has(subject="req_a", action="approve") and not audit.has(subject="req_a", action="reject")
+    assert audit.has(subject="req_a", action="approve") and not audit.has(
+        subject="req_a", action="reject"
+    )
 
 
 def test_a_lone_surrogate_in_a_detail_is_still_written_and_verifies(audit):
-    audit.append(actor="U1", action="request_purchase", subject="req_a", outcome="refused", detail='{"reason": "\ud800"}')
+    audit.append(
+        actor="U1",
+        action="request_purchase",
+        subject="req_a",
+        outcome="refused",
+        detail='{"reason": "\ud800"}',
+    )
     assert audit.verify().ok
 
 
@@ -237,7 +276,10 @@ def test_after_reseal_an_edit_of_a_legacy_entry_is_still_named():
     prev = GENESIS
     for e in [x for x in audit.entries() if x.seq <= 3]:
         digest = legacy_hash(prev, e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail)
-        audit.db.execute("UPDATE audit SET actor='U_EVIL', prev_hash=?, hash=? WHERE seq=?", [prev, digest, e.seq])
+        audit.db.execute(
+            "UPDATE audit SET actor='U_EVIL', prev_hash=?, hash=? WHERE seq=?",
+            [prev, digest, e.seq],
+        )
         prev = digest
     result = audit.verify()
     assert not result.ok and result.bad_seq == 4
@@ -275,7 +317,9 @@ def test_exports(audit):
     assert lines[0].startswith("seq,at,actor,action") and len(lines) == 3
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "cell", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+)
 def test_csv_export_neutralises_spreadsheet_formulas(audit, cell):
     audit.append(actor="U1", action="request_purchase", subject="req_a", outcome="ok", detail=cell)
     out = io.StringIO()
@@ -309,6 +353,11 @@ def test_migrations_are_idempotent(tmp_path):
 
 
 def test_the_sha256_used_for_legacy_links_is_sha256():
-    assert legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "e") == hashlib.sha256(
-        (GENESIS + json.dumps([1, "t", "a", "b", "c", "d", "e"], separators=(",", ":"))).encode()
-    ).hexdigest()
+    assert (
+        legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "e")
+        == hashlib.sha256(
+            (
+                GENESIS + json.dumps([1, "t", "a", "b", "c", "d", "e"], separators=(",", ":"))
+            ).encode()
+        ).hexdigest()
+    )

@@ -17,6 +17,7 @@ import pytest
         "tests.bench.openloop",
         "tests.bench.sustained",
         "tests.bench.tls",
+        "tests.bench.sweep_stall",
     ],
 )
 def test_benchmark_modules_import(module: str) -> None:
@@ -37,3 +38,12 @@ def test_sustained_benchmark_arguments_parse() -> None:
 
     args = parse_args(["--only", "knee,https", "--rate", "500"])
     assert args.only == {"knee", "https"} and args.rate == 500
+
+
+def test_sweep_stall_benchmark_runs_on_a_small_database(capsys, monkeypatch) -> None:
+    from tests.bench import sweep_stall
+
+    monkeypatch.delenv("FLOWYTE_API_KEY", raising=False)
+    sweep_stall.main(["--open", "300", "--due", "5"])
+    out = capsys.readouterr().out
+    assert "built 300 open + 5 lapsed" in out and "touched 5" in out and "worst stall" in out

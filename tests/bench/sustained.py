@@ -167,6 +167,7 @@ class Step:
     rss_end: int
     connections: int
     error_samples: list[str] = field(default_factory=list)
+    by_second: list[float] = field(default_factory=list)  # ack p99 of the requests due each second
     flowyte_searches: int = 0
 
     @property
@@ -380,6 +381,16 @@ async def drive(
         error_samples=run.errors[:3],
         flowyte_searches=flowyte.searches - searches0,
     )
+    buckets: dict[int, list[float]] = {}
+    t0 = run.scheduled[0]
+    for i in range(n):
+        if run.kind[i] != openloop.ERROR:
+            buckets.setdefault(int(run.scheduled[i] - t0), []).append(
+                run.done[i] - run.scheduled[i]
+            )
+    step.by_second = [
+        percentile(buckets.get(k, []), 99) for k in range(max(buckets, default=-1) + 1)
+    ]
     if n >= 500:  # not the few requests of a check
         ctx.harness_cpu.append((f"{name} {rate:g}/s", me, n))
     return step
@@ -417,6 +428,12 @@ def step_row(step: Step) -> str:
         f"{step.late:>5}  {100 * step.bot_cpu / step.wall:>4.0f}% "
         f"{1000 * step.bot_cpu / step.n:>5.2f}  {step.rss_max / MB:>5.0f}  "
         f"{1000 * step.harness_cpu / step.n:>5.3f}  {step.connections:>4}"
+    )
+
+
+def by_second(step: Step) -> str:
+    return "  ack p99 (ms) of the requests due in each second: " + " ".join(
+        ms(x) for x in step.by_second
     )
 
 
@@ -507,7 +524,7 @@ async def sustained_phase(ctx: Ctx) -> None:
         and not step.without_numbers
         and not step.busy,
     )
-    ctx.lines += ["sustained:", STEP_HEADER, step_row(step)]
+    ctx.lines += ["sustained:", STEP_HEADER, step_row(step), by_second(step)]
 
 
 async def overload_phase(ctx: Ctx) -> None:
@@ -561,7 +578,7 @@ async def overload_phase(ctx: Ctx) -> None:
     curve = " ".join(f"{rss_ / MB:.0f}" for t, rss_, _ in sampler.samples if t >= t0)
     ctx.lines.append(f"overload: bot RSS MB each second from the first send: {curve}")
     ctx.lines.append(f"overload: load stopped at +{stopped - t0:.0f} s; idle {idle / MB:.0f} MB")
-    ctx.lines += ["overload:", STEP_HEADER, step_row(step)]
+    ctx.lines += ["overload:", STEP_HEADER, step_row(step), by_second(step)]
 
 
 async def https_phase(ctx: Ctx) -> None:

@@ -14,8 +14,10 @@ the bot's for the figures to be the bot's.
 
 Phases (`--only`, comma separated):
 
-- knee: a fresh bot, Flowyte answering searches after `--latency` s; the rate stepped from
-  `--start-rate` by `--rate-step` for `--step-seconds` each, until a step fails: per step
+- knee: a fresh bot, Flowyte answering searches after `--latency` s; after a `--knee-warmup`
+  at the first rate (not counted: the knee is a capacity; the sustained phase counts the cold
+  start), the rate stepped from `--start-rate` by `--rate-step` for `--step-seconds` each,
+  until a step fails: per step
   ack p50/p99/max, delivery p99, busy answers, errors, late sends, bot CPU and RSS. The knee
   is the highest rate with ack p99 ≤ 100 ms, delivery p99 ≤ latency + 100 ms, no busy answer,
   no error and nothing lost.
@@ -462,10 +464,16 @@ async def knee_phase(ctx: Ctx) -> None:
             f"knee: Flowyte latency {args.latency:g} s, {args.step_seconds:g} s a step, "
             f"bot idle RSS {idle / MB:.0f} MB"
         )
-        ctx.lines += [STEP_NOTE, STEP_HEADER]
         knee, first_fail = 0.0, None
         rate = args.start_rate
         try:
+            if args.knee_warmup:  # the knee is capacity; the sustained phase counts the cold start
+                warm = await drive(
+                    ctx, bot, slack, flowyte, rate, args.knee_warmup, "warm", sampler
+                )
+                ctx.lines.append(f"knee warm-up, not counted: {step_row(warm)}")
+                await asyncio.sleep(args.gap)
+            ctx.lines += [STEP_NOTE, STEP_HEADER]
             while rate <= args.max_rate:
                 step = await drive(
                     ctx, bot, slack, flowyte, rate, args.step_seconds, "knee", sampler
@@ -853,6 +861,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-rate", type=float, default=3000)
     ap.add_argument("--step-seconds", type=float, default=10)
     ap.add_argument("--gap", type=float, default=2.0, help="pause between knee steps (s)")
+    ap.add_argument(
+        "--knee-warmup",
+        type=float,
+        default=3.0,
+        help="seconds at the first rate before the knee's steps, not counted (0: none)",
+    )
     ap.add_argument("--overload-rate", type=float, help="default: 2× the knee (or 2× --rate)")
     ap.add_argument("--recover-seconds", type=float, default=60)
     ap.add_argument("--drain", type=float, default=15.0, help="wait for late replies (s)")

@@ -13,6 +13,10 @@ import pytest
         "tests.bench.audit_bench",
         "tests.bench.fakes",
         "tests.bench.stacks",
+        "tests.bench.lean",
+        "tests.bench.openloop",
+        "tests.bench.sustained",
+        "tests.bench.tls",
         "tests.bench.sweep_stall",
         "tests.bench.owned_bench",
     ],
@@ -28,6 +32,13 @@ def test_audit_benchmark_runs_on_a_tiny_log(tmp_path) -> None:
     assert appends.rows == 4
     verified = bench_verify(tmp_path, rows=5)
     assert verified.ok and verified.entries == 5
+
+
+def test_sustained_benchmark_arguments_parse() -> None:
+    from tests.bench.sustained import parse_args
+
+    args = parse_args(["--only", "knee,https", "--rate", "500"])
+    assert args.only == {"knee", "https"} and args.rate == 500
 
 
 def test_sweep_stall_benchmark_runs_on_a_small_database(capsys, monkeypatch) -> None:

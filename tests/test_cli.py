@@ -14,8 +14,14 @@ AUDIT_KEY = "cli-test-audit-key-0123456789abcdef0123"
 
 def numbot(*args, cwd, env=None):
     base = {"PATH": os.environ["PATH"], "PYTHONPATH": os.getcwd(), "NUMBOT_AUDIT_KEY": AUDIT_KEY}
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**base, **(env or {})}, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**base, **(env or {})},
+        timeout=30,
+    )
 
 
 def make_log(path, n=4):
@@ -66,7 +72,12 @@ def test_missing_database_is_a_clear_error(tmp_path):
 def test_run_refuses_to_start_without_settings_and_names_them(tmp_path):
     done = numbot("run", cwd=tmp_path)
     assert done.returncode == 2
-    for name in ("SLACK_BOT_TOKEN", "NUMBOT_APPROVAL_CHANNEL", "SLACK_SIGNING_SECRET", "NUMBOT_APPROVERS"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "NUMBOT_APPROVAL_CHANNEL",
+        "SLACK_SIGNING_SECRET",
+        "NUMBOT_APPROVERS",
+    ):
         assert name in done.stderr
 
 
@@ -91,7 +102,10 @@ def test_run_refuses_a_blank_signing_secret_in_http_mode_by_name(tmp_path):
 
 
 def test_run_refuses_plain_http_to_a_remote_flowyte(tmp_path):
-    env = {"FLOWYTE_API_KEY": "flowyte_sk_cli_test", "FLOWYTE_BASE_URL": "http://flowyte.example/api/v1"}
+    env = {
+        "FLOWYTE_API_KEY": "flowyte_sk_cli_test",
+        "FLOWYTE_BASE_URL": "http://flowyte.example/api/v1",
+    }
     done = numbot("run", cwd=tmp_path, env=env)
     assert done.returncode == 2
     assert "FLOWYTE_BASE_URL" in done.stderr and "https://" in done.stderr
@@ -128,7 +142,9 @@ approvals = 0
 
 def test_policy_check_prints_the_effective_policy(tmp_path):
     (tmp_path / "policy.toml").write_text(POLICY)
-    done = numbot("policy", "check", "--file", "policy.toml", cwd=tmp_path, env={"NUMBOT_APPROVERS": "U0ZZZ"})
+    done = numbot(
+        "policy", "check", "--file", "policy.toml", cwd=tmp_path, env={"NUMBOT_APPROVERS": "U0ZZZ"}
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("Spend policy policy.toml, hash ")

@@ -44,7 +44,12 @@ async def test_demo_story(tmp_path):
 
 
 def test_demo_runs_as_a_command(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "bot", "demo"], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "audit log intact" in done.stdout

@@ -88,7 +88,9 @@ async def test_views_publish_is_recorded_and_checked_as_slack_does(fake: FakeSla
 
     client = web(fake)
     section = {"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}
-    published = await client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": [section]})
+    published = await client.views_publish(
+        user_id="U0ALICE", view={"type": "home", "blocks": [section]}
+    )
     assert published["view"]["type"] == "home"
     for view in ({"type": "home", "blocks": [section] * 101}, {"type": "modal", "blocks": []}):
         with pytest.raises(SlackApiError) as refused:

@@ -15,7 +15,9 @@ def test_ci_runs_the_readme_test_command():
     after = readme.split("Run the tests:", 1)[1]
     test_command = bash_blocks(after)[0]
     assert "pytest" in test_command
-    ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines() if line.strip()]
+    ci_lines = [
+        line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines() if line.strip()
+    ]
     assert ci_lines[-1] == test_command
 
 

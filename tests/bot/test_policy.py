@@ -38,7 +38,9 @@ def test_no_policy_is_todays_behaviour():
 
 
 def test_quorum_counts_tiers_strictly_above():
-    p = policy(quorum=[{"above_usd": "20.00", "approvals": 2}, {"above_usd": "100", "approvals": 3}])
+    p = policy(
+        quorum=[{"above_usd": "20.00", "approvals": 2}, {"above_usd": "100", "approvals": 3}]
+    )
     assert approvals_needed(p, "purchase", D("20.00")) == 1  # not strictly above
     assert approvals_needed(p, "purchase", D("20.01")) == 2
     assert approvals_needed(p, "purchase", D("100.01")) == 3
@@ -83,7 +85,10 @@ def test_hold_limit_names_the_holds():
         ({"approvers": ["bob"]}, "approvers"),
         ({"approver_groups": ["U0AAA"]}, "approver_groups"),
         ({"quorum": [{"above_usd": "1", "approvals": 0}]}, "quorum"),
-        ({"quorum": [{"above_usd": "1", "approvals": 2}, {"above_usd": "1.00", "approvals": 3}]}, "quorum"),
+        (
+            {"quorum": [{"above_usd": "1", "approvals": 2}, {"above_usd": "1.00", "approvals": 3}]},
+            "quorum",
+        ),
         ({"max_open_holds": 0}, "max_open_holds"),
         ({"maximum_purchase": "1"}, "maximum_purchase"),  # a misspelt key is not ignored
     ],
@@ -98,7 +103,9 @@ def test_the_hash_follows_the_rules_not_the_layout():
     a = policy(max_purchase_usd="25", quorum=[{"above_usd": "20", "approvals": 2}])
     b = policy(quorum=[{"above_usd": "20", "approvals": 2}], max_purchase_usd="25")
     assert a.hash == b.hash and len(a.hash) == 16
-    written_otherwise = policy(max_purchase_usd="25.00", quorum=[{"above_usd": "20.00", "approvals": 2}])
+    written_otherwise = policy(
+        max_purchase_usd="25.00", quorum=[{"above_usd": "20.00", "approvals": 2}]
+    )
     assert written_otherwise.hash == a.hash  # one amount, however it is written
     assert policy(approvers=["U0A", "U0B"]).hash == policy(approvers=["U0B", "U0A"]).hash
     assert policy(max_purchase_usd="26").hash != a.hash

@@ -107,9 +107,15 @@ def test_the_message_counts_the_problems_and_names_the_file(tmp_path):
         ),
         ("[[quorum]]\napprovals = 2", "quorum[0].above_usd: is required"),
         ('[[quorum]]\nabove_usd = "1"\napprovals = 11', "quorum[0].approvals: must be at most 10"),
-        ('approver_groups = ["U0AAA"]', 'approver_groups[0]: "U0AAA" is not a Slack user group id (S…)'),
+        (
+            'approver_groups = ["U0AAA"]',
+            'approver_groups[0]: "U0AAA" is not a Slack user group id (S…)',
+        ),
         ("approvers = [1]", "approvers[0]: must be a string in quotes, not 1"),
-        ('monthly_budget_usd = "-5"', "monthly_budget_usd: '-5' is not an amount in dollars and cents, at least 0"),
+        (
+            'monthly_budget_usd = "-5"',
+            "monthly_budget_usd: '-5' is not an amount in dollars and cents, at least 0",
+        ),
         (
             'quorum = "2"',
             'quorum: must be tables: [[quorum]] with above_usd = "20.00" and approvals = 2',
@@ -182,8 +188,13 @@ def test_describe_says_who_may_approve_and_from_where():
         group_members={"S0CCC": frozenset({"U0EEE", "U0DDD"}), "S0DDD": frozenset()},
         group_problems={"S0EEE": "Slack has no such user group"},
     )
-    assert "  U0AAA (NUMBOT_APPROVERS and policy)\n  U0BBB (policy)\n  U0ZZZ (NUMBOT_APPROVERS)" in text
-    assert "user group S0CCC: U0DDD, U0EEE (now; read again at each click, at most 10 s old)" in text
+    assert (
+        "  U0AAA (NUMBOT_APPROVERS and policy)\n  U0BBB (policy)\n  U0ZZZ (NUMBOT_APPROVERS)"
+        in text
+    )
+    assert (
+        "user group S0CCC: U0DDD, U0EEE (now; read again at each click, at most 10 s old)" in text
+    )
     assert "user group S0DDD: no members" in text
     assert "user group S0EEE: could not read its members now (Slack has no such user group)" in text
 
@@ -237,8 +248,14 @@ def test_describe_warns_when_a_request_could_never_get_enough_approvals():
     )
     members = {"S0CCC": frozenset({"U0BBB"})}
     text = describe(policy, static_approvers=("U0AAA",), group_members=members)
-    assert "a release may need 3 approvals and only 2 people may approve: it can never be approved" in text
-    assert "a purchase may need 2 approvals and only 2 people may approve: one asked for by one of them" in text
+    assert (
+        "a release may need 3 approvals and only 2 people may approve: it can never be approved"
+        in text
+    )
+    assert (
+        "a purchase may need 2 approvals and only 2 people may approve: one asked for by one of them"
+        in text
+    )
     # Unknown members: numbot cannot tell, and says nothing.
     assert "Warnings" not in describe(policy, static_approvers=("U0AAA",), group_members=None)
 
@@ -313,7 +330,9 @@ def test_the_readme_example_is_valid_and_means_what_the_readme_says(tmp_path):
     section = readme.split("## Spend policy", 1)[1].split("\n## ", 1)[0]
     example = re.findall(r"```toml\n(.*?)```", section, re.S)[0]
     policy = load_policy(write(tmp_path, example))
-    assert set(Policy.model_fields) <= {line.split(" =")[0] for line in example.splitlines()} | {"quorum"}
+    assert set(Policy.model_fields) <= {line.split(" =")[0] for line in example.splitlines()} | {
+        "quorum"
+    }
     text = describe(policy, static_approvers=(), group_members=None)
     for claim in ("above $20.00: 3 approvals", "$25.00", "$100.00", "at most 3 open"):
         assert claim in text, claim

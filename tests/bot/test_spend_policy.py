@@ -87,7 +87,10 @@ async def test_a_reject_by_any_approver_ends_a_half_approved_request(env):
 async def test_a_cap_refuses_before_a_card_is_posted(env):
     service = with_policy(env, max_purchase_usd="2.00")
     asked = await requested(env, service)
-    assert isinstance(asked, Refused) and asked.message == "$2.15 is over the $2.00 cap for one purchase."
+    assert (
+        isinstance(asked, Refused)
+        and asked.message == "$2.15 is over the $2.00 cap for one purchase."
+    )
     assert not env.notifier.posted
     [row] = env.refused(REQUESTER, "request_purchase")
     assert row == {"code": "over_cap", "charge": "2.15", "policy": service.ctx.policy.hash}

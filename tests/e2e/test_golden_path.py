@@ -105,9 +105,11 @@ def test_search_hold_request_approve_buy_route_publish(bot, slack, flowyte):
     )
     assert purchases[0].idempotency_key == f"numbot-purchase-{request_id}"
     update = slack.wait_for(
-        lambda c: c.method == "chat.update"
-        and c.body["channel"] == APPROVAL_CHANNEL
-        and "purchased" in texts(c.body)
+        lambda c: (
+            c.method == "chat.update"
+            and c.body["channel"] == APPROVAL_CHANNEL
+            and "purchased" in texts(c.body)
+        )
     )[-1]
     assert update.body["ts"] == card.response["ts"] and f"<@{BOB}>" in texts(update.body)
     assert not any(

@@ -21,7 +21,7 @@ def test_run_starts_with_approvers_named_only_by_the_policy(slack, flowyte, tmp_
 
 def test_run_stops_on_an_invalid_policy_naming_every_bad_key(slack, flowyte, tmp_path):
     policy = tmp_path / "policy.toml"
-    policy.write_text('max_open_holds = 0\n[[quorum]]\nabove_usd = 20.0\napprovals = 2\n')
+    policy.write_text("max_open_holds = 0\n[[quorum]]\nabove_usd = 20.0\napprovals = 2\n")
     bot = BotProcess(slack, flowyte.url, tmp_path, NUMBOT_POLICY=str(policy))
     with pytest.raises(RuntimeError) as caught:
         bot.start()

@@ -39,9 +39,14 @@ def mrkdwn(message):
 
 def test_the_card_calls_on_every_approver_but_the_requester_while_it_waits():
     pending = build_approval_card(make_request(), balance=None, sandbox=False, approvers=APPROVERS)
-    assert "<@U0BOB> <@U0CAROL>" in mrkdwn(pending) and "Approvers:* <@U0ALICE" not in mrkdwn(pending)
+    assert "<@U0BOB> <@U0CAROL>" in mrkdwn(pending) and "Approvers:* <@U0ALICE" not in mrkdwn(
+        pending
+    )
     decided = build_approval_card(
-        make_request(status="purchased", decided_by="U0BOB"), balance=None, sandbox=False, approvers=APPROVERS
+        make_request(status="purchased", decided_by="U0BOB"),
+        balance=None,
+        sandbox=False,
+        approvers=APPROVERS,
     )
     assert "*Approvers:*" not in mrkdwn(decided)
     assert mentions(APPROVERS, "U0ALICE") == "<@U0BOB> <@U0CAROL>"
@@ -74,7 +79,9 @@ def test_an_approver_copy_decides_like_the_card_then_shows_the_outcome():
     assert {e["value"] for e in row["elements"]} == {request.id}
     assert "<#C0APPROVALS>" in mrkdwn(copy)
     done = build_approver_copy(
-        make_request(status="rejected", decided_by="U0BOB", detail="*no*"), balance=None, sandbox=False
+        make_request(status="rejected", decided_by="U0BOB", detail="*no*"),
+        balance=None,
+        sandbox=False,
     )
     assert not actions(done) and "Rejected by <@U0BOB>" in mrkdwn(done)
     assert "*no*" not in mrkdwn(done)  # the reason is plain text, not mrkdwn
@@ -117,7 +124,9 @@ def test_nothing_to_tell_for_a_status_without_news():
 
 def test_the_reject_modal_asks_an_optional_reason_and_names_what_is_rejected():
     modal = build_reject_modal(make_request(), cancelling=False)
-    assert modal["callback_id"] == ids.REJECT_VIEW and modal["private_metadata"] == "req_0123456789ab"
+    assert (
+        modal["callback_id"] == ids.REJECT_VIEW and modal["private_metadata"] == "req_0123456789ab"
+    )
     [field] = [b for b in modal["blocks"] if b["type"] == "input"]
     assert field["optional"] is True and field["element"]["max_length"] == 300
     assert "$2.15" in json.dumps(modal) and "<@U0ALICE>" in json.dumps(modal)

@@ -95,9 +95,7 @@ async def test_a_slow_slack_is_an_error_after_the_timeout():
         await SlackDirectory(Slow(), timeout=0.05).group_members(FINANCE)
 
 
-async def test_someone_removed_from_a_group_in_slack_cannot_approve_after_max_age(
-    slack, directory
-):
+async def test_someone_removed_from_a_group_in_slack_cannot_approve_after_max_age(slack, directory):
     """End to end below the workflow: the card was posted while Carol was in the group; an
     admin removes her; her click after the cache's age is refused, without a restart."""
     now = [0.0]

@@ -13,6 +13,7 @@ import pytest
         "tests.bench.audit_bench",
         "tests.bench.fakes",
         "tests.bench.stacks",
+        "tests.bench.profiling",
         "tests.bench.lean",
         "tests.bench.openloop",
         "tests.bench.sustained",

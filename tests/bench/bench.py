@@ -49,11 +49,9 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +64,7 @@ from handlers import ids
 from tests.bench import load
 from tests.bench.audit_bench import bench_appends, bench_verify
 from tests.bench.neighbours import Neighbours
+from tests.bench.profiling import py_spy
 from tests.bench.remote import FakesProcess, RemoteFlowyte, RemoteSlack
 from tests.e2e.harness import (
     ALICE,
@@ -141,31 +140,6 @@ def filesystem_of(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- profiler
-
-
-@contextlib.contextmanager
-def py_spy(pid: int, out: str | None) -> Iterator[None]:
-    """`py-spy record` on the bot while the loads run (only with --profile-bot)."""
-    if not out:
-        yield
-        return
-    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")
-    proc = subprocess.Popen(
-        [exe, "record", "--gil", "--pid", str(pid), "--rate", "250", "--format", fmt, "-o", out],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)  # let it attach
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --------------------------------------------------------------------------- the loads

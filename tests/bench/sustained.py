@@ -52,12 +52,11 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,7 @@ from tests.bench import lean, openloop, tls
 from tests.bench.bench import MB, Report, cpu_model, cpu_seconds, pin, rss, table
 from tests.bench.load import percentile
 from tests.bench.neighbours import Neighbours
+from tests.bench.profiling import py_spy
 from tests.bench.remote import FakesProcess, RemoteFlowyte, RemoteSlack
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
@@ -265,7 +265,7 @@ async def fresh_bot(
             await asyncio.to_thread(bot.wait_for_scope_check)
         await asyncio.sleep(args.settle)
         ready = time.time()
-        with py_spy(pid, args.profile_bot if name == args.profile_phase else None):
+        with py_spy(pid, args.profile_bot if name == args.profile_phase else None, rate=200):
             yield bot
     finally:
         await asyncio.to_thread(bot.stop)
@@ -289,31 +289,6 @@ def gc_summary(path: Path, since: float) -> str:
         if p
     ]
     return "; ".join(parts) or "none"
-
-
-@contextlib.contextmanager
-def py_spy(pid: int, out: str | None) -> Iterator[None]:
-    """`py-spy record --gil` on the bot for the phase named by --profile-phase."""
-    if not out:
-        yield
-        return
-    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")
-    proc = subprocess.Popen(
-        [exe, "record", "--gil", "--pid", str(pid), "--rate", "200", "--format", fmt, "-o", out],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)  # let it attach
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def drive(

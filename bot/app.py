@@ -45,7 +45,6 @@ from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
 from bot.workload import Workload
 from handlers.directory import SlackDirectory
-from handlers.errors import busy_reply
 from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
 from storage.db import connect
@@ -217,7 +216,6 @@ class Runtime:
     app: AsyncApp
     health: Health
     metrics: Metrics
-    workload: Workload | None = None  # the commands and clicks in progress (bot/workload.py)
     auth_answer: Any = None  # auth.test's answer at start (check_slack), for bolt
 
     @classmethod
@@ -247,8 +245,7 @@ class Runtime:
             observer=metrics,
             workload=workload,
         )
-        health = build_health(settings, slack_status)
-        return cls(settings, service, client, app, health, metrics, workload)
+        return cls(settings, service, client, app, build_health(settings, slack_status), metrics)
 
     async def check_slack(self) -> None:
         """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
@@ -394,19 +391,7 @@ def create_asgi(runtime: Runtime) -> Starlette:
     secret = runtime.settings.SLACK_SIGNING_SECRET
     if secret is None:  # Settings refuse to start HTTP mode without it
         raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
-    workload, sandbox = runtime.workload, runtime.settings.sandbox
-
-    def busy_command() -> dict[str, Any] | None:
-        """When numbot is full, a slash command's answer, without bolt's dispatch: under a
-        flood, answering "busy" must cost as little as possible (handlers/errors.py answers
-        clicks, which need their response_url)."""
-        if workload is None or not workload.turn_away_if_full():
-            return None
-        return busy_reply(sandbox=sandbox)
-
-    ingress = SlackIngress(
-        runtime.app, secret.get_secret_value(), observer=runtime.metrics, busy=busy_command
-    )
+    ingress = SlackIngress(runtime.app, secret.get_secret_value(), observer=runtime.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -36,22 +36,12 @@ class Workload:
     def full(self) -> bool:
         return self.in_flight >= self.capacity
 
-    def turn_away_if_full(self) -> bool:
-        """True, counted as turned away, when there is no room for one more run."""
-        if not self.full:
-            return False
-        self._turned_away()
-        return True
-
-    def _turned_away(self) -> None:
-        self.turned_away += 1
-        if self._on_turned_away is not None:
-            self._on_turned_away()
-
     def admit(self) -> bool:
         """Take one more run if there is room (the caller must then `done()` it)."""
         if self.full:
-            self._turned_away()
+            self.turned_away += 1
+            if self._on_turned_away is not None:
+                self._on_turned_away()
             return False
         self.in_flight += 1
         return True

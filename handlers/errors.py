@@ -53,13 +53,8 @@ def _may_turn_away(body: dict[str, Any]) -> bool:
     return bool(body.get("command")) or body.get("type") == "block_actions"
 
 
-def busy_reply(*, sandbox: bool) -> dict[str, Any]:
-    """The answer to work numbot is too busy to start."""
-    return dict(plain(BUSY_TEXT, sandbox=sandbox))
-
-
 async def _turn_away(ack: Any, body: dict[str, Any], respond: Any, service: Any) -> None:
-    busy = busy_reply(sandbox=bool(getattr(service, "sandbox", False)))
+    busy = plain(BUSY_TEXT, sandbox=bool(getattr(service, "sandbox", False)))
     if body.get("command"):
         await ack(**busy)  # the answer itself: no further call to Slack
         return

@@ -40,7 +40,6 @@ class BoltBody:
 
     text: str
     content_type: str
-    command: bool = False  # a slash command (a form with a `command` field, no payload)
 
 
 def for_bolt(raw: bytes, content_type: str | None) -> BoltBody | Refusal:
@@ -54,8 +53,7 @@ def for_bolt(raw: bytes, content_type: str | None) -> BoltBody | Refusal:
     fields = parse_qsl(text, keep_blank_values=True)
     payloads = [value for name, value in fields if name == "payload"]
     if not payloads:
-        is_command = any(name == "command" for name, _ in fields)
-        return BoltBody(form_without_the_word(fields), FORM, command=is_command)
+        return BoltBody(form_without_the_word(fields), FORM)
     if len(payloads) > 1:  # bolt would silently take the last; Slack sends one
         return TWO_PAYLOADS
     if not _is_json_object(payloads[0]):

@@ -6,13 +6,13 @@ import http
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from bot.ingress.body import BoltBody, for_bolt
 from bot.ingress.reading import TOO_LARGE, BodyBudget, Limits, declared_too_large, read_body
@@ -52,13 +52,9 @@ class SlackIngress:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
         observer: RefusalObserver | None = None,
-        busy: Callable[[], dict[str, Any] | None] | None = None,
     ) -> None:
-        """`busy`, when given, is asked before a slash command goes to bolt: a message
-        means numbot is full, and that message is the command's whole answer."""
         self._app = app
         self._observer = observer
-        self._busy = busy
         self._secret = signing_secret.encode()
         self._limits = limits or Limits()
         self._budget = BodyBudget(self._limits.in_flight)
@@ -85,8 +81,6 @@ class SlackIngress:
             body = for_bolt(raw, headers.get("content-type"))
             if isinstance(body, Refusal):
                 return self._refuse(request, body)
-            if body.command and self._busy is not None and (message := self._busy()):
-                return JSONResponse(message)
             return await self._dispatch(request, body)
         finally:
             self._budget.give(len(raw))

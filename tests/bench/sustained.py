@@ -66,7 +66,16 @@ import psutil
 
 from handlers import ids
 from tests.bench import lean, openloop, tls
-from tests.bench.bench import MB, Report, cpu_model, cpu_seconds, pin, rss, table
+from tests.bench.bench import (
+    MB,
+    Report,
+    _deadline,
+    cpu_model,
+    cpu_seconds,
+    pin,
+    rss,
+    table,
+)
 from tests.bench.load import percentile
 from tests.bench.neighbours import Neighbours
 from tests.bench.profiling import py_spy
@@ -877,10 +886,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.only - set(PHASES):
         ap.error(f"unknown phases {sorted(args.only - set(PHASES))}; choose from {PHASES}")
     return args
-
-
-def _deadline(signum: int, frame: Any) -> None:
-    raise TimeoutError("the benchmark ran past its --deadline")
 
 
 def main(argv: list[str] | None = None) -> int:

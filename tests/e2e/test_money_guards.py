@@ -22,6 +22,25 @@ from tests.e2e.test_golden_path import hold_number, request_purchase, run_cli
 QUICK_RECOVERY = {"NUMBOT_FLOWYTE_TIMEOUT": "1", "NUMBOT_SWEEP_SECONDS": "0.5"}
 
 
+def assert_bought_once_by_replay(bot, slack, flowyte, request_id, *, timeout):
+    """A purchase whose answer was lost, settled by replaying it with the same key: the card
+    and the requester say it is bought, and the wallet was charged once."""
+    slack.wait_for(
+        lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=timeout
+    )
+    slack.wait_for(
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.body.get("channel") == ALICE
+            and "is yours" in texts(c.body)
+        )
+    )
+    keys = [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
+    assert len(keys) == 2 and len(set(keys)) == 1
+    assert str(flowyte.sandbox.balance) == "22.85"  # charged once
+    assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchased"
+
+
 @both_engines
 def test_twelve_approvals_in_two_processes_buy_once(bot, slack, flowyte, tmp_path):
     second = BotProcess(slack, flowyte.url, tmp_path).start()  # same database, another process
@@ -98,21 +117,8 @@ def test_kill_9_during_the_purchase_call_is_reconciled_on_restart(bot, slack, fl
     assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchasing"
     restarted = BotProcess(slack, flowyte.url, tmp_path, **QUICK_RECOVERY).start()
     try:
-        slack.wait_for(
-            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=20
-        )
-        slack.wait_for(
-            lambda c: (
-                c.method == "chat.postMessage"
-                and c.body.get("channel") == ALICE
-                and "is yours" in texts(c.body)
-            )
-        )
         # Settled by replaying with the same key: Flowyte answered with the first result.
-        keys = [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
-        assert len(keys) == 2 and len(set(keys)) == 1
-        assert str(flowyte.sandbox.balance) == "22.85"  # charged once
-        assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchased"
+        assert_bought_once_by_replay(bot, slack, flowyte, request_id, timeout=20)
     finally:
         restarted.stop()
     verify = run_cli(bot, "audit", "verify")

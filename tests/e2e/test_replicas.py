@@ -5,16 +5,14 @@ import time
 
 from handlers import ids
 from tests.e2e.harness import (
-    ALICE,
     APPROVAL_CHANNEL,
     BOB,
     BotProcess,
     both_engines,
-    texts,
     wait_until,
 )
 from tests.e2e.test_golden_path import hold_number, request_purchase, run_cli
-from tests.e2e.test_money_guards import QUICK_RECOVERY
+from tests.e2e.test_money_guards import QUICK_RECOVERY, assert_bought_once_by_replay
 
 
 def sweeper(bot):
@@ -60,20 +58,7 @@ def test_a_process_killed_mid_purchase_is_settled_by_another(bot, slack, flowyte
         )
         bot.kill9()  # it dies waiting for Flowyte's answer; the other process is still up
         assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchasing"
-        slack.wait_for(
-            lambda c: c.method == "chat.update" and "purchased" in texts(c.body), timeout=30
-        )
-        slack.wait_for(
-            lambda c: (
-                c.method == "chat.postMessage"
-                and c.body.get("channel") == ALICE
-                and "is yours" in texts(c.body)
-            )
-        )
-        keys = [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
-        assert len(keys) == 2 and len(set(keys)) == 1  # replayed with the same key
-        assert str(flowyte.sandbox.balance) == "22.85"  # charged once
-        assert bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchased"
+        assert_bought_once_by_replay(bot, slack, flowyte, request_id, timeout=30)
     finally:
         second.stop()
     verify = run_cli(bot, "audit", "verify")

@@ -27,6 +27,7 @@ import handlers
 from bot.flowyte.client import FlowyteClient
 from bot.health import Health, SlackStatus
 from bot.ingress import SlackIngress
+from bot.loop_lag import watch_loop_lag
 from bot.metrics import Metrics
 from bot.observe import build_health, build_metrics
 from bot.policy_file import PolicySource
@@ -78,13 +79,16 @@ def build_slack_client(
     into each request's client) and Socket Mode: 429s and dropped connections are retried,
     one pool of connections serves every call and background calls are paced.
     `observer` hears how each call made with the bot token went (for /healthz)."""
-    from bot.slack_out import SlackConnections
+    from bot.slack_out import SlackConnections, slack_connection_limit
     from bot.slack_pace import SlackPacer
     from bot.slack_retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
     client = RedactingWebClient(
-        connections=SlackConnections(timeout=SLACK_TIMEOUT_SECONDS),
+        connections=SlackConnections(
+            timeout=SLACK_TIMEOUT_SECONDS,
+            limit=slack_connection_limit(settings.NUMBOT_MAX_IN_FLIGHT),
+        ),
         pacer=SlackPacer(),
         token=token,
         base_url=settings.SLACK_API_URL,
@@ -217,6 +221,7 @@ class Runtime:
     health: Health
     metrics: Metrics
     auth_answer: Any = None  # auth.test's answer at start (check_slack), for bolt
+    workload: Workload | None = None  # commands and clicks in progress, and the loop's lag
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -233,7 +238,7 @@ class Runtime:
         service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
         metrics = build_metrics(service, slack_status)
         workload = Workload(settings.NUMBOT_MAX_IN_FLIGHT, on_turned_away=metrics.turned_away)
-        metrics.workload(lambda: workload.in_flight)
+        metrics.workload(lambda: workload.in_flight, lambda: workload.lag)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the
         # re-encoded body would fail); Socket Mode needs no signature.
@@ -245,7 +250,8 @@ class Runtime:
             observer=metrics,
             workload=workload,
         )
-        return cls(settings, service, client, app, build_health(settings, slack_status), metrics)
+        health = build_health(settings, slack_status)
+        return cls(settings, service, client, app, health, metrics, workload=workload)
 
     async def check_slack(self) -> None:
         """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
@@ -270,6 +276,7 @@ class Runtime:
         scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
         owned = asyncio.create_task(self._keep_owned_fresh(), name="numbot-owned")
         groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
+        lag = asyncio.create_task(self._watch_lag(), name="numbot-loop-lag")
         token = asyncio.create_task(
             watch_token(self.client, self.health.slack, self._set_authorization),
             name="numbot-token",
@@ -280,11 +287,10 @@ class Runtime:
         try:
             yield
         finally:
-            for task in (sweeper, keeper, scopes, groups, token, owned):
+            tasks = (sweeper, keeper, scopes, groups, token, owned, lag)
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(
-                sweeper, keeper, scopes, groups, token, owned, return_exceptions=True
-            )
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.service.owned.aclose()
             await self.service.sweep.aclose()  # looks still reading Flowyte
             await lease.release()  # another process takes the sweep over at once
@@ -292,6 +298,10 @@ class Runtime:
             await self.service.flowyte.aclose()
             await self._close_slack_connections()
             self.service.storage.close()
+
+    async def _watch_lag(self) -> None:
+        if self.workload is not None:
+            await watch_loop_lag(self.workload.note_lag)
 
     async def _keep_owned_fresh(self) -> None:
         """The owned-number index, read from Flowyte at start and every

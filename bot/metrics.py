@@ -136,6 +136,12 @@ class Metrics:
             "Commands and clicks being worked on now (NUMBOT_MAX_IN_FLIGHT bounds them)",
             registry=r,
         )
+        self.loop_lag = Gauge(
+            "numbot_loop_lag_seconds",
+            "How late the event loop ran at its latest measure (new work is turned away "
+            "while it stays over 0.05 s)",
+            registry=r,
+        )
         self.busy = Counter(
             "numbot_busy",
             "Commands and clicks answered 'numbot is busy' instead of being started",
@@ -171,9 +177,10 @@ class Metrics:
     def sweep(self, seconds: float) -> None:
         self.sweep_seconds.observe(seconds)
 
-    def workload(self, in_flight: Callable[[], int]) -> None:
-        """Where the work in progress is read from at each scrape."""
+    def workload(self, in_flight: Callable[[], int], lag: Callable[[], float]) -> None:
+        """Where the work in progress and the loop's lag are read from at each scrape."""
         self.in_flight.set_function(in_flight)
+        self.loop_lag.set_function(lag)
 
     def turned_away(self) -> None:
         self.busy.inc()

@@ -7,6 +7,13 @@ wait behind it. So every listener run counts while it lasts, from its ack to its
 and past `capacity` runs at once a new one is answered "numbot is busy" at once and does
 nothing. What was taken is always finished: nothing is dropped once accepted.
 
+A count alone does not bound the delay: what a run costs varies, and Slack's requests queue
+for the event loop before any listener sees them, so a loop that is behind answers every
+request late however few runs are open. So the loop's lag (how late a timer fires, measured
+by bot/loop_lag.py) counts too: while two measures in a row are over `max_lag`, new runs
+are turned away as well, and the loop's time goes to finishing what was taken and to quick
+"busy" answers. One late measure alone (a garbage collection) turns nobody away.
+
 Pure bookkeeping on one event loop; no I/O.
 """
 
@@ -16,6 +23,10 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 DEFAULT_CAPACITY = 512
+# How late the event loop may run before new work is turned away: well under Slack's 3 s.
+# Measured at 1,000 searches/s on one core (tests/bench/sustained.py), a lower limit gave
+# faster acks: 50 ms, ack p99 0.64 s; 100 ms, 0.85 s; 250 ms, 8 s and growing.
+DEFAULT_MAX_LAG = 0.05
 
 
 class Workload:
@@ -23,18 +34,27 @@ class Workload:
         self,
         capacity: int = DEFAULT_CAPACITY,
         *,
+        max_lag: float = DEFAULT_MAX_LAG,
         on_turned_away: Callable[[], None] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
+        self.max_lag = max_lag
+        self.lag = 0.0  # seconds, as last measured (note_lag)
+        self.behind = False  # the last two measures were both over max_lag
         self.in_flight = 0
         self.turned_away = 0  # since start: what was answered "busy"
         self._on_turned_away = on_turned_away
 
     @property
     def full(self) -> bool:
-        return self.in_flight >= self.capacity
+        return self.behind or self.in_flight >= self.capacity
+
+    def note_lag(self, seconds: float) -> None:
+        """How late the event loop ran at its latest measure."""
+        self.behind = min(seconds, self.lag) > self.max_lag
+        self.lag = seconds
 
     def admit(self) -> bool:
         """Take one more run if there is room (the caller must then `done()` it)."""

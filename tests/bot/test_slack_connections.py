@@ -10,7 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.slack_out import RedactingWebClient, SafeRespond, SlackConnections
+from bot.app import build_slack_client
+from bot.settings import load_settings
+from bot.slack_out import (
+    BACKGROUND_SLACK_CONNECTIONS,
+    RedactingWebClient,
+    SafeRespond,
+    SlackConnections,
+    slack_connection_limit,
+)
 from tests.fakes.serve import serve_in_thread
 
 
@@ -36,7 +44,7 @@ def test_calls_and_replies_share_one_kept_alive_connection() -> None:
     with serve_in_thread(app) as base:
 
         async def talk() -> None:
-            connections = SlackConnections(timeout=5)
+            connections = SlackConnections(timeout=5, limit=8)
             client = RedactingWebClient(
                 connections=connections, token="xoxb-test", base_url=base + "/api/"
             )
@@ -59,7 +67,7 @@ def test_calls_and_replies_share_one_kept_alive_connection() -> None:
 def test_a_new_loop_gets_a_new_session() -> None:
     """aiohttp binds a session to the loop it was made in: a second asyncio.run (the CLI, a
     test) must not be handed the first loop's session, closed or not."""
-    connections = SlackConnections(timeout=5)
+    connections = SlackConnections(timeout=5, limit=8)
     made: list[object] = []
 
     async def one(close: bool) -> None:
@@ -86,7 +94,7 @@ def test_a_reply_is_still_redacted_over_the_shared_session() -> None:
     with serve_in_thread(app) as base:
 
         async def reply() -> None:
-            connections = SlackConnections(timeout=5)
+            connections = SlackConnections(timeout=5, limit=8)
             try:
                 await SafeRespond(response_url=base + "/echo", connections=connections)(
                     text="key flowyte_sk_live_abcdef leaked"
@@ -96,3 +104,49 @@ def test_a_reply_is_still_redacted_over_the_shared_session() -> None:
 
         asyncio.run(reply())
     assert b"flowyte_sk_live" not in bodies[0] and b"[redacted]" in bodies[0]
+
+
+def test_the_pool_has_a_connection_for_every_reply_in_progress_and_the_background() -> None:
+    settings = load_settings(_env_file=None, SLACK_BOT_TOKEN="xoxb-test", NUMBOT_MAX_IN_FLIGHT=3)
+    connections = build_slack_client(settings).connections
+    assert connections is not None
+    assert connections.limit == slack_connection_limit(3) == 3 + BACKGROUND_SLACK_CONNECTIONS
+
+
+def test_as_many_replies_as_the_pool_allows_are_in_progress_at_once() -> None:
+    """No reply waits for another's connection: the hook answers only once every reply has
+    arrived, which a pool smaller than the replies in progress would never let happen."""
+    replies = slack_connection_limit(2)
+    arrived = 0
+    gave_up = 0
+    everyone = asyncio.Event()  # the fake's loop is the only one to touch it
+
+    async def hook(request: Request) -> JSONResponse:
+        nonlocal arrived, gave_up
+        arrived += 1
+        if arrived == replies:
+            everyone.set()
+        try:
+            await asyncio.wait_for(everyone.wait(), 5)
+        except TimeoutError:
+            gave_up += 1
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with serve_in_thread(app) as base:
+
+        async def reply_all() -> list[int]:
+            connections = SlackConnections(timeout=15, limit=replies)
+            try:
+                answers = await asyncio.gather(
+                    *(
+                        SafeRespond(response_url=base + "/hook", connections=connections)(text="x")
+                        for _ in range(replies)
+                    )
+                )
+            finally:
+                await connections.aclose()
+            return [answer.status_code for answer in answers]
+
+        assert asyncio.run(reply_all()) == [200] * replies
+    assert arrived == replies and gave_up == 0

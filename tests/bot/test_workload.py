@@ -47,3 +47,25 @@ def test_in_flight_never_exceeds_capacity(capacity: int, steps: list[bool]) -> N
             load.done()
             admitted -= 1
         assert 0 <= load.in_flight == admitted <= capacity
+
+
+def test_a_loop_that_stays_behind_turns_new_runs_away_until_it_catches_up() -> None:
+    load = Workload(capacity=10, max_lag=0.05)
+    load.note_lag(0.2)  # one late measure (a garbage collection): nobody turned away
+    assert not load.full and load.admit()
+    load.note_lag(0.08)  # two in a row over the limit: behind
+    assert load.full and not load.admit()
+    assert load.turned_away == 1
+    with load.run(may_refuse=False) as taken:  # a submitted modal is still taken
+        assert taken and load.in_flight == 2
+    load.note_lag(0.01)  # caught up
+    assert not load.full and load.admit()
+    assert load.in_flight == 2
+
+
+@given(st.lists(st.floats(0, 1), max_size=50))
+def test_behind_means_the_last_two_measures_were_over_the_limit(lags: list[float]) -> None:
+    load = Workload(max_lag=0.05)
+    for lag in lags:
+        load.note_lag(lag)
+    assert load.full == (len(lags) >= 2 and min(lags[-2:]) > 0.05)

@@ -19,6 +19,7 @@ from storage.audit import (
     AuditLog,
     legacy_hash,
 )
+from storage.audit_seal import AuditEntry, seals_legacy
 from storage.db import connect
 
 KEY = AuditKey("storage-test-audit-key-0123456789abcdef")
@@ -281,9 +282,38 @@ def test_exports(audit):
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert rows[0]["actor"] == "U0" and rows[1]["prev_hash"] == rows[0]["hash"]
     out = io.StringIO()
-    audit.export_csv(out)
+    assert audit.export_csv(out) == 2
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("seq,at,actor,action") and len(lines) == 3
+    assert audit.export_csv(io.StringIO()) == audit.export_jsonl(io.StringIO()) == 2
+
+
+def test_exports_keep_text_as_written(audit):
+    audit.append(actor="U1", action="request_purchase", subject="req_a", outcome="ok", detail="café ☎ 東京")
+    out = io.StringIO()
+    audit.export_jsonl(out)
+    assert "café ☎ 東京" in out.getvalue()  # readable, not \u escapes
+    assert json.loads(out.getvalue())["detail"] == "café ☎ 東京"
+
+
+def test_an_entry_by_number_or_none(audit):
+    fill(audit, 2)
+    assert audit.entry(2).actor == "U1"
+    assert audit.entry(3) is None and audit.entry(0) is None
+
+
+def test_only_the_reseal_entry_with_both_facts_seals_a_legacy_log():
+    def entry(action, **detail):
+        return AuditEntry(1, "t", "numbot", action, "audit", "ok", json.dumps(detail), None, "p", "h")
+
+    assert seals_legacy(entry(RESEALED, legacy_entries=3, legacy_head="abc"), 3, "abc")
+    assert not seals_legacy(entry(RESEALED, legacy_entries=2, legacy_head="abc"), 3, "abc")
+    assert not seals_legacy(entry(RESEALED, legacy_entries=3, legacy_head="abd"), 3, "abc")
+    assert not seals_legacy(entry("approve", legacy_entries=3, legacy_head="abc"), 3, "abc")
+
+
+def test_the_key_never_shows_in_its_repr():
+    assert repr(KEY) == str(KEY) == "AuditKey(**********)"
 
 
 @pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])

@@ -41,3 +41,15 @@ def test_processes_racing_for_a_free_lease_have_one_winner(db_target):
     for t in threads:
         t.join()
     assert len(winners) == 1
+
+
+def test_nobody_holds_a_lease_never_taken_run_out_or_let_go(db_target):
+    leases = Leases(connect(db_target))
+    assert leases.holder("sweep", NOW) is None  # never taken
+    assert leases.take("sweep", "a", NOW, NOW + LEASE)
+    assert leases.holder("sweep", NOW + LEASE - timedelta(microseconds=1)) == "a"
+    assert leases.holder("sweep", NOW + LEASE) is None  # ran out at `until`
+    assert leases.take("sweep", "b", NOW + LEASE, NOW + 2 * LEASE)  # free from that moment
+    leases.release("sweep", "b")
+    assert leases.holder("sweep", NOW + LEASE) is None
+    assert leases.holder("owned-refresh", NOW) is None  # another lease's name

@@ -531,6 +531,17 @@ async def test_a_reminder_goes_out_once_when_the_hold_nears_its_end(env):
     assert [e.action for e in env.audit() if e.subject == request.id][-1] == "remind"
 
 
+async def test_remind_says_whether_it_reminded_and_never_twice(env):
+    service = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=10))
+    request = await pending(env, service=service)
+    headless = env.new_service(notifier=None)
+    headless.ctx.notifier = None  # no Slack to remind through
+    assert await headless.filing.remind(request) is False
+    assert await service.filing.remind(request) is True
+    assert await service.filing.remind(request) is False  # already claimed: not again
+    assert [r.id for r in env.notifier.reminded] == [request.id]
+
+
 async def test_a_rejection_carries_its_reason_to_the_card_and_the_requester(env):
     request = await pending(env)
     result = await env.service.reject(APPROVER, request.id, "not this\nquarter \u202e")
@@ -623,6 +634,13 @@ async def test_a_list_cut_short_never_proves_a_release_happened(env):
     await service.resume()  # every call is over and the complete list still has it
     final = env.storage.requests.get(request.id)
     assert final.status == "failed" and "not released" in final.detail
+    # The record says why at each step: unsure while the list was cut short, then settled
+    # by reconciling with the complete list.
+    trail = [e for e in env.audit() if e.subject == request.id and e.actor == "numbot"]
+    unsure = [e.detail_fields() for e in trail if e.action == "check"]
+    assert unsure and unsure[0]["owned"] == "unknown" and unsure[0]["attempt"] == 1
+    settled = [e.detail_fields() for e in trail if e.outcome == "failed"]
+    assert settled == [{"reconciled": True}]
 
 
 # --- settling on a replay's answer -----------------------------------------------------------

@@ -183,3 +183,20 @@ async def test_each_counted_approval_says_how_many_more_and_redraws_every_copy(e
     assert not env.purchases()
     last = await service.approve(THIRD, request.id)
     assert isinstance(last, Decided) and last.request.status == "purchased"
+
+
+async def test_a_release_needs_the_release_quorum_whatever_the_purchase_tiers_ask(env):
+    service = with_policy(
+        env, release_approvals=2, quorum=[{"above_usd": "0", "approvals": 3}]
+    )  # an unknown charge would need 3 under the purchase tiers
+    number = (await service.import_number(REQUESTER, "+14155550000", None)).number
+    asked = await service.request_release(REQUESTER, number.e164, "line retired")
+    assert isinstance(asked, Requested) and asked.request.approvals_needed == 2
+    filed = [e for e in env.audit() if e.action == "request_release"][-1].detail_fields()
+    assert filed["approvals_needed"] == 2 and filed["policy"] == service.ctx.policy.hash
+    first = await service.approve(APPROVER, asked.request.id)
+    assert isinstance(first, Decided) and first.request.status == "pending"
+    assert number.id in env.sandbox.numbers
+    second = await service.approve(SECOND, asked.request.id)
+    assert isinstance(second, Decided) and second.request.status == "released"
+    assert number.id not in env.sandbox.numbers

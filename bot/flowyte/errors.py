@@ -46,6 +46,9 @@ from bot.money import to_decimal, usd
 from bot.redact import redact
 
 TEXT_LIMIT = 160  # characters of one piece of Flowyte text shown to people
+# A shortfall this large is garbage in the answer, not a wallet: it is not shown (a few
+# thousand digits would fill the person's screen).
+ABSURD_SHORTFALL = Decimal("1E+12")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SCOPE = re.compile(r"^[a-z]+:[a-z]+$")
 _TOKEN = re.compile(r"^[!-~]{1,200}$")  # printable ASCII, no spaces: a URI or an id
@@ -273,10 +276,12 @@ class InsufficientBalance(FlowyteAPIError):
         short = self.shortfall
         if short is None or short <= 0:
             short = shortfall
+        amount = ""
         try:
-            amount = f" by {usd(short)}" if short is not None and short > 0 else ""
-        except ArithmeticError:  # an absurd amount: say what to do, not how much
-            amount = ""
+            if short is not None and 0 < short < ABSURD_SHORTFALL:
+                amount = f" by {usd(short)}"
+        except ArithmeticError:  # say what to do, not how much
+            pass
         return (
             f"The Flowyte wallet is short{amount}. Top it up in the Flowyte dashboard "
             "(Billing → Wallet; a card payment numbot cannot make), then request again."

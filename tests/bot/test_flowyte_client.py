@@ -1668,6 +1668,37 @@ async def test_a_validation_refusal_past_the_scope_check_proves_the_scope(overri
     assert (await client.check_scopes()).ok
 
 
+async def test_read_probes_are_retried_and_write_probes_are_not():
+    """A read changes nothing, so a 503 is worth another try; a write probe (however
+    harmless its made-up body) is sent once, as every write numbot makes without a key."""
+    seen: list[str] = []
+    answer = _scope_answers({})
+    failed: set[str] = set()
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        route = f"{request.method} {request.url.path.removeprefix('/api/v1/')}"
+        seen.append(route)
+        if route not in failed:  # every route's first call is a 503
+            failed.add(route)
+            return problem(503)
+        return answer(request)
+
+    client = FlowyteClient.connect(
+        BASE,
+        KEY,
+        transport=httpx.MockTransport(flaky),
+        retry=RetryPolicy(attempts=2, base_delay=0.0),
+    )
+    check = await client.check_scopes()
+    await client.aclose()
+    writes = [route for route in seen if not route.startswith("GET ")]
+    assert writes and len(writes) == len(set(writes))  # each write probe once
+    reads = [route for route in seen if route.startswith("GET ")]
+    assert len(reads) == 2 * len(set(reads))  # each read probe again after its 503
+    assert check.missing == ()
+    assert sorted(check.unchecked) == sorted(s for s in REQUIRED_SCOPES if s.endswith(":write"))
+
+
 async def test_a_refused_key_is_could_not_check_for_every_scope():
     client = connected(Recorder(problem(401, "unauthorized")))
     check = await client.check_scopes()

@@ -172,8 +172,26 @@ async def test_a_malformed_errors_member_still_gives_a_flowyte_error(errors):
 
 
 def test_explain_never_raises_even_for_an_absurd_amount():
-    exc = make(402, {"balanceUsd": Decimal("0"), "requiredUsd": Decimal("1E+30")})
-    assert "dashboard" in exc.explain()
+    for absurd in ("1E+12", "1E+30", "1E+5000"):
+        exc = make(402, {"balanceUsd": Decimal("0"), "requiredUsd": Decimal(absurd)})
+        assert exc.explain() == make(402, {}).explain()  # what to do, not a wall of digits
+    big = make(402, {"balanceUsd": Decimal("0"), "requiredUsd": Decimal("999999999999")})
+    assert "short by $999,999,999,999.00." in big.explain()  # what to do, without the amount
+
+
+def test_a_named_missing_scope_is_said_in_full():
+    assert make(403, {"requiredScope": "numbers:write"}).explain() == (
+        "numbot's Flowyte key lacks the `numbers:write` scope. Ask your numbot admin to "
+        "issue a key with it."
+    )
+
+
+def test_a_long_list_of_field_errors_is_cut_cleanly():
+    errors = [{"field": f"f{i}", "message": "is wrong " * 12} for i in range(10)]
+    text = make(400, {"errors": errors}).explain()
+    assert text.startswith("Flowyte rejected the request: f0: is wrong") and text.endswith("….")
+    assert not text.removesuffix("….").endswith(" ")  # no space left before the ellipsis
+    assert len(text) <= len("Flowyte rejected the request: .") + 2 * fe.TEXT_LIMIT
 
 
 async def test_402_with_an_absurd_required_amount_still_explains():
@@ -437,3 +455,31 @@ def test_the_shortfall_the_caller_worked_out_is_used_when_flowyte_says_nothing_i
     even = make(402, {"balanceUsd": Decimal("2.15"), "requiredUsd": Decimal("2.15")})
     assert "short by $0.50." in even.explain(shortfall=Decimal("0.50"))
     assert "short. Top it up" in make(402, {}).explain(shortfall=Decimal(0))  # never "by $0.00"
+
+
+# The words people read on Slack when Flowyte says no: pinned, so that changing one is a
+# decision (and the mutation run sees every sentence used).
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (fe.FlowyteError("x"), "Flowyte could not do that. Try again in a minute; if it keeps failing, tell your numbot admin."),
+        (fe.OutcomeUnknown("x"), "Flowyte's answer was lost or could not be read, so numbot cannot tell yet whether it happened. numbot will check and report back; do not retry by hand."),
+        (fe.UnexpectedAnswer("x"), "Flowyte answered in a way numbot does not understand, so nothing more was done. Tell your numbot admin (the log has the details)."),
+        (make(400, {}), "Flowyte rejected the request as invalid. Check the values and try again."),
+        (make(401, {}), "numbot's Flowyte API key was refused. This is not your fault: ask your numbot admin to check FLOWYTE_API_KEY."),
+        (make(402, {}), "The Flowyte wallet is short. Top it up in the Flowyte dashboard (Billing → Wallet; a card payment numbot cannot make), then request again."),
+        (make(403, {}), "Flowyte does not allow numbot's key to do that (a missing scope or a reserved endpoint). Ask your numbot admin."),
+        (make(404, {}), "Flowyte has no such item in this organization. Check the number or id."),
+        (make(404, {"code": "reservation_not_found"}), "Flowyte no longer knows that hold. Search again and reserve a number."),
+        (make(409, {}), "Flowyte reports a conflict: the item changed meanwhile. Look again and retry."),
+        (make(409, {"code": "something_new"}), "Flowyte reports a conflict: the item changed meanwhile. Look again and retry."),
+        (make(409, {"code": "reservation_expired"}), "The hold on that number expired. Reserve it again and request again."),
+        (make(409, {"code": "no_published_version"}), "That agent has never been published; publish it first."),
+        (make(409, {"code": "already_exists"}), "That number is already on this Flowyte account."),
+        (make(422, {}), "Flowyte could not process that request as sent. Check it and try again."),
+        (make(429, {}), "Flowyte is rate-limiting this organization. Wait a minute and try again."),
+        (make(500, {}), "Flowyte had an internal error. Try again in a few minutes."),
+    ],
+)
+def test_each_refusal_is_explained_in_these_words(error, words):
+    assert error.explain() == words

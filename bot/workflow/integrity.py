@@ -70,17 +70,17 @@ def approval_problem(request: Request, steps: Sequence[Step]) -> str | None:
     if last.state != request.status:
         return f"the database says {request.status}, the audit log says {last.state or 'nothing'}"
     reopened = max((i for i, s in enumerate(steps) if s.state == "pending"), default=-1)
+    if reopened < 0:  # numbot files every request as pending: a sealed entry was removed
+        return "the log never records the request being put up for approval"
     final = max((i for i, s in enumerate(steps) if s.state == "approved"), default=-1)
-    if final < reopened or final < 0:
+    if final < reopened:
         return "no approval is recorded since the request was last put up for approval"
     if not all(s.authentic for s in steps[reopened + 1 :]):
         return "an approval or a later step is not sealed with the audit key"
     approval = steps[final]
     if approval.actor != request.decided_by:
         return f"the log has <@{approval.actor}> approving, the database <@{request.decided_by}>"
-    round_ = [
-        s for s in steps[reopened + 1 : final + 1] if s.action == "approve" or s.state == "approved"
-    ]
+    round_ = [s for s in steps[reopened + 1 : final + 1] if s.action == "approve"]
     if any(s.actor == request.requester for s in round_):
         return "the requester cannot approve their own request"
     terms = binding(request)

@@ -57,6 +57,7 @@ class RecordingNotifier:
         self.alerts: list[str] = []
         self.budgets: list[str | None] = []
         self.notified: list[Request] = []
+        self.notified_balances: list[Decimal | None] = []
         self.reminded: list[Request] = []
         self.copies_updated: list[tuple[Request, str, str]] = []
         self.narrated: list[Request] = []
@@ -73,6 +74,7 @@ class RecordingNotifier:
 
     async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Any]:
         self.notified.append(request)
+        self.notified_balances.append(balance)
         return [(user, f"D{user}", f"2.{len(self.notified):04d}") for user in APPROVERS[:2]]
 
     async def remind(self, request: Request) -> list[Any]:

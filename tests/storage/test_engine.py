@@ -3,7 +3,7 @@ import pytest
 
 from bot.redact import redact
 from storage.db import connect
-from storage.engine import UnreachableError, redact_url, to_pyformat
+from storage.engine import UnreachableError, is_postgres_url, redact_url, to_pyformat
 from tests.fakes.serve import free_port
 
 
@@ -21,11 +21,38 @@ def test_a_database_url_s_password_is_masked(url):
     assert "s3cret-Pa55" not in redact(f"could not reach {url} today")
 
 
+def test_a_password_given_as_a_parameter_is_masked_too():
+    assert redact_url("host=db.internal password=s3cret user=numbot") == (
+        "host=db.internal password=*** user=numbot"
+    )
+    assert redact_url("postgresql://db.internal/numbot?password='s3 cret'") == (
+        "postgresql://db.internal/numbot?password=***"
+    )
+    assert redact_url("postgresql://numbot:s3cret@db/numbot") == "postgresql://numbot:***@db/numbot"
+
+
+def test_both_postgres_schemes_name_postgres_and_nothing_else_does():
+    assert is_postgres_url("postgresql://db/numbot") and is_postgres_url("postgres://db/numbot")
+    assert not is_postgres_url("sqlite:///numbot.db") and not is_postgres_url("numbot.db")
+    assert not is_postgres_url(None) and not is_postgres_url("")
+
+
 def test_an_unreachable_postgres_is_named_without_its_password():
     url = f"postgresql://numbot:s3cret-Pa55@127.0.0.1:{free_port()}/numbot"
     with pytest.raises(UnreachableError) as caught:
         connect(url)
-    assert "s3cret-Pa55" not in str(caught.value) and "127.0.0.1" in str(caught.value)
+    said = str(caught.value)
+    assert "s3cret-Pa55" not in said and "127.0.0.1" in said
+    assert "refused" in said.lower()  # and why, in PostgreSQL's words
+
+
+def test_a_database_file_is_made_with_its_folders_and_memory_is_no_file(tmp_path, monkeypatch):
+    path = tmp_path / "var" / "lib" / "numbot" / "numbot.db"
+    connect(str(path)).close()
+    assert path.is_file() and path.stat().st_mode & 0o777 == 0o600
+    monkeypatch.chdir(tmp_path)
+    connect(":memory:").close()
+    assert not (tmp_path / ":memory:").exists()
 
 
 @pytest.mark.postgres

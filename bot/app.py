@@ -1,4 +1,5 @@
-"""Wiring: build the Flowyte client, storage, service, Slack app and ASGI server from settings.
+"""Wiring: build the Flowyte client, storage, service and Slack app from settings (the running
+process that holds them, and its ASGI app, are bot/runtime.py's).
 
     app = create_app(settings, service=service, client=client)
 
@@ -8,45 +9,28 @@ build their own.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from starlette.applications import Starlette
-from starlette.routing import Route
 
 import handlers
 from bot.flowyte.client import FlowyteClient
-from bot.health import Health, SlackStatus
-from bot.ingress import SlackIngress
-from bot.loop_lag import watch_loop_lag
-from bot.metrics import Metrics
-from bot.observe import build_health, build_metrics
 from bot.policy_file import PolicySource
 from bot.ports import Notifier
 from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
 from bot.slack_app import NumbotApp, RequestObserver
-from bot.slack_auth import check_token, watch_token
 from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond, SlackObserver
-from bot.slack_pace import background_calls
 from bot.storage_runner import Storage
-from bot.sweep_lease import SweepLease
-from bot.web import observe_routes
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
 from bot.workload import Workload
 from handlers.directory import SlackDirectory
-from handlers.notifier import SlackNotifier
 from storage.audit import AuditKeyError
 from storage.db import connect
 
@@ -55,7 +39,6 @@ logger = logging.getLogger(__name__)
 SANDBOX_BASE_URL = "http://sandbox.flowyte.invalid/api/v1"
 SANDBOX_KEY = "flowyte_sk_sandbox"
 SLACK_TIMEOUT_SECONDS = 10
-MIN_SWEEP_PAUSE = 0.2  # seconds; a sweep with work still due yields this long between passes
 
 
 def build_flowyte(settings: Settings) -> FlowyteClient:
@@ -210,208 +193,3 @@ def create_app(
     app.observer = observer
     handlers.register(app)
     return app
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    service: NumbersService
-    client: AsyncWebClient
-    app: AsyncApp
-    health: Health
-    metrics: Metrics
-    auth_answer: Any = None  # auth.test's answer at start (check_slack), for bolt
-    workload: Workload | None = None  # commands and clicks in progress, and the loop's lag
-
-    @classmethod
-    def build(cls, settings: Settings) -> Runtime:
-        slack_status = SlackStatus()
-        client = build_slack_client(settings, slack_status)
-        policies = build_policies(settings)
-        approvers = build_approvers(settings, client, policies)
-        notifier = SlackNotifier(
-            client,
-            approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "",
-            sandbox=settings.sandbox,
-            approvers=approvers,
-        )
-        service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
-        metrics = build_metrics(service, slack_status)
-        workload = Workload(settings.NUMBOT_MAX_IN_FLIGHT, on_turned_away=metrics.turned_away)
-        metrics.workload(lambda: workload.in_flight, lambda: workload.lag)
-        # HTTP requests reach this app only through create_asgi's ingress, which verifies
-        # them before parsing anything and re-encodes form bodies (bolt's own check of the
-        # re-encoded body would fail); Socket Mode needs no signature.
-        app = create_app(
-            settings,
-            service=service,
-            client=client,
-            verify_signatures=False,
-            observer=metrics,
-            workload=workload,
-        )
-        health = build_health(settings, slack_status)
-        return cls(settings, service, client, app, health, metrics, workload=workload)
-
-    async def check_slack(self) -> None:
-        """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
-        a Slack that cannot be reached is a warning (bot/slack_auth.py). It runs in a loop
-        of its own, before serving: the connections it opened end with it."""
-        try:
-            self.auth_answer = await check_token(self.client, self.health.slack)
-        finally:
-            await self._close_slack_connections()
-
-    async def _close_slack_connections(self) -> None:
-        if isinstance(self.client, RedactingWebClient) and self.client.connections:
-            await self.client.connections.aclose()
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Resume unfinished requests, sweep expired holds, and close cleanly."""
-        self.service.homes.start()  # App Home redraws, from the first move on
-        lease = SweepLease(self.service.storage)
-        keeper = asyncio.create_task(lease.keep(), name="numbot-sweep-lease")
-        sweeper = asyncio.create_task(self._sweep(lease), name="numbot-sweeper")
-        scopes = asyncio.create_task(self._check_scopes(), name="numbot-scopes")
-        owned = asyncio.create_task(self._keep_owned_fresh(), name="numbot-owned")
-        groups = asyncio.create_task(self._read_groups(), name="numbot-usergroups")
-        lag = asyncio.create_task(self._watch_lag(), name="numbot-loop-lag")
-        token = asyncio.create_task(
-            watch_token(self.client, self.health.slack, self._set_authorization),
-            name="numbot-token",
-        )
-        await self._prime_authorization()
-        gc.collect()
-        gc.freeze()  # startup objects: never scanned by full collections during a burst
-        try:
-            yield
-        finally:
-            tasks = (sweeper, keeper, scopes, groups, token, owned, lag)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.service.owned.aclose()
-            await self.service.sweep.aclose()  # looks still reading Flowyte
-            await lease.release()  # another process takes the sweep over at once
-            await self.service.homes.aclose()
-            await self.service.flowyte.aclose()
-            await self._close_slack_connections()
-            self.service.storage.close()
-
-    async def _watch_lag(self) -> None:
-        if self.workload is not None:
-            await watch_loop_lag(self.workload.note_lag)
-
-    async def _keep_owned_fresh(self) -> None:
-        """The owned-number index, read from Flowyte at start and every
-        NUMBOT_OWNED_REFRESH_MINUTES, by one process at a time (bot/workflow/owned.py). Background
-        work: its calls never take the place of people's."""
-        with background_calls():
-            await self.service.owned.keep_fresh()
-
-    async def _check_scopes(self) -> None:
-        """At start: name any scope numbot's Flowyte key lacks (cheap calls that change
-        nothing), in the log and in the approval channel, before someone trips over it."""
-        try:
-            check = await self.service.flowyte.check_scopes()
-        except Exception:
-            logger.exception("could not check the Flowyte key's scopes")
-            return
-        for scope, why in check.unchecked.items():
-            logger.warning("could not check the Flowyte key's scope %s: %s", scope, why)
-        if check.missing:
-            names = ", ".join(check.missing)
-            logger.error(
-                "numbot's Flowyte key lacks the scope(s) %s: the commands that need them will "
-                "fail until the key is replaced by one with every scope in README.md",
-                names,
-            )
-            await self.service.alert(
-                f":warning: numbot's Flowyte key lacks the scope(s) {names}. Some commands will "
-                "fail until your numbot admin issues a key with them (README: Settings)."
-            )
-        else:
-            logger.info("Flowyte key scopes checked: none missing")
-
-    async def _read_groups(self) -> None:
-        """At start: read each approver group once, so a missing usergroups:read scope or a
-        wrong group id is in the log before anyone clicks."""
-        approvers = self.service.ctx.approvers
-        if approvers.groups:
-            people = await approvers.everyone()  # logs each group it cannot read
-            logger.info(
-                "approvers at start: %d, groups %s", len(people), ", ".join(approvers.groups)
-            )
-
-    async def _prime_authorization(self) -> None:
-        """One auth.test at start, so a burst right after start does not make one each.
-
-        bolt caches auth.test only once the first answer is back; it keeps its own fallback
-        (one call per request) until watch_token gets an answer, if this fails.
-        """
-        if self.auth_answer is None:
-            try:
-                self.auth_answer = await check_token(self.client, self.health.slack)
-            except Exception:
-                logger.warning("auth.test at start failed; bolt will call it per request")
-        if self.auth_answer is not None:
-            self._set_authorization(self.auth_answer)
-
-    def _set_authorization(self, answer: Any) -> None:
-        from slack_bolt.middleware.authorization.async_single_team_authorization import (
-            AsyncSingleTeamAuthorization,
-        )
-
-        for middleware in self.app._async_middleware_list:
-            if (
-                isinstance(middleware, AsyncSingleTeamAuthorization)
-                and middleware.auth_test_result is None
-            ):
-                middleware.auth_test_result = answer
-
-    async def _sweep(self, lease: SweepLease) -> None:
-        """At start, then as soon as work falls due (and at least every NUMBOT_SWEEP_SECONDS):
-        settle what is left half-done. After a restart, an interrupted purchase is taken up
-        the moment its quiet window has passed, not at the next round tick. What it sends to
-        Slack is background work: paced, and never at the expense of people's clicks. Only the
-        process that holds the sweep lease sweeps (bot/sweep_lease.py); the others wait for it."""
-        with background_calls():
-            await self._sweep_forever(lease)
-
-    async def _sweep_forever(self, lease: SweepLease) -> None:
-        while True:
-            wait = self.settings.NUMBOT_SWEEP_SECONDS
-            if not await lease.wait_leading(wait):
-                continue
-            started = time.monotonic()
-            try:
-                count = await self.service.resume(looks_in_background=True)
-                if count:
-                    logger.info("settled %d unfinished request(s)", count)
-                wait = min(wait, await self.service.next_due())
-            except Exception:
-                logger.exception("settling unfinished requests failed")
-            self.metrics.sweep(time.monotonic() - started)
-            await asyncio.sleep(max(MIN_SWEEP_PAUSE, wait))
-
-
-def create_asgi(runtime: Runtime) -> Starlette:
-    """HTTP mode: POST /slack/events through the ingress to bolt; GET /healthz, /metrics."""
-    secret = runtime.settings.SLACK_SIGNING_SECRET
-    if secret is None:  # Settings refuse to start HTTP mode without it
-        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
-    ingress = SlackIngress(runtime.app, secret.get_secret_value(), observer=runtime.metrics)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with runtime.running():
-            yield
-
-    return Starlette(
-        routes=[
-            Route("/slack/events", ingress.handle, methods=["POST"]),
-            *observe_routes(runtime.health, runtime.metrics),
-        ],
-        lifespan=lifespan,
-    )

@@ -37,7 +37,7 @@ PG_BACKUP = (
 
 def _run(args: argparse.Namespace) -> int:
     from bot import logs
-    from bot.app import Runtime
+    from bot.runtime import Runtime
     from bot.serve import serve_http, serve_socket_mode
     from bot.slack_auth import TokenRejected
 

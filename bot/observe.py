@@ -1,5 +1,5 @@
 """What numbot tells its operators: /healthz's checks and /metrics' instruments, wired to
-the parts of one running numbot (bot/app.py's Runtime)."""
+the parts of one running numbot (bot/runtime.py's Runtime)."""
 
 from __future__ import annotations
 

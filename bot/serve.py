@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.app import Runtime, create_asgi
 from bot.logs import uvicorn_log_config
+from bot.runtime import Runtime, create_asgi
 from bot.web import observe_routes
 
 logger = logging.getLogger(__name__)

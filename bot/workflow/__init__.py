@@ -172,7 +172,7 @@ class NumbersService:
 
     async def resume(self, *, looks_in_background: bool = False) -> int:
         """One sweep pass (at start and whenever work falls due); how many requests it touched.
-        `looks_in_background`: looks at Flowyte go on in tasks after the pass (bot/app.py's
+        `looks_in_background`: looks at Flowyte go on in tasks after the pass (bot/runtime.py's
         sweep loop); otherwise the pass waits for each."""
         return await self.sweep.run(looks_in_background=looks_in_background)
 

@@ -86,7 +86,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     )
 
     gc.collect()
-    gc.freeze()  # as numbot run does once started (bot/app.py Runtime.running)
+    gc.freeze()  # as numbot run does once started (bot/runtime.py Runtime.running)
     lateness: list[float] = []
     stop = asyncio.Event()
     tick = asyncio.create_task(ticker(lateness, stop))

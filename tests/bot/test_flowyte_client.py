@@ -1890,6 +1890,15 @@ async def test_owned_pages_with_proof_refuses_a_list_without_a_stated_end():
         [page async for page in client.owned_pages(proof=True)]
 
 
+async def test_list_numbers_with_proof_refuses_a_list_without_a_stated_end_too():
+    client, _ = retrying(Recorder(ok([OWNED])))
+    assert [n.id for n in await client.list_numbers()] == [OWNED["id"]]  # enough to show
+    with pytest.raises(fe.UnexpectedAnswer):
+        await client.list_numbers(proof=True)  # not enough to prove an absence
+    stated, _ = retrying(Recorder(ok([OWNED], nextCursor=None)))
+    assert [n.id for n in await stated.list_numbers(proof=True)] == [OWNED["id"]]
+
+
 async def test_owned_pages_refuses_a_cursor_that_comes_round_again():
     handler = Recorder(ok([OWNED], nextCursor="a"), ok([OWNED], nextCursor="a"))
     client, _ = retrying(handler)

@@ -18,7 +18,7 @@ async def test_a_blocked_loop_is_measured_and_an_idle_one_is_not() -> None:
         await asyncio.sleep(0.05)
     finally:
         watcher.cancel()
-    assert idle and max(idle) < 0.1
+    assert idle and max(idle) < 0.2  # a loaded machine may wake a timer a little late
     late = measures[len(idle) :]
     assert max(late) >= 0.25  # the timer woke about 0.3 s late
     assert all(lag >= 0 for lag in measures)

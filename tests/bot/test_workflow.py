@@ -326,6 +326,7 @@ async def test_reject_by_an_approver_releases_the_hold(env):
     assert reservation_state(env, request) == "cancelled"
     assert env.notifier.updated[-1].status == "rejected"
     assert "rejected" in env.notifier.texts[-1] and "Nothing was charged" in env.notifier.texts[-1]
+    assert env.notifier.texts[-1].endswith("Nothing was charged.")  # no empty "Their reason:"
     assert not env.purchases()
     assert any(e.action == "release_hold" and e.outcome == "ok" for e in env.audit())
 

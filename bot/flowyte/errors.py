@@ -36,6 +36,7 @@ headers, so the API key cannot leak through them either.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -277,11 +278,9 @@ class InsufficientBalance(FlowyteAPIError):
         if short is None or short <= 0:
             short = shortfall
         amount = ""
-        try:
+        with contextlib.suppress(ArithmeticError):  # unprintable: say what to do, not how much
             if short is not None and 0 < short < ABSURD_SHORTFALL:
                 amount = f" by {usd(short)}"
-        except ArithmeticError:  # say what to do, not how much
-            pass
         return (
             f"The Flowyte wallet is short{amount}. Top it up in the Flowyte dashboard "
             "(Billing → Wallet; a card payment numbot cannot make), then request again."

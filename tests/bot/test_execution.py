@@ -256,13 +256,7 @@ async def test_execute_only_takes_an_approved_request(env):
 
 async def test_an_approved_request_cannot_be_rejected_or_cancelled(env):
     request = await pending(env)
-    moved = env.storage.requests.transition(
-        request.id,
-        from_statuses=("pending",),
-        to_status="approved",
-        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
-        decided_by=APPROVER,
-    )
+    moved = approved_in_storage(env, request)
     assert moved is not None
     for actor in (SECOND, REQUESTER):
         result = await env.service.reject(actor, request.id)
@@ -271,6 +265,27 @@ async def test_an_approved_request_cannot_be_rejected_or_cancelled(env):
 
 
 # --- only a sealed approval spends -----------------------------------------------------------
+
+
+def approved_in_storage(env, request):
+    """A sealed approval by APPROVER, written as numbot's approve would (no click, no call)."""
+    return env.storage.requests.transition(
+        request.id,
+        from_statuses=("pending",),
+        to_status="approved",
+        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
+        decided_by=APPROVER,
+    )
+
+
+def purchase_started_in_storage(env, request):
+    """The purchase call sent, as the executor records it just before sending."""
+    return env.storage.requests.transition(
+        request.id,
+        from_statuses=("approved",),
+        to_status="purchasing",
+        note=AuditNote("numbot", "purchase_started"),
+    )
 
 
 def _sql(env, statement, *args):
@@ -297,11 +312,7 @@ async def test_an_approved_request_edited_after_approval_is_not_executed(env, co
     request = await pending(env)
     env.transport.fail("GET", f"/numbers/available/{request.e164}", "connect", times=4)
     # Approve it for real, then stall before execution: the price check cannot be made.
-    env.storage.requests.transition(
-        request.id, from_statuses=("pending",), to_status="approved",
-        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
-        decided_by=APPROVER,
-    )
+    approved_in_storage(env, request)
     _sql(env, f"UPDATE requests SET {column}=? WHERE id=?", value, request.id)
     result = await env.service.executor.execute(env.storage.requests.get(request.id))
     assert isinstance(result, Refused) and result.code == "unauthentic", result
@@ -315,11 +326,7 @@ async def test_membership_is_checked_at_click_time_and_the_seal_records_that_it_
     strict = env.new_service(approvers=APPROVERS[1:])  # APPROVER is no longer one
     refused = await strict.approve(APPROVER, request.id)
     assert isinstance(refused, Refused) and refused.code == "not_approver"
-    env.storage.requests.transition(
-        request.id, from_statuses=("pending",), to_status="approved",
-        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
-        decided_by=APPROVER,
-    )
+    approved_in_storage(env, request)
     result = await strict.executor.execute(env.storage.requests.get(request.id))
     assert isinstance(result, Decided) and result.request.status == "purchased"
 
@@ -356,11 +363,7 @@ async def test_an_approved_release_pointed_at_another_number_is_not_executed(env
     number = (await env.service.import_number(REQUESTER, "+14155550600", None)).number
     other = (await env.service.import_number(REQUESTER, "+14155550601", None)).number
     request = (await env.service.request_release(REQUESTER, number.e164, "x")).request
-    env.storage.requests.transition(
-        request.id, from_statuses=("pending",), to_status="approved",
-        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
-        decided_by=APPROVER,
-    )
+    approved_in_storage(env, request)
     _sql(env, "UPDATE requests SET number_id=? WHERE id=?", other.id, request.id)
     result = await env.service.executor.execute(env.storage.requests.get(request.id))
     assert isinstance(result, Refused) and result.code == "unauthentic", result
@@ -832,15 +835,8 @@ async def test_while_one_look_is_under_way_another_process_leaves_the_request_al
         await a.approve(APPROVER, request.id)
         assert status_of(env, request.id) == "checking"
     else:  # a process stopped mid-purchase; its replay on resume fails
-        env.storage.requests.transition(
-            request.id, from_statuses=("pending",), to_status="approved",
-            note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
-            decided_by=APPROVER,
-        )
-        env.storage.requests.transition(
-            request.id, from_statuses=("approved",), to_status="purchasing",
-            note=AuditNote("numbot", "purchase_started"),
-        )
+        approved_in_storage(env, request)
+        purchase_started_in_storage(env, request)
         env.transport.fail("POST", "/numbers/purchase", 503)
     env.clock.advance(seconds=11)
     slow.armed = True
@@ -953,13 +949,7 @@ async def test_a_purchase_whose_answer_was_lost_names_the_error_and_how_it_was_s
 async def test_a_request_taken_up_after_a_restart_is_audited_as_resumed_with_its_status(env):
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     request = await pending(env, service=service)
-    env.storage.requests.transition(
-        request.id,
-        from_statuses=("pending",),
-        to_status="approved",
-        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
-        decided_by=APPROVER,
-    )  # approved, then the process stopped before buying
+    approved_in_storage(env, request)  # approved, then the process stopped before buying
     env.clock.advance(seconds=11)
     assert await service.resume() == 1
     assert story(env, request.id)[:2] == [
@@ -1084,15 +1074,8 @@ async def test_a_purchase_flowyte_never_received_goes_back_to_pending_audited_wi
 async def test_a_purchase_interrupted_mid_call_is_audited_as_resumed_from_that_call(env):
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     request = await pending(env, service=service)
-    env.storage.requests.transition(
-        request.id, from_statuses=("pending",), to_status="approved",
-        note=AuditNote(APPROVER, "approve", detail=json.dumps({"binds": binding(request)})),
-        decided_by=APPROVER,
-    )
-    env.storage.requests.transition(
-        request.id, from_statuses=("approved",), to_status="purchasing",
-        note=AuditNote("numbot", "purchase_started"),
-    )  # the process stopped while the purchase call was out
+    approved_in_storage(env, request)
+    purchase_started_in_storage(env, request)  # the process stopped while the purchase call was out
     env.clock.advance(seconds=11)
     await service.resume()
     assert story(env, request.id, skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"))[:2] == [

@@ -39,6 +39,22 @@ OWNED = {
 }
 
 
+
+class _ClientClock:
+    """The Flowyte client's clock, moved by hand (each test says how long its calls take)."""
+
+    now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def client_clock(monkeypatch: pytest.MonkeyPatch) -> _ClientClock:
+    clock = _ClientClock()
+    monkeypatch.setattr("bot.flowyte.client.time", clock)
+    return clock
+
 def ok(data: object, status: int = 200, **extra: object) -> httpx.Response:
     """A Flowyte success envelope; the JSON text is built by hand where exact digits matter."""
     return httpx.Response(status, json={"success": True, "data": data, **extra})
@@ -673,22 +689,14 @@ async def test_retry_after_beyond_the_budget_gives_up_at_once():
     assert sleeps.waits == [] and len(handler.requests) == 1
 
 
-async def test_retries_stop_when_the_time_budget_is_spent(monkeypatch):
+async def test_retries_stop_when_the_time_budget_is_spent(client_clock):
     """With a clock that the waits advance, the budget counts the waits already spent."""
 
-    class FakeTime:
-        now = 1000.0
-
-        @classmethod
-        def monotonic(cls) -> float:
-            return cls.now
-
-    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
-        FakeTime.now += seconds
+        client_clock.now += seconds
 
     limited = httpx.Response(429, json={"status": 429}, headers={"Retry-After": "2.5"})
     handler = Recorder(limited)
@@ -1292,18 +1300,10 @@ async def test_there_is_no_page_cap_that_silently_truncates():
     assert len(numbers) == 120 and len(handler.requests) == 120
 
 
-async def test_a_list_that_outlasts_the_budget_fails_instead_of_stopping_early(monkeypatch):
-    class FakeTime:
-        now = 1000.0
-
-        @classmethod
-        def monotonic(cls) -> float:
-            return cls.now
-
-    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
+async def test_a_list_that_outlasts_the_budget_fails_instead_of_stopping_early(client_clock):
 
     def answer(request: httpx.Request) -> httpx.Response:
-        FakeTime.now += 1.0  # each page takes a second
+        client_clock.now += 1.0  # each page takes a second
         index = int(request.url.params.get("cursor", "0"))
         return ok([{**OWNED, "id": f"num_{index}"}], nextCursor=str(index + 1))
 
@@ -1800,22 +1800,14 @@ def test_a_client_whose_http_has_no_timeout_still_bounds_each_exchange():
     assert FlowyteClient(http).attempt_timeout == 10.0
 
 
-async def test_a_page_is_retried_only_within_the_whole_listings_budget(monkeypatch):
+async def test_a_page_is_retried_only_within_the_whole_listings_budget(client_clock):
     """The budget bounds the whole listing, every page's retries included: max_call_seconds
     (which the quiet window must exceed) holds for a list too."""
 
-    class FakeTime:
-        now = 1000.0
-
-        @classmethod
-        def monotonic(cls) -> float:
-            return cls.now
-
-    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
     unavailable = iter([True])
 
     def answer(request: httpx.Request) -> httpx.Response:
-        FakeTime.now += 1.0  # each page takes a second
+        client_clock.now += 1.0  # each page takes a second
         index = int(request.url.params.get("cursor", "0"))
         if index == 3 and next(unavailable, False):
             return httpx.Response(503, json={"status": 503}, headers={"Retry-After": "1"})
@@ -1839,18 +1831,10 @@ def test_connect_gives_up_on_a_connection_within_three_seconds_of_a_longer_budge
 # --- owned_pages: a walk with no overall cap, and an early exit ------------------------------
 
 
-async def test_owned_pages_walks_past_the_list_budget_to_the_stated_end(monkeypatch):
-    class FakeTime:
-        now = 1000.0
-
-        @classmethod
-        def monotonic(cls) -> float:
-            return cls.now
-
-    monkeypatch.setattr("bot.flowyte.client.time", FakeTime)
+async def test_owned_pages_walks_past_the_list_budget_to_the_stated_end(client_clock):
 
     def answer(request: httpx.Request) -> httpx.Response:
-        FakeTime.now += 1.0  # each page takes a second: 20 pages, far past the 4.5 s budget
+        client_clock.now += 1.0  # each page takes a second: 20 pages, far past the 4.5 s budget
         index = int(request.url.params.get("cursor", "0"))
         more = str(index + 1) if index < 19 else None
         return ok(

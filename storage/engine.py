@@ -26,6 +26,7 @@ import functools
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -80,6 +81,20 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch to WAL. On a new file another process may be switching at the same moment, and
+    SQLite answers "database is locked" at once, without waiting out the busy timeout: try
+    again shortly (seen with six processes starting together on an empty database)."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteDatabase:
     """One SQLite connection: WAL, durable commits, foreign keys, a busy timeout, so two
     processes on one file see each other's commits and wait for each other's write locks."""
@@ -98,7 +113,7 @@ class SqliteDatabase:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
         conn.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not just a crash
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=ON")

@@ -75,7 +75,11 @@ class Runtime:
         )
         service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
         metrics = build_metrics(service, slack_status)
-        workload = Workload(settings.NUMBOT_MAX_IN_FLIGHT, on_turned_away=metrics.turned_away)
+        workload = Workload(
+            settings.NUMBOT_MAX_IN_FLIGHT,
+            max_lag=settings.max_loop_lag,
+            on_turned_away=metrics.turned_away,
+        )
         metrics.workload(lambda: workload.in_flight, lambda: workload.lag)
         # HTTP requests reach this app only through create_asgi's ingress, which verifies
         # them before parsing anything and re-encodes form bodies (bolt's own check of the

@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.redact import redact
-from bot.workload import DEFAULT_CAPACITY
+from bot.workload import DEFAULT_CAPACITY, DEFAULT_MAX_LAG
 from storage.audit import MIN_KEY_LENGTH, AuditKey
 from storage.engine import redact_url
 
@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
     # Commands and clicks being worked on at once before a new one is answered "busy".
     NUMBOT_MAX_IN_FLIGHT: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
+    # How far behind the event loop may run (twice in a row) before new work is turned away;
+    # 0: never for that reason (bot/workload.py).
+    NUMBOT_MAX_LOOP_LAG_MS: int = Field(default=round(DEFAULT_MAX_LAG * 1000), ge=0, le=10_000)
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.
     _signing_secret_blank: bool = PrivateAttr(default=False)
@@ -327,6 +330,11 @@ class Settings(BaseSettings):
             '`python -c "import secrets; print(secrets.token_hex(32))"`, keep it in your '
             "secret store, and set NUMBOT_AUDIT_KEY (see README.md, Security model)"
         )
+
+    @property
+    def max_loop_lag(self) -> float | None:
+        """Seconds the event loop may run behind before new work is turned away; None: no limit."""
+        return self.NUMBOT_MAX_LOOP_LAG_MS / 1000 or None
 
     @property
     def socket_mode(self) -> bool:

@@ -12,7 +12,9 @@ for the event loop before any listener sees them, so a loop that is behind answe
 request late however few runs are open. So the loop's lag (how late a timer fires, measured
 by bot/loop_lag.py) counts too: while two measures in a row are over `max_lag`, new runs
 are turned away as well, and the loop's time goes to finishing what was taken and to quick
-"busy" answers. One late measure alone (a garbage collection) turns nobody away.
+"busy" answers. One late measure alone (a garbage collection) turns nobody away. A
+`max_lag` of None turns the lag check off (NUMBOT_MAX_LOOP_LAG_MS=0): only `capacity` bounds
+the work then.
 
 Pure bookkeeping on one event loop; no I/O.
 """
@@ -36,7 +38,7 @@ class Workload:
         self,
         capacity: int = DEFAULT_CAPACITY,
         *,
-        max_lag: float = DEFAULT_MAX_LAG,
+        max_lag: float | None = DEFAULT_MAX_LAG,
         on_turned_away: Callable[[], None] | None = None,
     ) -> None:
         if capacity < 1:
@@ -55,7 +57,7 @@ class Workload:
 
     def note_lag(self, seconds: float) -> None:
         """How late the event loop ran at its latest measure."""
-        self.behind = min(seconds, self.lag) > self.max_lag
+        self.behind = self.max_lag is not None and min(seconds, self.lag) > self.max_lag
         self.lag = seconds
 
     def admit(self) -> bool:

@@ -262,6 +262,8 @@ async def fresh_bot(
         more["NUMBOT_BENCH_GC_LOG"] = str(gc_log)
     if args.max_in_flight:
         more["NUMBOT_MAX_IN_FLIGHT"] = str(args.max_in_flight)
+    if args.max_loop_lag_ms is not None:
+        more["NUMBOT_MAX_LOOP_LAG_MS"] = str(args.max_loop_lag_ms)
     bot = BotProcess(slack, flowyte_url, workdir, **more)
     ready = math.inf
     try:
@@ -826,7 +828,8 @@ def header(args: argparse.Namespace, workdir: Path, now: datetime.datetime) -> l
         f"phases   {','.join(p for p in PHASES if p in args.only)}; Flowyte latency "
         f"{args.latency:g} s; sustained {args.rate:g}/s × {args.seconds:g} s; knee from "
         f"{args.start_rate:g}/s by {args.rate_step:g}/s, {args.step_seconds:g} s a step; bot log "
-        f"level {args.log_level}; NUMBOT_MAX_IN_FLIGHT {args.max_in_flight or 'default'}",
+        f"level {args.log_level}; NUMBOT_MAX_IN_FLIGHT {args.max_in_flight or 'default'}; "
+        f"NUMBOT_MAX_LOOP_LAG_MS {'default' if args.max_loop_lag_ms is None else args.max_loop_lag_ms}",
     ]
 
 
@@ -862,6 +865,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rss-growth-mb", type=float, default=4.0)
     ap.add_argument("--max-connections", type=int, default=450, help="to the bot, at most")
     ap.add_argument("--max-in-flight", type=int, help="the bot's NUMBOT_MAX_IN_FLIGHT")
+    ap.add_argument("--max-loop-lag-ms", type=int, help="the bot's NUMBOT_MAX_LOOP_LAG_MS")
     ap.add_argument("--log-level", default="INFO", help="the bot's NUMBOT_LOG_LEVEL")
     ap.add_argument("--settle", type=float, default=1.0, help="idle seconds after start")
     ap.add_argument("--no-pin", dest="pin", action="store_false")

@@ -219,6 +219,42 @@ def test_bad_numbers_rejected(clean_env, name, value):
     assert name in str(caught.value)
 
 
+@pytest.mark.parametrize(("raw", "seconds"), [(None, 0.05), ("250", 0.25), ("0", None)])
+def test_the_loop_lag_limit_is_read_in_milliseconds_and_0_turns_it_off(clean_env, raw, seconds):
+    if raw is not None:
+        clean_env.setenv("NUMBOT_MAX_LOOP_LAG_MS", raw)
+    assert load().max_loop_lag == seconds
+
+
+@pytest.mark.parametrize("raw", ["-1", "10001", "0.5", "fast"])
+def test_a_loop_lag_limit_out_of_range_is_refused(clean_env, raw):
+    clean_env.setenv("NUMBOT_MAX_LOOP_LAG_MS", raw)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    assert "NUMBOT_MAX_LOOP_LAG_MS" in str(caught.value)
+
+
+def test_the_running_bot_turns_work_away_at_the_configured_lag(tmp_path):
+    from bot.runtime import Runtime
+
+    def workload(**env):
+        settings = load(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING,
+            NUMBOT_DB=str(tmp_path / "numbot.db"),
+            **env,
+        )
+        return Runtime.build(settings).workload
+
+    assert workload().max_lag == 0.05
+    limited = workload(NUMBOT_MAX_LOOP_LAG_MS=200, NUMBOT_MAX_IN_FLIGHT=7)
+    assert (limited.max_lag, limited.capacity) == (0.2, 7)
+    unlimited = workload(NUMBOT_MAX_LOOP_LAG_MS=0)
+    for _ in range(3):
+        unlimited.note_lag(5.0)
+    assert unlimited.admit()
+
+
 # --- require_slack ---------------------------------------------------------------------
 
 

@@ -69,3 +69,11 @@ def test_behind_means_the_last_two_measures_were_over_the_limit(lags: list[float
     for lag in lags:
         load.note_lag(lag)
     assert load.full == (len(lags) >= 2 and min(lags[-2:]) > 0.05)
+
+
+def test_without_a_lag_limit_only_capacity_turns_runs_away() -> None:
+    load = Workload(capacity=1, max_lag=None)
+    load.note_lag(10.0)
+    load.note_lag(10.0)
+    assert not load.full and load.admit()
+    assert load.full and not load.admit()

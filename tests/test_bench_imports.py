@@ -20,6 +20,7 @@ import pytest
         "tests.bench.tls",
         "tests.bench.sweep_stall",
         "tests.bench.owned_bench",
+        "tests.bench.floor",
     ],
 )
 def test_benchmark_modules_import(module: str) -> None:

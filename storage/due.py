@@ -1,5 +1,13 @@
 """What the sweep finds, by due time: each query is served by an index, and each claim is a
-compare-and-set, so several processes share the work without doing it twice."""
+compare-and-set, so several processes share the work without doing it twice.
+
+Each query names the index that serves it (`_requests`). SQLite has no statistics unless
+someone runs ANALYZE, and without them its planner takes an equality on `status` as the
+most selective term: it read every pending request through `requests_status_changed` to
+find the few whose hold had lapsed (20 ms a query at 100,000 open requests, on the storage
+thread that every click's write waits for). Named, each query reads what is due and stops.
+PostgreSQL keeps statistics of its own (autovacuum) and takes the partial indexes unaided.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ class DueWork(Rows):
             "ORDER BY updated_at",
             [_stamp(changed_before)],
             limit,
+            table=self._requests("requests_status_changed"),
         )
 
     def checks_due(self, now: datetime, limit: int = 100) -> list[Request]:
@@ -33,6 +42,7 @@ class DueWork(Rows):
             "ORDER BY next_check_at NULLS FIRST",
             [_to_row({"next_check_at": now})["next_check_at"]],
             limit,
+            table=self._requests("requests_checks"),
         )
 
     def lapsed_holds(self, now: datetime, limit: int = 100) -> list[Request]:
@@ -40,6 +50,7 @@ class DueWork(Rows):
             "status IN ('held', 'pending') AND hold_expires_at <= ? ORDER BY hold_expires_at",
             [_to_row({"hold_expires_at": now})["hold_expires_at"]],
             limit,
+            table=self._requests("requests_hold_expiry"),
         )
 
     def cardless(self, changed_before: datetime, limit: int = 100) -> list[Request]:
@@ -48,6 +59,7 @@ class DueWork(Rows):
             "status = 'pending' AND card_ts IS NULL AND updated_at <= ? ORDER BY updated_at",
             [_stamp(changed_before)],
             limit,
+            table=self._requests("requests_cardless"),
         )
 
     def stale_cards(self, changed_before: datetime, limit: int = 100) -> list[Request]:
@@ -57,6 +69,7 @@ class DueWork(Rows):
             "AND updated_at <= ? ORDER BY updated_at",
             [_stamp(changed_before)],
             limit,
+            table=self._requests("requests_stale_cards"),
         )
 
     def reminders_due(
@@ -72,6 +85,7 @@ class DueWork(Rows):
                 _to_row({"hold_expires_at": lapse_before})["hold_expires_at"],
             ],
             limit,
+            table=self._requests("requests_reminders"),
         )
 
     def claim_reminder(self, request_id: str, now: datetime) -> bool:
@@ -100,16 +114,24 @@ class DueWork(Rows):
             )
             return cursor.rowcount == 1
 
+    def _requests(self, index: str) -> str:
+        """The requests table, read through `index` (see the module's docstring)."""
+        return f"requests INDEXED BY {index}" if self.db.dialect == "sqlite" else "requests"
+
     def next_due(self) -> dict[str, datetime | None]:
         """The earliest moment each kind of sweep work falls due (before its quiet window)."""
+        requests = self._requests
         row = self.db.execute(
-            "SELECT "
-            "(SELECT min(updated_at) FROM requests "
+            "SELECT "  # noqa: S608 - fixed clauses and index names
+            f"(SELECT min(updated_at) FROM {requests('requests_status_changed')} "
             " WHERE status IN ('approved', 'purchasing', 'releasing')), "
-            "(SELECT min(next_check_at) FROM requests WHERE status = 'checking'), "
-            "(SELECT min(hold_expires_at) FROM requests WHERE status IN ('held', 'pending')), "
-            "(SELECT min(updated_at) FROM requests WHERE status = 'pending' AND card_ts IS NULL), "
-            "(SELECT min(hold_expires_at) FROM requests "
+            f"(SELECT min(next_check_at) FROM {requests('requests_checks')} "
+            " WHERE status = 'checking'), "
+            f"(SELECT min(hold_expires_at) FROM {requests('requests_hold_expiry')} "
+            " WHERE status IN ('held', 'pending')), "
+            f"(SELECT min(updated_at) FROM {requests('requests_cardless')} "
+            " WHERE status = 'pending' AND card_ts IS NULL), "
+            f"(SELECT min(hold_expires_at) FROM {requests('requests_reminders')} "
             " WHERE status = 'pending' AND reminded_at IS NULL)"
         ).fetchone()
         return {

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from storage.engine import Database, SchemaError
-from storage.migrations_pg import MIGRATIONS_PG, OWNED_SQL
+from storage.migrations_pg import CARDLESS_SQL, MIGRATIONS_PG, OWNED_SQL
 
 
 def _m001_requests(db: Database) -> None:
@@ -198,6 +198,13 @@ def _m009_owned(db: Database) -> None:
         db.execute(sql.replace("{T}", "TEXT"))
 
 
+def _m010_cardless(db: Database) -> None:
+    """An index of the pending requests whose card was never posted, so the sweep finds
+    them without reading every pending request."""
+    for sql in CARDLESS_SQL:
+        db.execute(sql)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
@@ -208,6 +215,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("007_quorum", _m007_quorum),
     ("008_leases", _m008_leases),
     ("009_owned", _m009_owned),
+    ("010_cardless", _m010_cardless),
 ]
 
 

@@ -182,6 +182,14 @@ OWNED_SQL = [
 
 _M009 = [sql.replace("{T}", T) for sql in OWNED_SQL]
 
+# 010: the same statement on both engines; SQLite's migrations.py takes it from here.
+CARDLESS_SQL = [
+    # Pending requests whose card was never posted, by when they last changed: the sweep's
+    # `cardless` (storage/due.py) reads this instead of every pending request.
+    "CREATE INDEX requests_cardless ON requests (updated_at) "
+    "WHERE status = 'pending' AND card_ts IS NULL",
+]
+
 MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("001_requests", _M001),
     ("002_audit", _M002),
@@ -192,4 +200,5 @@ MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("007_quorum", _M007),
     ("008_leases", _M008),
     ("009_owned", _M009),
+    ("010_cardless", CARDLESS_SQL),
 ]

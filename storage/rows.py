@@ -166,8 +166,10 @@ class Rows:
         self.audit = audit
         self.clock = clock
 
-    def _select(self, where: str, params: list[Any], limit: int) -> list[Request]:
-        sql = f"SELECT * FROM requests WHERE {where} LIMIT ?"  # noqa: S608 - fixed clauses
+    def _select(
+        self, where: str, params: list[Any], limit: int, *, table: str = "requests"
+    ) -> list[Request]:
+        sql = f"SELECT * FROM {table} WHERE {where} LIMIT ?"  # noqa: S608 - fixed clauses
         return [_from_row(r) for r in self.db.query(sql, [*params, limit])]
 
     def _counted(self, where: str, params: list[Any], limit: int) -> tuple[list[Request], int]:

@@ -1,12 +1,13 @@
 """What the sweep finds, by due time: each query is served by an index, and each claim is a
 compare-and-set, so several processes share the work without doing it twice.
 
-Each query names the index that serves it (`_requests`). SQLite has no statistics unless
-someone runs ANALYZE, and without them its planner takes an equality on `status` as the
-most selective term: it read every pending request through `requests_status_changed` to
-find the few whose hold had lapsed (20 ms a query at 100,000 open requests, on the storage
-thread that every click's write waits for). Named, each query reads what is due and stops.
-PostgreSQL keeps statistics of its own (autovacuum) and takes the partial indexes unaided.
+Each query names the index that serves it (Rows._requests_through). SQLite has no
+statistics unless someone runs ANALYZE, and without them its planner takes an equality on
+`status` as the most selective term: it read every pending request through
+`requests_status_changed` to find the few whose hold had lapsed (20 ms a query at 100,000
+open requests, on the storage thread that every click's write waits for). Named, each
+query reads what is due and stops. PostgreSQL keeps statistics of its own (autovacuum) and
+takes the partial indexes unaided.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class DueWork(Rows):
             "ORDER BY updated_at",
             [_stamp(changed_before)],
             limit,
-            table=self._requests("requests_status_changed"),
+            table=self._requests_through("requests_status_changed"),
         )
 
     def checks_due(self, now: datetime, limit: int = 100) -> list[Request]:
@@ -42,7 +43,7 @@ class DueWork(Rows):
             "ORDER BY next_check_at NULLS FIRST",
             [_to_row({"next_check_at": now})["next_check_at"]],
             limit,
-            table=self._requests("requests_checks"),
+            table=self._requests_through("requests_checks"),
         )
 
     def lapsed_holds(self, now: datetime, limit: int = 100) -> list[Request]:
@@ -50,7 +51,7 @@ class DueWork(Rows):
             "status IN ('held', 'pending') AND hold_expires_at <= ? ORDER BY hold_expires_at",
             [_to_row({"hold_expires_at": now})["hold_expires_at"]],
             limit,
-            table=self._requests("requests_hold_expiry"),
+            table=self._requests_through("requests_hold_expiry"),
         )
 
     def cardless(self, changed_before: datetime, limit: int = 100) -> list[Request]:
@@ -59,7 +60,7 @@ class DueWork(Rows):
             "status = 'pending' AND card_ts IS NULL AND updated_at <= ? ORDER BY updated_at",
             [_stamp(changed_before)],
             limit,
-            table=self._requests("requests_cardless"),
+            table=self._requests_through("requests_cardless"),
         )
 
     def stale_cards(self, changed_before: datetime, limit: int = 100) -> list[Request]:
@@ -69,7 +70,7 @@ class DueWork(Rows):
             "AND updated_at <= ? ORDER BY updated_at",
             [_stamp(changed_before)],
             limit,
-            table=self._requests("requests_stale_cards"),
+            table=self._requests_through("requests_stale_cards"),
         )
 
     def reminders_due(
@@ -85,7 +86,7 @@ class DueWork(Rows):
                 _to_row({"hold_expires_at": lapse_before})["hold_expires_at"],
             ],
             limit,
-            table=self._requests("requests_reminders"),
+            table=self._requests_through("requests_reminders"),
         )
 
     def claim_reminder(self, request_id: str, now: datetime) -> bool:
@@ -114,13 +115,9 @@ class DueWork(Rows):
             )
             return cursor.rowcount == 1
 
-    def _requests(self, index: str) -> str:
-        """The requests table, read through `index` (see the module's docstring)."""
-        return f"requests INDEXED BY {index}" if self.db.dialect == "sqlite" else "requests"
-
     def next_due(self) -> dict[str, datetime | None]:
         """The earliest moment each kind of sweep work falls due (before its quiet window)."""
-        requests = self._requests
+        requests = self._requests_through
         row = self.db.execute(
             "SELECT "  # noqa: S608 - fixed clauses and index names
             f"(SELECT min(updated_at) FROM {requests('requests_status_changed')} "

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from storage.engine import Database, SchemaError
-from storage.migrations_pg import CARDLESS_SQL, MIGRATIONS_PG, OWNED_SQL
+from storage.migrations_pg import DUE_AND_NUMBER_SQL, MIGRATIONS_PG, OWNED_SQL
 
 
 def _m001_requests(db: Database) -> None:
@@ -198,10 +198,10 @@ def _m009_owned(db: Database) -> None:
         db.execute(sql.replace("{T}", "TEXT"))
 
 
-def _m010_cardless(db: Database) -> None:
-    """An index of the pending requests whose card was never posted, so the sweep finds
-    them without reading every pending request."""
-    for sql in CARDLESS_SQL:
+def _m010_due_and_number_indexes(db: Database) -> None:
+    """Indexes of the pending requests whose card was never posted (the sweep) and of each
+    number's requests, so neither reads every open request."""
+    for sql in DUE_AND_NUMBER_SQL:
         db.execute(sql)
 
 
@@ -215,7 +215,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("007_quorum", _m007_quorum),
     ("008_leases", _m008_leases),
     ("009_owned", _m009_owned),
-    ("010_cardless", _m010_cardless),
+    ("010_due_and_number_indexes", _m010_due_and_number_indexes),
 ]
 
 

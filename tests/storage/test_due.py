@@ -1,5 +1,6 @@
 """storage/due.py: the sweep finds its work by due time, through the index that serves each
-query, however many requests are open; and what it finds is exactly what is due."""
+query, however many requests are open; and what it finds is exactly what is due. The same
+for a number's open requests (storage/people.py), which a release request looks up."""
 
 from __future__ import annotations
 
@@ -68,6 +69,15 @@ def test_the_sweep_finds_exactly_what_is_due_among_many_open_requests(crowded):
     assert soon["cardless"] is not None and soon["in_flight"] is None
 
 
+def test_a_numbers_open_requests_are_found_among_many(crowded):
+    store, due = crowded
+    [lapsed] = [r for r in store.lapsed_holds(NOW) if r.id == due["lapsed"][0]]
+    assert [r.id for r in store.open_for_number(lapsed.e164, "purchase")] == [lapsed.id]
+    assert store.open_for_number(lapsed.e164, "release") == []
+    store.db.execute("UPDATE requests SET status = 'purchased' WHERE id = ?", [lapsed.id])
+    assert store.open_for_number(lapsed.e164, "purchase") == []
+
+
 def _ran(store, call) -> list[tuple[str, list]]:
     """The queries `call` ran on the requests table, with their parameters."""
     db, ran = store.db, []
@@ -99,7 +109,7 @@ def _plans(store, call) -> list[tuple[str, list[str]]]:
 # Each query, and how SQLite must read for it: SEARCH (a range or a lookup in the index) or
 # SCAN of a partial index (every row of it, in order: `requests_checks` holds only the
 # requests whose outcome is being checked, a handful; its condition has an OR, so no range).
-SWEEP_QUERIES = {
+INDEXED_QUERIES = {
     "lapsed_holds": (lambda s: s.lapsed_holds(NOW), [("SEARCH", "requests_hold_expiry")]),
     "reminders_due": (
         lambda s: s.reminders_due(NOW, NOW + timedelta(minutes=10)),
@@ -111,6 +121,10 @@ SWEEP_QUERIES = {
     "quiet_in_flight": (
         lambda s: s.quiet_in_flight(NOW),
         [("SEARCH", "requests_status_changed")],
+    ),
+    "open_for_number": (
+        lambda s: s.open_for_number("+14155550100", "release"),
+        [("SEARCH", "requests_by_number")],
     ),
     "next_due": (
         lambda s: s.next_due(),
@@ -125,12 +139,12 @@ SWEEP_QUERIES = {
 }
 
 
-@pytest.mark.parametrize("name", list(SWEEP_QUERIES))
-def test_on_sqlite_each_sweep_query_reads_through_its_due_time_index(tmp_path, name):
+@pytest.mark.parametrize("name", list(INDEXED_QUERIES))
+def test_on_sqlite_each_query_over_open_requests_reads_through_its_index(tmp_path, name):
     # SQLite without statistics would take `requests_status_changed` for `status = ?` and
     # read every pending request (20 ms a query at 100,000): each query names its index.
     store = store_on(connect(str(tmp_path / "numbot.db")))
-    call, expected = SWEEP_QUERIES[name]
+    call, expected = INDEXED_QUERIES[name]
     (_, plan), *others = _plans(store, lambda: call(store))
     assert not others
     reads = [line for line in plan if line.startswith(("SEARCH requests", "SCAN requests"))]
@@ -148,19 +162,20 @@ PG_INDEXES = {
     "checks_due": [],
     "stale_cards": ["requests_stale_cards"],
     "quiet_in_flight": [],
+    "open_for_number": ["requests_by_number"],
     "next_due": ["requests_hold_expiry", "requests_cardless", "requests_reminders"],
 }
 
 
 @pytest.mark.postgres
-def test_on_postgresql_the_planner_takes_the_due_time_indexes_unaided(pg_url):
+def test_on_postgresql_the_planner_takes_the_same_indexes_unaided(pg_url):
     store = store_on(connect(pg_url))
     template = make(store, hold_expires_at=NOW + timedelta(days=1), card_ts="1.0")
     clone(store, template.id, OPEN, reminded_at=NOW)
     clone(store, template.id, 3, hold_expires_at=NOW - timedelta(minutes=1))
     store.db.execute("ANALYZE requests")
-    assert set(PG_INDEXES) == set(SWEEP_QUERIES)
-    for name, (call, _) in SWEEP_QUERIES.items():
+    assert set(PG_INDEXES) == set(INDEXED_QUERIES)
+    for name, (call, _) in INDEXED_QUERIES.items():
         (sql, params), *others = _ran(store, lambda call=call: call(store))
         assert not others
         plan = "\n".join(row[0] for row in store.db.execute("EXPLAIN " + sql, params))

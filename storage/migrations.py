@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from storage.engine import Database, SchemaError
-from storage.migrations_pg import DUE_AND_NUMBER_SQL, MIGRATIONS_PG, OWNED_SQL
+from storage.migrations_pg import MIGRATIONS_PG, OWNED_SQL, SCALE_INDEXES_SQL
 
 
 def _m001_requests(db: Database) -> None:
@@ -198,10 +198,11 @@ def _m009_owned(db: Database) -> None:
         db.execute(sql.replace("{T}", "TEXT"))
 
 
-def _m010_due_and_number_indexes(db: Database) -> None:
-    """Indexes of the pending requests whose card was never posted (the sweep) and of each
-    number's requests, so neither reads every open request."""
-    for sql in DUE_AND_NUMBER_SQL:
+def _m010_scale_indexes(db: Database) -> None:
+    """Indexes of the pending requests whose card was never posted (the sweep), of each
+    number's requests and of one person's requests by status, so none of these reads every
+    open request, or everything a person ever asked for."""
+    for sql in SCALE_INDEXES_SQL:
         db.execute(sql)
 
 
@@ -215,7 +216,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("007_quorum", _m007_quorum),
     ("008_leases", _m008_leases),
     ("009_owned", _m009_owned),
-    ("010_due_and_number_indexes", _m010_due_and_number_indexes),
+    ("010_scale_indexes", _m010_scale_indexes),
 ]
 
 

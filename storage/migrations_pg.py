@@ -183,7 +183,7 @@ OWNED_SQL = [
 _M009 = [sql.replace("{T}", T) for sql in OWNED_SQL]
 
 # 010: the same statements on both engines; SQLite's migrations.py takes them from here.
-DUE_AND_NUMBER_SQL = [
+SCALE_INDEXES_SQL = [
     # Pending requests whose card was never posted, by when they last changed: the sweep's
     # `cardless` (storage/due.py) reads this instead of every pending request.
     "CREATE INDEX requests_cardless ON requests (updated_at) "
@@ -191,6 +191,9 @@ DUE_AND_NUMBER_SQL = [
     # A number's requests (storage/people.py's open_for_number): a release request looks
     # for one already waiting without reading every open request.
     "CREATE INDEX requests_by_number ON requests (e164)",
+    # One person's requests by status (App Home: their holds, their requests under way),
+    # without reading every request they ever made (each lapsed hold is one).
+    "CREATE INDEX requests_requester_status ON requests (requester, status, created_at)",
 ]
 
 MIGRATIONS_PG: list[tuple[str, list[str]]] = [
@@ -203,5 +206,5 @@ MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("007_quorum", _M007),
     ("008_leases", _M008),
     ("009_owned", _M009),
-    ("010_due_and_number_indexes", DUE_AND_NUMBER_SQL),
+    ("010_scale_indexes", SCALE_INDEXES_SQL),
 ]

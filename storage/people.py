@@ -59,7 +59,7 @@ class PeopleReads(Rows):
         )
         return [_from_row(r) for r in rows]
 
-    # -- one person's App Home (served by requests_requester, requests_status and
+    # -- one person's App Home (served by requests_requester_status, requests_requester and
     #    requests_status_changed) ----------------------------------------------------------
 
     def holds_of(self, user: str, now: datetime, limit: int) -> tuple[list[Request], int]:
@@ -77,12 +77,14 @@ class PeopleReads(Rows):
         under_way = ("pending", *IN_FLIGHT_STATUSES)
         marks = ", ".join("?" for _ in under_way)
         finals = ", ".join("?" for _ in FINAL_STATUSES)
-        open_rows, _ = self._counted(
+        # Not counted: a count reads every request the person ever made (each lapsed hold
+        # is one), where the first rows need only the newest.
+        open_rows = self._select(
             f"requester = ? AND status IN ({marks}) ORDER BY created_at DESC",
             [user, *under_way],
             open_limit,
         )
-        settled, _ = self._counted(
+        settled = self._select(
             f"requester = ? AND status IN ({finals}) ORDER BY updated_at DESC",
             [user, *FINAL_STATUSES],
             settled_limit,

@@ -60,8 +60,13 @@ EXTRA: dict[str, str] = {
 # --------------------------------------------------------------------------- children
 
 
-async def _in_flight(calls: int, one: Callable[[], Awaitable[object]]) -> float:
-    """CPU seconds this process spent making `calls` calls, IN_FLIGHT at a time."""
+async def _in_flight(
+    calls: int,
+    one: Callable[[], Awaitable[object]],
+    cpu: Callable[[], float] = time.process_time,
+) -> float:
+    """CPU seconds (`cpu`: this process's, by default) spent making `calls` calls,
+    IN_FLIGHT at a time, after WARM_UP more."""
     left = calls
 
     async def worker() -> None:
@@ -77,10 +82,10 @@ async def _in_flight(calls: int, one: Callable[[], Awaitable[object]]) -> float:
 
     await run(WARM_UP)
     gc.collect()
-    gc.freeze()  # as numbot does after its start (bot/serve.py)
-    start = time.process_time()
+    gc.freeze()  # as numbot does after its start (bot/runtime.py)
+    start = cpu()
     await run(calls)
-    return time.process_time() - start
+    return cpu() - start
 
 
 async def _bolt(calls: int, _peer: str) -> float:
@@ -304,22 +309,11 @@ async def _measure_http_in(calls: int) -> float:
 
             child = psutil.Process(proc.pid)
 
-            def cpu() -> float:
+            def cpu() -> float:  # the server's, not this process's
                 times = child.cpu_times()
                 return times.user + times.system
 
-            left = WARM_UP
-
-            async def worker() -> None:
-                nonlocal left
-                while left > 0:
-                    left -= 1
-                    await one()
-
-            await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-            before, left = cpu(), calls
-            await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-            return (cpu() - before) / calls
+            return await _in_flight(calls, one, cpu) / calls
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait)

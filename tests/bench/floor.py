@@ -349,7 +349,8 @@ async def parent_main(calls: int) -> int:
     for part, what in PARTS.items():
         print(f"  {what:<{width}}  {figures[part] * 1000:6.3f} ms")
     floor = sum(figures[p] for p in PARTS)
-    print(f"  {'floor: one search, none of numbot own work':<{width}}  {floor * 1000:6.3f} ms")
+    label = "floor: one search, none of numbot's own work"
+    print(f"  {label:<{width}}  {floor * 1000:6.3f} ms")
     for part, what in EXTRA.items():
         print(f"  {what:<{width}}  {figures[part] * 1000:6.3f} ms")
     print(f"at most {1 / floor:,.0f} searches a second on one core, with nothing left for numbot")

@@ -71,6 +71,7 @@ from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     BOB,
     CAROL,
+    DEFAULT_LAG_LIMIT_MS,
     BotProcess,
     find_element,
     texts,
@@ -465,7 +466,13 @@ async def bot_loads(args: argparse.Namespace, workdir: Path, r: Report) -> None:
     bot: BotProcess | None = None
     try:
         slack, flowyte = RemoteSlack(fakes.slack_url), RemoteFlowyte(fakes.flowyte_url)
-        bot = BotProcess(slack, fakes.flowyte_url, workdir, NUMBOT_LOG_LEVEL=args.log_level)  # type: ignore[arg-type]
+        bot = BotProcess(  # type: ignore[arg-type]
+            slack,
+            fakes.flowyte_url,
+            workdir,
+            NUMBOT_LOG_LEVEL=args.log_level,
+            NUMBOT_MAX_LOOP_LAG_MS=DEFAULT_LAG_LIMIT_MS,
+        )
         bot.start()
         pid = bot.proc.pid  # type: ignore[union-attr]
         args.meter = CpuMeter({"bot": pid, "fakes": fakes.pid, "load generator": os.getpid()})

@@ -247,8 +247,14 @@ def _serve_http_in(port: int) -> None:
     )
 
 
+def _pin(cpu: int) -> None:
+    """Run on `cpu` alone, when the machine has two or more (else share the one there is)."""
+    if (os.cpu_count() or 1) >= 2:  # the machine's, not this process's (a child inherits)
+        os.sched_setaffinity(0, {cpu})
+
+
 def child_main(part: str, calls: int, peer: str) -> None:
-    os.sched_setaffinity(0, {BOT_CPU})
+    _pin(BOT_CPU)
     if part == "http_in":
         _serve_http_in(int(peer))
         return
@@ -334,7 +340,9 @@ async def _peer() -> tuple[object, str]:
 
 
 async def parent_main(calls: int) -> int:
-    os.sched_setaffinity(0, {PEER_CPU})
+    if (os.cpu_count() or 1) < 2:
+        print("one CPU only: parts and peers share it, so the figures are rough")
+    _pin(PEER_CPU)
     server, url = await _peer()
     figures: dict[str, float] = {}
     try:

@@ -28,7 +28,16 @@ import time
 from pathlib import Path
 
 from handlers import ids
-from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, BOT_TOKEN, BotProcess, reply, texts
+from tests.e2e.harness import (
+    ALICE,
+    APPROVAL_CHANNEL,
+    BOB,
+    BOT_TOKEN,
+    DEFAULT_LAG_LIMIT_MS,
+    BotProcess,
+    reply,
+    texts,
+)
 from tests.e2e.test_faults import pending_request, status_of
 from tests.fakes.flowyte_server import FakeFlowyte
 from tests.fakes.slack_api import FakeSlack
@@ -78,7 +87,11 @@ def main() -> None:
         slack.serve(),
         flowyte.serve() as url,
     ):
-        env = {"NUMBOT_FLOWYTE_TIMEOUT": "2", "NUMBOT_SWEEP_SECONDS": "0.5"}
+        env = {
+            "NUMBOT_FLOWYTE_TIMEOUT": "2",
+            "NUMBOT_SWEEP_SECONDS": "0.5",
+            "NUMBOT_MAX_LOOP_LAG_MS": DEFAULT_LAG_LIMIT_MS,
+        }
         bot = BotProcess(slack, url, Path(work), **env)
         started = time.monotonic()
         bot.start().wait_for_scope_check()

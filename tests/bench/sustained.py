@@ -85,6 +85,7 @@ from tests.bench.remote import FakesProcess, RemoteFlowyte, RemoteSlack
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     BOB,
+    DEFAULT_LAG_LIMIT_MS,
     REPO,
     SIGNING_SECRET,
     BotProcess,
@@ -264,8 +265,9 @@ async def fresh_bot(
         more["NUMBOT_BENCH_GC_LOG"] = str(gc_log)
     if args.max_in_flight:
         more["NUMBOT_MAX_IN_FLIGHT"] = str(args.max_in_flight)
-    if args.max_loop_lag_ms is not None:
-        more["NUMBOT_MAX_LOOP_LAG_MS"] = str(args.max_loop_lag_ms)
+    more["NUMBOT_MAX_LOOP_LAG_MS"] = (
+        DEFAULT_LAG_LIMIT_MS if args.max_loop_lag_ms is None else str(args.max_loop_lag_ms)
+    )
     bot = BotProcess(slack, flowyte_url, workdir, **more)
     ready = math.inf
     try:

@@ -234,7 +234,7 @@ def test_a_loop_lag_limit_out_of_range_is_refused(clean_env, raw):
     assert "NUMBOT_MAX_LOOP_LAG_MS" in str(caught.value)
 
 
-def test_the_running_bot_turns_work_away_at_the_configured_lag(tmp_path):
+def test_the_bot_is_built_with_the_configured_lag_limit_and_capacity(tmp_path):
     from bot.runtime import Runtime
 
     def workload(**env):

@@ -6,6 +6,7 @@ for a number's open requests, which a release request looks up, and one person's
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -57,12 +58,14 @@ def crowded(db_target):
 
 def test_the_sweep_finds_exactly_what_is_due_among_many_open_requests(crowded):
     store, due = crowded
-    assert [r.id for r in store.lapsed_holds(NOW)] == due["lapsed"]
-    assert [r.id for r in store.lapsed_holds(NOW, limit=2)] == due["lapsed"][:2]
+    # Rows of one group share their due time: which comes first among them is not specified.
+    assert {r.id for r in store.lapsed_holds(NOW)} == set(due["lapsed"])
+    assert {r.id for r in store.lapsed_holds(NOW, limit=2)} < set(due["lapsed"])
+    assert len(store.lapsed_holds(NOW, limit=2)) == 2
     reminders = store.reminders_due(NOW, NOW + timedelta(minutes=10))
-    assert [r.id for r in reminders] == due["remind"]
+    assert {r.id for r in reminders} == set(due["remind"])
     assert store.reminders_due(NOW, NOW + timedelta(minutes=4)) == []
-    assert [r.id for r in store.cardless(NOW + timedelta(days=1))] == due["cardless"]
+    assert {r.id for r in store.cardless(NOW + timedelta(days=1))} == set(due["cardless"])
     assert {r.id for r in store.checks_due(NOW)} == set(due["checking"])
     assert store.checks_due(NOW - timedelta(seconds=1)) == []
     soon = store.next_due()
@@ -193,4 +196,6 @@ def test_on_postgresql_the_planner_takes_the_same_indexes_unaided(pg_url):
         )
         assert "Seq Scan" not in plan, (name, plan)
         for index in PG_INDEXES[name]:
-            assert f"using {index} on requests" in plan, (name, plan)
+            # "Index Scan using X on requests", "Index Only Scan using X …", or a bitmap's
+            # "Bitmap Index Scan on X", whichever the server's version and data favour.
+            assert re.search(rf"(using|Bitmap Index Scan on) {index}\b", plan), (name, plan)

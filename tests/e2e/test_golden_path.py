@@ -37,7 +37,14 @@ def hold_number(bot: BotProcess, slack, user=ALICE, area="415") -> tuple[str, st
 def request_purchase(
     bot: BotProcess, slack, request_id: str, user=ALICE, reason="Bay Area support line"
 ):
-    """Click Request purchase, fill in the modal; return the approval card as posted."""
+    """Click Request purchase, fill in the modal; return the approval card as posted, once
+    numbot has recorded it and told the requester (their DM comes after the card's
+    whereabouts are saved, so what a test reads next already knows them)."""
+
+    def to_requester(c) -> bool:
+        return c.method == "chat.postMessage" and c.body.get("channel") == user
+
+    told_before = sum(to_requester(c) for c in slack.calls())
     bot.click(ids.REQUEST_PURCHASE, request_id, user=user)
     # This request's modal and card: an earlier request's may already be in the fake's log.
     view = slack.wait_for(
@@ -55,6 +62,7 @@ def request_purchase(
             and request_id in json.dumps(c.body)
         )
     )[-1]
+    slack.wait_for(to_requester, count=told_before + 1)
     return card
 
 

@@ -104,11 +104,12 @@ def _ran(store, call) -> list[tuple[str, list]]:
     return [(sql, params) for sql, params in ran if "FROM requests" in sql]
 
 
-def _plans(store, call) -> list[tuple[str, list[str]]]:
-    """Each query `call` ran on the requests table, with SQLite's plan for it."""
+def _plan(store, call) -> list[str]:
+    """SQLite's plan, line by line, for every query `call` ran on the requests table."""
     return [
-        (sql, [line[3] for line in store.db.execute("EXPLAIN QUERY PLAN " + sql, params)])
+        line[3]
         for sql, params in _ran(store, call)
+        for line in store.db.execute("EXPLAIN QUERY PLAN " + sql, params)
     ]
 
 
@@ -157,7 +158,7 @@ def test_on_sqlite_each_query_over_open_requests_reads_through_its_index(tmp_pat
     # read every pending request (20 ms a query at 100,000): each query names its index.
     store = store_on(connect(str(tmp_path / "numbot.db")))
     call, expected = INDEXED_QUERIES[name]
-    plan = [line for _, lines in _plans(store, lambda: call(store)) for line in lines]
+    plan = _plan(store, lambda: call(store))
     reads = [line for line in plan if line.startswith(("SEARCH requests", "SCAN requests"))]
     assert len(reads) == len(expected), plan
     for line, (verb, index) in zip(reads, expected, strict=True):

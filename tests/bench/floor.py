@@ -37,6 +37,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.bench.lean import HttpServer, canned_search, response
+
 REPO = Path(__file__).resolve().parents[2]
 IN_FLIGHT = 64
 WARM_UP = 500
@@ -183,7 +185,6 @@ async def _results_message() -> dict[str, object]:
     """The message numbot answers a search with, built by numbot from a fake Flowyte answer."""
     from bot.flowyte.models import AvailableNumber, SearchQuery
     from handlers.blocks.search import build_search_results
-    from tests.bench.lean import canned_search
 
     found = json.loads(await canned_search(), parse_float=Decimal)["data"]
     numbers = [AvailableNumber.model_validate(n) for n in found]
@@ -325,33 +326,30 @@ async def _measure_http_in(calls: int) -> float:
         await asyncio.to_thread(proc.wait)
 
 
-async def _peer() -> tuple[object, str]:
+async def _peer() -> HttpServer:
     """A canned server for the children that call out: Flowyte's search, Slack's replies."""
-    from tests.bench.lean import HttpServer, canned_search, response
-
     search = response(200, await canned_search())
     ok = response(200, b"ok", b"text/plain")
 
     def handle(method: bytes, target: bytes, _body: bytes, reply: Callable[[bytes], None]) -> None:
         reply(search if method == b"GET" else ok)
 
-    server = await HttpServer(handle).start()
-    return server, server.url
+    return await HttpServer(handle).start()
 
 
 async def parent_main(calls: int) -> int:
     if (os.cpu_count() or 1) < 2:
         print("one CPU only: parts and peers share it, so the figures are rough")
     _pin(PEER_CPU)
-    server, url = await _peer()
+    server = await _peer()
     figures: dict[str, float] = {}
     try:
         figures["http_in"] = await _measure_http_in(calls)
         for part in [*PARTS, *EXTRA]:
             if part != "http_in":
-                figures[part] = await _measure_child(part, calls, url)
+                figures[part] = await _measure_child(part, calls, server.url)
     finally:
-        await server.stop()  # type: ignore[attr-defined]
+        await server.stop()
     width = max(len(t) for t in [*PARTS.values(), *EXTRA.values()])
     print(f"CPU per call, {calls:,} calls a part, {IN_FLIGHT} in flight, CPU {BOT_CPU}:")
     for part, what in PARTS.items():

@@ -42,13 +42,18 @@ class Approvals(Rows):
         *,
         detail: Callable[[Request, int, int], str],
         month_start: datetime,
+        needed: int,
+        revoked: frozenset[str] = frozenset(),
         budget: Callable[[Request, Decimal], str | None] | None = None,
     ) -> Approval:
         """Count `approver`'s approval of a pending request; approve it at the last one needed.
 
-        `detail(request, count, needed)` is the sealed audit entry's detail for this approval;
-        `budget(request, committed)` is asked only for the last one, with what this month
-        has charged or is buying, and refuses with a sentence (then nothing is written).
+        `needed`: the distinct approvals it needs now (the strictest of what it was filed
+        needing and what the policy in force asks); approvals by people in `revoked`, who
+        may no longer approve, are not counted. `detail(request, count, needed)` is the sealed
+        audit entry's detail for this approval; `budget(request, committed)` is asked only
+        for the last one, with what this month has charged or is buying, and refuses with a
+        sentence (then nothing is written).
         """
         with write_transaction(self.db) as conn:
             row = self._row(request_id)
@@ -66,7 +71,7 @@ class Approvals(Rows):
                     (request_id,),
                 )
             ]
-            count, needed = len(approvers), row.approvals_needed
+            count = len([a for a in approvers if a not in revoked])
             if not inserted:
                 return Approval("duplicate", row, count, needed)
             if count < needed:

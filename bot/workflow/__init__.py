@@ -12,7 +12,7 @@
                                -> HomeReader  what one person's App Home shows
                                -> HomeRefresher  redraw Home for whom a move concerns
 
-Pure decisions live apart and are tested alone: `integrity` (is this approval real?),
+Pure decisions live apart and are tested alone: `authority` (what may a spend do, by the sealed record?),
 `evidence` (what do Flowyte's answers prove?), `sentences` (what to say). The service
 reaches people only through a `Notifier` (bot/ports.py).
 """

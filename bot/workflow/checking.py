@@ -20,6 +20,7 @@ from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
 from bot.outcomes import Decided, Refused
 from bot.workflow import sentences
+from bot.workflow.authority import Terms
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.evidence import (
     Inventory,
@@ -128,23 +129,25 @@ class Checker:
         lease = _Lease(lease_until, walk_seconds)
         try:
             if request.kind == "purchase":
-                flagged = await self.executor.guard.unless_authentic(request)  # a replay can spend
-                if flagged:
-                    return flagged
-                return await self._check_purchase(request, lease, settled=settled)
+                # A replay can spend: on the sealed terms, or not at all. It replays the call
+                # the last click's policy allowed (a new policy does not undo a sent call).
+                auth = await self.executor.guard.authority(request)
+                if isinstance(auth, Refused):
+                    return auth
+                return await self._check_purchase(request, auth.terms, lease, settled=settled)
             return await self._check_release(request, lease, settled=settled)
         except LookLost:
             logger.warning("check %s: another process took the look over", request.id)
             return Refused("checking", checking_text(request))
 
     async def _check_purchase(
-        self, request: Request, lease: _Lease, *, settled: bool
+        self, request: Request, terms: Terms, lease: _Lease, *, settled: bool
     ) -> Decided | Refused:
         replay: Replay = "not_asked"
         if replays_on(request.check_attempts):
             await self.executor.sending(request)
             try:
-                bought = await self.executor.call(request)
+                bought = await self.executor.call(request, terms)
             except fe.FlowyteError as exc:
                 replay = "refused" if outcome_of(exc) == "refused" else "unknown"
             else:

@@ -2,8 +2,8 @@
 
 Four-eyes is decided here: only a configured approver who is not the requester may
 approve, and `pending -> approved` is a compare-and-set, so however many clicks arrive, in
-however many processes, one wins. The approval's audit entry binds the number, price and
-hold it approved (integrity.py); then the executor carries it out.
+however many processes, one wins. The approval's audit entry binds the terms sealed when the
+request was filed (authority.py), never the row; then the executor carries it out.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from decimal import Decimal
 from bot.outcomes import Decided, Refused
 from bot.text import MAX_REASON, clean_user_text
 from bot.workflow import sentences
+from bot.workflow.authority import cap_refusal, needed_now
 from bot.workflow.context import Context, detail
 from bot.workflow.execution import Executor, release_hold
 from bot.workflow.filing import Filing
-from bot.workflow.integrity import binding
 from bot.workflow.policy import approval_refusal
 from storage.requests import AuditNote, Request
 
@@ -80,18 +80,45 @@ class Decisions:
 
     async def _count(self, actor: str, request: Request) -> Decided | Refused:
         """Count the approval toward the request's quorum; the last one needed approves it
-        (and the budget is checked again then, in the same transaction)."""
+        (and the budget is checked again then, in the same transaction).
+
+        What is approved are the terms sealed at filing (a row that disagrees with them is
+        tampering), under the strictest of the policy it was filed under and the one in
+        force now; approvals by people who may no longer approve do not count."""
         ctx = self.ctx
         policy = ctx.policy
+        terms = await self.executor.guard.terms(request)
+        if isinstance(terms, Refused):
+            return await ctx.refuse(actor, "approve", request.id, terms.code, terms.message)
+        over = cap_refusal(terms, policy)
+        if over is not None:
+            return await ctx.refuse(
+                actor,
+                "approve",
+                request.id,
+                over.code,
+                f"Nothing was bought: {over.why}.",
+                policy=policy.hash,
+            )
+        needed = needed_now(terms, policy)
+        revoked = frozenset(
+            [a for a in request.approvals if a != actor and not await ctx.approvers.includes(a)]
+        )
 
         def sealed(row: Request, count: int, needed: int) -> str:
-            # What the approval committed to, sealed: integrity.py checks it before spending.
-            return detail(binds=binding(row), count=count, needed=needed, policy=policy.hash)
+            # What the approval committed to, sealed: authority.py checks it before spending.
+            return detail(
+                binds=terms.binding(),
+                count=count,
+                needed=needed,
+                policy=policy.hash,
+                not_counted=sorted(revoked) or None,
+            )
 
         def budget(row: Request, committed: Decimal) -> str | None:
-            if row.kind != "purchase":
+            if terms.kind != "purchase":
                 return None
-            return approval_refusal(policy, row.total_cost, committed)
+            return approval_refusal(policy, terms.charge, committed)
 
         counted = await ctx.storage.run(
             ctx.storage.requests.approve,
@@ -99,6 +126,8 @@ class Decisions:
             actor,
             detail=sealed,
             month_start=ctx.month_start(),
+            needed=needed,
+            revoked=revoked,
             budget=budget if policy.monthly_budget_usd is not None else None,
         )
         current = counted.request or request

@@ -4,8 +4,9 @@
                            -> pending    (nothing reached Flowyte, or it said "later")
                            -> checking   (the outcome is unknown) -> purchased | failed
 
-Before any call that can spend (the purchase, a replay of it, a release), the request's
-approval is checked against the sealed audit log (integrity.py). The price is re-checked
+Before any call that can spend (the purchase, a replay of it, a release), what it may spend
+is derived from the sealed audit log (authority.py), and the call is made on those sealed
+terms; the first call also answers to the policy in force now. The price is re-checked
 before buying and the check fails closed. An unknown outcome is never guessed: the
 request stays `checking` until Flowyte's answers prove one way or the other (evidence.py).
 """
@@ -19,6 +20,7 @@ from bot.flowyte.models import OwnedNumber
 from bot.money import usd
 from bot.outcomes import Decided, Refused
 from bot.workflow import sentences
+from bot.workflow.authority import Terms
 from bot.workflow.checking import Checker
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.evidence import outcome_of
@@ -35,14 +37,25 @@ class Executor:
     # -- the one way in ---------------------------------------------------------------------
 
     async def execute(self, approved: Request) -> Decided | Refused:
-        """Carry out an approved purchase or release, once, and settle its outcome."""
-        flagged = await self.guard.unless_authentic(approved)
-        if flagged:
-            return flagged
+        """Carry out an approved purchase or release, once, and settle its outcome.
+
+        What is spent comes from the sealed record (authority.py), never from the row: the
+        terms sealed at filing, the approvals sealed since, and the policy in force now."""
+        auth = await self.guard.authority(approved)
+        if isinstance(auth, Refused):
+            return auth
+        stale = await self.guard.in_force(auth)
+        if stale is not None:
+            return await self.back_to_pending(
+                approved,
+                sentences.NOT_IN_FORCE.format(why=stale.why),
+                code=stale.code,
+                policy=self.ctx.policy.hash,
+            )
         if approved.kind == "purchase":
             # Checked while still `approved`, so the `purchasing` window below covers exactly
             # one Flowyte call, which is what the quiet window allows for.
-            stopped = await self._check_price(approved)
+            stopped = await self._check_price(approved, auth.terms)
             if stopped:
                 return stopped
         working = "purchasing" if approved.kind == "purchase" else "releasing"
@@ -60,7 +73,7 @@ class Executor:
         if request is None:
             return Refused("in_flight", "This request is already being carried out.")
         try:
-            owned = await self.call(request)
+            owned = await self.call(request, auth.terms)
         except fe.FlowyteError as exc:
             return await self._after_failed_call(request, exc)
         if request.kind == "purchase":
@@ -74,13 +87,14 @@ class Executor:
             self.ctx.storage.requests.set_fields, request.id, last_sent_at=self.ctx.clock()
         )
 
-    async def call(self, request: Request) -> OwnedNumber | None:
-        """The spending call itself; a purchase sent again is byte-identical (a replay)."""
-        if request.kind == "purchase":
+    async def call(self, request: Request, terms: Terms) -> OwnedNumber | None:
+        """The spending call itself, on the sealed terms; a purchase sent again is
+        byte-identical (a replay)."""
+        if terms.kind == "purchase":
             return await self.ctx.flowyte.purchase(
-                request.e164, request.reservation_id, idempotency_key=request.idempotency_key
+                terms.e164, terms.reservation, idempotency_key=request.idempotency_key
             )
-        await self.ctx.flowyte.release_number(request.number_id or "")
+        await self.ctx.flowyte.release_number(terms.number)
         return None
 
     async def _after_failed_call(self, request: Request, exc: fe.FlowyteError) -> Decided | Refused:
@@ -108,10 +122,10 @@ class Executor:
 
     # -- the price ----------------------------------------------------------------------------
 
-    async def _check_price(self, request: Request) -> Refused | None:
-        """An approval binds to the quote on the card. No fresh quote, no purchase."""
+    async def _check_price(self, request: Request, terms: Terms) -> Refused | None:
+        """An approval binds to the price sealed at filing. No fresh quote, no purchase."""
         try:
-            quote = await self.ctx.flowyte.get_available(request.e164)
+            quote = await self.ctx.flowyte.get_available(terms.e164)
         except fe.FlowyteError as exc:
             why = (
                 "Flowyte did not answer"
@@ -122,15 +136,15 @@ class Executor:
                 request, sentences.PRICE_UNCHECKED.format(why=why), code="price_unchecked"
             )
         setup, monthly = quote.setup_cost, quote.monthly_cost
-        if None in (setup, monthly, request.setup_cost, request.monthly_cost):
+        if None in (setup, monthly, terms.setup, terms.monthly):
             return await self.back_to_pending(
                 request,
                 sentences.PRICE_UNCHECKED.format(why="its quote has no price"),
                 code="price_unchecked",
             )
         assert setup is not None and monthly is not None
-        assert request.setup_cost is not None and request.monthly_cost is not None
-        if setup <= request.setup_cost and monthly <= request.monthly_cost:
+        assert terms.setup is not None and terms.monthly is not None
+        if setup <= terms.setup and monthly <= terms.monthly:
             return None  # the same, or cheaper: the approval still holds
         return await self.fail(
             request,

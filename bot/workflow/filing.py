@@ -8,6 +8,7 @@ and reminded, the hold lapsing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,8 +17,16 @@ from bot.flowyte.models import OwnedNumber
 from bot.outcomes import AlreadyHeld, Held, Refused, Requested
 from bot.text import MAX_REASON, clean_user_text
 from bot.workflow import sentences
+from bot.workflow.authority import Tampered, Terms, held
 from bot.workflow.context import SYSTEM, Context, detail, logger
-from bot.workflow.policy import approvals_needed, budget_line, holds_refusal, request_refusal
+from bot.workflow.guard import Guard
+from bot.workflow.policy import (
+    MonthSpend,
+    approvals_needed,
+    budget_line,
+    holds_refusal,
+    request_refusal,
+)
 from storage.requests import AuditNote, Request
 
 DEFAULT_HOLD = timedelta(minutes=30)  # the guide's "about 30 minutes", when Flowyte omits it
@@ -30,6 +39,7 @@ class Filing:
     def __init__(self, ctx: Context, resolve: Resolve) -> None:
         self.ctx = ctx
         self.resolve = resolve
+        self.guard = Guard(ctx)
 
     async def reserve(self, actor: str, e164: str) -> Held | AlreadyHeld | Refused:
         ctx = self.ctx
@@ -42,8 +52,8 @@ class Filing:
             return AlreadyHeld(mine)
         if ctx.policy.max_open_holds is not None:
             open_ = await ctx.storage.run(ctx.storage.requests.open_of, actor, ctx.clock())
-            held = [r.e164 for r in open_ if r.status == "held"]
-            too_many = holds_refusal(ctx.policy, held)
+            holding = [r.e164 for r in open_ if r.status == "held"]
+            too_many = holds_refusal(ctx.policy, holding)
             if too_many:
                 return await ctx.refuse(
                     actor, "reserve", e164, "too_many_holds", too_many, policy=ctx.policy.hash
@@ -56,8 +66,9 @@ class Filing:
         if setup is None or monthly is None:
             setup, monthly = await self._quote(e164)
         expires = hold.expires_at or (ctx.clock() + DEFAULT_HOLD)
+        limit = ctx.policy.max_open_holds
         request = await ctx.storage.run(
-            ctx.storage.requests.create,
+            ctx.storage.requests.create_hold,
             AuditNote(
                 actor,
                 "reserve",
@@ -77,8 +88,38 @@ class Filing:
             monthly_cost=monthly,
             requester=actor,
             hold_expires_at=expires,
+            max_open=limit,
+            now=ctx.clock(),
         )
+        if isinstance(request, list):
+            # Another reserve of theirs took the last place while Flowyte held this one.
+            await self._give_back(actor, e164, hold.id)
+            return await ctx.refuse(
+                actor,
+                "reserve",
+                e164,
+                "too_many_holds",
+                holds_refusal(ctx.policy, request) or "You hold too many numbers already.",
+                policy=ctx.policy.hash,
+            )
         return Held(request)
+
+    async def _give_back(self, actor: str, e164: str, reservation: str) -> None:
+        """Release a hold Flowyte granted that numbot will not keep (nothing is charged)."""
+        try:
+            await self.ctx.flowyte.release_hold(reservation)
+        except fe.FlowyteError as exc:
+            logger.warning("could not give back hold %s: %s", reservation, type(exc).__name__)
+            await self.ctx.audit(
+                actor,
+                "release_hold",
+                e164,
+                "failed",
+                reservation=reservation,
+                code=type(exc).__name__,
+            )
+        else:
+            await self.ctx.audit(actor, "release_hold", e164, "ok", reservation=reservation)
 
     async def _quote(self, e164: str) -> tuple[Decimal | None, Decimal | None]:
         try:
@@ -125,7 +166,19 @@ class Filing:
                 "expired",
                 "The hold on that number has expired. Search and reserve again.",
             )
-        return request
+        hold = await self._sealed_hold(actor, request)
+        return hold if isinstance(hold, Refused) else request
+
+    async def _sealed_hold(self, actor: str, request: Request) -> Terms | Refused:
+        """The hold's terms as sealed when it was taken (Flowyte's quote), never the row's;
+        a row that disagrees with them raises the integrity alarm."""
+        hold = held(request, await self.guard.steps(request))
+        if isinstance(hold, Tampered):
+            alarm = await self.guard.alarm(request, hold.why)
+            return await self.ctx.refuse(
+                actor, "request_purchase", request.id, alarm.code, alarm.message
+            )
+        return hold
 
     async def request_purchase(
         self, actor: str, request_id: str, reason: str
@@ -135,10 +188,13 @@ class Filing:
         request = await self.requestable(actor, request_id)
         if isinstance(request, Refused):
             return request
-        setup, monthly = request.setup_cost, request.monthly_cost
+        hold = await self._sealed_hold(actor, request)
+        if isinstance(hold, Refused):
+            return hold
+        setup, monthly = hold.setup, hold.monthly
         if setup is None or monthly is None:
             # An approver must see what they approve: no price, no request.
-            setup, monthly = await self._quote(request.e164)
+            setup, monthly = await self._quote(hold.e164)
             if setup is None or monthly is None:
                 return await ctx.refuse(
                     actor,
@@ -150,27 +206,39 @@ class Filing:
                 )
         charge = setup + monthly
         policy = ctx.policy
-        refused = request_refusal(policy, charge, await ctx.month_spend())
-        if refused:
-            code, why = refused
-            return await ctx.refuse(
-                actor, "request_purchase", request.id, code, why, charge=charge, policy=policy.hash
-            )
         needed = approvals_needed(policy, "purchase", charge)
-        pending = await ctx.transition(
-            request,
-            ("held",),
-            "pending",
-            AuditNote(
+        terms = replace(
+            hold, setup=setup, monthly=monthly, approvals_needed=needed, policy=policy.hash
+        )
+
+        def over(spent: Decimal, in_flight: Decimal, waiting: Decimal) -> tuple[str, str] | None:
+            return request_refusal(policy, charge, MonthSpend(spent, in_flight, waiting))
+
+        pending = await ctx.storage.run(
+            ctx.storage.requests.file_purchase,
+            request.id,
+            note=AuditNote(
                 actor,
                 "request_purchase",
-                detail=detail(reason=reason, approvals_needed=needed, policy=policy.hash),
+                detail=detail(
+                    reason=reason,
+                    approvals_needed=needed,
+                    policy=policy.hash,
+                    terms=terms.sealed(),
+                ),
             ),
+            month_start=ctx.month_start(),
+            refusal=over,
             reason=reason,
             setup_cost=setup,
             monthly_cost=monthly,
             approvals_needed=needed,
         )
+        if isinstance(pending, tuple):
+            code, why = pending
+            return await ctx.refuse(
+                actor, "request_purchase", request.id, code, why, charge=charge, policy=policy.hash
+            )
         if pending is None:
             return await ctx.refuse(
                 actor,
@@ -179,6 +247,7 @@ class Filing:
                 "already_requested",
                 "That number was already requested.",
             )
+        ctx.moved(pending, ("held",))
         balance = await self.balance()
         posted = await self.post_card(pending, balance)
         return Requested(posted or pending, balance, posted is not None)
@@ -202,6 +271,18 @@ class Filing:
                 "already_requested",
                 "A release of that number is already waiting for approval.",
             )
+        policy = ctx.policy
+        terms = Terms(
+            kind="release",
+            e164=number.e164,
+            requester=actor,
+            reservation="",
+            number=number.id,
+            setup=None,
+            monthly=number.monthly_cost,
+            approvals_needed=approvals_needed(policy, "release", None),
+            policy=policy.hash,
+        )
         request = await ctx.storage.run(
             ctx.storage.requests.create,
             AuditNote(
@@ -211,8 +292,9 @@ class Filing:
                     e164=number.e164,
                     number=number.id,
                     reason=reason,
-                    approvals_needed=approvals_needed(ctx.policy, "release", None),
-                    policy=ctx.policy.hash,
+                    approvals_needed=terms.approvals_needed,
+                    policy=policy.hash,
+                    terms=terms.sealed(),
                 ),
             ),
             kind="release",
@@ -222,7 +304,7 @@ class Filing:
             monthly_cost=number.monthly_cost,
             requester=actor,
             reason=reason,
-            approvals_needed=approvals_needed(ctx.policy, "release", None),
+            approvals_needed=terms.approvals_needed,
         )
         posted = await self.post_card(request, None)
         return Requested(posted or request, None, posted is not None)

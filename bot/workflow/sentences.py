@@ -33,6 +33,10 @@ NOT_PURCHASED = (
 NOT_RELEASED = (
     "Flowyte still lists this number as ours: it was not released. Request the release again."
 )
+NOT_IN_FORCE = (
+    "Nothing was spent: {why}. The request is waiting for approval again, under the policy "
+    "in force now."
+)
 UNAUTHENTIC = (
     "numbot will not carry out request {id}: its approval is not backed by a sealed audit "
     "entry from an approver ({why}). The database may have been edited. Nothing was spent; "

@@ -290,3 +290,26 @@ async def env(tmp_path):
         await client.aclose()
         for s in (storage, *environment._storages):
             s.close()
+
+
+def binds(request) -> dict[str, str]:
+    """What numbot's approval of `request` commits to, as sealed (bot/workflow/authority.py)."""
+
+    def text(value) -> str:
+        return "" if value is None else str(value)
+
+    return {
+        "kind": request.kind,
+        "e164": request.e164,
+        "requester": request.requester,
+        "reservation": text(request.reservation_id),
+        "number": text(request.number_id),
+        "setup": text(request.setup_cost),
+        "monthly": text(request.monthly_cost),
+    }
+
+
+def sealed_approval(request, *, needed: int = 1) -> str:
+    """The detail of numbot's final approval of `request`, as it seals it."""
+    return json.dumps({"binds": binds(request), "count": needed, "needed": needed})
+

@@ -34,7 +34,6 @@ from bot.outcomes import (
 from bot.sandbox import SandboxFlowyte
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
-from bot.workflow.integrity import binding
 from storage.db import connect
 from storage.requests import AuditNote
 from tests.bot.conftest import (
@@ -46,6 +45,7 @@ from tests.bot.conftest import (
     STRANGER,
     FakeClock,
     RecordingNotifier,
+    sealed_approval,
 )
 
 SECOND = APPROVERS[1]
@@ -442,10 +442,17 @@ def _move(env, request, *path):
     """Move a request as numbot would have before a crash (an approval binds what it approves)."""
     for before, after in itertools.pairwise(path):
         approving = after == "approved"
+        filing = (before, after) == ("held", "pending")  # as numbot before terms were sealed whole
         note = AuditNote(
-            APPROVER if approving else "numbot",
-            "approve" if approving else f"test_{after}",
-            detail=json.dumps({"binds": binding(request)}) if approving else "",
+            APPROVER if approving else REQUESTER if filing else "numbot",
+            "approve" if approving else "request_purchase" if filing else f"test_{after}",
+            detail=(
+                sealed_approval(request)
+                if approving
+                else json.dumps({"approvals_needed": 1})
+                if filing
+                else ""
+            ),
         )
         moved = env.storage.requests.transition(
             request.id,
@@ -1137,9 +1144,20 @@ async def test_a_hold_answered_with_half_a_price_is_priced_from_the_inventory(en
     assert (held_.request.setup_cost, held_.request.monthly_cost) == (Decimal("1.00"), Decimal("1.15"))
 
 
+async def priceless_hold(env):
+    """A hold Flowyte answered without a price, taken while its inventory did not answer
+    either: numbot holds it, and has sealed no price for it."""
+    e164 = env.e164()
+    env.transport.fail("POST", "/numbers/reserve", 201, body=_hold_answer(env, e164))
+    env.transport.fail("GET", f"/numbers/available/{e164}", "connect", times=4)
+    result = await env.service.reserve(REQUESTER, e164)
+    assert isinstance(result, Held) and result.request.setup_cost is None
+    env.transport.faults.clear()
+    return result.request
+
+
 async def test_half_a_price_is_no_price_to_request_on(env):
-    request = await held(env)
-    env.storage.requests.set_fields(request.id, monthly_cost=None)
+    request = await priceless_hold(env)
     partial = {"success": True, "data": {"e164": request.e164, "setupCost": "1.00"}}
     env.transport.fail("GET", f"/numbers/available/{request.e164}", 200, body=partial)
     asked = await env.service.request_purchase(REQUESTER, request.id, "x")
@@ -1148,13 +1166,15 @@ async def test_half_a_price_is_no_price_to_request_on(env):
 
 
 async def test_a_price_learned_at_request_time_is_the_price_approved(env):
-    request = await held(env)
-    env.storage.requests.set_fields(request.id, setup_cost=None, monthly_cost=None)
+    request = await priceless_hold(env)
     asked = await env.service.request_purchase(REQUESTER, request.id, "x")
     assert isinstance(asked, Requested)
     assert (asked.request.setup_cost, asked.request.monthly_cost) == (Decimal("1.00"), Decimal("1.15"))
     card, _balance = env.notifier.posted[-1]
     assert card.total_cost == Decimal("2.15")
+    [filing] = [e for e in env.audit() if e.action == "request_purchase"]
+    terms = filing.detail_fields()["terms"]
+    assert (terms["setup"], terms["monthly"]) == ("1.00", "1.15")  # sealed as quoted then
 
 
 # --- the sweep ---------------------------------------------------------------------------------

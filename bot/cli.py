@@ -136,7 +136,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _audit_reseal(args: argparse.Namespace) -> int:
     audit, path = _open_audit(args.db)
-    entry = audit.reseal()
+    entry = audit.reseal(args.legacy_head)
     if entry is None:
         print(f"nothing to reseal in {path}: the log is empty or already sealed with the key")
         return 0
@@ -255,6 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     reseal.add_argument(
         "--db",
         help="database file or postgresql:// URL (default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+    )
+    reseal.add_argument(
+        "--legacy-head",
+        required=True,
+        metavar="HASH",
+        help="the head of the unkeyed log as you recorded it before the upgrade (the hash "
+        "`numbot audit verify` printed, or its first 16 hex characters): numbot seals only "
+        "that log",
     )
     reseal.set_defaults(fn=_audit_reseal)
     policy = sub.add_parser("policy", help="the spend policy (NUMBOT_POLICY)").add_subparsers(

@@ -321,7 +321,15 @@ class Settings(BaseSettings):
         """The key that seals the audit log. On the sandbox, without NUMBOT_AUDIT_KEY, a
         fixed and public one (sandbox money is not real); anywhere else numbot needs one."""
         if self.NUMBOT_AUDIT_KEY is not None:
-            return AuditKey(self.NUMBOT_AUDIT_KEY.get_secret_value())
+            secret = self.NUMBOT_AUDIT_KEY.get_secret_value()
+            if secret == SANDBOX_AUDIT_KEY and not self.sandbox:
+                raise SettingsError(
+                    "NUMBOT_AUDIT_KEY is the sandbox's published key, and this numbot spends real "
+                    "money (FLOWYTE_API_KEY is set): anyone could reseal its audit log with it. "
+                    'Make a secret one with `python -c "import secrets; '
+                    'print(secrets.token_hex(32))"` and keep it in your secret store'
+                )
+            return AuditKey(secret)
         if self.sandbox:
             return AuditKey(SANDBOX_AUDIT_KEY)
         raise SettingsError(

@@ -57,3 +57,11 @@ def _clean_any(text: str, max_length: int) -> str:
     line = " ".join(normal.split())
     # Slicing a str cuts between code points, never inside a UTF-8 or UTF-16 sequence.
     return line[:max_length].rstrip()
+
+
+def inert(text: str) -> str:
+    """Someone else's words (a reason, a search, a field) put inside one of numbot's own
+    sentences: `&`, `<` and `>` become Slack's entities, so no renderer can take a mention,
+    a channel, a date or a link from them, in blocks or in a notification's text. The
+    renderer (handlers/blocks/common.sentence) keeps entities as they are."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -13,7 +13,10 @@ every link needs the key to be recomputed. The database refuses UPDATE and DELET
 Logs written before the key existed were chained with plain SHA-256 (`legacy_hash`).
 They are taken over explicitly: `reseal` appends one keyed `audit_resealed` entry whose
 detail names the legacy head, so the unkeyed prefix is bound by the first keyed link.
-A log whose entries are all unkeyed does not verify until it is resealed.
+A log whose entries are all unkeyed does not verify until it is resealed. Someone with the
+database but not the key could rewrite a keyed log as an unkeyed one, so `reseal` takes over
+only the log the operator names by its head, and refuses a database that holds anything only
+a keyed numbot writes.
 
 Truncating the tail leaves a valid, shorter chain: `verify` prints the head so it can be
 kept elsewhere, and `verify(expect_head=H)` fails once `H` is no longer in the chain
@@ -75,6 +78,34 @@ __all__ = [
 ]
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM audit"  # noqa: S608 - fixed column names
+# Tables only a numbot that seals its log writes to: created by migrations that came with the
+# key or after it. numbot refuses to start on an unkeyed log until it is resealed, so on a
+# database whose log is honestly unkeyed, these are empty.
+KEYED_ERA_TABLES = (
+    "approvals",
+    "digests",
+    "home_seen",
+    "leases",
+    "owned_numbers",
+    "request_messages",
+)
+MIN_HEAD_PREFIX = 16  # hex characters: how numbot prints a head in short
+
+
+def keyed_traces(conn: Database) -> list[str]:
+    """The keyed-era tables that hold rows (see KEYED_ERA_TABLES)."""
+    return [
+        table
+        for table in KEYED_ERA_TABLES
+        if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None  # noqa: S608
+    ]
+
+
+def head_matches(head: str, given: str) -> bool:
+    """Whether `given` names `head`: the whole hash, or a prefix of at least 16 hex characters
+    (as numbot prints it), in either case."""
+    given = given.strip().lower()
+    return len(given) >= MIN_HEAD_PREFIX and head.startswith(given)
 
 
 class AuditLog:
@@ -139,9 +170,12 @@ class AuditLog:
                 state=state,
             )
 
-    def reseal(self) -> AuditEntry | None:
-        """Bind an unkeyed (pre-key) log to the key: verify its SHA-256 chain, then append
-        one sealed entry naming its head. None when there is nothing to reseal."""
+    def reseal(self, legacy_head: str) -> AuditEntry | None:
+        """Bind an unkeyed (pre-key) log to the key: verify its SHA-256 chain, check that it is
+        the log the operator trusts (`legacy_head`: its head as they recorded it, whole or its
+        first 16 hex characters at least) and that no keyed numbot ever wrote to this
+        database, then append one sealed entry naming its head. None when there is nothing
+        to reseal (an empty log, or one already sealed with the key)."""
         key = self._key()
         with write_transaction(self.db) as conn:
             prev, n = GENESIS, 0
@@ -157,6 +191,20 @@ class AuditLog:
                 prev, n = entry.hash, n + 1
             if n == 0:
                 return None
+            traces = keyed_traces(conn)
+            if traces:
+                raise AuditKeyError(
+                    "this database holds what only a numbot with an audit key writes "
+                    f"({', '.join(traces)}), yet its log is all unkeyed: a keyed log was rewritten "
+                    "without the key. numbot will not seal it. Treat it as tampering: restore "
+                    "the database from a backup and run `numbot audit verify` on it"
+                )
+            if not head_matches(prev, legacy_head):
+                raise AuditKeyError(
+                    f"the unkeyed log's head is {prev[:16]}, not the {legacy_head.strip()[:64]!r} "
+                    "you recorded: it changed since. numbot will not seal it. Treat it as "
+                    "tampering: restore the database from a backup"
+                )
             detail = json.dumps({"legacy_entries": n, "legacy_head": prev}, sort_keys=True)
             return self.append_in(
                 conn,
@@ -220,8 +268,11 @@ class AuditLog:
             return
         if self._all_legacy():
             raise AuditKeyError(
-                "this audit log was written before numbot sealed it with a key; "
-                "run `numbot audit reseal` once to take it over (it records that it did)"
+                "this audit log is not sealed with a key: either it was written by a numbot "
+                "from before the audit key, or someone rewrote it without the key (tampering). "
+                "If you are upgrading such a numbot, run `numbot audit reseal --legacy-head H` "
+                "once, with H the head `numbot audit verify` printed before the upgrade; "
+                "otherwise restore the database from a backup"
             )
         raise AuditKeyError(
             "the newest audit entry is not sealed with NUMBOT_AUDIT_KEY: either the key is "

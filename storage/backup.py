@@ -38,6 +38,8 @@ PAGES_PER_STEP = 256  # 1 MiB a step with SQLite's default 4 KiB pages
 STEP_SLEEP = 0.005  # seconds between steps, for numbot's writers
 MAX_RESTARTS = 3
 BUSY_TIMEOUT = 10.0  # seconds to wait for a lock, as numbot's own connections do
+# The files SQLite keeps beside a database: overwriting one corrupts the live database.
+SIDECARS = ("-wal", "-shm", "-journal")
 
 
 class BackupError(Exception):
@@ -116,12 +118,19 @@ def backup(
 ) -> int:
     """Write a consistent copy of the database at `source` to `dest`; return its size.
 
-    Refuses an existing `dest` unless `force`, and never overwrites `source` itself."""
+    Refuses an existing `dest` unless `force`, and never overwrites `source` itself nor the
+    files SQLite keeps beside it (`-wal`, `-shm`, `-journal`), whether they exist or not."""
     source, dest = Path(source), Path(dest)
     if not source.is_file():
         raise BackupError(f"no numbot database at {source}")
-    if dest.exists() and dest.resolve() == source.resolve():
+    if dest.exists() and os.path.samefile(dest, source):
         raise BackupError(f"{dest} is the database itself; back it up to another file")
+    live = str(source.resolve())
+    if str(dest.resolve()) in {live + suffix for suffix in SIDECARS}:
+        raise BackupError(
+            f"{dest} is one of the live database's own files (SQLite keeps its journal there); "
+            "back it up to another file"
+        )
     if dest.is_dir():
         raise BackupError(f"{dest} is a directory; name the backup file, e.g. {dest}/numbot.db")
     if dest.exists() and not force:

@@ -247,7 +247,7 @@ def test_audit_verify_export_and_a_newer_schema_on_either_engine(db_target, engi
     assert ok.returncode == 0 and "3 entries" in ok.stdout, ok.stderr
     exported = numbot("audit", "export", cwd=tmp_path, env=env)
     assert [json.loads(line)["seq"] for line in exported.stdout.splitlines()] == [1, 2, 3]
-    resealed = numbot("audit", "reseal", cwd=tmp_path, env=env)
+    resealed = numbot("audit", "reseal", "--legacy-head", "0" * 16, cwd=tmp_path, env=env)
     assert resealed.returncode == 0 and "nothing to reseal" in resealed.stdout, resealed.stderr
     db = connect(db_target)
     db.execute("INSERT INTO migrations (name, applied_at) VALUES ('999_next', 'x')", ())
@@ -256,3 +256,36 @@ def test_audit_verify_export_and_a_newer_schema_on_either_engine(db_target, engi
     assert refused.returncode == 2 and "999_next" in refused.stderr and "newer" in refused.stderr
     for out in (ok, exported, resealed, refused):
         assert "pw-s3cret-42" not in out.stdout + out.stderr
+
+
+def test_a_keyed_log_forged_as_an_unkeyed_one_is_never_resealed(tmp_path):
+    """Someone holding only the database file rewrites the whole audit log as numbot's old
+    unkeyed chain, relabelling who approved. numbot will not start on it, and `reseal`
+    refuses it: whatever head is given, the database holds what only keyed numbot writes."""
+    from storage.audit_seal import GENESIS, legacy_hash
+
+    db = tmp_path / "numbot.db"
+    make_log(db, 3)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO leases (name, holder, until) VALUES ('sweep', 'h:1:x', 'x')")
+        conn.execute("DROP TRIGGER audit_no_update")
+        prev = GENESIS
+        for seq, at, action, subject, outcome, detail in conn.execute(
+            "SELECT seq, at, action, subject, outcome, detail FROM audit ORDER BY seq"
+        ).fetchall():
+            digest = legacy_hash(prev, seq, at, "U_MALLORY", action, subject, outcome, detail)
+            conn.execute(
+                "UPDATE audit SET actor='U_MALLORY', state=NULL, prev_hash=?, hash=? WHERE seq=?",
+                (prev, digest, seq),
+            )
+            prev = digest
+    refused = numbot("audit", "verify", "--db", str(db), cwd=tmp_path)
+    assert refused.returncode == 1 and "reseal" in refused.stderr
+    forged = numbot("audit", "reseal", "--db", str(db), "--legacy-head", prev, cwd=tmp_path)
+    assert forged.returncode == 2 and "tampering" in forged.stderr, forged.stderr
+    assert "rewritten without the key" in forged.stderr
+    still = numbot("audit", "verify", "--db", str(db), cwd=tmp_path)
+    assert still.returncode == 1  # nothing was sealed
+    bare = numbot("audit", "reseal", "--db", str(db), cwd=tmp_path)
+    assert bare.returncode == 2 and "--legacy-head" in bare.stderr
+

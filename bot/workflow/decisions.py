@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.outcomes import Decided, Refused
-from bot.text import MAX_REASON, clean_user_text
+from bot.text import MAX_REASON, clean_user_text, inert
 from bot.workflow import sentences
 from bot.workflow.authority import cap_refusal, needed_now
 from bot.workflow.context import Context, detail
@@ -237,7 +237,7 @@ class Decisions:
         await ctx.update_card(done)
         verb = "cancelled" if to_status == "cancelled" else f"rejected by <@{actor}>"
         if actor != done.requester:
-            why = f" Their reason: {reason}" if reason else ""
+            why = f" Their reason: {inert(reason)}" if reason else ""
             await ctx.tell(
                 done, f"Your request for {done.e164} was {verb}. Nothing was charged.{why}"
             )

@@ -17,11 +17,20 @@ MAX_TEXT = 2900  # a section's text may hold 3000 characters
 
 # The only <...> markup numbot writes into its own sentences: a user or channel mention and
 # a localised date. Everything else that looks like markup came from outside and is escaped.
-_OWN_MARKUP = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!date\^[0-9]+\^[^<>|]*\|[^<>]*)>")
+# A date token numbot writes has a format and a fallback, never a link (slack_date).
+_OWN_MARKUP = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!date\^[0-9]+\^[^<>|^]*\|[^<>]*)>")
+_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# An entity already escaped (bot.text.inert marks someone's words so), or a character to escape.
+_ESCAPED_OR_SPECIAL = re.compile(r"&(?:amp|lt|gt);|[&<>]")
 
 
 def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_once(text: str) -> str:
+    """Slack's escaping, leaving entities already escaped as they are (not `&amp;lt;`)."""
+    return _ESCAPED_OR_SPECIAL.sub(lambda m: _SPECIAL.get(m.group(), m.group()), text)
 
 
 def escape(text: str) -> str:
@@ -38,17 +47,18 @@ def sentence(text: str) -> str:
     """numbot's own sentence as one mrkdwn line, though parts of it came from Flowyte.
 
     The service's sentences quote Flowyte (a problem's field messages, a scope) and mention
-    people. Only numbot's own markup survives (`<@U…>`, `<#C…>`, `<!date^…>`); any other
-    `<`, `>` or `&` is escaped, and a line break or invisible character from Flowyte cannot
-    split the reply into lines that look like numbot's.
+    people. Only numbot's own markup survives (`<@U…>`, `<#C…>`, `<!date^…|…>` without a
+    link); any other `<`, `>` or `&` is escaped, and a line break or invisible character from
+    Flowyte cannot split the reply into lines that look like numbot's. Someone's words in the
+    sentence were made inert by the service (bot.text.inert): their entities stay entities.
     """
     line = clean_user_text(text, max_length=MAX_TEXT)
     parts: list[str] = []
     start = 0
     for match in _OWN_MARKUP.finditer(line):
-        parts += [_slack_escape(line[start : match.start()]), match.group()]
+        parts += [_escape_once(line[start : match.start()]), match.group()]
         start = match.end()
-    parts.append(_slack_escape(line[start:]))
+    parts.append(_escape_once(line[start:]))
     return "".join(parts)
 
 

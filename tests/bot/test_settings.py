@@ -433,3 +433,15 @@ def test_every_secret_setting_is_taken_out_of_the_environment(monkeypatch):
     forget_secret_environment()
     assert not any(name in os.environ for name in secret_settings())
     assert os.environ["NUMBOT_DB"] == "kept.db"
+
+
+def test_the_sandbox_s_published_audit_key_is_refused_where_money_is_real():
+    from bot.settings import SANDBOX_AUDIT_KEY
+
+    on_sandbox = load(NUMBOT_AUDIT_KEY=SANDBOX_AUDIT_KEY)
+    assert on_sandbox.audit_key() is not None  # sandbox money is not real
+    live = load(NUMBOT_AUDIT_KEY=SANDBOX_AUDIT_KEY, FLOWYTE_API_KEY=FLOWYTE_KEY)
+    with pytest.raises(SettingsError) as refused:
+        live.audit_key()
+    assert "published key" in str(refused.value) and SANDBOX_AUDIT_KEY not in str(refused.value)
+    assert load(NUMBOT_AUDIT_KEY="x" * 40, FLOWYTE_API_KEY=FLOWYTE_KEY).audit_key() is not None

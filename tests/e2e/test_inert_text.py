@@ -114,3 +114,41 @@ def test_a_forging_release_reason_is_shown_inert(bot: BotProcess, slack, flowyte
     )
     assert "cannot be undone" in mrkdwn(card.body)
     assert find_element(card.body, ids.APPROVE)["value"]
+
+
+LIVE_MARKUP_REASON = (
+    "see <@U0MALLORY> in <#C0GENERAL> "
+    "<!date^1700000000^Your session expired, sign in^https://evil.example/login|x> "
+    "&lt;@U0BOB&gt; <!channel> <https://evil.example|docs>"
+)
+
+
+def test_a_reject_reason_reaches_the_requester_with_no_live_markup(bot: BotProcess, slack, flowyte):
+    """A mention, a channel link, a date token with a link, or entities typed already: in
+    the requester's DM, in its blocks and in the notification text, none of them is live."""
+    from tests.e2e.test_golden_path import request_purchase
+
+    _, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    response = bot.submit_view(
+        ids.REJECT_VIEW,
+        {ids.REASON_BLOCK: {ids.REASON_INPUT: LIVE_MARKUP_REASON}},
+        user=CAROL,
+        private_metadata=request_id,
+    )
+    assert response.status_code == 200
+    [dm] = slack.wait_for(
+        lambda c: (
+            c.method == "chat.postMessage"
+            and c.body.get("channel") == ALICE
+            and "rejected" in texts(c.body)
+        )
+    )
+    formatted = mrkdwn(dm.body)
+    assert "<@U0MALLORY>" not in formatted and "<#C0GENERAL>" not in formatted
+    assert "<!date" not in formatted and "<!channel>" not in formatted and "<https" not in formatted
+    assert "&amp;lt;@U0BOB&amp;gt;" in formatted  # entities typed are shown as typed
+    # What Slack shows: the reason as typed, after numbot's own mention of who rejected it.
+    assert f"rejected by <@{CAROL}>" in dm.body["text"]
+    assert "&lt;@U0MALLORY&gt; in &lt;#C0GENERAL&gt;" in dm.body["text"]
+    assert "&lt;!date^1700000000^Your session expired" in dm.body["text"]

@@ -876,3 +876,27 @@ def test_slack_date_fallback_is_utc_whatever_the_zone() -> None:
 
     moment = EXPIRES.astimezone(timezone(timedelta(hours=2)))
     assert slack_date(moment).endswith("|2030-01-02 03:04 UTC>")
+
+
+# --- someone's words inside numbot's sentences ----------------------------------------------
+
+
+def test_words_made_inert_stay_inert_and_are_not_escaped_twice() -> None:
+    from bot.text import inert
+    from handlers.blocks.common import sentence
+
+    typed = "<@U0EVE> <#C0ALL> <!date^1^{date}|x> a&b &lt;kept&gt;"
+    line = sentence(f"Rejected by <@U0BOB>. Their reason: {inert(typed)}")
+    assert line.startswith("Rejected by <@U0BOB>. Their reason: ")
+    assert "<@U0EVE>" not in line and "<#C0ALL>" not in line and "<!date" not in line
+    assert "&lt;@U0EVE&gt; &lt;#C0ALL&gt; &lt;!date^1^{date}|x&gt; a&amp;b &amp;lt;kept&amp;gt;" in line
+
+
+def test_only_numbot_s_own_date_token_survives_in_a_sentence() -> None:
+    from handlers.blocks.common import sentence
+
+    own = slack_date(datetime(2030, 1, 1, tzinfo=UTC))
+    assert own in sentence(f"lapses {own}")
+    linked = "<!date^1700000000^Your session expired^https://evil.example/login|x>"
+    assert "<!date" not in sentence(f"lapses {linked}")
+    assert sentence("a < b & c > d") == "a &lt; b &amp; c &gt; d"

@@ -230,10 +230,10 @@ def test_an_unsealed_legacy_log_does_not_verify_and_numbot_will_not_start_on_it(
 def test_reseal_binds_the_legacy_entries_then_the_chain_goes_on_keyed(db_target):
     audit = AuditLog(connect(db_target), KEY)
     head = legacy_log(audit.db)
-    sealed = audit.reseal()
+    sealed = audit.reseal(head)
     assert sealed.action == RESEALED and sealed.seq == 4
     assert json.loads(sealed.detail) == {"legacy_entries": 3, "legacy_head": head}
-    assert audit.reseal() is None  # once
+    assert audit.reseal(head) is None  # once
     fill(audit, 2)
     result = audit.verify()
     assert result.ok and result.entries == 6 and result.legacy == 3
@@ -242,8 +242,7 @@ def test_reseal_binds_the_legacy_entries_then_the_chain_goes_on_keyed(db_target)
 
 def test_after_reseal_an_edit_of_a_legacy_entry_is_still_named(db_target):
     audit = AuditLog(connect(db_target), KEY)
-    legacy_log(audit.db)
-    audit.reseal()
+    audit.reseal(legacy_log(audit.db))
     drop_triggers(audit)
     # Even recomputing the whole unkeyed prefix cannot reach the sealed link.
     prev = GENESIS
@@ -257,11 +256,43 @@ def test_after_reseal_an_edit_of_a_legacy_entry_is_still_named(db_target):
 
 def test_reseal_refuses_a_broken_legacy_log(db_target):
     audit = AuditLog(connect(db_target), KEY)
-    legacy_log(audit.db)
+    head = legacy_log(audit.db)
     drop_triggers(audit)
     audit.db.execute("UPDATE audit SET actor='U_EVIL' WHERE seq = 2")
     with pytest.raises(AuditKeyError, match="broken at entry 2"):
-        audit.reseal()
+        audit.reseal(head)
+
+
+def test_reseal_takes_over_only_the_log_the_operator_names(db_target):
+    audit = AuditLog(connect(db_target), KEY)
+    head = legacy_log(audit.db)
+    for wrong in ("", head[:15], "0" * 64, head[:16] + "0"):
+        with pytest.raises(AuditKeyError, match="tampering"):
+            audit.reseal(wrong)
+    assert audit.count() == 3  # nothing written
+    assert audit.reseal(f"  {head[:20].upper()} ") is not None
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        "INSERT INTO owned_numbers (e164, number_id, seen_at) VALUES ('+14155550100', 'n', 'x')",
+        "INSERT INTO leases (name, holder, until) VALUES ('sweep', 'h', 'x')",
+        "INSERT INTO home_seen (user_id, first_seen_at, last_seen_at) VALUES ('U1', 'x', 'x')",
+    ],
+)
+def test_a_keyed_log_rewritten_as_unkeyed_is_not_resealed(db_target, trace):
+    """Someone with the database but not the key rewrites the whole log as the old unkeyed
+    chain; what keyed numbot wrote elsewhere in the database gives it away."""
+    audit = AuditLog(connect(db_target), KEY)
+    head = legacy_log(audit.db)
+    audit.db.execute(trace)
+    with pytest.raises(AuditKeyError, match="rewritten without the key") as refused:
+        audit.reseal(head)
+    assert "tampering" in str(refused.value)
+    assert audit.count() == 3
+    with pytest.raises(AuditKeyError, match="someone rewrote it without the key"):
+        audit.check_key()
 
 
 def test_the_wrong_key_is_caught_at_start(audit):
@@ -425,7 +456,7 @@ def test_entries_are_stamped_in_utc_whatever_the_hosts_zone(monkeypatch, audit):
 def test_a_single_entry_legacy_log_is_resealed_too():
     audit = AuditLog(connect(":memory:"), KEY)
     head = legacy_log(audit.db, n=1)
-    sealed = audit.reseal()
+    sealed = audit.reseal(head[:16])  # as numbot prints a head in short
     assert sealed is not None and json.loads(sealed.detail) == {"legacy_entries": 1, "legacy_head": head}
     assert audit.verify().ok
 
@@ -442,11 +473,11 @@ def test_a_legacy_log_taken_over_without_reseal_is_named():
 
 def test_a_legacy_entry_whose_stored_link_was_edited_is_not_resealed():
     audit = AuditLog(connect(":memory:"), KEY)
-    legacy_log(audit.db)
+    head = legacy_log(audit.db)
     drop_triggers(audit)
     audit.db.execute("UPDATE audit SET prev_hash=? WHERE seq = 2", ["f" * 64])
     with pytest.raises(AuditKeyError, match="broken at entry 2"):
-        audit.reseal()
+        audit.reseal(head)
 
 
 @pytest.mark.parametrize(("detail", "fields"), [("", {}), ("not json", {}), ("[1, 2]", {}), ('"x"', {}), ('{"a": 1}', {"a": 1})])

@@ -73,6 +73,23 @@ def test_refuses_to_overwrite_unless_forced_and_never_the_database_itself(tmp_pa
     assert store.audit.verify().ok  # the live database was never written to
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_never_onto_the_live_database_s_own_files(tmp_path, suffix):
+    """`numbot backup --force numbot.db-wal` while numbot runs would leave a database that
+    no connection can open ("file is not a database"): refused, existing or not, by any path."""
+    store = live_store(tmp_path / "numbot.db")
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path / "numbot.db", tmp_path / "sub" / "link.db")
+    for dest in (tmp_path / f"numbot.db{suffix}", tmp_path / "sub" / ".." / f"numbot.db{suffix}"):
+        with pytest.raises(BackupError, match="live database's own files"):
+            backup(tmp_path / "numbot.db", dest, force=True)
+        with pytest.raises(BackupError, match="live database's own files"):
+            backup(tmp_path / "sub" / "link.db", dest, force=True)
+    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    reopened = connect(tmp_path / "numbot.db")
+    assert AuditLog(reopened, KEY).verify().ok
+
+
 def test_a_tampered_log_is_copied_faithfully_and_fails_verification(tmp_path):
     live_store(tmp_path / "numbot.db")
     with sqlite3.connect(tmp_path / "numbot.db") as conn:

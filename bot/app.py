@@ -33,6 +33,7 @@ from bot.workload import Workload
 from handlers.directory import SlackDirectory
 from storage.audit import AuditKeyError
 from storage.db import connect
+from storage.roles import can_alter_audit
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,12 @@ def build_storage(settings: Settings) -> Storage:
     except AuditKeyError:
         storage.close()
         raise
+    if can_alter_audit(storage.db):
+        logger.warning(
+            "numbot's database role owns the audit table (or is a superuser), so it could "
+            "drop the log's append-only triggers: run `numbot migrate --grant-to ROLE` as the "
+            "owner and numbot as ROLE (docs: operations, PostgreSQL roles)"
+        )
     return storage
 
 

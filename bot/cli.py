@@ -1,4 +1,4 @@
-"""The `numbot` command: run, demo, backup, audit export|verify|reseal, policy check."""
+"""The `numbot` command: run, demo, migrate, backup, audit export|verify|reseal, policy check."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ POLICY_CHECK_SLACK_TIMEOUT = 30.0  # seconds per user group; nobody is waiting o
 
 PG_BACKUP = (
     "numbot backup copies a SQLite database, and this numbot keeps its data in PostgreSQL "
-    "(NUMBOT_DATABASE_URL). Back that up with pg_dump, for example:\n"
-    '  pg_dump --format=custom --file numbot-$(date +%F).dump "$NUMBOT_DATABASE_URL"\n'
+    "(NUMBOT_DATABASE_URL). Back that up with pg_dump, the password in ~/.pgpass (mode 0600) "
+    "or PGPASSWORD, never on the command line, for example:\n"
+    "  (umask 077; pg_dump --format=custom --file numbot-$(date +%F).dump "
+    "--host db.example --username numbot numbot)\n"
     "and keep NUMBOT_AUDIT_KEY with your backups, in your secret store rather than next to "
     "the dumps: a restored database's audit log verifies, and numbot starts on it, only with "
     "the key it was sealed with, and whoever holds both a dump and the key can rewrite its "
@@ -73,6 +75,7 @@ def _open_audit(db_path: str | None, *, keyed: bool = True) -> tuple[AuditLog, s
 
     settings = load_settings()
     target = db_path or settings.database()
+    _no_password_on_the_command_line(db_path)
     label = redact_url(target) if db_path else settings.database_label()
     if not is_postgres_url(target) and not Path(target).exists():
         raise SettingsError(
@@ -80,6 +83,50 @@ def _open_audit(db_path: str | None, *, keyed: bool = True) -> tuple[AuditLog, s
         )
     key: AuditKey | None = settings.audit_key() if keyed else None
     return AuditLog(connect(target), key), label
+
+
+def _no_password_on_the_command_line(db: str | None) -> None:
+    """`--db` is seen by every local user (`ps`): a URL there must not carry a password."""
+    from urllib.parse import urlsplit
+
+    from storage.engine import is_postgres_url
+
+    if db and is_postgres_url(db) and urlsplit(db).password is not None:
+        raise SettingsError(
+            "--db holds a password, which every user of this machine can read from the "
+            "process list: pass the URL without it, and put the password in ~/.pgpass (mode "
+            "0600) or PGPASSWORD, or leave out --db to use NUMBOT_DATABASE_URL"
+        )
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from storage.db import connect
+    from storage.engine import is_postgres_url, redact_url
+    from storage.migrations import migrate
+    from storage.roles import RoleError, grant_runtime
+
+    settings = load_settings()
+    _no_password_on_the_command_line(args.db)
+    target = args.db or settings.database()
+    label = redact_url(target) if args.db else settings.database_label()
+    if args.grant_to and not is_postgres_url(target):
+        raise SettingsError("--grant-to is for PostgreSQL: a SQLite database has no roles")
+    db = connect(target, migrate_schema=False)
+    try:
+        applied = migrate(db)
+        print(f"{label}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+        if args.grant_to:
+            try:
+                tables = grant_runtime(db, args.grant_to)
+            except RoleError as exc:
+                raise SettingsError(str(exc)) from None
+            print(
+                f"granted {args.grant_to} what numbot needs on {len(tables)} tables "
+                "(on audit: SELECT and INSERT only)"
+            )
+    finally:
+        db.close()
+    return 0
 
 
 def _audit_export(args: argparse.Namespace) -> int:
@@ -227,6 +274,24 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--db", help="database file (default: NUMBOT_DB)")
     backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
     backup.set_defaults(fn=_backup)
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring the database's schema to this version (on PostgreSQL, as the owner role)",
+        description=(
+            "Apply the schema migrations this numbot knows (numbot run does so too, when its "
+            "role may). On PostgreSQL run it as the role that owns numbot's tables, and pass "
+            "--grant-to with the role numbot runs as: that role may then read and write "
+            "numbot's tables but only read and append to the audit log, so it cannot drop its "
+            "append-only triggers. Run it again after every upgrade."
+        ),
+    )
+    migrate.add_argument(
+        "--db",
+        help="database file or postgresql:// URL without its password (the password: "
+        "~/.pgpass or PGPASSWORD; default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+    )
+    migrate.add_argument("--grant-to", metavar="ROLE", help="the runtime role numbot runs as")
+    migrate.set_defaults(fn=_migrate)
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True
     )
@@ -234,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument(
         "--db",
-        help="database file or postgresql:// URL (default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+        help="database file or postgresql:// URL without its password (default: "
+        "NUMBOT_DATABASE_URL, else NUMBOT_DB)",
     )
     export.set_defaults(fn=_audit_export)
     verify = audit.add_parser(
@@ -242,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--db",
-        help="database file or postgresql:// URL (default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+        help="database file or postgresql:// URL without its password (default: "
+        "NUMBOT_DATABASE_URL, else NUMBOT_DB)",
     )
     verify.add_argument(
         "--expect-head", help="the head hash recorded earlier, to catch a truncated tail"
@@ -254,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reseal.add_argument(
         "--db",
-        help="database file or postgresql:// URL (default: NUMBOT_DATABASE_URL, else NUMBOT_DB)",
+        help="database file or postgresql:// URL without its password (default: "
+        "NUMBOT_DATABASE_URL, else NUMBOT_DB)",
     )
     reseal.add_argument(
         "--legacy-head",

@@ -252,8 +252,52 @@ def _refuse_newer(recorded: set[str], known: list[str]) -> None:
 def migrate(db: Database) -> list[str]:
     """Apply the migrations not yet applied; return their names. Refuses (SchemaError) a
     database a newer numbot has migrated. Several processes starting at once take turns
-    (the write transaction's lock) and each migration is applied once."""
+    (the write transaction's lock) and each migration is applied once.
+
+    A database already at this version is only read: on PostgreSQL numbot may run as a
+    runtime role that cannot create or alter tables (storage/roles.py); when migrations are
+    due and its role may not apply them, SchemaError says to run `numbot migrate` as the
+    owner role."""
     steps = _steps(db)
+    recorded = _recorded(db)
+    if recorded is not None:
+        _refuse_newer(recorded, [name for name, _ in steps])
+        if all(name in recorded for name, _ in steps):
+            return []
+    try:
+        return _apply(db, steps)
+    except Exception as exc:
+        if not _insufficient_privilege(exc):
+            raise
+        due = [name for name, _ in steps if recorded is None or name not in recorded]
+        raise SchemaError(
+            f"this database needs migrating to {due[-1]} ({len(due)} migration(s) due), and "
+            "numbot's database role may not change its tables: run `numbot migrate` with the "
+            "owner role first (docs: operations, PostgreSQL roles)"
+        ) from None
+
+
+def _insufficient_privilege(exc: BaseException) -> bool:
+    """PostgreSQL's SQLSTATE 42501 (psycopg.errors.InsufficientPrivilege), without importing
+    psycopg where it is not installed."""
+    return getattr(exc, "sqlstate", None) == "42501"
+
+
+def _recorded(db: Database) -> set[str] | None:
+    """The migrations recorded as applied; None before the first one (no table yet)."""
+    if db.dialect == "sqlite":
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    else:
+        exists = (
+            "SELECT 1 FROM pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'migrations'"
+        )
+    if db.execute(exists).fetchone() is None:
+        return None
+    return {row[0] for row in db.execute("SELECT name FROM migrations")}
+
+
+def _apply(db: Database, steps: list[tuple[str, Callable[[Database], None]]]) -> list[str]:
     with db.transaction() as tx:
         tx.execute(
             "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -273,14 +317,6 @@ def migrate(db: Database) -> list[str]:
 
 def check_version(db: Database) -> None:
     """Without migrating: refuse a database a newer numbot has migrated."""
-    if db.dialect == "sqlite":
-        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
-    else:
-        exists = (
-            "SELECT 1 FROM pg_tables "
-            "WHERE schemaname = current_schema() AND tablename = 'migrations'"
-        )
-    if db.execute(exists).fetchone() is None:
-        return  # nothing migrated yet
-    recorded = {row[0] for row in db.execute("SELECT name FROM migrations")}
-    _refuse_newer(recorded, [name for name, _ in _steps(db)])
+    recorded = _recorded(db)
+    if recorded is not None:
+        _refuse_newer(recorded, [name for name, _ in _steps(db)])

@@ -5,6 +5,9 @@ that engine (a fresh SQLite file, or a fresh PostgreSQL database of the session'
 tests/pg.py).
 """
 
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 
 from tests.pg import URL_ENV, Unavailable, cluster_for_session, required
@@ -46,3 +49,31 @@ def db_target(engine, request, tmp_path):
     if engine == "sqlite":
         return str(tmp_path / "numbot.db")
     return request.getfixturevalue("pg_url")
+
+
+def as_role(url, role):
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}"))
+
+
+@pytest.fixture
+def pg_roles(pg_url):
+    """(owner URL, runtime URL, runtime role) on a fresh database the owner owns."""
+    suffix = uuid.uuid4().hex[:8]
+    owner, runtime = f"numbot_owner_{suffix}", f"numbot_app_{suffix}"
+    database = urlsplit(pg_url).path.lstrip("/")
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {owner} LOGIN")
+        admin.execute(f"CREATE ROLE {runtime} LOGIN")
+        admin.execute(f'ALTER DATABASE "{database}" OWNER TO {owner}')
+        admin.execute(f"ALTER SCHEMA public OWNER TO {owner}")
+    yield as_role(pg_url, owner), as_role(pg_url, runtime), runtime
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" OWNER TO CURRENT_USER')
+        admin.execute("ALTER SCHEMA public OWNER TO CURRENT_USER")
+        for role in (owner, runtime):
+            admin.execute(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")

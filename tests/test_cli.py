@@ -289,3 +289,28 @@ def test_a_keyed_log_forged_as_an_unkeyed_one_is_never_resealed(tmp_path):
     bare = numbot("audit", "reseal", "--db", str(db), cwd=tmp_path)
     assert bare.returncode == 2 and "--legacy-head" in bare.stderr
 
+
+
+def test_migrate_as_the_owner_grants_the_runtime_role_and_run_warns_the_owner(pg_roles, tmp_path):
+    owner_url, runtime_url, runtime = pg_roles
+    env = {"NUMBOT_DATABASE_URL": owner_url}
+    done = numbot("migrate", "--grant-to", runtime, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "applied 001_requests" in done.stdout and f"granted {runtime}" in done.stdout
+    again = numbot("migrate", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    as_app = numbot("audit", "verify", cwd=tmp_path, env={"NUMBOT_DATABASE_URL": runtime_url})
+    assert as_app.returncode == 0, as_app.stderr
+
+
+def test_a_password_on_the_command_line_is_refused(tmp_path):
+    url = "postgresql://numbot:pw-s3cret-42@127.0.0.1:9/numbot"
+    for args in (("audit", "verify", "--db", url), ("migrate", "--db", url)):
+        refused = numbot(*args, cwd=tmp_path)
+        assert refused.returncode == 2 and "~/.pgpass" in refused.stderr, refused.stderr
+        assert "pw-s3cret-42" not in refused.stdout + refused.stderr
+
+
+def test_grant_to_is_for_postgresql(tmp_path):
+    refused = numbot("migrate", "--grant-to", "numbot_app", cwd=tmp_path, env={"NUMBOT_DB": str(tmp_path / "n.db")})
+    assert refused.returncode == 2 and "PostgreSQL" in refused.stderr

@@ -313,3 +313,52 @@ def test_purchases_filed_at_once_in_two_processes_keep_the_budget(slack, flowyte
     finally:
         second.stop()
         bot.stop()
+
+
+def test_numbot_runs_as_a_runtime_role_and_warns_when_it_owns_the_log(
+    pg_roles, slack, flowyte, tmp_path
+):
+    """The owner migrates and grants; numbot buys as the runtime role, which PostgreSQL
+    refuses any change to the audit log's guards (tests/storage/test_roles.py)."""
+    owner_url, runtime_url, runtime = pg_roles
+    migrated = run_cli_env(
+        tmp_path, "migrate", "--grant-to", runtime, NUMBOT_DATABASE_URL=owner_url
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    bot = BotProcess(slack, flowyte.url, tmp_path, NUMBOT_DATABASE_URL=runtime_url).start()
+    try:
+        bot.wait_for_scope_check()
+        _, request_id = hold_number(bot, slack)
+        request_purchase(bot, slack, request_id)
+        _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+        assert "Bought" in texts(reply(slack, rid))
+        assert "owns the audit table" not in bot.output()
+    finally:
+        bot.stop()
+    owner = BotProcess(slack, flowyte.url, tmp_path, NUMBOT_DATABASE_URL=owner_url).start()
+    try:
+        wait_until(lambda: "owns the audit table" in owner.output())
+    finally:
+        owner.stop()
+
+
+def run_cli_env(cwd, *args, **env):
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.harness import AUDIT_KEY, REPO
+
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(REPO),
+            "NUMBOT_AUDIT_KEY": AUDIT_KEY,
+            **env,
+        },
+        timeout=60,
+    )

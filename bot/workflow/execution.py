@@ -46,11 +46,12 @@ class Executor:
             return auth
         stale = await self.guard.in_force(auth)
         if stale is not None:
+            why = sentences.NOT_IN_FORCE.format(why=stale.why)
+            if stale.code == "quorum":
+                known = self.ctx.approvers.known() - {approved.requester, *auth.approvers}
+                why += sentences.who_may_approve(sorted(known))
             return await self.back_to_pending(
-                approved,
-                sentences.NOT_IN_FORCE.format(why=stale.why),
-                code=stale.code,
-                policy=self.ctx.policy.hash,
+                approved, why, code=stale.code, policy=self.ctx.policy.hash
             )
         if approved.kind == "purchase":
             # Checked while still `approved`, so the `purchasing` window below covers exactly

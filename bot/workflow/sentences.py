@@ -44,6 +44,19 @@ UNAUTHENTIC = (
 )
 
 
+NAMED_AT_MOST = 10  # approvers named in one sentence; the rest are counted
+
+
+def who_may_approve(people: list[str]) -> str:
+    """' <@A>, <@B> may approve it.' for a refusal that needs more approvals."""
+    if not people:
+        return " Nobody else may approve it under the policy in force now."
+    named = ", ".join(f"<@{p}>" for p in people[:NAMED_AT_MOST])
+    more = len(people) - NAMED_AT_MOST
+    rest = f" and {more} more" if more > 0 else ""
+    return f" {named}{rest} may approve it."
+
+
 def refusal_code(request: Request) -> str:
     if request.status in IN_FLIGHT_STATUSES:
         return "in_flight"

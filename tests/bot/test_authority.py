@@ -390,3 +390,12 @@ def test_the_cap_is_checked_before_the_quorum() -> None:
     auth = Authority(PURCHASE, (), 1)
     found = not_in_force(auth, Policy(max_purchase_usd=Decimal(1)), frozenset())
     assert found is not None and found.code == "over_cap"
+
+
+def test_a_refusal_names_who_may_still_approve() -> None:
+    from bot.workflow.sentences import who_may_approve
+
+    assert who_may_approve(["U_A", "U_B"]) == " <@U_A>, <@U_B> may approve it."
+    assert who_may_approve([]) == " Nobody else may approve it under the policy in force now."
+    many = who_may_approve([f"U_{i:02d}" for i in range(13)])
+    assert many.endswith("<@U_09> and 3 more may approve it.") and "<@U_10>" not in many

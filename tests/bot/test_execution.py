@@ -329,6 +329,7 @@ async def test_an_approval_counts_only_while_its_approver_may_still_approve(env)
     result = await strict.executor.execute(env.storage.requests.get(request.id))
     assert isinstance(result, Refused) and result.code == "flowyte", result
     assert f"<@{APPROVER}> may no longer approve" in result.message
+    assert f"<@{SECOND}>" in result.message.split("may no longer approve")[1]  # who may now
     assert "Nothing was spent" in result.message
     assert status_of(env, request.id) == "pending" and not env.purchases()
     assert not [e for e in env.audit() if e.action == "integrity_alarm"]  # a policy, not tampering

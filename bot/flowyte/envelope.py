@@ -19,7 +19,7 @@ these, and only these (each unambiguous):
 
 The end of a list is stated (a null cursor or `hasMore: false`), with one exception: a
 plain page that carries no cursor information at all (`{"success": true, "data": [...]}`,
-perhaps with the documented `message`, and no other member) whose length is smaller than the
+perhaps with the documented `message` and `errors: []`, and no other member) whose length is smaller than the
 `limit` numbot asked for is the last page. Under cursor pagination with a fixed page size a
 short page cannot be hiding more, and a Flowyte that leaves the cursor out of its last page
 would otherwise fail every list. The same page when full (as long as `limit`, or longer) may
@@ -191,7 +191,12 @@ def read_page(
     if len(cursors) > 1 or len(more) > 1:
         raise answer.unreadable("the list's pagination contradicts itself")
     cursor = next(iter(cursors)) if cursors else None
-    plain = isinstance(data, list) and set(body) <= _PLAIN_PAGE
+    # The documented envelope carries `errors: []` on a success too (api-reference examples).
+    plain = (
+        isinstance(data, list)
+        and set(body) - {"errors"} <= _PLAIN_PAGE
+        and body.get("errors", []) == []
+    )
     if not cursors and not more and plain and len(items) < limit and not stated_end:
         # No cursor information at all, on a page shorter than the limit asked: with a fixed
         # page size a short page cannot be hiding more, so it is the last one. A full page

@@ -163,9 +163,10 @@ def test_a_link_header_to_a_next_page_is_unreadable_whatever_its_case():
         {"success": True, "data": ITEMS},
         {"data": ITEMS},
         {"success": True, "data": ITEMS, "message": "2 numbers"},
+        {"success": True, "data": ITEMS, "message": "OK", "errors": []},  # as the docs show
         {"success": True, "data": []},
     ],
-    ids=["plain", "without-success", "with-message", "empty"],
+    ids=["plain", "without-success", "with-message", "documented-envelope", "empty"],
 )
 def test_a_plain_page_shorter_than_the_limit_is_the_last(body):
     assert read_page(answer(body), LIMIT) == (body["data"], None)
@@ -190,6 +191,8 @@ NOT_PLAIN_SHORT_PAGES = {
     "links-without-next": {"success": True, "data": ITEMS, "links": {"next": None}},
     "has-more-without-cursor": {"success": True, "data": ITEMS, "hasMore": True},
     "next-page-token": {"success": True, "data": ITEMS, "nextPageToken": "a"},
+    "errors-that-say-something": {"success": True, "data": ITEMS, "errors": [{"message": "cut"}]},
+    "errors-not-a-list": {"success": True, "data": ITEMS, "errors": "cut"},
 }
 
 

@@ -11,6 +11,7 @@ RESERVE = "numbers_reserve"
 REQUEST_PURCHASE = "numbers_request_purchase"
 APPROVE = "numbers_approve"
 REJECT = "numbers_reject"
+RETRY_PURCHASE = "numbers_retry_purchase"  # an approved purchase, once the wallet is topped up
 PUBLISH = "numbers_publish"
 ASSIGN_AGENT = "numbers_assign_agent"
 # Paging. Previous and Next sit side by side in one actions block, where Slack wants each
@@ -26,6 +27,7 @@ ACTION_IDS = (
     REQUEST_PURCHASE,
     APPROVE,
     REJECT,
+    RETRY_PURCHASE,
     PUBLISH,
     ASSIGN_AGENT,
     SEARCH_PREVIOUS,

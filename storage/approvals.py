@@ -121,17 +121,18 @@ class Approvals(Rows):
         rows = self.db.execute(
             "SELECT setup_cost, monthly_cost FROM requests WHERE kind = 'purchase' AND id != ? "
             "AND ((status = 'purchased' AND updated_at >= ?) OR status IN "
-            "('approved', 'purchasing', 'releasing', 'checking'))",  # IN_FLIGHT_STATUSES
+            "('approved', 'purchasing', 'releasing', 'checking', 'unfunded'))",
             [excluding, _stamp(month_start)],
         ).fetchall()
         return sum((_total(s, m) for s, m in rows), Decimal(0))
 
     def month_spend(self, month_start: datetime) -> tuple[Decimal, Decimal, Decimal]:
-        """(charged this month, being bought, waiting for approval), for purchases."""
+        """(charged this month, being bought, waiting for approval), for purchases; an approved
+        purchase waiting for a top-up (`unfunded`) counts as being bought."""
         rows = self.db.execute(
             "SELECT status, setup_cost, monthly_cost FROM requests WHERE kind = 'purchase' "
             "AND ((status = 'purchased' AND updated_at >= ?) OR status IN "
-            "('pending', 'approved', 'purchasing', 'checking'))",
+            "('pending', 'approved', 'purchasing', 'checking', 'unfunded'))",
             [_stamp(month_start)],
         ).fetchall()
         spent = in_flight = pending = Decimal(0)

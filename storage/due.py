@@ -48,7 +48,8 @@ class DueWork(Rows):
 
     def lapsed_holds(self, now: datetime, limit: int = 100) -> list[Request]:
         return self._select(
-            "status IN ('held', 'pending') AND hold_expires_at <= ? ORDER BY hold_expires_at",
+            "status IN ('held', 'pending', 'unfunded') AND hold_expires_at <= ? "
+            "ORDER BY hold_expires_at",
             [_to_row({"hold_expires_at": now})["hold_expires_at"]],
             limit,
             table=self._requests_through("requests_hold_expiry"),
@@ -125,7 +126,7 @@ class DueWork(Rows):
             f"(SELECT min(next_check_at) FROM {requests('requests_checks')} "
             " WHERE status = 'checking'), "
             f"(SELECT min(hold_expires_at) FROM {requests('requests_hold_expiry')} "
-            " WHERE status IN ('held', 'pending')), "
+            " WHERE status IN ('held', 'pending', 'unfunded')), "
             f"(SELECT min(updated_at) FROM {requests('requests_cardless')} "
             " WHERE status = 'pending' AND card_ts IS NULL), "
             f"(SELECT min(hold_expires_at) FROM {requests('requests_reminders')} "

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from storage.engine import Database, SchemaError
-from storage.migrations_pg import MIGRATIONS_PG, OWNED_SQL, SCALE_INDEXES_SQL
+from storage.migrations_pg import MIGRATIONS_PG, OWNED_SQL, SCALE_INDEXES_SQL, UNFUNDED_SQL
 
 
 def _m001_requests(db: Database) -> None:
@@ -206,6 +206,13 @@ def _m010_scale_indexes(db: Database) -> None:
         db.execute(sql)
 
 
+def _m011_unfunded(db: Database) -> None:
+    """A purchase refused for want of balance keeps its hold (`unfunded`): lapsed holds are
+    found in that status too."""
+    for sql in UNFUNDED_SQL:
+        db.execute(sql)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
@@ -217,6 +224,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("008_leases", _m008_leases),
     ("009_owned", _m009_owned),
     ("010_scale_indexes", _m010_scale_indexes),
+    ("011_unfunded", _m011_unfunded),
 ]
 
 

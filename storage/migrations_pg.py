@@ -196,6 +196,15 @@ SCALE_INDEXES_SQL = [
     "CREATE INDEX requests_requester_status ON requests (requester, status, created_at)",
 ]
 
+# 011: the same statements on both engines. A purchase approved but refused for want of
+# balance waits as `unfunded` for a retry, until its hold lapses: the sweep finds lapsed
+# holds of every status that still has one through this index.
+UNFUNDED_SQL = [
+    "DROP INDEX requests_hold_expiry",
+    "CREATE INDEX requests_hold_expiry ON requests (hold_expires_at) "
+    "WHERE status IN ('held', 'pending', 'unfunded')",
+]
+
 MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("001_requests", _M001),
     ("002_audit", _M002),
@@ -207,4 +216,5 @@ MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("008_leases", _M008),
     ("009_owned", _M009),
     ("010_scale_indexes", SCALE_INDEXES_SQL),
+    ("011_unfunded", UNFUNDED_SQL),
 ]

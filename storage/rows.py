@@ -1,8 +1,9 @@
 """A request as the database stores it: the record, its columns, and the base every query part shares.
 
 purchase:  held -> pending -> approved -> purchasing -> purchased | failed | checking
-           checking -> purchased | failed
-           held | pending -> rejected | cancelled | expired
+           checking -> purchased | failed | unfunded
+           purchasing -> unfunded -> purchasing   (402: the hold kept, tried again once topped up)
+           held | pending | unfunded -> rejected | cancelled | expired
            approved | purchasing -> pending      (nothing happened: try again)
 release:   pending -> approved -> releasing -> released | failed | checking
            checking -> released | failed
@@ -23,6 +24,9 @@ from storage.engine import Database
 
 OPEN_STATUSES = ("held", "pending")
 IN_FLIGHT_STATUSES = ("approved", "purchasing", "releasing", "checking")
+# Approved, refused for want of balance (402): the hold and the approvals are kept until an
+# approver tries again or the hold lapses. Neither waiting for approval nor being carried out.
+UNFUNDED = "unfunded"
 FINAL_STATUSES = ("purchased", "released", "failed", "rejected", "expired", "cancelled")
 
 

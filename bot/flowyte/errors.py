@@ -272,8 +272,9 @@ class InsufficientBalance(FlowyteAPIError):
         short = cost - balance
         return short if short > 0 else None
 
-    def explain(self, *, shortfall: Decimal | None = None) -> str:
-        """What to do; `shortfall` (computed by the caller) is used when the problem had none."""
+    def explain(self, *, shortfall: Decimal | None = None, then: str = "request again") -> str:
+        """What to do; `shortfall` (computed by the caller) is used when the problem had none,
+        and `then` says what to do once the wallet is topped up."""
         short = self.shortfall
         if short is None or short <= 0:
             short = shortfall
@@ -283,7 +284,7 @@ class InsufficientBalance(FlowyteAPIError):
                 amount = f" by {usd(short)}"
         return (
             f"The Flowyte wallet is short{amount}. Top it up in the Flowyte dashboard "
-            "(Billing → Wallet; a card payment numbot cannot make), then request again."
+            f"(Billing → Wallet; a card payment numbot cannot make), then {then}."
         )
 
 

@@ -4,6 +4,7 @@
                                -> Filing      hold, request, card, approvers told, expire
                                -> Decisions   approve, reject (four-eyes, compare-and-set)
                                -> Executor    carry out an approval once; settle unknowns
+                               -> Retry       try again after a short wallet (402)
                                -> Routing     assign, unassign, publish, import
                                -> OwnedBook   the index of owned numbers, kept fresh
                                -> Sweep       finish what was left half-done, by due time
@@ -39,6 +40,7 @@ from bot.workflow.home import AGENTS_MAX_AGE, HomeReader
 from bot.workflow.home_refresh import HomeRefresher, concerned
 from bot.workflow.owned import OwnedBook
 from bot.workflow.policy import NO_POLICY, Policy
+from bot.workflow.retry import Retry
 from bot.workflow.routing import Routing
 from bot.workflow.sweep import Sweep
 from storage.requests import Request
@@ -82,6 +84,7 @@ class NumbersService:
         self.executor = Executor(self.ctx)
         self.filing = Filing(self.ctx, routing.resolve)
         self.decisions = Decisions(self.ctx, self.executor, self.filing)
+        self.retry = Retry(self.ctx, self.executor, self.filing).retry
         self.digests = Digests(self.ctx, digest_hour)
         self.sweep = Sweep(self.ctx, self.filing, self.executor, self.digests)
         self.home_reader = HomeReader(

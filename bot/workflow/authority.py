@@ -107,11 +107,20 @@ class Terms:
 
 @dataclass(frozen=True)
 class Authority:
-    """A spend the sealed record allows: on these terms, approved by these people."""
+    """A spend the sealed record allows: on these terms, approved by these people, and the
+    Idempotency-Keys of its calls, as sealed."""
 
     terms: Terms
     approvers: tuple[str, ...]  # distinct, in the order they approved
     needed: int  # as the final approval recorded it
+    sent_key: str | None = None  # the key of the last call sent since the approval: replays
+    next_key: str = ""  # the key a new attempt uses (after a definite refusal, e.g. a 402)
+
+
+def attempt_key(base: str, attempt: int) -> str:
+    """The Idempotency-Key of attempt number `attempt` (0 = the first) of one approval: the
+    first is the request's own key; each later one, made after a definite refusal, is new."""
+    return base if attempt == 0 else f"{base}-{attempt + 1}"
 
 
 @dataclass(frozen=True)
@@ -339,7 +348,13 @@ def authority(request: Request, steps: Sequence[Step]) -> Authority | Tampered:
         return Tampered(
             f"{len(approvers)} distinct approval(s) are recorded where {needed} were needed"
         )
-    return Authority(terms, approvers, needed)
+    started = [s for s in steps[final + 1 :] if s.action == f"{terms.kind}_started"]
+    sent = started[-1].fields.get("idempotency_key") if started else None
+    key = sent if isinstance(sent, str) and sent else None
+    if started and key is None:
+        return Tampered("the last call sent records no Idempotency-Key")
+    base = f"numbot-{terms.kind}-{request.id}"
+    return Authority(terms, approvers, needed, key, attempt_key(base, len(started)))
 
 
 def needed_now(terms: Terms, policy: Policy) -> int:

@@ -1,18 +1,21 @@
 """Settling an unknown outcome: one look at a time, until Flowyte's answers prove it.
 
-    purchasing | releasing -> checking -> purchased | released | failed
+    purchasing | releasing -> checking -> purchased | released | failed | unfunded
 
-The rules of proof are pure (evidence.py); this is the asking: replaying the purchase with
-its Idempotency-Key, reading the owned list (to the page that shows the number, or to a
-stated end), asking the inventory, and scheduling the next look with backoff under a lease,
-so one process looks at a time. The owned list has no time cap (50,000 numbers are 500
-pages): each page has its own retry budget, and the look renews its lease as pages come.
+The rules of proof are pure (evidence.py); this is the asking. A purchase is replayed at every
+look with the Idempotency-Key sealed when it was sent (the documented way to learn its
+outcome), and the owned list is read for a while to find the number; a release is settled by
+the owned list, read to a page that states it is the last. Looks are scheduled with backoff
+under a lease, so one process looks at a time. The owned list has no time cap for a release
+(50,000 numbers are 500 pages): each page has its own retry budget, and the look renews its
+lease as pages come.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,19 +23,16 @@ from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
 from bot.outcomes import Decided, Refused
 from bot.workflow import sentences
-from bot.workflow.authority import Terms
+from bot.workflow.authority import Authority
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.evidence import (
-    Inventory,
     Owned,
     PurchaseEvidence,
-    Replay,
     Verdict,
     next_check_delay,
-    outcome_of,
     purchase_verdict,
     release_verdict,
-    replays_on,
+    replay_outcome,
 )
 from storage.requests import AuditNote, Request
 
@@ -61,8 +61,11 @@ class _Lease:
 
 
 def checking_text(request: Request) -> str:
-    kind = "purchase" if request.kind == "purchase" else "release"
-    return sentences.CHECKING.format(kind=f"{kind} of {request.e164}")
+    """What people are told while numbot confirms an outcome, with when it looks next."""
+    when = request.next_check_at
+    following = f", and looks next at {sentences.slack_time(when)}" if when else ""
+    text = sentences.CHECKING_PURCHASE if request.kind == "purchase" else sentences.CHECKING_RELEASE
+    return text.format(e164=request.e164, next=following)
 
 
 class Checker:
@@ -122,10 +125,6 @@ class Checker:
             return Refused("checking", checking_text(request))  # another look is under way
         last_sent = request.last_sent_at or request.last_change
         settled = now - last_sent >= timedelta(seconds=ctx.timing.quiet)
-        if request.kind == "purchase" and not settled and walk_seconds is None:
-            # Inside the quiet window "absent" proves nothing for a purchase: this look reads
-            # the list only for a while, to find the number; a settled look reads it all.
-            walk_seconds = ctx.timing.quiet
         lease = _Lease(lease_until, walk_seconds)
         try:
             if request.kind == "purchase":
@@ -134,48 +133,72 @@ class Checker:
                 auth = await self.executor.guard.authority(request)
                 if isinstance(auth, Refused):
                     return auth
-                return await self._check_purchase(request, auth.terms, lease, settled=settled)
+                return await self._check_purchase(request, auth, lease)
             return await self._check_release(request, lease, settled=settled)
         except LookLost:
             logger.warning("check %s: another process took the look over", request.id)
             return Refused("checking", checking_text(request))
 
     async def _check_purchase(
-        self, request: Request, terms: Terms, lease: _Lease, *, settled: bool
+        self, request: Request, auth: Authority, lease: _Lease
     ) -> Decided | Refused:
-        replay: Replay = "not_asked"
-        if replays_on(request.check_attempts):
-            await self.executor.sending(request)
-            try:
-                bought = await self.executor.call(request, terms)
-            except fe.FlowyteError as exc:
-                replay = "refused" if outcome_of(exc) == "refused" else "unknown"
-            else:
-                assert bought is not None
-                return await self.executor.purchased(request, bought, evidence="replay")
+        """Replay the purchase (the same body and Idempotency-Key, as sealed): its success or
+        the number in the owned list proves it bought; only a definite refusal of the replay
+        proves it did not (evidence.py). Anything else: look again later."""
+        if auth.sent_key is None:
+            return await self.executor.guard.alarm(request, "no sealed record of the call sent")
+        await self.executor.sending(request)
+        try:
+            bought = await self.executor.call(auth.terms, auth.sent_key)
+        except fe.FlowyteError as exc:
+            replay = replay_outcome(exc)
+            refusal = exc
+        else:
+            assert bought is not None
+            return await self.executor.purchased(request, bought, evidence="replay")
+        if replay == "refused":
+            return await self._refused(request, auth, refusal)
         owned, number = await self._look_for(request, lease)
         if number is not None:
             return await self.executor.purchased(request, number, evidence="owned_list")
-        inventory: Inventory = "not_asked"
-        if owned == "absent":
+        evidence = PurchaseEvidence(replay=replay, owned=owned)
+        assert purchase_verdict(evidence) is Verdict.UNSURE
+        return await self._still_unsure(request, replay=replay, owned=owned)
+
+    async def _refused(
+        self, request: Request, auth: Authority, exc: fe.FlowyteError
+    ) -> Decided | Refused:
+        """The replay was definitely refused: the purchase did not happen. A short wallet keeps
+        the hold for a retry; otherwise the hold is given back first, and Flowyte answering
+        that it is in use (409) means a purchase is running after all: look again."""
+        assert isinstance(exc, fe.FlowyteAPIError)
+        if isinstance(exc, fe.InsufficientBalance):
+            return await self.executor.unfunded(request, exc, reconciled=True)
+        gone = exc.code in ("reservation_expired", "reservation_not_found")
+        if not gone and auth.terms.reservation:
             try:
-                await self.ctx.flowyte.get_available(request.e164)
-                inventory = "for_sale"
-            except fe.NotFound:
-                inventory = "gone"
-            except fe.FlowyteError:
-                inventory = "unknown"
-        evidence = PurchaseEvidence(replay=replay, owned=owned, inventory=inventory)
-        if purchase_verdict(evidence, settled=settled) is Verdict.NOT_DONE:
-            return await self.executor.fail(
-                request,
-                sentences.NOT_PURCHASED,
-                reconciled=True,
-                replay=replay,
-                owned=owned,
-                inventory=inventory,
-            )
-        return await self._still_unsure(request, replay=replay, owned=owned, inventory=inventory)
+                await self.ctx.flowyte.release_hold(auth.terms.reservation)
+            except fe.Conflict:
+                logger.warning("check %s: the hold is in use: a purchase is running", request.id)
+                return await self._still_unsure(request, replay="refused", hold="in_use")
+            except fe.FlowyteError as exc2:
+                await self.ctx.audit(
+                    SYSTEM, "release_hold", request.id, "failed", code=type(exc2).__name__
+                )
+            else:
+                await self.ctx.audit(
+                    SYSTEM, "release_hold", request.id, "ok", reservation=auth.terms.reservation
+                )
+        return await self.executor.fail(
+            request,
+            sentences.NOT_PURCHASED,
+            to_status="expired" if exc.code == "reservation_expired" else "failed",
+            hold_released=True,
+            reconciled=True,
+            replay="refused",
+            status=exc.status,
+            code=exc.code,
+        )
 
     async def _check_release(
         self, request: Request, lease: _Lease, *, settled: bool
@@ -244,12 +267,14 @@ class Checker:
         delay = next_check_delay(
             attempts, quiet=self.ctx.timing.quiet, cap=self.ctx.timing.check_backoff_cap
         )
+        following = self.ctx.clock() + timedelta(seconds=delay)
         await self.ctx.storage.run(
             self.ctx.storage.requests.set_fields,
             request.id,
             check_attempts=attempts,
-            next_check_at=self.ctx.clock() + timedelta(seconds=delay),
+            next_check_at=following,
         )
+        request = replace(request, check_attempts=attempts, next_check_at=following)
         await self.ctx.audit(SYSTEM, "check", request.id, "unknown", attempt=attempts, **evidence)
         logger.warning(
             "%s %s still unknown after %d look(s); next in %.0fs",

@@ -20,6 +20,10 @@ from bot.workflow.filing import Filing
 from bot.workflow.policy import approval_refusal
 from storage.requests import AuditNote, Request
 
+# What a requester may cancel and an approver reject: before the money moves, and while an
+# approved purchase waits for a top-up.
+REJECTABLE = ("held", "pending", "unfunded")
+
 
 class Decisions:
     def __init__(self, ctx: Context, executor: Executor, filing: Filing) -> None:
@@ -185,7 +189,7 @@ class Decisions:
                 "not_approver",
                 "Only an approver or the requester can reject this request.",
             )
-        if request.status not in ("held", "pending"):
+        if request.status not in REJECTABLE:
             return await ctx.refuse(
                 actor,
                 "reject",
@@ -217,7 +221,7 @@ class Decisions:
             )
         done = await ctx.transition(
             request,
-            ("held", "pending"),
+            REJECTABLE,
             to_status,
             AuditNote(actor, action, detail=detail(reason=reason or None)),
             decided_by=actor,

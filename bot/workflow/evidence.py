@@ -1,23 +1,23 @@
 """Settling an unknown outcome: what Flowyte's answers prove, as a pure decision.
 
 A purchase whose answer was lost (a timeout, a dropped connection, a 408 or 5xx, an answer
-numbot could not read) may or may not have happened. numbot asks three ways, in order:
+numbot could not read) may or may not have happened, and Flowyte's docs set no limit on how
+long it may go on working on it after numbot gave up. numbot learns the outcome the way the
+docs give: it sends the purchase again with the same body and Idempotency-Key ("a retry
+replays the original result instead of charging twice"), at every look, with backoff.
 
-1. replay the purchase with the same body and Idempotency-Key, Flowyte's documented way to
-   learn the outcome without paying twice: a success proves it was bought (now or before);
-   a definite refusal (402, 404, 409 other than "still running", 422) says that call did not buy;
-2. the owned numbers, every page: the number listed proves it was bought; absent, from a
-   list read to its end, says it is not ours;
-3. `GET /numbers/available/{e164}`: still for sale means nobody owns it.
+- **Bought**: the replay succeeds (Flowyte replays the first result, or buys now: once
+  either way), or the number is in the organization's owned list.
+- **Not bought**: only a definite refusal of that replay: 402, 404, 409 with a code that
+  means the hold or the number is gone (`reservation_expired`, `number_unavailable`), or
+  422 other than a key mismatch. A 409 with any other code may mean "still running" (the docs
+  name no code for it), and is no answer.
+- Anything else leaves the request `checking`. A number absent from the owned list, or still
+  offered by `GET /numbers/available/{e164}`, proves nothing: the purchase may still be
+  running (docs/flowyte-assumptions.md).
 
-"Bought" needs one proof. "Not bought" needs the complete list to lack the number, and
-every purchase call numbot sent to be over (`settled`: the last one was sent longer ago than
-any call can run; Flowyte may still be finishing a call numbot gave up on), and then either
-a definite refusal of this look's replay, or, on a look that sent no replay, the number
-still for sale. A replay is itself a purchase call: when its answer is lost too, it may
-still land, so that look cannot prove "not bought". Looks alternate (replay, then list and
-inventory only), so a Flowyte whose replays keep failing can still be settled once its
-calls are over. Anything less leaves the request `checking`, and numbot asks again later.
+A release has no idempotency key: it is done once a complete owned list lacks the number,
+and not done when, once every call is over (`settled`), the complete list still has it.
 """
 
 from __future__ import annotations
@@ -37,31 +37,22 @@ class Verdict(Enum):
 
 Replay = Literal["bought", "refused", "unknown", "not_asked"]
 Owned = Literal["listed", "absent", "unknown", "not_asked"]
-Inventory = Literal["for_sale", "gone", "unknown", "not_asked"]
 
 
 @dataclass(frozen=True)
 class PurchaseEvidence:
     replay: Replay = "not_asked"
     owned: Owned = "not_asked"
-    inventory: Inventory = "not_asked"
 
 
-def purchase_verdict(evidence: PurchaseEvidence, *, settled: bool) -> Verdict:
+def purchase_verdict(evidence: PurchaseEvidence) -> Verdict:
+    """Bought on a replay's success or the number listed; not bought only on a replay's
+    definite refusal (replay_outcome); otherwise unsure."""
     if evidence.replay == "bought" or evidence.owned == "listed":
         return Verdict.DONE
-    if not settled or evidence.owned != "absent":
-        return Verdict.UNSURE
     if evidence.replay == "refused":
         return Verdict.NOT_DONE
-    if evidence.replay == "not_asked" and evidence.inventory == "for_sale":
-        return Verdict.NOT_DONE
     return Verdict.UNSURE
-
-
-def replays_on(attempt: int) -> bool:
-    """Whether look number `attempt` (0 = the first) replays the purchase: every other one."""
-    return attempt % 2 == 0
 
 
 def release_verdict(owned: Owned, *, settled: bool) -> Verdict:
@@ -81,6 +72,8 @@ def next_check_delay(attempts: int, *, quiet: float, cap: float) -> float:
 
 # 409 codes that mean "the first call with this Idempotency-Key is still running" [inferred].
 IN_PROGRESS_CODES = frozenset({"idempotency_in_progress", "request_in_progress"})
+# 409 codes of a purchase that say the hold or the number is gone: a definite "no" [inferred].
+GONE_CODES = frozenset({"reservation_expired", "number_unavailable"})
 
 CallOutcome = Literal["nothing", "unknown", "refused"]
 
@@ -100,3 +93,15 @@ def outcome_of(exc: fe.FlowyteError) -> CallOutcome:
             return "unknown"  # numbot sends the same body; a mismatch is not an answer
         return "refused"
     return "unknown"  # an answer numbot could not read
+
+
+def replay_outcome(exc: fe.FlowyteError) -> Replay:
+    """What a failed replay (the same body and Idempotency-Key) proves: "refused" only for a
+    definite refusal, the one proof that the purchase did not happen; else "unknown"."""
+    if not isinstance(exc, fe.FlowyteAPIError) or outcome_of(exc) != "refused":
+        return "unknown"
+    if exc.status in (402, 404, 422):
+        return "refused"
+    if exc.status == 409 and exc.code in GONE_CODES:
+        return "refused"
+    return "unknown"  # 409 with a code the docs do not give, 400, 401, 403...

@@ -13,6 +13,7 @@ request stays `checking` until Flowyte's answers prove one way or the other (evi
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from bot.flowyte import errors as fe
@@ -20,7 +21,7 @@ from bot.flowyte.models import OwnedNumber
 from bot.money import usd
 from bot.outcomes import Decided, Refused
 from bot.workflow import sentences
-from bot.workflow.authority import Terms
+from bot.workflow.authority import Authority, Terms
 from bot.workflow.checking import Checker
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.evidence import outcome_of
@@ -56,31 +57,39 @@ class Executor:
         if approved.kind == "purchase":
             # Checked while still `approved`, so the `purchasing` window below covers exactly
             # one Flowyte call, which is what the quiet window allows for.
-            stopped = await self._check_price(approved, auth.terms)
-            if stopped:
-                return stopped
-        working = "purchasing" if approved.kind == "purchase" else "releasing"
-        request = await self.ctx.transition(
-            approved,
-            ("approved",),
+            problem = await self.price_problem(auth.terms)
+            if problem is not None:
+                code, why = problem
+                if code == "price_unchecked":
+                    return await self.back_to_pending(approved, why, code=code)
+                return await self.fail(approved, why, code=code)
+        return await self.send(approved, ("approved",), auth)
+
+    async def send(
+        self, request: Request, from_statuses: tuple[str, ...], auth: Authority, actor: str = SYSTEM
+    ) -> Decided | Refused:
+        """Record that the spending call leaves (with the Idempotency-Key it carries, sealed),
+        send it on the sealed terms, and settle what it answered."""
+        working = "purchasing" if request.kind == "purchase" else "releasing"
+        moved = await self.ctx.transition(
+            request,
+            from_statuses,
             working,
             AuditNote(
-                SYSTEM,
-                f"{approved.kind}_started",
-                detail=detail(idempotency_key=approved.idempotency_key),
+                actor, f"{request.kind}_started", detail=detail(idempotency_key=auth.next_key)
             ),
             last_sent_at=self.ctx.clock(),
         )
-        if request is None:
+        if moved is None:
             return Refused("in_flight", "This request is already being carried out.")
         try:
-            owned = await self.call(request, auth.terms)
+            owned = await self.call(auth.terms, auth.next_key)
         except fe.FlowyteError as exc:
-            return await self._after_failed_call(request, exc)
-        if request.kind == "purchase":
+            return await self._after_failed_call(moved, exc)
+        if moved.kind == "purchase":
             assert owned is not None
-            return await self.purchased(request, owned, evidence="answer")
-        return await self.released(request, evidence="answer")
+            return await self.purchased(moved, owned, evidence="answer")
+        return await self.released(moved, evidence="answer")
 
     async def sending(self, request: Request) -> None:
         """Record that a call that can spend is about to leave (before it leaves)."""
@@ -88,12 +97,12 @@ class Executor:
             self.ctx.storage.requests.set_fields, request.id, last_sent_at=self.ctx.clock()
         )
 
-    async def call(self, request: Request, terms: Terms) -> OwnedNumber | None:
-        """The spending call itself, on the sealed terms; a purchase sent again is
-        byte-identical (a replay)."""
+    async def call(self, terms: Terms, key: str) -> OwnedNumber | None:
+        """The spending call itself, on the sealed terms; a purchase sent again with the same
+        `key` is byte-identical (a replay)."""
         if terms.kind == "purchase":
             return await self.ctx.flowyte.purchase(
-                terms.e164, terms.reservation, idempotency_key=request.idempotency_key
+                terms.e164, terms.reservation, idempotency_key=key
             )
         await self.ctx.flowyte.release_number(terms.number)
         return None
@@ -113,9 +122,8 @@ class Executor:
                 logger.warning("%s %s: outcome unknown (%s)", request.kind, request.id, code)
                 return await self.checker.start(request, error=code, status=status)
         if isinstance(exc, fe.InsufficientBalance):
-            why = await self._shortfall(request, exc)
-        else:
-            why = exc.explain()
+            return await self.unfunded(request, exc)
+        why = exc.explain()
         expired = isinstance(exc, fe.FlowyteAPIError) and exc.code == "reservation_expired"
         return await self.fail(
             request, why, to_status="expired" if expired else "failed", status=status, code=code
@@ -123,8 +131,10 @@ class Executor:
 
     # -- the price ----------------------------------------------------------------------------
 
-    async def _check_price(self, request: Request, terms: Terms) -> Refused | None:
-        """An approval binds to the price sealed at filing. No fresh quote, no purchase."""
+    async def price_problem(self, terms: Terms) -> tuple[str, str] | None:
+        """Whether Flowyte's price now still fits the approval, which binds the price sealed
+        at filing: ("price_unchecked", why) when there is no fresh quote (nothing is bought
+        then either), ("price_changed", why) when it went up, None when it fits."""
         try:
             quote = await self.ctx.flowyte.get_available(terms.e164)
         except fe.FlowyteError as exc:
@@ -133,37 +143,29 @@ class Executor:
                 if not isinstance(exc, fe.FlowyteAPIError)
                 else f"Flowyte answered {exc.status}"
             )
-            return await self.back_to_pending(
-                request, sentences.PRICE_UNCHECKED.format(why=why), code="price_unchecked"
-            )
+            return "price_unchecked", sentences.PRICE_UNCHECKED.format(why=why)
         setup, monthly = quote.setup_cost, quote.monthly_cost
-        if None in (setup, monthly, terms.setup, terms.monthly):
-            return await self.back_to_pending(
-                request,
-                sentences.PRICE_UNCHECKED.format(why="its quote has no price"),
-                code="price_unchecked",
-            )
-        assert setup is not None and monthly is not None
-        assert terms.setup is not None and terms.monthly is not None
+        if setup is None or monthly is None or terms.setup is None or terms.monthly is None:
+            return "price_unchecked", sentences.PRICE_UNCHECKED.format(why="its quote has no price")
         if setup <= terms.setup and monthly <= terms.monthly:
             return None  # the same, or cheaper: the approval still holds
-        return await self.fail(
-            request,
-            f"Flowyte's price went up since the request (now {usd(setup)} setup, {usd(monthly)}/month), "
-            "so nothing was bought. Request it again at the new price.",
-            code="price_changed",
+        return "price_changed", (
+            f"Flowyte's price went up since the request (now {usd(setup)} setup, "
+            f"{usd(monthly)}/month), so nothing was bought. Request it again at the new price."
         )
 
-    async def _shortfall(self, request: Request, exc: fe.InsufficientBalance) -> str:
+    async def _shortfall(self, request: Request, exc: fe.InsufficientBalance) -> Decimal | None:
         """402: by how much, from the problem, else from the wallet and the quote."""
-        short = None
-        if exc.shortfall is None and request.total_cost is not None:
-            try:
-                balance = (await self.ctx.flowyte.wallet()).balance_usd
-                short = fe.InsufficientBalance.shortfall_of(balance, request.total_cost)
-            except fe.FlowyteError:
-                logger.warning("402 without amounts, and no wallet balance to compute them")
-        return exc.explain(shortfall=short)
+        if exc.shortfall is not None:
+            return exc.shortfall
+        if request.total_cost is None:
+            return None
+        try:
+            balance = (await self.ctx.flowyte.wallet()).balance_usd
+        except fe.FlowyteError:
+            logger.warning("402 without amounts, and no wallet balance to compute them")
+            return None
+        return fe.InsufficientBalance.shortfall_of(balance, request.total_cost)
 
     # -- endings ------------------------------------------------------------------------------
 
@@ -181,6 +183,38 @@ class Executor:
         if back is not None:
             await self.ctx.update_card(back)
         return Refused("flowyte", why)
+
+    async def unfunded(
+        self, request: Request, exc: fe.InsufficientBalance, **fields: Any
+    ) -> Refused:
+        """402: Flowyte refused for want of balance, a definite "no", so nothing was bought.
+        The hold and the approvals are kept: once the wallet is topped up, an approver tries
+        again (retry.py) until the hold lapses."""
+        short = await self._shortfall(request, exc)
+        why = exc.explain(shortfall=short, then=sentences.TRY_AGAIN)
+        moved = await self.ctx.transition(
+            request,
+            ("purchasing", "checking"),
+            "unfunded",
+            AuditNote(
+                SYSTEM,
+                request.kind,
+                "failed",
+                detail(status=402, code=exc.code, shortfall=short, **fields),
+            ),
+            detail=why,
+            next_check_at=None,
+        )
+        if moved is None:
+            return Refused("in_flight", "This request changed meanwhile.")
+        await self.ctx.update_card(moved)
+        lapses = moved.hold_expires_at
+        when = f" The hold lapses at {sentences.slack_time(lapses)}." if lapses else ""
+        await self.ctx.tell(
+            moved,
+            f"Your request for {moved.e164} is approved, but nothing was bought yet: {why}{when}",
+        )
+        return Refused("unfunded", why + when)
 
     async def purchased(self, request: Request, owned: OwnedNumber, *, evidence: str) -> Decided:
         done = await self.ctx.transition(
@@ -228,11 +262,17 @@ class Executor:
         return Decided(done, f"Released {done.e164}.")
 
     async def fail(
-        self, request: Request, why: str, *, to_status: str = "failed", **fields: Any
+        self,
+        request: Request,
+        why: str,
+        *,
+        to_status: str = "failed",
+        hold_released: bool = False,
+        **fields: Any,
     ) -> Refused:
         failed = await self.ctx.transition(
             request,
-            ("approved", "purchasing", "releasing", "checking"),
+            ("approved", "purchasing", "releasing", "checking", "unfunded"),
             to_status,
             AuditNote(SYSTEM, request.kind, "failed", detail(**fields)),
             detail=why,
@@ -240,7 +280,7 @@ class Executor:
         )
         if failed is None:
             return Refused("in_flight", "This request changed meanwhile.")
-        if failed.kind == "purchase":
+        if failed.kind == "purchase" and not hold_released:
             await release_hold(self.ctx, failed)
         await self.ctx.update_card(failed)
         await self.ctx.tell(failed, f"Your request for {failed.e164} failed: {why}")

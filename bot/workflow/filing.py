@@ -381,15 +381,16 @@ class Filing:
         ctx = self.ctx
         expired = await ctx.transition(
             request,
-            ("held", "pending"),
+            ("held", "pending", "unfunded"),
             "expired",
             AuditNote(actor, "expire", detail=detail(hold_expires_at=request.hold_expires_at)),
         )
         if expired is not None:
             await ctx.update_card(expired)
+            before = "the wallet was topped up" if request.status == "unfunded" else "approval"
             if expired.card_ts:
                 await ctx.tell(
                     expired,
-                    f"Your hold on {expired.e164} expired before approval, so nothing was bought. Reserve it again to request it again.",
+                    f"Your hold on {expired.e164} expired before {before}, so nothing was bought. Reserve it again to request it again.",
                 )
         return expired

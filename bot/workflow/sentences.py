@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from storage.requests import IN_FLIGHT_STATUSES, Request
 
@@ -18,17 +19,23 @@ UNKNOWN_NOT_CHECKED = (
     "Flowyte did not answer in time, so numbot cannot tell whether that happened. "
     "Check with `/numbers list` (or search again) before you retry."
 )
-CHECKING = (
-    "Flowyte did not confirm the {kind} in time, so numbot does not know yet whether it "
-    "happened. It is checking with Flowyte and will report here; do not retry by hand."
+CHECKING_PURCHASE = (
+    "Flowyte has not confirmed the purchase of {e164} yet, so numbot does not know whether "
+    "it went through. numbot is still confirming with Flowyte: it asks again with the same "
+    "request, so nothing is charged twice{next}. It will report here; do not retry by hand."
+)
+CHECKING_RELEASE = (
+    "Flowyte has not confirmed the release of {e164} yet, so numbot does not know whether it "
+    "went through. numbot is still confirming with Flowyte's list of numbers{next}. It will "
+    "report here; do not retry by hand."
 )
 PRICE_UNCHECKED = (
     "numbot could not re-check the price with Flowyte just now ({why}), so nothing was "
     "bought. The request is waiting for approval again: approve it again in a minute."
 )
 NOT_PURCHASED = (
-    "Flowyte shows that this purchase did not happen, so nothing was charged. "
-    "Reserve the number and request it again."
+    "Flowyte refused the purchase when numbot asked again with the same request, so it did "
+    "not happen and nothing was charged. Reserve the number and request it again."
 )
 NOT_RELEASED = (
     "Flowyte still lists this number as ours: it was not released. Request the release again."
@@ -42,6 +49,15 @@ UNAUTHENTIC = (
     "entry from an approver ({why}). The database may have been edited. Nothing was spent; "
     "check `numbot audit verify` and the request before anything else."
 )
+
+
+def slack_time(moment: datetime) -> str:
+    """A moment each reader sees in their own zone (Slack's date token), UTC as fallback."""
+    fallback = moment.astimezone(UTC).strftime("%H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{time}}|{fallback}>"
+
+
+TRY_AGAIN = "press Try again on the card before the hold lapses"
 
 
 NAMED_AT_MOST = 10  # approvers named in one sentence; the rest are counted
@@ -72,7 +88,7 @@ def status_sentence(request: Request) -> str:
         "approved": f"Already approved{who}; the purchase is under way.",
         "purchasing": f"Already approved{who}; the purchase is under way.",
         "releasing": f"Already approved{who}; the release is under way.",
-        "checking": f"Already approved{who}; numbot is checking with Flowyte whether it went through.",
+        "checking": f"Already approved{who}; numbot is still confirming with Flowyte whether it went through.",
         "purchased": f"Already approved{who} and bought. Nothing more to do.",
         "released": f"Already approved{who} and released.",
         "failed": f"This request already failed: {request.detail}",

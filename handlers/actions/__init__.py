@@ -10,6 +10,7 @@ from handlers.actions.list_page import list_page
 from handlers.actions.open_search import open_search
 from handlers.actions.request_purchase import request_purchase
 from handlers.actions.reserve import reserve
+from handlers.actions.retry import retry_purchase
 from handlers.actions.routing import assign_agent, publish
 from handlers.actions.search_page import search_page
 from handlers.errors import Listener, guarded
@@ -19,6 +20,7 @@ LISTENERS: dict[str, Listener] = {
     ids.REQUEST_PURCHASE: request_purchase,
     ids.APPROVE: approve,
     ids.REJECT: reject,
+    ids.RETRY_PURCHASE: retry_purchase,
     ids.PUBLISH: publish,
     ids.ASSIGN_AGENT: assign_agent,
     # Previous and Next: one listener each for search and list; the value names the page.

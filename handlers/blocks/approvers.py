@@ -13,6 +13,7 @@ from handlers.blocks.requests import (
     fallback,
     mentions,
     reason_block,
+    retry_actions,
     status_elements,
 )
 from storage.requests import Request
@@ -50,6 +51,8 @@ def build_approver_copy(
     blocks: list[Block] = [section("\n".join(lines)), reason_block(request)]
     if request.status == "pending":
         blocks.append(decision_actions(request, block_id=f"decide_dm:{request.id}"))
+    elif request.status == "unfunded":
+        blocks.append(retry_actions(request, block_id=f"retry_dm:{request.id}"))
     blocks.append({"type": "context", "elements": status_elements(request)})
     return message(fallback(request), blocks, sandbox=sandbox)
 
@@ -79,7 +82,7 @@ def build_thread_reminder(
 
 _STORY = {
     "approved": ":gear: Approved by <@{by}>; {verb} now.",
-    "checking": ":mag: Flowyte did not confirm in time: checking with Flowyte whether it went through.",
+    "checking": ":mag: Flowyte did not confirm in time: still confirming with Flowyte whether it went through.",
     "purchased": ":white_check_mark: Bought{cost}.",
     "released": ":white_check_mark: Released to the carrier.",
     "failed": ":x: Failed; nothing more will happen. Why:",

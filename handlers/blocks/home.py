@@ -49,7 +49,7 @@ STATES = {
     "approved": ":gear: approved by <@{by}>, under way",
     "purchasing": ":gear: approved by <@{by}>, buying now",
     "releasing": ":gear: approved by <@{by}>, releasing now",
-    "checking": ":mag: approved by <@{by}>; checking with Flowyte whether it went through",
+    "checking": ":mag: approved by <@{by}>; still confirming with Flowyte whether it went through",
     "purchased": ":white_check_mark: bought (approved by <@{by}>)",
     "released": ":white_check_mark: released (approved by <@{by}>)",
     "failed": ":x: failed; nothing more will happen",

@@ -24,14 +24,16 @@ STATUS_LINES = {
     "approved": ":gear: Approved by <@{by}>; buying now…",
     "purchasing": ":gear: Approved by <@{by}>; buying now…",
     "releasing": ":gear: Approved by <@{by}>; releasing now…",
-    "checking": ":mag: Approved by <@{by}>. Flowyte did not confirm in time: Checking with "
-    "Flowyte whether it went through (it is never done twice).",
+    "checking": ":mag: Approved by <@{by}>. Flowyte did not confirm in time: still confirming "
+    "with Flowyte whether it went through (it is never done twice).",
     "purchased": ":white_check_mark: Approved by <@{by}> and *purchased*.",
     "released": ":white_check_mark: Approved by <@{by}> and *released* to the carrier.",
+    "unfunded": ":moneybag: Approved by <@{by}>, but nothing was bought yet: {detail}",
     "failed": ":x: Failed: {detail}",
     "rejected": ":no_entry: Rejected by <@{by}>; nothing was charged. Why: {detail}",
     "cancelled": ":no_entry: Cancelled by the requester. Nothing was charged.",
-    "expired": ":alarm_clock: Hold expired before approval; nothing was charged. Request again.",
+    "expired": ":alarm_clock: The hold expired before anything was bought; nothing was charged. "
+    "Reserve it again to request it again.",
 }
 
 
@@ -147,6 +149,34 @@ def decision_actions(request: Request, *, block_id: str) -> Block:
     }
 
 
+def retry_actions(request: Request, *, block_id: str) -> Block:
+    """Try again (an approver, once the wallet is topped up) and Reject, for an approved
+    purchase Flowyte refused for want of balance. Who may is decided on the server."""
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            button(
+                "Try again",
+                ids.RETRY_PURCHASE,
+                request.id,
+                style="primary",
+                confirm={
+                    "title": {"type": "plain_text", "text": "Try the purchase again?"},
+                    "text": {
+                        "type": "plain_text",
+                        "text": f"Buy {request.e164} for {_money(request.total_cost)} now, "
+                        "if the wallet now covers it?",
+                    },
+                    "confirm": {"type": "plain_text", "text": "Try again"},
+                    "deny": {"type": "plain_text", "text": "Back"},
+                },
+            ),
+            button("Reject…", ids.REJECT, request.id),
+        ],
+    }
+
+
 def build_approval_card(
     request: Request,
     *,
@@ -181,6 +211,8 @@ def build_approval_card(
             if balance is not None:
                 lines.insert(2, f"*Wallet:* {_money(balance)} → {_money(after)} after")
             lines.append(f"*Hold expires:* {expires}")
+        if request.status == "unfunded":
+            lines.append(f"*Hold expires:* {expires}. Top up the wallet, then *Try again* before.")
         if after is not None and after < 0:
             lines.append(
                 f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."
@@ -199,6 +231,8 @@ def build_approval_card(
     ]
     if request.status == "pending":
         blocks.append(decision_actions(request, block_id=f"decide:{request.id}"))
+    elif request.status == "unfunded":
+        blocks.append(retry_actions(request, block_id=f"retry:{request.id}"))
     status = status_elements(request)
     status.append({"type": "mrkdwn", "text": f"·  request `{request.id}`"})
     blocks.append({"type": "context", "elements": status})

@@ -17,6 +17,7 @@ from bot.workflow.authority import (
     Step,
     Tampered,
     Terms,
+    attempt_key,
     authority,
     cap_refusal,
     filed,
@@ -105,6 +106,12 @@ class Trail:
 
     def move(self, state, actor="numbot") -> Trail:
         return self.add(actor, state, {}, state)
+
+
+def allowed(terms: Terms, approvers: tuple[str, ...], needed: int, sent=None, attempt=0) -> Authority:
+    """The authority a trail grants, with the Idempotency-Keys of request req_1's calls."""
+    base = f"numbot-{terms.kind}-req_1"
+    return Authority(terms, approvers, needed, sent, attempt_key(base, attempt))
 
 
 # --- terms sealed at filing -----------------------------------------------------------------
@@ -228,15 +235,15 @@ def test_a_held_purchase_is_read_from_its_hold() -> None:
 
 
 def test_one_sealed_approval_by_someone_else_for_these_terms_may_spend() -> None:
-    assert authority(row(), Trail().approve(ALICE).steps) == Authority(PURCHASE, (ALICE,), 1)
+    assert authority(row(), Trail().approve(ALICE).steps) == allowed(PURCHASE, (ALICE,), 1)
     release = Trail(RELEASE).approve(ALICE).steps
-    assert authority(row(RELEASE), release) == Authority(RELEASE, (ALICE,), 1)
+    assert authority(row(RELEASE), release) == allowed(RELEASE, (ALICE,), 1)
 
 
 def test_a_quorum_of_distinct_approvers_may_spend() -> None:
     two = replace(PURCHASE, approvals_needed=2)
     trail = Trail(two).approve(ALICE, final=False, needed=2).approve(BOB, needed=2)
-    assert authority(row(two, decided_by=BOB), trail.steps) == Authority(two, (ALICE, BOB), 2)
+    assert authority(row(two, decided_by=BOB), trail.steps) == allowed(two, (ALICE, BOB), 2)
 
 
 def test_no_trail_is_no_authority() -> None:
@@ -254,7 +261,7 @@ def test_an_approval_must_follow_the_last_time_it_was_put_up() -> None:
     found = authority(row(status="pending"), trail.steps)
     assert "since the request was last put up" in found.why
     again = trail.approve(BOB)
-    assert authority(row(decided_by=BOB), again.steps) == Authority(PURCHASE, (BOB,), 1)
+    assert authority(row(decided_by=BOB), again.steps) == allowed(PURCHASE, (BOB,), 1)
 
 
 def test_every_step_of_the_round_must_be_sealed() -> None:
@@ -271,7 +278,7 @@ def test_an_earlier_round_need_not_be_sealed() -> None:
     follows must be sealed (an earlier round may predate the key)."""
     trail = Trail().approve(ALICE).move("pending").approve(BOB)
     trail.steps[2] = replace(trail.steps[2], authentic=False)
-    assert authority(row(decided_by=BOB), trail.steps) == Authority(PURCHASE, (BOB,), 1)
+    assert authority(row(decided_by=BOB), trail.steps) == allowed(PURCHASE, (BOB,), 1)
 
 
 def test_the_row_must_name_the_final_approver() -> None:
@@ -399,3 +406,31 @@ def test_a_refusal_names_who_may_still_approve() -> None:
     assert who_may_approve([]) == " Nobody else may approve it under the policy in force now."
     many = who_may_approve([f"U_{i:02d}" for i in range(13)])
     assert many.endswith("<@U_09> and 3 more may approve it.") and "<@U_10>" not in many
+
+
+# --- the Idempotency-Keys, as sealed ----------------------------------------------------------
+
+
+def test_a_replay_uses_the_key_sealed_with_the_call_and_a_new_attempt_a_new_key() -> None:
+    trail = Trail().approve(ALICE)
+    trail.add("numbot", "purchasing", {"idempotency_key": "numbot-purchase-req_1"}, "purchase_started")
+    sent = authority(row(status="purchasing"), trail.steps)
+    assert sent == allowed(PURCHASE, (ALICE,), 1, "numbot-purchase-req_1", attempt=1)
+    assert sent.next_key == "numbot-purchase-req_1-2"
+    trail.add("numbot", "unfunded", {"status": 402}, "purchase")
+    trail.add(BOB, "purchasing", {"idempotency_key": "numbot-purchase-req_1-2"}, "purchase_started")
+    again = authority(row(status="purchasing"), trail.steps)
+    assert (again.sent_key, again.next_key) == ("numbot-purchase-req_1-2", "numbot-purchase-req_1-3")
+
+
+def test_a_call_sent_without_a_sealed_key_is_tampering() -> None:
+    for fields in ({}, {"idempotency_key": ""}, {"idempotency_key": 7}):
+        trail = Trail().approve(ALICE).add("numbot", "purchasing", fields, "purchase_started")
+        assert "no Idempotency-Key" in authority(row(status="purchasing"), trail.steps).why
+
+
+def test_calls_of_an_earlier_round_do_not_count_as_sent() -> None:
+    trail = Trail().approve(ALICE)
+    trail.add("numbot", "purchasing", {"idempotency_key": "numbot-purchase-req_1"}, "purchase_started")
+    trail.move("pending").approve(BOB)
+    assert authority(row(decided_by=BOB), trail.steps) == allowed(PURCHASE, (BOB,), 1)

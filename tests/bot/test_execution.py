@@ -8,6 +8,7 @@ Headless, over the in-memory sandbox (tests/bot/conftest.py). The fixture's quie
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -25,6 +26,7 @@ from bot.workflow.evidence import (
     next_check_delay,
     purchase_verdict,
     release_verdict,
+    replay_outcome,
 )
 from bot.workflow.execution import outcome_of
 from bot.workflow.policy import NO_POLICY
@@ -66,7 +68,7 @@ async def test_an_answer_lost_after_flowyte_bought_is_settled_by_the_replay(env,
     assert env.sandbox.balance == Decimal("22.85")
     states = [e.state for e in env.audit() if e.subject == request.id and e.state]
     assert states[-3:] == ["purchasing", "checking", "purchased"]
-    assert any("checking" in t.lower() for t in env.notifier.texts)
+    assert any("still confirming with flowyte" in t.lower() for t in env.notifier.texts)
 
 
 async def test_a_replay_while_the_first_call_runs_is_not_an_answer(env):
@@ -82,44 +84,42 @@ async def test_a_replay_while_the_first_call_runs_is_not_an_answer(env):
     assert isinstance(again, Refused) and again.code == "in_flight"
 
 
-async def test_not_bought_is_never_concluded_inside_the_quiet_window(env):
+async def test_only_a_definite_refusal_of_the_replay_settles_it_as_not_bought(env):
+    """The first call's answer is lost; the replay, with the same key and body, is refused
+    with a code that says the hold is gone: that, and only that, proves nothing was bought,
+    however soon it comes (Flowyte answered this very key)."""
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     request = await pending(env, service=service)
     env.transport.fail("POST", "/numbers/purchase", "timeout")  # never reached Flowyte
     refused = {"status": 409, "code": "reservation_expired"}
     env.transport.fail("POST", "/numbers/purchase", 409, body=refused)
     result = await service.approve(APPROVER, request.id)
-    # A definite refusal and a complete list without the number... but the first call was
-    # sent moments ago and Flowyte might still be finishing it.
-    assert isinstance(result, Refused) and result.code == "checking"
-    assert status_of(env, request.id) == "checking"
-    assert not env.sandbox.numbers
-    env.clock.advance(seconds=11)
-    assert await service.resume() == 1
-    # That look sends no replay; the list and the inventory settle it.
+    assert isinstance(result, Refused) and result.code == "expired"
     final = env.storage.requests.get(request.id)
-    assert final.status == "failed" and "nothing was charged" in final.detail
+    assert final.status == "expired" and "nothing was charged" in final.detail
+    assert "asked again with the same request" in final.detail
     assert not env.purchases() and env.sandbox.balance == Decimal("25.00")
+    assert not env.sandbox.numbers
 
 
 async def test_a_replay_whose_answer_is_lost_too_proves_nothing(env):
-    """A replay is a purchase call: if its answer is lost, it may still land, so that look
-    cannot prove "not bought" even with the list and the inventory saying so."""
+    """A replay is a purchase call: if its answer is lost, it may still land. Look after look
+    the request stays checking, whatever the owned list lacks, until a replay is answered."""
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     request = await pending(env, service=service)
-    env.transport.fail("POST", "/numbers/purchase", "timeout", times=2)  # the call and a replay
+    env.transport.fail("POST", "/numbers/purchase", "timeout", times=3)  # the call, two replays
     result = await service.approve(APPROVER, request.id)
     assert isinstance(result, Refused) and result.code == "checking"
-    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
-    env.transport.fail("POST", "/numbers/purchase", "timeout")
     env.clock.advance(seconds=11)
     await service.resume()
     looked = env.storage.requests.get(request.id)
-    assert looked.status == "checking" and looked.check_attempts == 3
-    env.clock.advance(seconds=41)  # the next look is due after 4 quiet windows (backoff)
-    await service.resume()  # no replay this time, every call is over: now it is proof
-    assert status_of(env, request.id) == "failed"
-    assert not env.purchases()
+    assert looked.status == "checking" and looked.check_attempts == 2
+    assert "nothing was charged" not in " ".join(env.notifier.texts)
+    env.clock.advance(seconds=41)  # the next look, after backoff: this replay is answered
+    await service.resume()
+    assert status_of(env, request.id) == "purchased"
+    assert len(env.sandbox.numbers) == 1 and env.sandbox.balance == Decimal("22.85")
+    assert set(keys(env)) == {request.idempotency_key}  # one key, bought once
 
 
 async def test_an_unreadable_owned_list_keeps_the_request_checking(env):
@@ -147,10 +147,11 @@ async def test_one_look_at_a_time(env):
     due = env.storage.requests.get(request.id)
     looks = await asyncio.gather(service.executor.checker.check(due), other.executor.checker.check(due))
     busy = [r for r in looks if isinstance(r, Refused) and r.code == "checking"]
-    settled = [r for r in looks if isinstance(r, Refused) and r.code == "failed"]
+    settled = [r for r in looks if isinstance(r, Decided)]
     assert len(busy) == 1 and len(settled) == 1
-    assert "checking with Flowyte" in busy[0].message  # whoever asked is told a look is under way
-    assert len([e for e in env.audit() if e.subject == request.id and e.state == "failed"]) == 1
+    assert "still confirming with Flowyte" in busy[0].message  # whoever asked is told why
+    assert len([e for e in env.audit() if e.subject == request.id and e.state == "purchased"]) == 1
+    assert len(env.sandbox.numbers) == 1
 
 
 async def test_a_check_that_drags_on_alerts_the_approvers_once(env):
@@ -283,7 +284,9 @@ def purchase_started_in_storage(env, request):
         request.id,
         from_statuses=("approved",),
         to_status="purchasing",
-        note=AuditNote("numbot", "purchase_started"),
+        note=AuditNote(
+            "numbot", "purchase_started", detail=json.dumps({"idempotency_key": request.idempotency_key})
+        ),
     )
 
 
@@ -381,22 +384,58 @@ async def test_an_approved_release_pointed_at_another_number_is_not_executed(env
 
 
 @pytest.mark.parametrize(
-    "replay,owned,inventory,settled,verdict",
+    "replay,owned,verdict",
     [
-        ("bought", "unknown", "not_asked", False, Verdict.DONE),
-        ("unknown", "listed", "not_asked", False, Verdict.DONE),
-        ("refused", "absent", "for_sale", False, Verdict.UNSURE),  # a call may still be running
-        ("refused", "absent", "gone", True, Verdict.NOT_DONE),
-        ("refused", "unknown", "not_asked", True, Verdict.UNSURE),  # the list is not proof
-        ("unknown", "absent", "for_sale", True, Verdict.UNSURE),  # the replay itself may land
-        ("not_asked", "absent", "for_sale", True, Verdict.NOT_DONE),
-        ("not_asked", "absent", "gone", True, Verdict.UNSURE),
-        ("not_asked", "absent", "unknown", True, Verdict.UNSURE),
+        ("bought", "unknown", Verdict.DONE),
+        ("bought", "absent", Verdict.DONE),  # Flowyte's list may lag its replay
+        ("unknown", "listed", Verdict.DONE),
+        ("not_asked", "listed", Verdict.DONE),
+        ("refused", "absent", Verdict.NOT_DONE),  # a definite refusal of the replay: the proof
+        ("refused", "unknown", Verdict.NOT_DONE),
+        ("unknown", "absent", Verdict.UNSURE),  # absent from the list is no proof
+        ("not_asked", "absent", Verdict.UNSURE),
+        ("unknown", "unknown", Verdict.UNSURE),
     ],
 )
-def test_purchase_verdicts(replay, owned, inventory, settled, verdict):
-    evidence = PurchaseEvidence(replay=replay, owned=owned, inventory=inventory)
-    assert purchase_verdict(evidence, settled=settled) is verdict
+def test_purchase_verdicts(replay, owned, verdict):
+    assert purchase_verdict(PurchaseEvidence(replay=replay, owned=owned)) is verdict
+
+
+def _problem(status, code=None):
+    from bot.flowyte.errors import Problem, error_for
+
+    return error_for(
+        Problem(status=status, code=code), retry_after=None, method="POST", path="numbers/purchase"
+    )
+
+
+@pytest.mark.parametrize(
+    "status,code,proof",
+    [
+        (402, "insufficient_balance", "refused"),
+        (404, "reservation_not_found", "refused"),
+        (409, "reservation_expired", "refused"),
+        (409, "number_unavailable", "refused"),
+        (422, "reservation_mismatch", "refused"),
+        (422, None, "refused"),
+        (409, "idempotency_in_progress", "unknown"),  # the first call is still running
+        (409, "request_in_progress", "unknown"),
+        (409, "conflict", "unknown"),  # a code the docs do not give: no answer
+        (409, None, "unknown"),
+        (422, "idempotency_mismatch", "unknown"),  # numbot sends the same body
+        (400, "validation_error", "unknown"),
+        (401, None, "unknown"),
+        (403, None, "unknown"),
+        (408, None, "unknown"),
+        (429, None, "unknown"),
+        (500, None, "unknown"),
+        (503, None, "unknown"),
+    ],
+)
+def test_only_a_definite_refusal_of_a_replay_proves_not_bought(status, code, proof):
+    assert replay_outcome(_problem(status, code)) == proof
+    assert replay_outcome(fe.OutcomeUnknown("lost")) == "unknown"
+    assert replay_outcome(fe.FlowyteUnavailable("down")) == "unknown"
 
 
 def test_release_verdicts():
@@ -407,24 +446,28 @@ def test_release_verdicts():
 
 
 @pytest.mark.parametrize("pagination", ["no_cursor", "has_more", "links", "repeat"])
-async def test_a_list_whose_end_is_not_stated_never_proves_not_bought(env, pagination):
-    """A Flowyte that serves short pages without a cursor (or pages numbot cannot follow):
-    the number bought on a later page must not read as "absent"."""
+async def test_a_list_numbot_cannot_follow_proves_nothing_and_a_readable_one_finds_it(
+    env, pagination
+):
+    """A Flowyte that serves short pages without a cursor (or pages numbot cannot follow),
+    while every replay fails: the request stays checking; once the list reads, the number
+    bought on a later page is found."""
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     for n in range(3):
         await env.client.import_number(f"+1415555010{n}")
     request = await pending(env, service=service)
     env.transport.fail("POST", "/numbers/purchase", "lost")  # bought; the answer is lost
-    env.transport.fail("POST", "/numbers/purchase", 503)  # and the replay fails
+    env.transport.fail("POST", "/numbers/purchase", 503, times=3)  # and the replays fail
     env.sandbox.configure(page_size=1, pagination=pagination)
     await service.approve(APPROVER, request.id)
     env.clock.advance(seconds=11)
-    await service.resume()  # no replay on this look; only the list and the inventory
+    await service.resume()
     assert status_of(env, request.id) == "checking"
     env.sandbox.configure(page_size=1, pagination="next_cursor")
     env.clock.advance(seconds=21)
     await service.resume()
     assert status_of(env, request.id) == "purchased"
+    assert env.sandbox.balance == Decimal("22.85")
 
 
 @pytest.mark.parametrize(
@@ -612,7 +655,7 @@ async def test_a_list_cut_short_never_proves_a_release_happened(env):
 # --- settling on a replay's answer -----------------------------------------------------------
 
 
-async def test_a_replay_refused_once_every_call_is_over_settles_it_as_not_bought(env):
+async def test_a_replay_refused_on_a_later_look_settles_it_as_not_bought(env):
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     request = await pending(env, service=service)
     env.transport.fail("POST", "/numbers/purchase", "timeout")  # never reached Flowyte
@@ -620,33 +663,35 @@ async def test_a_replay_refused_once_every_call_is_over_settles_it_as_not_bought
     result = await service.approve(APPROVER, request.id)
     assert isinstance(result, Refused) and result.code == "checking"
     assert "purchase of " + request.e164 in result.message  # the approver is told, too
+    assert "nothing is charged twice" in result.message and "looks next at <!date^" in result.message
     assert any("purchase of " + request.e164 in t for t in env.notifier.texts)
-    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
-    expired = {"status": 409, "code": "reservation_expired"}
-    env.transport.fail("POST", "/numbers/purchase", 409, body=expired)
-    env.transport.fail("GET", f"/numbers/available/{request.e164}", 503, times=4)
+    unavailable = {"status": 409, "code": "number_unavailable"}
+    env.transport.fail("POST", "/numbers/purchase", 409, body=unavailable)
     env.clock.advance(seconds=11)
-    await service.resume()  # a definite refusal, the complete list lacks it: not bought
+    await service.resume()  # a definite refusal: not bought; the hold is given back first
     final = env.storage.requests.get(request.id)
     assert final.status == "failed" and "nothing was charged" in final.detail
     assert not env.purchases() and env.sandbox.balance == Decimal("25.00")
+    released = [e for e in env.audit() if e.subject == request.id and e.action == "release_hold"]
+    assert [e.outcome for e in released] == ["ok"]  # once, before concluding
 
 
-async def test_an_immediate_look_after_a_replay_whose_answer_was_lost_proves_nothing(env):
-    """A replay is a purchase call: the quiet window counts from the last one sent, so an
-    operator asking again right after it cannot get "not bought" while it may still land."""
+async def test_a_hold_in_use_when_given_back_means_a_purchase_is_running(env):
+    """The replay is refused, but Flowyte will not let go of the hold (409): a purchase is
+    running after all. numbot does not conclude; the next look's replay tells."""
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     request = await pending(env, service=service)
-    env.transport.fail("POST", "/numbers/purchase", "timeout", times=2)  # the call, a replay
-    await service.approve(APPROVER, request.id)
-    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
     env.transport.fail("POST", "/numbers/purchase", "timeout")
+    env.transport.fail("POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"})
+    env.transport.fail("DELETE", f"/numbers/reserve/{request.reservation_id}", 409, body={"status": 409, "code": "reservation_in_use"})
+    result = await service.approve(APPROVER, request.id)
+    assert isinstance(result, Refused) and result.code == "checking"
+    assert status_of(env, request.id) == "checking"
+    [look] = [e for e in env.audit() if e.subject == request.id and e.action == "check"]
+    assert look.detail_fields() == {"attempt": 1, "hold": "in_use", "replay": "refused"}
     env.clock.advance(seconds=11)
-    await service.resume()  # replays, and that answer is lost too
-    assert status_of(env, request.id) == "checking"
-    looked = await service.check(request.id)  # no replay on this look; the list and the
-    assert isinstance(looked, Refused) and looked.code == "checking"  # inventory say no
-    assert status_of(env, request.id) == "checking"
+    await service.resume()  # the replay now buys with the same key: once
+    assert status_of(env, request.id) == "purchased" and env.sandbox.balance == Decimal("22.85")
 
 
 # --- a request edited, or an approval forged, while it is in flight ---------------------------
@@ -794,7 +839,7 @@ async def test_while_one_look_is_under_way_another_process_leaves_the_request_al
     request = await pending(env, service=a)
     if left == "checking":
         env.transport.fail("POST", "/numbers/purchase", "timeout")
-        env.transport.fail("POST", "/numbers/purchase", 503)
+        env.transport.fail("POST", "/numbers/purchase", 503, times=2)  # this look's replay too
         await a.approve(APPROVER, request.id)
         assert status_of(env, request.id) == "checking"
     else:  # a process stopped mid-purchase; its replay on resume fails
@@ -869,29 +914,25 @@ async def test_an_unknown_purchase_is_audited_with_the_failure_every_look_and_th
     request = await pending(env, service=service)
     env.transport.fail("POST", "/numbers/purchase", 503, times=2)  # the call and a replay
     await service.approve(APPROVER, request.id)
-    env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
-    env.transport.fail("POST", "/numbers/purchase", "timeout")
+    unavailable = {"status": 409, "code": "number_unavailable"}
+    env.transport.fail("POST", "/numbers/purchase", 409, body=unavailable)
     env.clock.advance(seconds=11)
-    await service.resume()
-    env.clock.advance(seconds=41)
-    await service.resume()  # every call is over: the list and the inventory are proof
-    asked = {"inventory": "for_sale", "owned": "absent", "replay": "unknown"}
+    await service.resume()  # the replay is definitely refused: proof
     assert story(
         env,
         request.id,
         skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"),
     ) == [
         ("numbot", "purchase", "unknown", "checking", {"error": "injected", "status": 503}),
-        ("numbot", "check", "unknown", None, {"attempt": 1, **asked}),
-        ("numbot", "check", "unknown", None, {"attempt": 3, **asked}),
+        ("numbot", "check", "unknown", None, {"attempt": 1, "owned": "absent", "replay": "unknown"}),
+        ("numbot", "release_hold", "ok", None, {"reservation": request.reservation_id}),
         (
             "numbot",
             "purchase",
             "failed",
             "failed",
-            {**asked, "replay": "not_asked", "reconciled": True},
+            {"code": "number_unavailable", "reconciled": True, "replay": "refused", "status": 409},
         ),
-        ("numbot", "release_hold", "ok", None, {"reservation": request.reservation_id}),
     ]
 
 

@@ -1,6 +1,7 @@
 """Settling an unknown outcome at any count of owned numbers (bot/workflow/checking.py):
-"bought" as soon as the number is seen, "not bought" only from the whole list read to its
-stated end, however long that takes, by one look that keeps its claim while it reads."""
+"bought" as soon as the number is seen in the owned list, however long the list is, by one
+look that keeps its claim while it reads; "not bought" only from a refused replay, without
+reading the list at all."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ async def test_bought_is_found_in_a_list_far_longer_than_any_time_budget(env, mo
     env.sandbox.seed_owned(300)
     request = await pending(env)
     env.transport.fail("POST", "/numbers/purchase", "lost")  # bought, answer lost
-    env.transport.fail("POST", "/numbers/purchase", 503)  # the replay fails
+    env.transport.fail("POST", "/numbers/purchase", 503, times=2)  # the replays fail
     slow = SlowPages(env, monkeypatch, seconds=1.0)  # 31 pages: 31 s, past the 6 s budget
     result = await env.service.approve(APPROVER, request.id)
     # The approver's click waits only for a first look of one quiet window (0 s here): it
@@ -60,7 +61,34 @@ async def test_bought_is_found_in_a_list_far_longer_than_any_time_budget(env, mo
     assert await env.storage.run(env.storage.owned.find, request.e164) is not None
 
 
-async def test_not_bought_only_after_the_whole_long_list_with_the_claim_kept(env, monkeypatch):
+async def test_the_claim_moves_forward_while_a_long_list_is_read(env, monkeypatch):
+    service = env.new_service(timing=Timing(quiet=10, grace=0))
+    env.sandbox.configure(page_size=10)
+    env.sandbox.seed_owned(300)
+    request = await pending(env, service=service)
+    env.transport.fail("POST", "/numbers/purchase", "lost")  # bought, answer lost
+    env.transport.fail("POST", "/numbers/purchase", 503, times=2)  # the replays fail
+    claims = []
+    slow = SlowPages(
+        env,
+        monkeypatch,
+        seconds=2.0,  # 31 pages, 62 s: twice the look's 30 s lease
+        on_page=lambda _: claims.append(env.storage.requests.get(request.id).next_check_at),
+    )
+    result = await service.approve(APPROVER, request.id)
+    # The click's own look reads one quiet window's worth of pages (10 s) and leaves the rest.
+    assert isinstance(result, Refused) and result.code == "checking"
+    first = slow.pages
+    assert 0 < first < 31
+    claims.clear()
+    env.clock.advance(seconds=11)
+    assert await service.resume() == 1
+    assert slow.pages - first == 31  # read to the page that shows it
+    assert status_of(env, request.id) == "purchased"
+    assert len(set(claims)) > 2  # the claim moved forward as the pages came
+
+
+async def test_a_refused_replay_settles_it_without_reading_the_list(env, monkeypatch):
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     env.sandbox.configure(page_size=10)
     env.sandbox.seed_owned(300)
@@ -68,22 +96,11 @@ async def test_not_bought_only_after_the_whole_long_list_with_the_claim_kept(env
     env.transport.fail("POST", "/numbers/purchase", "timeout")  # never reached Flowyte
     refused = {"status": 409, "code": "reservation_expired"}
     env.transport.fail("POST", "/numbers/purchase", 409, body=refused)
+    slow = SlowPages(env, monkeypatch, seconds=2.0)
     result = await service.approve(APPROVER, request.id)
-    assert isinstance(result, Refused) and result.code == "checking"  # inside the quiet window
-    claims = []
-    slow = SlowPages(
-        env,
-        monkeypatch,
-        seconds=2.0,  # 30 pages, 60 s: twice the look's 30 s lease
-        on_page=lambda _: claims.append(env.storage.requests.get(request.id).next_check_at),
-    )
-    env.clock.advance(seconds=11)
-    assert await service.resume() == 1
-    assert slow.pages == 30  # read to the page that says it is the last
-    final = env.storage.requests.get(request.id)
-    assert final.status == "failed" and "nothing was charged" in final.detail
+    assert isinstance(result, Refused) and result.code == "expired"
+    assert slow.pages == 0
     assert env.sandbox.balance == Decimal("25.00")
-    assert len(set(claims)) > 2  # the claim moved forward as the pages came
 
 
 async def test_a_look_that_lost_its_claim_mid_list_concludes_nothing(env, monkeypatch, caplog):
@@ -92,8 +109,7 @@ async def test_a_look_that_lost_its_claim_mid_list_concludes_nothing(env, monkey
     env.sandbox.seed_owned(300)
     request = await pending(env, service=service)
     env.transport.fail("POST", "/numbers/purchase", "timeout")
-    refused = {"status": 409, "code": "reservation_expired"}
-    env.transport.fail("POST", "/numbers/purchase", 409, body=refused)
+    env.transport.fail("POST", "/numbers/purchase", 503, times=2)  # the replays fail
     await service.approve(APPROVER, request.id)
 
     def rival(page: int) -> None:

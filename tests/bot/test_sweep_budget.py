@@ -42,14 +42,13 @@ async def test_money_work_comes_before_notices_in_every_pass(env):
     lapsing = await pending(env, 0, service=service)
     buying = await pending(env, 1, service=service)
     env.transport.fail("POST", "/numbers/purchase", "timeout")  # never reached Flowyte
-    refused = {"status": 409, "code": "reservation_expired"}
-    env.transport.fail("POST", "/numbers/purchase", 409, body=refused)
+    env.transport.fail("POST", "/numbers/purchase", 503)  # the first look's replay
     await service.approve(APPROVER, buying.id)
     assert status_of(env, buying.id) == "checking"
     env.clock.advance(minutes=31)
     service.sweep.tidy_seconds = 0.0  # no time for notices at all
     assert await service.resume() == 1
-    assert status_of(env, buying.id) == "failed"
+    assert status_of(env, buying.id) == "expired"  # the replay: the hold had lapsed
     assert status_of(env, lapsing.id) == "pending"  # its expiry waits for a pass with time
     assert await service.next_due() == 0  # and the sweep knows it is due now
     service.sweep.tidy_seconds = 60.0
@@ -64,8 +63,7 @@ async def _two_checking(env, service):
     for index in (1, 2):
         request = await pending(env, index, service=service)
         env.transport.fail("POST", "/numbers/purchase", "timeout")  # never reached Flowyte
-        refused = {"status": 409, "code": "reservation_expired"}
-        env.transport.fail("POST", "/numbers/purchase", 409, body=refused)
+        env.transport.fail("POST", "/numbers/purchase", 503)  # the first look's replay
         await service.approve(APPROVER, request.id)
         assert status_of(env, request.id) == "checking"
         checking.append(request)
@@ -96,7 +94,7 @@ async def test_looks_in_background_never_hold_up_the_rest_of_the_pass(env, monke
     assert len(started) == 2
     gate.set()
     await asyncio.gather(*list(service.sweep._looks.values()))
-    assert [status_of(env, r.id) for r in checking] == ["failed", "failed"]
+    assert [status_of(env, r.id) for r in checking] == ["expired", "expired"]  # the replay, once the hold lapsed
 
 
 async def test_at_most_max_looks_run_at_once(env, monkeypatch):
@@ -105,13 +103,22 @@ async def test_at_most_max_looks_run_at_once(env, monkeypatch):
     monkeypatch.setattr(sweep_module, "MAX_LOOKS", 1)
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     _, checking = await _two_checking(env, service)
+    checker = service.sweep.executor.checker
+    real_check, gate = checker.check, asyncio.Event()
+
+    async def gated_check(request, **kwargs):
+        await gate.wait()  # a look that takes a while (a long owned list)
+        return await real_check(request, **kwargs)
+
+    monkeypatch.setattr(checker, "check", gated_check)
     env.clock.advance(minutes=31)
     await service.resume(looks_in_background=True)
     assert len(service.sweep._looks) == 1
+    gate.set()
     await asyncio.gather(*list(service.sweep._looks.values()))
     await service.resume(looks_in_background=True)  # room again: the other one's look
     await asyncio.gather(*list(service.sweep._looks.values()))
-    assert [status_of(env, r.id) for r in checking] == ["failed", "failed"]
+    assert [status_of(env, r.id) for r in checking] == ["expired", "expired"]  # the replay, once the hold lapsed
 
 
 async def test_a_look_stopped_at_shutdown_is_taken_up_again(env, monkeypatch):
@@ -131,4 +138,4 @@ async def test_a_look_stopped_at_shutdown_is_taken_up_again(env, monkeypatch):
     assert not service.sweep._looks
     monkeypatch.setattr(checker, "check", real_check)
     await service.resume()  # the stuck looks never claimed them: the next pass settles them
-    assert [status_of(env, r.id) for r in checking] == ["failed", "failed"]
+    assert [status_of(env, r.id) for r in checking] == ["expired", "expired"]  # the replay, once the hold lapsed

@@ -34,6 +34,7 @@ from bot.outcomes import (
 from bot.sandbox import SandboxFlowyte
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
+from bot.workflow.policy import Policy
 from storage.db import connect
 from storage.requests import AuditNote
 from tests.bot.conftest import (
@@ -371,19 +372,93 @@ async def test_reject_of_unknown_and_decided_requests(env):
 # --- Flowyte says no, or says nothing -------------------------------------------------------
 
 
-async def test_insufficient_balance_fails_with_the_shortfall(env):
+async def test_a_short_wallet_keeps_the_hold_and_the_approval_for_a_retry(env):
+    """402 is a definite "no": nothing was bought, so the hold and the approval are kept and
+    the card says by how much the wallet is short and how to top up."""
     env.sandbox.balance = Decimal("1.00")
     request = await pending(env)
     result = await env.service.approve(APPROVER, request.id)
-    assert isinstance(result, Refused) and result.code == "failed"
-    assert "$1.15" in result.message and "dashboard" in result.message
-    final = await env.get(request.id)
-    assert final.status == "failed" and final.detail == result.message
-    assert reservation_state(env, request) == "cancelled"
+    assert isinstance(result, Refused) and result.code == "unfunded"
+    assert "short by $1.15" in result.message and "dashboard" in result.message
+    assert "Try again" in result.message and "lapses at <!date^" in result.message
+    kept = await env.get(request.id)
+    assert kept.status == "unfunded" and kept.decided_by == APPROVER
+    assert "short by $1.15" in kept.detail and "<!date" not in kept.detail  # plain on the card
+    assert reservation_state(env, request) == "active"  # the hold is kept
     assert env.sandbox.balance == Decimal("1.00") and not env.sandbox.numbers
-    assert "failed" in env.notifier.texts[-1] and "$1.15" in env.notifier.texts[-1]
+    assert "is approved, but nothing was bought yet" in env.notifier.texts[-1]
     failed = [e for e in env.audit() if e.action == "purchase" and e.outcome == "failed"]
-    assert json.loads(failed[0].detail) == {"code": "insufficient_balance", "status": 402}
+    assert json.loads(failed[0].detail) == {
+        "code": "insufficient_balance",
+        "shortfall": "1.15",
+        "status": 402,
+    }
+    assert failed[0].state == "unfunded"
+
+
+async def test_try_again_after_a_top_up_buys_once_with_a_new_key(env):
+    env.sandbox.balance = Decimal("1.00")
+    request = await pending(env)
+    await env.service.approve(APPROVER, request.id)
+    # Not yet topped up: refused before any purchase call, with the figures.
+    still = await env.service.retry(SECOND, request.id)
+    assert isinstance(still, Refused) and still.code == "insufficient_balance"
+    assert "holds $1.00 and this costs $2.15" in still.message and "$1.15" in still.message
+    assert len(env.purchases()) == 1
+    # Not the requester's to try, nor a stranger's.
+    for actor in (REQUESTER, STRANGER):
+        refused = await env.service.retry(actor, request.id)
+        assert isinstance(refused, Refused) and refused.code == "not_approver"
+    env.sandbox.balance = Decimal("10.00")
+    bought = await env.service.retry(SECOND, request.id)
+    assert isinstance(bought, Decided) and bought.request.status == "purchased"
+    assert env.sandbox.balance == Decimal("7.85") and len(env.sandbox.numbers) == 1
+    keys = [p.headers.get("idempotency-key") for p in env.purchases()]
+    assert keys == [request.idempotency_key, f"{request.idempotency_key}-2"]
+    started = [e for e in env.audit() if e.subject == request.id and e.action == "purchase_started"]
+    assert [(e.actor, e.detail_fields()["idempotency_key"]) for e in started] == [
+        ("numbot", request.idempotency_key),
+        (SECOND, f"{request.idempotency_key}-2"),
+    ]
+    again = await env.service.retry(SECOND, request.id)
+    assert isinstance(again, Refused) and len(env.purchases()) == 2  # bought once
+
+
+async def test_try_again_re_checks_the_policy_price_and_the_hold(env):
+    env.sandbox.balance = Decimal("1.00")
+    capped = await pending(env, 0)
+    await env.service.approve(APPROVER, capped.id)
+    env.sandbox.balance = Decimal("50.00")
+    strict = env.new_service(policy=Policy(max_purchase_usd=Decimal("1.00")))
+    refused = await strict.retry(SECOND, capped.id)
+    assert isinstance(refused, Refused) and "the cap is now $1.00; this costs $2.15" in refused.message
+    assert (await env.get(capped.id)).status == "unfunded"
+    env.sandbox.inventory[capped.e164].setup_cost = Decimal("5.00")  # Flowyte's price went up
+    risen = await env.service.retry(SECOND, capped.id)
+    assert isinstance(risen, Refused) and (await env.get(capped.id)).status == "failed"
+    assert "price went up" in (await env.get(capped.id)).detail
+    env.sandbox.balance = Decimal("1.00")
+    lapsing = await pending(env, 1)
+    await env.service.approve(APPROVER, lapsing.id)
+    env.clock.advance(minutes=31)
+    late = await env.service.retry(SECOND, lapsing.id)
+    assert isinstance(late, Refused) and late.code == "expired"
+    assert (await env.get(lapsing.id)).status == "expired"
+    assert len(env.sandbox.numbers) == 0
+
+
+async def test_an_unfunded_purchase_lapses_with_its_hold_and_may_be_rejected(env):
+    env.sandbox.balance = Decimal("1.00")
+    lapsing = await pending(env, 0)
+    await env.service.approve(APPROVER, lapsing.id)
+    rejected = await pending(env, 1)
+    await env.service.approve(APPROVER, rejected.id)
+    done = await env.service.reject(SECOND, rejected.id, "not this month")
+    assert isinstance(done, Decided) and done.request.status == "rejected"
+    env.clock.advance(minutes=31)
+    await env.service.resume()
+    assert (await env.get(lapsing.id)).status == "expired"
+    assert "before the wallet was topped up" in env.notifier.texts[-1]
 
 
 async def test_unreachable_flowyte_puts_the_request_back_to_pending(env):
@@ -443,14 +518,23 @@ def _move(env, request, *path):
     for before, after in itertools.pairwise(path):
         approving = after == "approved"
         filing = (before, after) == ("held", "pending")  # as numbot before terms were sealed whole
+        sending = after in ("purchasing", "releasing")
         note = AuditNote(
             APPROVER if approving else REQUESTER if filing else "numbot",
-            "approve" if approving else "request_purchase" if filing else f"test_{after}",
+            "approve"
+            if approving
+            else "request_purchase"
+            if filing
+            else f"{request.kind}_started"
+            if sending
+            else f"test_{after}",
             detail=(
                 sealed_approval(request)
                 if approving
                 else json.dumps({"approvals_needed": 1})
                 if filing
+                else json.dumps({"idempotency_key": request.idempotency_key})
+                if sending
                 else ""
             ),
         )
@@ -513,11 +597,15 @@ async def test_resume_settles_an_interrupted_purchase_as_failed_only_on_proof(en
     service = env.new_service(fresh_db=True)
     assert await service.resume() >= 1
     final = await service.request(request.id)
-    assert final.status == "failed" and "nothing was charged" in final.detail
+    assert final.status == "expired" and "nothing was charged" in final.detail
     assert not env.sandbox.numbers and env.sandbox.balance == Decimal("25.00")
-    settled = [e for e in env.audit() if e.subject == request.id and e.state == "failed"]
-    assert settled[-1].detail_fields() | {"reconciled": True} == settled[-1].detail_fields()
-    assert settled[-1].detail_fields()["owned"] == "absent"
+    settled = [e for e in env.audit() if e.subject == request.id and e.state == "expired"]
+    assert settled[-1].detail_fields() == {
+        "code": "reservation_expired",
+        "reconciled": True,
+        "replay": "refused",
+        "status": 409,
+    }
 
 
 async def test_resume_posts_missing_cards_and_expires_lapsed_holds(env):
@@ -962,12 +1050,12 @@ async def test_resume_when_flowyte_is_down_keeps_checking_until_it_answers(env):
     assert await service.resume() == 0  # the next look is one quiet window away
     env.clock.advance(seconds=6)
     assert await service.resume() == 1
-    # That look sends no replay: with every purchase call long over, a complete owned list
-    # without the number and the number still for sale prove it was not bought.
+    # A replay refused a connection is no answer (nor is a list it cannot read); this look's
+    # replay reaches Flowyte, which buys now, under the one key.
     final = await service.request(request.id)
-    assert final.status == "failed" and "nothing was charged" in final.detail
-    assert not env.sandbox.numbers and env.sandbox.balance == Decimal("25.00")
-    assert len(env.purchases()) == 0  # both attempts were refused a connection
+    assert final.status == "purchased"
+    assert len(env.sandbox.numbers) == 1 and env.sandbox.balance == Decimal("22.85")
+    assert {p.headers.get("idempotency-key") for p in env.purchases()} == {request.idempotency_key}
 
 
 # --- money stays Decimal end to end ------------------------------------------------------------

@@ -11,7 +11,17 @@ import time
 import pytest
 
 from handlers import ids
-from tests.e2e.harness import ALICE, APPROVAL_CHANNEL, BOB, FLOWYTE_KEY, both_engines, reply, texts
+from tests.e2e.harness import (
+    ALICE,
+    APPROVAL_CHANNEL,
+    BOB,
+    CAROL,
+    FLOWYTE_KEY,
+    both_engines,
+    find_element,
+    reply,
+    texts,
+)
 from tests.e2e.test_golden_path import hold_number, request_purchase
 from tests.e2e.test_money_guards import QUICK_RECOVERY
 from tests.fakes.slack_requests import block_action_body, signed_headers
@@ -33,18 +43,37 @@ def pending_request(bot, slack):
     return e164, request_id
 
 
-def test_wallet_short_tells_the_approver_by_how_much(bot, slack, flowyte):
+def test_a_short_wallet_keeps_the_hold_and_an_approver_tries_again_after_a_top_up(
+    bot, slack, flowyte
+):
+    """The guide: "A 402 means insufficient balance: top up, then retry." The hold and the
+    approval are kept, the card says by how much and offers Try again; after the top-up, an
+    approver's Try again buys it with a new Idempotency-Key."""
     _, request_id = pending_request(bot, slack)
     flowyte.set_balance("1.00")
     _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
     answer = texts(reply(slack, rid))
-    assert "short by $1.15" in answer and "dashboard" in answer
+    assert "short by $1.15" in answer and "dashboard" in answer and "Try again" in answer
     assert len(flowyte.calls("POST", "/numbers/purchase")) == 1
-    assert status_of(bot, request_id) == "failed"
-    slack.wait_for(lambda c: c.method == "chat.update" and "short by $1.15" in texts(c.body))
-    assert flowyte.calls("DELETE", path_regex=r"/numbers/reserve/")  # the hold is given back
-    assert [r[1] for r in audit_rows(bot, "purchase")] == ["failed"]
+    assert status_of(bot, request_id) == "unfunded"
+    [card] = slack.wait_for(
+        lambda c: (
+            c.method == "chat.update"
+            and c.body["channel"] == APPROVAL_CHANNEL
+            and "short by $1.15" in texts(c.body)
+        )
+    )
+    assert find_element(card.body, ids.RETRY_PURCHASE)["value"] == request_id
+    assert not flowyte.calls("DELETE", path_regex=r"/numbers/reserve/")  # the hold is kept
     assert str(flowyte.sandbox.balance) == "1.00"
+    flowyte.set_balance("10.00")  # topped up in the dashboard
+    _, rid = bot.click(ids.RETRY_PURCHASE, request_id, user=CAROL, channel=APPROVAL_CHANNEL)
+    assert "Bought" in texts(reply(slack, rid))
+    keys = [c.idempotency_key for c in flowyte.calls("POST", "/numbers/purchase")]
+    assert len(keys) == 2 and len(set(keys)) == 2  # a definite "no", then a new attempt
+    assert str(flowyte.sandbox.balance) == "7.85"
+    assert [r[1] for r in audit_rows(bot, "purchase")] == ["failed", "ok"]
+    assert [r[0] for r in audit_rows(bot, "purchase_started")] == ["numbot", CAROL]
 
 
 def purchase_keys(flowyte):
@@ -87,8 +116,8 @@ def test_a_purchase_that_never_landed_fails_only_on_proof_and_says_so(slack, flo
         refusal = {"status": 409, "code": "reservation_expired", "title": "Reservation expired"}
         flowyte.add_fault("POST", r"/numbers/purchase$", status=409, body=refusal)  # every replay
         _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
-        assert "checking with Flowyte" in texts(reply(slack, rid, timeout=15))
-        slack.wait_for(lambda c: c.method == "chat.update" and "Checking" in texts(c.body))
+        assert "still confirming with Flowyte" in texts(reply(slack, rid, timeout=15))
+        slack.wait_for(lambda c: c.method == "chat.update" and "confirming" in texts(c.body))
         told = slack.wait_for(
             lambda c: (
                 c.method == "chat.postMessage"
@@ -97,9 +126,8 @@ def test_a_purchase_that_never_landed_fails_only_on_proof_and_says_so(slack, flo
             ),
             timeout=20,
         )
-        assert told
-        assert status_of(bot, request_id) == "failed"
-        assert flowyte.calls("GET", "/numbers")  # the whole owned list was read
+        assert told and "asked again with the same request" in texts(told[0].body)
+        assert status_of(bot, request_id) == "expired"  # the replay said the hold is gone
         assert len(set(purchase_keys(flowyte))) == 1
         assert str(flowyte.sandbox.balance) == "25.00"
     finally:
@@ -123,9 +151,9 @@ def test_an_unreadable_owned_list_never_turns_a_charge_into_nothing_was_charged(
         maintenance = "<html><body>Down for maintenance</body></html>"
         flowyte.add_fault("GET", r"/numbers$", status=200, body=maintenance)
         _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
-        assert "checking with Flowyte" in texts(reply(slack, rid, timeout=15))
+        assert "still confirming with Flowyte" in texts(reply(slack, rid, timeout=15))
         slack.wait_for(
-            lambda c: c.method == "chat.update" and "Checking" in texts(c.body), timeout=10
+            lambda c: c.method == "chat.update" and "confirming" in texts(c.body), timeout=10
         )
         time.sleep(6)  # several quiet windows and sweeps pass
         assert status_of(bot, request_id) == "checking"

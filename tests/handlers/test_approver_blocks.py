@@ -101,7 +101,7 @@ def test_a_reminder_names_the_lapse_and_keeps_the_buttons():
     "status,words",
     [
         ("approved", "Approved by <@U0BOB>; buying now."),
-        ("checking", "checking with Flowyte"),
+        ("checking", "confirming with Flowyte"),
         ("purchased", "Bought for $2.15."),
         ("failed", "Failed"),
         ("rejected", "Rejected by <@U0BOB>"),

@@ -222,6 +222,11 @@ BUILDERS: dict[str, Callable[[bool], Message]] = {
     "card_release": lambda s: build_approval_card(
         make_request(kind="release", number_id="num_1", setup_cost=None), balance=None, sandbox=s
     ),
+    "card_unfunded": lambda s: build_approval_card(
+        make_request(status="unfunded", decided_by="U0BOB", detail="The Flowyte wallet is short."),
+        balance=None,
+        sandbox=s,
+    ),
     "card_purchased": lambda s: build_approval_card(
         make_request(status="purchased", decided_by="U0BOB"), balance=None, sandbox=s
     ),

@@ -325,6 +325,12 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
         ("search", build_search_results(SearchQuery(area_code="415"), [number], sandbox=True)),
         ("hold", build_hold(_request(status="held"), sandbox=True)),
         ("card", build_approval_card(_request(), balance=Decimal(10), sandbox=True)),
+        (
+            "card_unfunded",
+            build_approval_card(
+                _request(status="unfunded", decided_by="U0BOB"), balance=None, sandbox=True
+            ),
+        ),
         ("dm", build_purchased_dm("Yours.", "req_0123456789ab", agents, sandbox=True)),
         ("warning", {"text": "x", "blocks": unpublished_warning(agents[0])}),
         (
@@ -394,6 +400,7 @@ EXPECTED = {
     ids.REQUEST_PURCHASE: ("requestable", (APPROVER, "req_0123456789ab")),
     ids.APPROVE: ("approve", (APPROVER, "req_0123456789ab")),
     ids.REJECT: ("rejectable", (APPROVER, "req_0123456789ab")),
+    ids.RETRY_PURCHASE: ("retry", (APPROVER, "req_0123456789ab")),
     ids.ASSIGN_AGENT: ("assign_purchased", (APPROVER, "req_0123456789ab", "agt_1")),
     ids.PUBLISH: ("publish", (APPROVER, "agt_1")),
     ids.SEARCH_PREVIOUS: ("search", (APPROVER, PAGED_QUERY)),

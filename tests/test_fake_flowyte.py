@@ -109,7 +109,7 @@ def test_status_fault_answers_instead_of_the_sandbox(fake: FakeFlowyte, api: htt
     limited = api.post("/numbers/purchase", json={"e164": e164})
     assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
     assert limited.headers["content-type"] == "application/problem+json"
-    assert limited.json()["code"] == "rate_limited"
+    assert limited.json()["type"] == "https://docs.flowyte.com/errors/rate_limited"
     assert fake.sandbox.balance == balance  # the sandbox never saw it
     assert fake.calls("POST")[0].handled_status is None
 
@@ -174,7 +174,8 @@ def test_control_endpoints(fake: FakeFlowyte, api: httpx.Client, root: str) -> N
     hold = data(api.post("/numbers/reserve", json={"e164": e164}))
     httpx.post(f"{root}/_control/clock", json={"advance_seconds": 1900})
     expired = api.post("/numbers/purchase", json={"e164": e164, "reservationId": hold["id"]})
-    assert expired.status_code == 409 and expired.json()["code"] == "reservation_expired"
+    assert expired.status_code == 409
+    assert expired.json()["type"] == "https://docs.flowyte.com/errors/reservation_expired"
     state = httpx.get(f"{root}/_control/state").json()
     assert state["reservations"][-1]["status"] == "expired"
 
@@ -206,18 +207,20 @@ def switch(root: str, **variants: Any) -> dict[str, Any]:
 
 
 def test_control_variants_switch_a_running_fake(fake: FakeFlowyte, api: httpx.Client, root: str):
-    assert httpx.get(f"{root}/_control/variants").json()["problems"] == "code"
-    shown = switch(root, problems="type_only", reservations="id_only", page_size=1)
-    assert (shown["problems"], shown["reservations"], shown["page_size"]) == (
+    defaults = httpx.get(f"{root}/_control/variants").json()
+    assert (defaults["problems"], defaults["replays"], defaults["envelope"]) == (
         "type_only",
-        "id_only",
-        1,
+        "wait",
+        "documented",
     )
+    assert defaults["best_effort_flag"] is False
+    shown = switch(root, problems="code", reservations="id_only", page_size=1)
+    assert (shown["problems"], shown["reservations"], shown["page_size"]) == ("code", "id_only", 1)
     e164 = a_number(api, "303")
     hold = api.post("/numbers/reserve", json={"e164": e164})
     assert hold.status_code == 201 and data(hold).keys() == {"id"}
     again = api.post("/numbers/reserve", json={"e164": e164})
-    assert again.status_code == 409 and "code" not in again.json()
+    assert again.status_code == 409 and again.json()["code"] == "number_unavailable"
     assert again.json()["type"] == "https://docs.flowyte.com/errors/number_unavailable"
     assert len(data(api.get("/agents"))) == 1
 

@@ -54,7 +54,9 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     payload: dict[str, Any] = body(response)
-    assert payload["status"] == status and payload["code"] == code
+    # By default the code is only in `type`, as Flowyte's API introduction shows it.
+    assert payload["status"] == status and "code" not in payload
+    assert payload["type"] == f"https://docs.flowyte.com/errors/{code}"
     assert {"type", "title", "detail", "instance"} <= set(payload)
     return payload
 
@@ -88,7 +90,7 @@ async def test_search_by_area_code_returns_priced_local_numbers(api: httpx.Async
         assert n["formatted"] == f"+1 415-555-{n['e164'][-4:]}"
         assert n["region"] == "CA" and n["locality"] in ("San Francisco", "San Rafael")
         assert n["setupCost"] == Decimal("1.00") and n["monthlyCost"] == Decimal("1.15")
-        assert n["currency"] == "USD" and n["reservable"] is True and n["bestEffort"] is False
+        assert n["currency"] == "USD" and n["reservable"] is True and "bestEffort" not in n
         assert "voice" in n["features"]
 
 
@@ -129,12 +131,18 @@ async def test_toll_free_and_vanity_letters(api: httpx.AsyncClient) -> None:
     assert await search(api, areaCode="415", numberType="mobile") == []
 
 
-async def test_best_effort_widens_only_when_nothing_matches(api: httpx.AsyncClient) -> None:
+async def test_best_effort_widens_only_when_nothing_matches(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
     assert await search(api, areaCode="415", endsWith="98765", bestEffort="false") == []
     wide = await search(api, areaCode="415", endsWith="98765")  # bestEffort defaults to true
-    assert wide and all(n["bestEffort"] is True and n["e164"].startswith("+1415") for n in wide)
+    # As documented: nothing in a result says it was widened (Variants.best_effort_flag).
+    assert wide and all("bestEffort" not in n and n["e164"].startswith("+1415") for n in wide)
     nowhere = await search(api, areaCode="212", locality="Nowhere")
-    assert nowhere and all(n["bestEffort"] is True for n in nowhere)
+    assert nowhere and all("bestEffort" not in n for n in nowhere)
+    sb.configure(best_effort_flag=True)
+    flagged = await search(api, areaCode="415", endsWith="98765")
+    assert flagged and all(n["bestEffort"] is True for n in flagged)
 
 
 @pytest.mark.parametrize(
@@ -532,8 +540,10 @@ async def test_each_unreadable_cursor_placement(
     await import_numbers(api, 3)
     sb.configure(page_size=2, pagination=style)
     first = body(await api.get("/numbers"))
-    assert set(first) == {"success", "data", *first_page}
-    assert len(first["data"]) == 2
+    assert set(first) == {"success", "data", "message", "errors", *first_page}
+    assert first["errors"] == [] and len(first["data"]) == 2
+    sb.configure(envelope="plain")
+    assert set(body(await api.get("/numbers"))) == {"success", "data", *first_page}
     if style == "has_more":
         assert first["hasMore"] is True
     if style == "links":
@@ -632,10 +642,27 @@ async def _until(condition: Any, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def test_a_replay_while_the_first_call_runs_waits_for_it_and_replays_its_result(
+    api: httpx.AsyncClient, sb: SandboxFlowyte
+) -> None:
+    """The documented default: "a retry replays the original result instead of charging
+    twice", even while the original is still running."""
+    sb.configure(processing_delay=0.3)
+    e164 = (await first_number(api))["e164"]
+    request, key = {"e164": e164}, {"Idempotency-Key": "slow-0"}
+    first = asyncio.create_task(api.post("/numbers/purchase", json=request, headers=key))
+    await _until(lambda: sb.idempotency_in_progress("slow-0"))
+    replay = await api.post("/numbers/purchase", json=request, headers=key)
+    done = await first
+    assert done.status_code == replay.status_code == 201 and replay.content == done.content
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert sb.balance == Decimal("22.85") and len(sb.numbers) == 1
+
+
 async def test_a_replay_while_the_first_call_runs_is_409_then_replays_the_result(
     api: httpx.AsyncClient, sb: SandboxFlowyte
 ) -> None:
-    sb.configure(processing_delay=0.5)
+    sb.configure(processing_delay=0.5, replays="conflict")
     e164 = (await first_number(api))["e164"]
     request, key = {"e164": e164}, {"Idempotency-Key": "slow-1"}
     first = asyncio.create_task(api.post("/numbers/purchase", json=request, headers=key))

@@ -28,23 +28,16 @@ from starlette.routing import Mount, Route
 
 from bot.sandbox.calls import Call, Handler, Result, api_key, idempotency_key, read_body
 from bot.sandbox.endpoints import Endpoints
-from bot.sandbox.idempotency import Replay, fingerprint
+from bot.sandbox.idempotency import Replay, StillRunning, fingerprint, in_progress
 from bot.sandbox.paging import envelope
 from bot.sandbox.problems import ApiError, problem_response
-from bot.sandbox.variants import PaginationStyle
 from bot.sandbox.wire import JSON_MEDIA_TYPE, dumps_json
+
+REPLAY_POLL: Final = 0.02  # seconds between a waiting replay's looks at the first call
 
 API_PREFIX: Final = "/api/v1"
 
 _Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _json_response(result: Result, pagination: PaginationStyle) -> Response:
-    return Response(
-        dumps_json(envelope(result, pagination)),
-        status_code=result.status,
-        media_type=JSON_MEDIA_TYPE,
-    )
 
 
 class SandboxFlowyte(Endpoints):
@@ -97,6 +90,12 @@ class SandboxFlowyte(Endpoints):
             )
         return headers
 
+    def _envelope(self, result: Result) -> dict[str, object]:
+        body = envelope(result, self.variants.pagination)
+        if self.variants.envelope == "documented":
+            body = {**body, "message": "OK", "errors": []}
+        return body
+
     def _problem(self, error: ApiError, instance: str) -> Response:
         return problem_response(error, instance, self.variants.problems)
 
@@ -113,7 +112,12 @@ class SandboxFlowyte(Endpoints):
                         call = Call(
                             dict(request.path_params), request.query_params, body, self.now()
                         )
-                        response = _json_response(handler(call), self.variants.pagination)
+                        result = handler(call)
+                        response = Response(
+                            dumps_json(self._envelope(result)),
+                            status_code=result.status,
+                            media_type=JSON_MEDIA_TYPE,
+                        )
                 else:
                     response = await self._idempotent(key, request, body, handler)
             except ApiError as exc:
@@ -130,8 +134,15 @@ class SandboxFlowyte(Endpoints):
         success, refuse a key that is running or was used for another request, else claim
         the key, work, and store a success."""
         claimed = fingerprint(request.method, request.url.path, body)
-        with self._lock:
-            stored = self._idempotency.claim(key, claimed, self.now())
+        while True:
+            try:
+                with self._lock:
+                    stored = self._idempotency.claim(key, claimed, self.now())
+                break
+            except StillRunning:
+                if self.variants.replays == "conflict":
+                    raise in_progress() from None
+                await asyncio.sleep(REPLAY_POLL)  # the first call's result, when it has one
         if stored is not None:
             return Response(
                 stored.payload,
@@ -145,7 +156,7 @@ class SandboxFlowyte(Endpoints):
             with self._lock:
                 call = Call(dict(request.path_params), request.query_params, body, self.now())
                 result = handler(call)
-                payload = dumps_json(envelope(result, self.variants.pagination))
+                payload = dumps_json(self._envelope(result))
                 self._idempotency.store(key, Replay(claimed, result.status, payload, call.now))
         finally:
             with self._lock:

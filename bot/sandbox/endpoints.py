@@ -44,8 +44,9 @@ class Endpoints(Organization):
 
     def _search(self, call: Call) -> Result:
         q = parse_search(call.query)
-        found, best_effort = find(self._search_universe(q, call.now), q)
-        return Result([n.to_json(best_effort=best_effort) for n in found])
+        found, widened = find(self._search_universe(q, call.now), q)
+        flag = widened if self.variants.best_effort_flag else None
+        return Result([n.to_json(best_effort=flag) for n in found])
 
     def _search_universe(self, q: SearchQuery, now: datetime) -> list[AvailableNumber]:
         """The numbers a search may find, in order: every number of its area codes that is

@@ -3,9 +3,9 @@
 A key is scoped to the organization (one key, one request): the same key with the same
 method, path and body replays the first successful response byte for byte (with an
 `Idempotent-Replayed: true` header) for 24 hours; with anything else it is 422
-`idempotency_mismatch`. While the first call is still running, a replay is 409
-`idempotency_in_progress` (with `Retry-After: 1`) [inferred: the docs do not name this
-code]. Failed requests are not stored, so a retry can succeed. Bodies are compared with
+`idempotency_mismatch`. While the first call is still running, a replay waits for it and
+replays its result (Variants.replays "wait"), or is 409 `idempotency_in_progress` with
+`Retry-After: 1` ("conflict"; the docs name no such code). Failed requests are not stored, so a retry can succeed. Bodies are compared with
 sorted keys and normalized amounts, so `1.5` and `1.50` are the same request.
 """
 
@@ -49,6 +49,19 @@ def fingerprint(method: str, path: str, body: Mapping[str, object]) -> str:
     return dumps_json([method, path, canonical(body)])
 
 
+class StillRunning(Exception):
+    """The first call with this key is still running (the caller waits, or answers 409)."""
+
+
+def in_progress() -> ApiError:
+    return ApiError(
+        409,
+        "idempotency_in_progress",
+        "A request with this Idempotency-Key is still being processed; retry later.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def idempotency_mismatch() -> ApiError:
     return ApiError(
         422, "idempotency_mismatch", "This Idempotency-Key was used with a different request."
@@ -75,12 +88,7 @@ class IdempotencyKeys:
         if running is not None:
             if running != fingerprint:
                 raise idempotency_mismatch()
-            raise ApiError(
-                409,
-                "idempotency_in_progress",
-                "A request with this Idempotency-Key is still being processed; retry later.",
-                headers={"Retry-After": "1"},
-            )
+            raise StillRunning(key)
         self.in_flight[key] = fingerprint
         return None
 

@@ -106,7 +106,12 @@ class AvailableNumber:
     def formatted(self) -> str:
         return f"+1 {self.e164[2:5]}-{self.e164[5:8]}-{self.e164[8:]}"
 
-    def to_json(self, *, reservable: bool = True, best_effort: bool = False) -> dict[str, object]:
+    def to_json(
+        self, *, reservable: bool = True, best_effort: bool | None = None
+    ) -> dict[str, object]:
+        """As search and `available/{e164}` answer it; `bestEffort` only when given (the
+        documented result has no such member: Variants.best_effort_flag)."""
+        flag = {} if best_effort is None else {"bestEffort": best_effort}
         return {
             "e164": self.e164,
             "formatted": self.formatted,
@@ -119,7 +124,7 @@ class AvailableNumber:
             "currency": "USD",
             "reservable": reservable,
             "vanityFormat": self.vanity_format,
-            "bestEffort": best_effort,
+            **flag,
         }
 
 

@@ -2,7 +2,8 @@
 `SandboxFlowyte(variants=Variants(page_size=2))`, or `sandbox.configure(problems="type_only")`
 on a live one (problems with the code only in `type`, reservations answered with `{id}`
 alone, small pages and other cursor placements, rate limits with `RateLimit-*` headers, 402
-without amounts, a processing delay for idempotent calls).
+without amounts, a processing delay for idempotent calls, replays refused while the first
+call runs, a per-result bestEffort flag, a success envelope without `message`/`errors`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Literal, get_args
 
 ProblemStyle = Literal["code", "type_only"]
 ReservationStyle = Literal["full", "id_only"]
+ReplayStyle = Literal["wait", "conflict"]
+EnvelopeStyle = Literal["documented", "plain"]
 PaginationStyle = Literal[
     "next_cursor", "items", "pagination", "meta", "has_more", "links", "no_cursor", "repeat"
 ]
@@ -42,10 +45,24 @@ class Variants:
     - `amounts_on_402`: a 402 carries `balanceUsd`/`requiredUsd`/`shortfallUsd` ([inferred]
       extension members); false leaves them out, and the detail names no amount.
     - `processing_delay`: seconds a call with an `Idempotency-Key` works after claiming the
-      key and before it takes effect, so a replay can arrive while it is still running.
+      key and before it takes effect, so a replay can arrive while it is still running (set
+      it above numbot's Flowyte deadline for purchases that outlast the caller).
+    - `replays`: what a call gets with a key whose first call is still running: "wait" waits
+      for that call and replays its result (what "a retry replays the original result"
+      allows); "conflict" is a 409 `idempotency_in_progress` (a code the docs do not name).
+    - `best_effort_flag`: whether a widened search marks each result `bestEffort: true`. The
+      documented result has no such member: false.
+    - `envelope`: "documented" puts `message` and `errors: []` beside every success's `data`,
+      as the API reference's examples do; "plain" only `success` and `data`.
+
+    The defaults are Flowyte as its docs describe it, and no kinder: problems with their code
+    only in `type`, the documented envelope, no per-result flag, replays that wait. Two are
+    left kind on purpose, for people trying numbot on the sandbox: holds answered with every
+    field, and purchases that take effect at once (`processing_delay` 0); the tests run the
+    money paths against the other shapes as well.
     """
 
-    problems: ProblemStyle = "code"
+    problems: ProblemStyle = "type_only"
     reservations: ReservationStyle = "full"
     page_size: int = 100
     pagination: PaginationStyle = "next_cursor"
@@ -54,12 +71,17 @@ class Variants:
     retry_after: bool = True
     amounts_on_402: bool = True
     processing_delay: float = 0.0
+    replays: ReplayStyle = "wait"
+    best_effort_flag: bool = False
+    envelope: EnvelopeStyle = "documented"
 
     def __post_init__(self) -> None:
         choices = {
             "problems": get_args(ProblemStyle),
             "reservations": get_args(ReservationStyle),
             "pagination": get_args(PaginationStyle),
+            "replays": get_args(ReplayStyle),
+            "envelope": get_args(EnvelopeStyle),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -80,7 +102,7 @@ class Variants:
                 raise ValueError(f"{name} must be a number of seconds")
             if not math.isfinite(value) or value < 0 or (name == "rate_window" and value == 0):
                 raise ValueError(f"{name} must be a positive number of seconds")
-        for name in ("retry_after", "amounts_on_402"):
+        for name in ("retry_after", "amounts_on_402", "best_effort_flag"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")
 

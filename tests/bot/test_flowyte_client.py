@@ -1526,7 +1526,7 @@ async def test_a_replay_while_the_purchase_runs_is_a_conflict_then_the_result(
     sandbox_and_client,
 ):
     sandbox, client = sandbox_and_client
-    sandbox.configure(processing_delay=0.3)
+    sandbox.configure(processing_delay=0.3, replays="conflict")
     e164 = sandbox.inventory_for("415")[3].e164
     first = asyncio.create_task(client.purchase(e164, None, idempotency_key="run-1"))
     deadline = asyncio.get_running_loop().time() + 5

@@ -20,6 +20,7 @@ SEARCH_PREVIOUS = "numbers_search_previous"
 SEARCH_NEXT = "numbers_search_next"
 LIST_PREVIOUS = "numbers_list_previous"
 LIST_NEXT = "numbers_list_next"
+SEARCH_NEARBY = "numbers_search_nearby"  # no exact vanity match: the same search, widened
 OPEN_SEARCH = "numbers_open_search"  # a "Search numbers" button: opens the search modal
 
 ACTION_IDS = (
@@ -32,6 +33,7 @@ ACTION_IDS = (
     ASSIGN_AGENT,
     SEARCH_PREVIOUS,
     SEARCH_NEXT,
+    SEARCH_NEARBY,
     LIST_PREVIOUS,
     LIST_NEXT,
     OPEN_SEARCH,

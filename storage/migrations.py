@@ -208,7 +208,7 @@ def _m010_scale_indexes(db: Database) -> None:
 
 def _m011_unfunded(db: Database) -> None:
     """A purchase refused for want of balance keeps its hold (`unfunded`): lapsed holds are
-    found in that status too."""
+    found in that status too; and the wallet as the card first showed it."""
     for sql in UNFUNDED_SQL:
         db.execute(sql)
 

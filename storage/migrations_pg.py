@@ -198,11 +198,14 @@ SCALE_INDEXES_SQL = [
 
 # 011: the same statements on both engines. A purchase approved but refused for want of
 # balance waits as `unfunded` for a retry, until its hold lapses: the sweep finds lapsed
-# holds of every status that still has one through this index.
+# holds of every status that still has one through this index. And the wallet's balance
+# as the card first showed it, with when it was read, so every redraw can say it again.
 UNFUNDED_SQL = [
     "DROP INDEX requests_hold_expiry",
     "CREATE INDEX requests_hold_expiry ON requests (hold_expires_at) "
     "WHERE status IN ('held', 'pending', 'unfunded')",
+    "ALTER TABLE requests ADD COLUMN wallet_usd TEXT",
+    "ALTER TABLE requests ADD COLUMN wallet_seen_at TEXT",
 ]
 
 MIGRATIONS_PG: list[tuple[str, list[str]]] = [

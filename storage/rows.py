@@ -56,6 +56,8 @@ class Request:
     reminded_at: datetime | None = None  # when approvers were reminded that the hold lapses
     approvals_needed: int = 1  # distinct approvals the policy asked for when requested
     approved_by: str = ""  # comma-separated approvers so far (storage/approvals.py)
+    wallet_usd: Decimal | None = None  # the wallet's balance when the card was first drawn
+    wallet_seen_at: datetime | None = None  # and when it was read
 
     @property
     def approvals(self) -> tuple[str, ...]:
@@ -102,10 +104,16 @@ def _to_row(values: dict[str, Any]) -> dict[str, Any]:
 
 def _from_row(row: dict[str, Any]) -> Request:
     values = dict(row)
-    for key in ("setup_cost", "monthly_cost"):
+    for key in ("setup_cost", "monthly_cost", "wallet_usd"):
         if values.get(key) is not None:
             values[key] = Decimal(values[key])
-    for key in ("hold_expires_at", "next_check_at", "last_sent_at", "reminded_at"):
+    for key in (
+        "hold_expires_at",
+        "next_check_at",
+        "last_sent_at",
+        "reminded_at",
+        "wallet_seen_at",
+    ):
         if values.get(key):
             values[key] = datetime.strptime(values[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return Request(**{k: values[k] for k in _COLUMNS})

@@ -179,10 +179,40 @@ class SearchQuery(_Model):
         params["limit"] = str(self.limit)
         return params
 
+    @property
+    def has_pattern(self) -> bool:
+        """A vanity or last-four search (contains, startsWith or endsWith)."""
+        return bool(self.contains or self.starts_with or self.ends_with)
+
     def api_params(self) -> dict[str, str]:
-        """The query parameters to send: `params()` with vanity letters as keypad digits."""
+        """The query parameters to send: `params()` with vanity letters as keypad digits, and
+        `bestEffort=false` for a pattern unless the person asked for nearby matches: Flowyte
+        widens a too-narrow filter by default, and its results do not say which it widened."""
         params = self.params()
         for name in _DIGIT_PATTERNS:
             if name in params:
                 params[name] = keypad_digits(params[name])
+        if self.has_pattern and self.best_effort is None:
+            params["bestEffort"] = "false"
         return params
+
+    def miss(self, e164: str) -> str | None:
+        """Why `e164` does not match this search's pattern ("does not end in CALL (2255)"),
+        or None when it does (or there is no pattern). Checked on numbot's side whatever
+        Flowyte sends: digits of the whole number, or of the national number after a
+        leading 1."""
+        digits = e164.lstrip("+")
+        forms = (digits, digits[1:]) if digits.startswith("1") else (digits,)
+        checks = (
+            ("contain", self.contains, lambda d, p: p in d),
+            ("start with", self.starts_with, lambda d, p: d.startswith(p)),
+            ("end in", self.ends_with, lambda d, p: d.endswith(p)),
+        )
+        for verb, typed, test in checks:
+            if typed is None:
+                continue
+            wanted = keypad_digits(typed)
+            if not any(test(form, wanted) for form in forms):
+                shown = typed if typed == wanted else f"{typed} ({wanted})"
+                return f"does not {verb} {shown}"
+        return None

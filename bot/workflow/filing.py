@@ -334,6 +334,12 @@ class Filing:
             card_channel=channel,
             card_ts=ts,
             card_drawn=request.status,
+            # The wallet as the card first showed it: every redraw says it again, with when.
+            **(
+                {"wallet_usd": balance, "wallet_seen_at": ctx.clock()}
+                if balance is not None
+                else {}
+            ),
         )
         posted = await ctx.load(request.id)
         if posted is not None:

@@ -26,6 +26,7 @@ LISTENERS: dict[str, Listener] = {
     # Previous and Next: one listener each for search and list; the value names the page.
     ids.SEARCH_PREVIOUS: search_page,
     ids.SEARCH_NEXT: search_page,
+    ids.SEARCH_NEARBY: search_page,
     ids.LIST_PREVIOUS: list_page,
     ids.LIST_NEXT: list_page,
     ids.OPEN_SEARCH: open_search,

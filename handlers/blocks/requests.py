@@ -66,8 +66,8 @@ def build_hold(request: Request, *, sandbox: bool) -> Message:
     )
     text = (
         f":lock: *{request.e164}* is held for you until {expires}. Holding is free.\n"
-        f"Buying it costs {_money(request.setup_cost)} now and {_money(request.monthly_cost)}/month, "
-        "after another person approves."
+        f"Buying it costs {_money(request.total_cost)} now (setup {_money(request.setup_cost)} "
+        f"+ first month), then {_money(request.monthly_cost)}/month, after another person approves."
     )
     blocks = [
         section(text, block_id=f"hold:{request.id}"),
@@ -200,6 +200,12 @@ def build_approval_card(
         ]
     else:
         total = request.total_cost
+        seen = ""
+        if balance is None and request.wallet_usd is not None:
+            # A redraw: the balance as the card first showed it, and when it was read.
+            balance = request.wallet_usd
+            if request.wallet_seen_at is not None:
+                seen = f" (as of {slack_date(request.wallet_seen_at, '{time}')})"
         after = balance - total if balance is not None and total is not None else None
         expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "unknown"
         lines = [
@@ -207,13 +213,13 @@ def build_approval_card(
             f"*Costs now:* {_money(total)} (setup {_money(request.setup_cost)} + first month)   "
             f"*Then:* {_money(request.monthly_cost)}/month",
         ]
+        if request.status in ("pending", "unfunded") and balance is not None:
+            lines.insert(2, f"*Wallet:* {_money(balance)}{seen} → {_money(after)} after")
         if request.status == "pending":  # what an approver needs to decide; history after that
-            if balance is not None:
-                lines.insert(2, f"*Wallet:* {_money(balance)} → {_money(after)} after")
             lines.append(f"*Hold expires:* {expires}")
         if request.status == "unfunded":
             lines.append(f"*Hold expires:* {expires}. Top up the wallet, then *Try again* before.")
-        if after is not None and after < 0:
+        if after is not None and after < 0 and request.status == "pending":
             lines.append(
                 f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."
             )

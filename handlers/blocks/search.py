@@ -31,12 +31,18 @@ def _short(text: str, length: int) -> str:
     return escape(clean_user_text(text, max_length=length))
 
 
-def number_row(number: AvailableNumber) -> Block:
+def number_row(number: AvailableNumber, miss: str | None = None) -> Block:
+    """One number; `miss` says how a nearby number differs from the pattern asked for."""
     place = ", ".join(p for p in (number.locality, number.region) if p) or "—"
     features = ", ".join(number.features) or "—"
     setup = usd(number.setup_cost) if number.setup_cost is not None else "?"
     monthly = usd(number.monthly_cost) if number.monthly_cost is not None else "?"
-    near = " _(nearby match)_" if number.best_effort else ""
+    if miss is not None:
+        near = f" _(nearby: {miss})_"
+    elif number.best_effort:
+        near = " _(nearby match)_"
+    else:
+        near = ""
     text = (
         f"*{_short(number.formatted or number.e164, _FORMATTED)}*{near}\n"
         f"{_short(place, _PLACE)} · {_short(features, _FEATURES)}\n"
@@ -73,18 +79,25 @@ def build_search_results(
 ) -> Message:
     """Page `page` of the numbers a search found (a page past the end shows the last one)."""
     described = escape(_describe(query))
+    found = len(numbers)
+    numbers = list({n.e164: n for n in numbers}.values())  # a row's block_id must be unique
+    # Whatever Flowyte sent, a vanity or last-four search shows its exact matches first
+    # and says of each other number how it differs.
+    misses = {n.e164: query.miss(n.e164) for n in numbers}
+    numbers.sort(key=lambda n: misses[n.e164] is not None)
+    exact = sum(miss is None for miss in misses.values())
+    if query.has_pattern and not exact and query.best_effort is not True:
+        return _no_exact_match(query, numbers, described, sandbox=sandbox)
     if not numbers:
         text = f"No numbers match ({described}). Try another area code, or bestEffort=true."
         return message(text, [section(text)], sandbox=sandbox)
-    found = len(numbers)
-    numbers = list({n.e164: n for n in numbers}.values())  # a row's block_id must be unique
     shown = page_of(len(numbers), page, SEARCH_PAGE_ROWS)
     count = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''}"
     title = f"{count} available ({described})"
     blocks: list[Block] = [
         section(f"*{title}*. Reserve one to hold it for 30 minutes; holding is free.")
     ]
-    blocks += [number_row(n) for n in numbers[shown.start : shown.end]]
+    blocks += [number_row(n, misses[n.e164]) for n in numbers[shown.start : shown.end]]
     note = _more_note(query, found)
     if note:
         blocks.append(context(note))
@@ -97,3 +110,16 @@ def build_search_results(
     if shown.pages > 1:
         title += f", page {shown.index + 1} of {shown.pages}"
     return message(title, blocks, sandbox=sandbox)
+
+
+def _no_exact_match(
+    query: SearchQuery, nearby: list[AvailableNumber], described: str, *, sandbox: bool
+) -> Message:
+    """No number matches the pattern exactly: say so, and offer the nearby numbers (the same
+    search with bestEffort=true, each labelled) rather than pass them off as matches."""
+    text = f"No number matches exactly ({described})."
+    if nearby:
+        text += f" Flowyte offered {len(nearby)} nearby, none of which fits the pattern."
+    wider = query.model_copy(update={"best_effort": True})
+    show = button("Show nearby numbers", ids.SEARCH_NEARBY, search_value(wider, 0))
+    return message(text, [section(text), {"type": "actions", "elements": [show]}], sandbox=sandbox)

@@ -1347,6 +1347,7 @@ def test_vanity_letters_are_shown_as_typed_and_sent_as_keypad_digits():
     assert {k: v for k, v in sent.items() if k not in ("contains", "startsWith", "endsWith")} == {
         "areaCode": "415",
         "limit": "10",
+        "bestEffort": "false",  # a pattern is matched strictly unless asked otherwise
     }
 
 

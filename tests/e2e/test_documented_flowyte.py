@@ -85,3 +85,39 @@ def test_a_replay_refused_while_the_purchase_runs_is_no_answer(slack, flowyte, t
         assert "nothing was charged" not in said
     finally:
         bot.stop()
+
+
+def test_a_vanity_search_shows_no_nearby_number_as_a_match(bot, slack, flowyte):
+    """`/numbers search 415 endsWith=CALL`: numbot asks Flowyte strictly (bestEffort=false),
+    and checks what comes back itself. A Flowyte that widens anyway, with no mark on the
+    results, gets its numbers labelled as nearby, never offered as matches."""
+    _, rid = bot.command("search 415 endsWith=CALL", user=ALICE)
+    strict = flowyte.calls("GET", "/numbers/search")[-1]
+    assert strict.query.get("endsWith") == "2255" and strict.query.get("bestEffort") == "false"
+    answer = reply(slack, rid)
+    assert "No number matches exactly" in texts(answer)
+    [show] = [
+        e
+        for b in answer["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.SEARCH_NEARBY
+    ]
+    _, rid = bot.click(ids.SEARCH_NEARBY, show["value"], user=ALICE)
+    nearby = reply(slack, rid)
+    assert flowyte.calls("GET", "/numbers/search")[-1].query.get("bestEffort") == "true"
+    rows = [b for b in nearby["blocks"] if b.get("block_id", "").startswith("number:")]
+    assert rows and all("nearby: does not end in CALL (2255)" in r["text"]["text"] for r in rows)
+    # A Flowyte that ignores bestEffort=false: what it sends is still checked.
+    widened = [
+        {"e164": f"+1415555061{i}", "setupCost": 1, "monthlyCost": 1.15, "reservable": True}
+        for i in range(4)
+    ]
+    flowyte.add_fault(
+        "GET", r"/numbers/search$", status=200, body={"success": True, "data": widened}
+    )
+    _, rid = bot.command("search 415 endsWith=CALL", user=ALICE)
+    answer = reply(slack, rid)
+    assert "No number matches exactly" in texts(answer) and "4 nearby" in texts(answer)
+    assert not [
+        e for b in answer["blocks"] for e in b.get("elements", []) if e.get("action_id") == ids.RESERVE
+    ]

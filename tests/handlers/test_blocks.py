@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -215,6 +216,9 @@ BUILDERS: dict[str, Callable[[bool], Message]] = {
         SearchQuery(area_code="415", limit=50), [available(i) for i in range(50)], sandbox=s, page=1
     ),
     "search_empty": lambda s: build_search_results(QUERY, [], sandbox=s),
+    "search_no_exact_match": lambda s: build_search_results(
+        SearchQuery(area_code="415", ends_with="CALL"), [available(i) for i in range(3)], sandbox=s
+    ),
     "hold": lambda s: build_hold(make_request(status="held", reason=""), sandbox=s),
     "card_pending": lambda s: build_approval_card(
         make_request(), balance=Decimal("100.00"), sandbox=s
@@ -894,7 +898,10 @@ def test_words_made_inert_stay_inert_and_are_not_escaped_twice() -> None:
     line = sentence(f"Rejected by <@U0BOB>. Their reason: {inert(typed)}")
     assert line.startswith("Rejected by <@U0BOB>. Their reason: ")
     assert "<@U0EVE>" not in line and "<#C0ALL>" not in line and "<!date" not in line
-    assert "&lt;@U0EVE&gt; &lt;#C0ALL&gt; &lt;!date^1^{date}|x&gt; a&amp;b &amp;lt;kept&amp;gt;" in line
+    assert (
+        "&lt;@U0EVE&gt; &lt;#C0ALL&gt; &lt;!date^1^{date}|x&gt; a&amp;b &amp;lt;kept&amp;gt;"
+        in line
+    )
 
 
 def test_only_numbot_s_own_date_token_survives_in_a_sentence() -> None:
@@ -905,3 +912,79 @@ def test_only_numbot_s_own_date_token_survives_in_a_sentence() -> None:
     linked = "<!date^1700000000^Your session expired^https://evil.example/login|x>"
     assert "<!date" not in sentence(f"lapses {linked}")
     assert sentence("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+
+
+# --- vanity and last-four searches -------------------------------------------------------------
+
+
+def test_a_vanity_search_shows_exact_matches_first_and_labels_the_rest() -> None:
+    query = SearchQuery(area_code="415", ends_with="CALL", best_effort=True)
+    near = AvailableNumber.model_validate({"e164": "+14155550612", "reservable": True})
+    exact = AvailableNumber.model_validate({"e164": "+14155552255", "reservable": True})
+    message = build_search_results(query, [near, exact], sandbox=False)
+    rows = [b for b in message["blocks"] if b.get("block_id", "").startswith("number:")]
+    assert [r["block_id"] for r in rows] == ["number:+14155552255", "number:+14155550612"]
+    assert "nearby" not in rows[0]["text"]["text"]
+    assert "_(nearby: does not end in CALL (2255))_" in rows[1]["text"]["text"]
+
+
+def test_no_exact_vanity_match_offers_the_nearby_numbers_instead_of_showing_them() -> None:
+    query = SearchQuery(area_code="415", ends_with="CALL")
+    near = [available(i) for i in range(4)]
+    message = build_search_results(query, near, sandbox=False)
+    assert "No number matches exactly" in message["text"] and "4 nearby" in message["text"]
+    assert not buttons(message, ids.RESERVE)
+    [show] = buttons(message, ids.SEARCH_NEARBY)
+    from handlers.blocks.paging import read_search_value
+
+    wider, page = read_search_value(show["value"])
+    assert wider.best_effort is True and wider.ends_with == "CALL" and page == 0
+
+
+@pytest.mark.parametrize(
+    ("filters", "e164", "miss"),
+    [
+        ({"ends_with": "CALL"}, "+14155552255", None),
+        ({"ends_with": "CALL"}, "+14155550612", "does not end in CALL (2255)"),
+        ({"ends_with": "0612"}, "+14155550612", None),
+        ({"ends_with": "0613"}, "+14155550612", "does not end in 0613"),
+        ({"starts_with": "415"}, "+14155550612", None),  # the national number
+        ({"starts_with": "1415"}, "+14155550612", None),  # or the whole one
+        ({"starts_with": "212"}, "+14155550612", "does not start with 212"),
+        ({"contains": "FLOW"}, "+18003569000", None),
+        ({"contains": "FLOW"}, "+18003560000", "does not contain FLOW (3569)"),
+        ({}, "+14155550612", None),
+    ],
+)
+def test_a_number_is_checked_against_the_pattern_on_numbot_s_side(filters, e164, miss) -> None:
+    assert SearchQuery(**filters).miss(e164) == miss
+
+
+def test_a_pattern_is_searched_strictly_unless_the_person_asks_for_nearby() -> None:
+    assert SearchQuery(ends_with="CALL").api_params()["bestEffort"] == "false"
+    assert SearchQuery(ends_with="CALL", best_effort=True).api_params()["bestEffort"] == "true"
+    assert "bestEffort" not in SearchQuery(area_code="415").api_params()
+
+
+def test_the_wallet_line_stays_on_every_redraw_with_when_it_was_read() -> None:
+    seen = datetime(2030, 1, 2, 12, 4, tzinfo=UTC)
+    request = make_request(wallet_usd=Decimal("25.00"), wallet_seen_at=seen)
+    redrawn = build_approval_card(request, balance=None, sandbox=False)
+    text = json.dumps(ensure_ascii=False, obj=redrawn)
+    assert "*Wallet:* $25.00 (as of <!date^" in text and "→ $22.85 after" in text
+    counted = dataclasses.replace(request, approved_by="U0BOB", approvals_needed=2)
+    assert "*Wallet:* $25.00" in json.dumps(ensure_ascii=False, obj=
+        build_approval_card(counted, balance=None, sandbox=False)
+    )
+    done = dataclasses.replace(request, status="purchased", decided_by="U0BOB")
+    assert "Wallet" not in json.dumps(ensure_ascii=False, obj=build_approval_card(done, balance=None, sandbox=False))
+
+
+def test_costs_now_is_setup_plus_the_first_month_everywhere() -> None:
+    held = make_request(status="held", reason="")
+    assert "costs $2.15 now (setup $1.00 + first month), then $1.15/month" in json.dumps(ensure_ascii=False, obj=
+        build_hold(held, sandbox=False)
+    )
+    assert "*Costs now:* $2.15" in json.dumps(ensure_ascii=False, obj=
+        build_approval_card(make_request(), balance=None, sandbox=False)
+    )

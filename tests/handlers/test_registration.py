@@ -194,10 +194,12 @@ async def test_every_manifest_slash_command_is_handled(
 
 
 PAGED_QUERY = SearchQuery(area_code="415", limit=50)
+NEARBY_QUERY = SearchQuery(area_code="415", ends_with="CALL", best_effort=True)
 # A value each button could carry; the rest carry a request id.
 VALUES = {
     ids.SEARCH_PREVIOUS: search_value(PAGED_QUERY, 0),
     ids.SEARCH_NEXT: search_value(PAGED_QUERY, 2),
+    ids.SEARCH_NEARBY: search_value(NEARBY_QUERY, 0),
     ids.LIST_PREVIOUS: "0",
     ids.LIST_NEXT: "2",
 }
@@ -360,6 +362,12 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
             ),
         ),
         ("search_button", as_message("Search numbers", [build_search_button()], sandbox=True)),
+        (
+            "search_no_exact_match",
+            build_search_results(
+                NEARBY_QUERY.model_copy(update={"best_effort": None}), [number], sandbox=True
+            ),
+        ),
         ("home", {"text": "Home", "blocks": build_home(_home(), sandbox=True)["blocks"]}),
     ]
 
@@ -405,6 +413,7 @@ EXPECTED = {
     ids.PUBLISH: ("publish", (APPROVER, "agt_1")),
     ids.SEARCH_PREVIOUS: ("search", (APPROVER, PAGED_QUERY)),
     ids.SEARCH_NEXT: ("search", (APPROVER, PAGED_QUERY)),
+    ids.SEARCH_NEARBY: ("search", (APPROVER, NEARBY_QUERY)),
     ids.LIST_PREVIOUS: ("list_numbers", (APPROVER,)),
     ids.LIST_NEXT: ("list_numbers", (APPROVER,)),
 }

@@ -190,9 +190,12 @@ class OpenLoop:
 
     # -- connections ------------------------------------------------------------------
 
-    async def _connect(self) -> _Client | None:
+    async def _connect(self, *, counted: bool = False) -> _Client | None:
+        """A new connection; `counted`: the caller already counted it in `opening` (when it
+        scheduled this, so that two schedulings in one tick cannot both see room for one)."""
         loop = asyncio.get_running_loop()
-        self.opening += 1
+        if not counted:
+            self.opening += 1
         try:
             _, client = await loop.create_connection(lambda: _Client(self), self.host, self.port)
         except OSError as exc:
@@ -208,8 +211,12 @@ class OpenLoop:
             self._run.max_connections_used = max(self._run.max_connections_used, len(self.clients))
         return client
 
+    def _schedule_open(self) -> None:
+        self.opening += 1
+        asyncio.get_running_loop().create_task(self._open_one())
+
     async def _open_one(self) -> None:
-        client = await self._connect()
+        client = await self._connect(counted=True)
         if client is not None:
             self._release(client)
         elif self.backlog and not self.clients and not self.opening:
@@ -254,7 +261,7 @@ class OpenLoop:
                 return
         self.backlog.append(i)
         if len(self.clients) + self.opening < self.max_connections:
-            asyncio.get_running_loop().create_task(self._open_one())
+            self._schedule_open()
 
     def _write(self, client: _Client, i: int) -> None:
         run = self._run
@@ -304,7 +311,7 @@ class OpenLoop:
             i, client.current = client.current, -1
             self._fail(i, f"connection lost: {exc!r}")
         if self.backlog and len(self.clients) + self.opening < self.max_connections:
-            asyncio.get_running_loop().create_task(self._open_one())
+            self._schedule_open()
 
     async def run(self, raw: list[bytes], rate: float, *, answer_timeout: float = 30.0) -> Run:
         """Write `raw[i]` at t0 + i/rate; return once every request is answered (or failed,

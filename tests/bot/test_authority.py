@@ -231,6 +231,27 @@ def test_a_held_purchase_is_read_from_its_hold() -> None:
     assert "cannot be read" in held(row(status="held"), [bad]).why
 
 
+@pytest.mark.parametrize("needed", [0, -1])
+def test_terms_needing_fewer_than_one_approval_are_not_whole(needed) -> None:
+    with pytest.raises(ValueError, match="no number of approvals needed"):
+        terms_from_fields({**PURCHASE.sealed(), "approvals_needed": needed})
+
+
+@pytest.mark.parametrize(
+    "terms,why",
+    [
+        ({**PURCHASE.sealed(), "setup": "Infinity"}, "'Infinity' is not an amount"),
+        ({**PURCHASE.sealed(), "e164": 5}, "e164 is not text"),
+        (["not a record"], "its terms are not a record"),
+    ],
+)
+def test_the_alarm_names_what_in_the_sealed_terms_cannot_be_read(terms, why) -> None:
+    trail = Trail()
+    filing = replace(trail.steps[1], fields={"terms": terms})
+    found = sealed_terms([trail.steps[0], filing])
+    assert found == Tampered(f"the sealed terms cannot be read ({why})")
+
+
 # --- the approvals sealed since ---------------------------------------------------------------
 
 
@@ -346,6 +367,13 @@ def test_distinct_approvals_must_reach_what_was_needed() -> None:
     assert "2 distinct approval(s) are recorded where 3" in authority(row(decided_by=BOB), raised.steps).why
 
 
+def test_a_request_never_approved_may_not_spend() -> None:
+    never = Tampered("no approval is recorded since the request was last put up for approval")
+    assert authority(row(status="pending", decided_by=None), Trail().steps) == never
+    release = Trail(RELEASE).steps
+    assert authority(row(RELEASE, status="pending", decided_by=None), release) == never
+
+
 # --- the policy in force now ------------------------------------------------------------------
 
 
@@ -406,6 +434,21 @@ def test_a_refusal_names_who_may_still_approve() -> None:
     assert who_may_approve([]) == " Nobody else may approve it under the policy in force now."
     many = who_may_approve([f"U_{i:02d}" for i in range(13)])
     assert many.endswith("<@U_09> and 3 more may approve it.") and "<@U_10>" not in many
+
+
+def test_a_cap_over_an_unknown_price_refuses_as_over_cap() -> None:
+    unknown = cap_refusal(replace(PURCHASE, setup=None), Policy(max_purchase_usd=Decimal(5)))
+    assert unknown == NotInForce(
+        "over_cap", "the cap is now $5.00; this request's price is unknown"
+    )
+
+
+def test_one_approval_needed_is_said_in_the_singular() -> None:
+    assert not_in_force(Authority(PURCHASE, (ALICE,), 1), Policy(), frozenset()) == NotInForce(
+        "quorum",
+        "the policy in force now needs 1 approval from current approvers, and 0 are recorded; "
+        "<@U_ALICE> may no longer approve",
+    )
 
 
 # --- the Idempotency-Keys, as sealed ----------------------------------------------------------

@@ -104,13 +104,16 @@ def test_a_card_whose_update_failed_is_repaired_by_the_sweep(slack, flowyte, tmp
 @pytest.mark.parametrize(
     "variants",
     [
-        {"problems": "type_only"},
+        {},  # the sandbox's defaults: Flowyte's documented shapes, the unkind way
+        {"problems": "code"},
         {"reservations": "id_only"},
         {"page_size": 2, "pagination": "meta"},
         {"page_size": 2, "pagination": "items"},
         {"amounts_on_402": False},
+        {"envelope": "plain", "best_effort_flag": True},
+        {"replays": "conflict", "processing_delay": 0.3},
     ],
-    ids=lambda v: ",".join(f"{k}={v[k]}" for k in v),
+    ids=lambda v: ",".join(f"{k}={v[k]}" for k in v) or "defaults",
 )
 def test_the_story_against_each_documented_variant(slack, flowyte, tmp_path, variants):
     flowyte.configure(**variants)

@@ -112,6 +112,8 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
         self.service.homes.start()  # App Home redraws, from the first move on
+        self.service.ctx.background = background_calls  # approvers' copies wait their turn
+        self.service.painter.start()  # cards redrawn in the background: money never waits
         lease = SweepLease(self.service.storage)
         keeper = asyncio.create_task(lease.keep(), name="numbot-sweep-lease")
         sweeper = asyncio.create_task(self._sweep(lease), name="numbot-sweeper")
@@ -137,6 +139,7 @@ class Runtime:
             await self.service.sweep.aclose()  # looks still reading Flowyte
             await lease.release()  # another process takes the sweep over at once
             await self.service.homes.aclose()
+            await self.service.painter.aclose()
             await self.service.flowyte.aclose()
             await self._close_slack_connections()
             self.service.storage.close()

@@ -39,6 +39,7 @@ from bot.workflow.holds import HoldList
 from bot.workflow.home import AGENTS_MAX_AGE, HomeReader
 from bot.workflow.home_refresh import HomeRefresher, concerned
 from bot.workflow.owned import OwnedBook
+from bot.workflow.painter import Painter
 from bot.workflow.policy import NO_POLICY, Policy
 from bot.workflow.retry import Retry
 from bot.workflow.routing import Routing
@@ -92,6 +93,7 @@ class NumbersService:
         )
         self.homes = HomeRefresher(self._draw_home, self._home_seen)
         self.ctx.on_move = self._moved
+        self.painter = self.ctx.painter = Painter(self.ctx.redraw)
         self.observer: MoveObserver | None = None  # told of every move (numbot's metrics)
 
         self.search = catalogue.search

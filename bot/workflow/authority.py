@@ -190,7 +190,8 @@ def _legacy_terms(filing: Step, hold: Step | None) -> Terms:
             "number": filing.fields.get("number", "") if kind == "release" else "",
             "setup": source.get("setup") if kind == "purchase" else None,
             "monthly": source.get("monthly"),
-            "approvals_needed": filing.fields.get("approvals_needed"),
+            # Before quorums, every request needed one approval and no policy had a hash.
+            "approvals_needed": filing.fields.get("approvals_needed", 1),
             "policy": filing.fields.get("policy", ""),
         }
     )

@@ -6,9 +6,11 @@ Nothing here decides; the parts beside it do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +24,7 @@ from bot.ports import Notifier
 from bot.storage_runner import Storage
 from bot.workflow import sentences
 from bot.workflow.approvers import ApproverSet
+from bot.workflow.painter import Painter
 from bot.workflow.policy import NO_POLICY, MonthSpend, Policy
 from storage.audit import Outcome
 from storage.owned import OwnedRow
@@ -99,6 +102,10 @@ class Context:
     # Told after each move of a request, to redraw App Home for the people it concerns
     # (bot/workflow/home_refresh.py). It only schedules work in the background.
     on_move: Callable[[Request, tuple[str, ...]], None] | None = None
+    # Redraws cards in the background once started (bot/workflow/painter.py).
+    painter: Painter | None = None
+    # Marks Slack calls as background work, paced behind people's (bot/slack_pace.py).
+    background: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     # -- the audit log and the requests table ---------------------------------------------
 
@@ -208,9 +215,24 @@ class Context:
         return True
 
     async def update_card(self, request: Request, *, counted: bool = False) -> None:
-        """Redraw every copy of the request's card (the channel's and each approver's DM), and
-        tell the card's thread what changed since it was last drawn. What each copy shows is
-        remembered, so the sweep can repair an update that failed."""
+        """Redraw every copy of the request's card: in the background once the painter is
+        started (bot/workflow/painter.py: nothing waits on Slack), inline before that."""
+        if self.painter is not None and self.painter.started:
+            self.painter.paint(request.id, counted)
+            return
+        await self.draw_card(request, counted=counted)
+
+    async def redraw(self, request_id: str, counted: bool) -> None:
+        """The painter's draw: the request as it stands now."""
+        request = await self.load(request_id)
+        if request is not None:
+            await self.draw_card(request, counted=counted)
+
+    async def draw_card(self, request: Request, *, counted: bool = False) -> None:
+        """Redraw every copy of the request's card (the channel's first, then each approver's
+        DM as background work), and tell the card's thread what changed since it was last
+        drawn. What each copy shows is remembered, so the sweep can repair an update that
+        failed."""
         notifier = self.notifier
         if notifier is None or not request.card_ts:
             return
@@ -221,16 +243,17 @@ class Context:
             await self.storage.run(
                 self.storage.requests.set_fields, request.id, card_drawn=request.status
             )
-        for copy in await self.storage.run(self.storage.requests.copies, request.id):
-            if copy.drawn == request.status and not counted:
-                continue
-            if await self.safely(
-                f"update {copy.recipient}'s copy of {request.id}",
-                notifier.update_copy(request, copy.channel, copy.ts),
-            ):
-                await self.storage.run(self.storage.requests.copy_drawn, copy, request.status)
-        if moved:
-            await self.safely(f"tell the thread of {request.id}", notifier.narrate(request))
+        with self.background():  # paced by Slack's tiers, after what people wait for
+            for copy in await self.storage.run(self.storage.requests.copies, request.id):
+                if copy.drawn == request.status and not counted:
+                    continue
+                if await self.safely(
+                    f"update {copy.recipient}'s copy of {request.id}",
+                    notifier.update_copy(request, copy.channel, copy.ts),
+                ):
+                    await self.storage.run(self.storage.requests.copy_drawn, copy, request.status)
+            if moved:
+                await self.safely(f"tell the thread of {request.id}", notifier.narrate(request))
 
     async def tell(self, request: Request, text: str, agents: list[Agent] | None = None) -> None:
         if self.notifier:

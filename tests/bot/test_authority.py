@@ -55,7 +55,9 @@ RELEASE = Terms(
 )
 
 
-def row(terms: Terms = PURCHASE, status: str = "approved", decided_by: str | None = ALICE, **changes) -> Request:
+def row(
+    terms: Terms = PURCHASE, status: str = "approved", decided_by: str | None = ALICE, **changes
+) -> Request:
     request = Request(
         id="req_1",
         kind=terms.kind,
@@ -108,7 +110,9 @@ class Trail:
         return self.add(actor, state, {}, state)
 
 
-def allowed(terms: Terms, approvers: tuple[str, ...], needed: int, sent=None, attempt=0) -> Authority:
+def allowed(
+    terms: Terms, approvers: tuple[str, ...], needed: int, sent=None, attempt=0
+) -> Authority:
     """The authority a trail grants, with the Idempotency-Keys of request req_1's calls."""
     base = f"numbot-{terms.kind}-req_1"
     return Authority(terms, approvers, needed, sent, attempt_key(base, attempt))
@@ -193,7 +197,9 @@ def test_terms_that_do_not_match_the_hold_or_the_filer_are_tampering() -> None:
 
 def test_a_price_quoted_at_filing_is_sealed_when_the_hold_had_none() -> None:
     trail = Trail()
-    priceless = replace(trail.steps[0], fields={**trail.steps[0].fields, "setup": None, "monthly": None})
+    priceless = replace(
+        trail.steps[0], fields={**trail.steps[0].fields, "setup": None, "monthly": None}
+    )
     assert sealed_terms([priceless, trail.steps[1]]) == PURCHASE
 
 
@@ -334,9 +340,13 @@ def test_an_approval_bound_to_other_terms_does_not_count(binds) -> None:
 
 def test_a_release_approval_binds_the_number_not_a_price() -> None:
     legacy = {**RELEASE.binding(), "monthly": "9.99", "setup": ""}  # as older numbot sealed it
-    assert isinstance(authority(row(RELEASE), Trail(RELEASE).approve(ALICE, binds=legacy).steps), Authority)
+    assert isinstance(
+        authority(row(RELEASE), Trail(RELEASE).approve(ALICE, binds=legacy).steps), Authority
+    )
     other = {**RELEASE.binding(), "number": "num_2"}
-    assert isinstance(authority(row(RELEASE), Trail(RELEASE).approve(ALICE, binds=other).steps), Tampered)
+    assert isinstance(
+        authority(row(RELEASE), Trail(RELEASE).approve(ALICE, binds=other).steps), Tampered
+    )
 
 
 @pytest.mark.parametrize("needed", [0, None, "3", True])
@@ -364,7 +374,10 @@ def test_distinct_approvals_must_reach_what_was_needed() -> None:
     twice = Trail(two).approve(ALICE, final=False, needed=2).approve(ALICE, needed=2)
     assert "1 distinct approval(s)" in authority(row(two), twice.steps).why
     raised = Trail(PURCHASE).approve(ALICE, final=False, needed=2).approve(BOB, needed=3)
-    assert "2 distinct approval(s) are recorded where 3" in authority(row(decided_by=BOB), raised.steps).why
+    assert (
+        "2 distinct approval(s) are recorded where 3"
+        in authority(row(decided_by=BOB), raised.steps).why
+    )
 
 
 def test_a_request_never_approved_may_not_spend() -> None:
@@ -413,7 +426,8 @@ def test_approvers_who_may_no_longer_approve_do_not_count_now() -> None:
 def test_a_quorum_raised_since_the_last_click_refuses() -> None:
     auth = Authority(PURCHASE, (ALICE,), 1)
     assert not_in_force(auth, TIERS, frozenset({ALICE})) == NotInForce(
-        "quorum", "the policy in force now needs 3 approvals from current approvers, and 1 is recorded"
+        "quorum",
+        "the policy in force now needs 3 approvals from current approvers, and 1 is recorded",
     )
     two = Authority(PURCHASE, (ALICE, BOB), 2)
     refused = not_in_force(two, TIERS, frozenset())
@@ -456,14 +470,19 @@ def test_one_approval_needed_is_said_in_the_singular() -> None:
 
 def test_a_replay_uses_the_key_sealed_with_the_call_and_a_new_attempt_a_new_key() -> None:
     trail = Trail().approve(ALICE)
-    trail.add("numbot", "purchasing", {"idempotency_key": "numbot-purchase-req_1"}, "purchase_started")
+    trail.add(
+        "numbot", "purchasing", {"idempotency_key": "numbot-purchase-req_1"}, "purchase_started"
+    )
     sent = authority(row(status="purchasing"), trail.steps)
     assert sent == allowed(PURCHASE, (ALICE,), 1, "numbot-purchase-req_1", attempt=1)
     assert sent.next_key == "numbot-purchase-req_1-2"
     trail.add("numbot", "unfunded", {"status": 402}, "purchase")
     trail.add(BOB, "purchasing", {"idempotency_key": "numbot-purchase-req_1-2"}, "purchase_started")
     again = authority(row(status="purchasing"), trail.steps)
-    assert (again.sent_key, again.next_key) == ("numbot-purchase-req_1-2", "numbot-purchase-req_1-3")
+    assert (again.sent_key, again.next_key) == (
+        "numbot-purchase-req_1-2",
+        "numbot-purchase-req_1-3",
+    )
 
 
 def test_a_call_sent_without_a_sealed_key_is_tampering() -> None:
@@ -474,6 +493,17 @@ def test_a_call_sent_without_a_sealed_key_is_tampering() -> None:
 
 def test_calls_of_an_earlier_round_do_not_count_as_sent() -> None:
     trail = Trail().approve(ALICE)
-    trail.add("numbot", "purchasing", {"idempotency_key": "numbot-purchase-req_1"}, "purchase_started")
+    trail.add(
+        "numbot", "purchasing", {"idempotency_key": "numbot-purchase-req_1"}, "purchase_started"
+    )
     trail.move("pending").approve(BOB)
     assert authority(row(decided_by=BOB), trail.steps) == allowed(PURCHASE, (BOB,), 1)
+
+
+def test_a_request_filed_before_quorums_needed_one_approval() -> None:
+    """Filings sealed before numbot had quorums name no approvals needed and no policy."""
+    trail = Trail(RELEASE, sealed_terms=False)
+    trail.steps[0] = replace(
+        trail.steps[0], fields={"e164": RELEASE.e164, "number": RELEASE.number}
+    )
+    assert sealed_terms(trail.steps) == replace(RELEASE, monthly=None, policy="")

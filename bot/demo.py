@@ -248,7 +248,7 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
 
     console.step(
         "Twenty minutes pass and nobody has decided: with 10 minutes of hold left, the sweep "
-        "reminds the approvers (in their DM and the card's thread) and @alice, once"
+        "reminds the approvers (in the card's thread, where they were called on) and @alice, once"
     )
     waiting = await service.request(request_id)
     assert waiting is not None

@@ -28,12 +28,14 @@ class Notifier(Protocol):
         ...
 
     async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Placed]:
-        """DM each approver who may decide `request` a copy with Approve and Reject."""
+        """Send a copy with Approve and Reject to each approver who is to get one (by how
+        approvers are told: NUMBOT_NOTIFY); return where the copies landed."""
         ...
 
-    async def remind(self, request: Request) -> list[Placed]:
-        """The hold lapses soon: remind the approvers (a DM copy each, and a reply in the
-        card's thread) and tell the requester."""
+    async def remind(self, request: Request, copies: list[Placed]) -> None:
+        """The hold lapses soon: remind the approvers where they already have the request
+        (a reply in the card's thread, one under each of their `copies`), never with a second
+        copy to act on, and tell the requester."""
         ...
 
     async def update_card(self, request: Request) -> None:

@@ -72,6 +72,8 @@ class Runtime:
             approval_channel=settings.NUMBOT_APPROVAL_CHANNEL or "",
             sandbox=settings.sandbox,
             approvers=approvers,
+            notify=settings.NUMBOT_NOTIFY,
+            digest_channel=settings.NUMBOT_DIGEST_CHANNEL,
         )
         service = build_service(settings, notifier=notifier, approvers=approvers, policies=policies)
         metrics = build_metrics(service, slack_status)

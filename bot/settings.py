@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     NUMBOT_DATABASE_URL: SecretStr | None = None
     NUMBOT_APPROVERS: Annotated[tuple[str, ...], NoDecode] = ()
     NUMBOT_APPROVAL_CHANNEL: str | None = None
+    # How approvers hear of a request (handlers/notifier.py): "channel" @-mentions them on
+    # the card; "dm" sends each a copy instead; "both" mentions the user groups on the card
+    # and sends the named approvers a copy. Nobody is both mentioned and sent a copy.
+    NUMBOT_NOTIFY: Literal["channel", "dm", "both"] = "channel"
+    # Where the daily digest goes (default: the approval channel).
+    NUMBOT_DIGEST_CHANNEL: str | None = None
     PORT: int = Field(default=3000, ge=1, le=65535)
     NUMBOT_HOST: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
     NUMBOT_LOG_LEVEL: str = "INFO"
@@ -131,6 +137,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "NUMBOT_APPROVAL_CHANNEL",
+        "NUMBOT_DIGEST_CHANNEL",
         "SLACK_APP_TOKEN",
         "FLOWYTE_API_KEY",
         "SLACK_BOT_TOKEN",
@@ -180,7 +187,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("NUMBOT_APPROVAL_CHANNEL")
+    @field_validator("NUMBOT_APPROVAL_CHANNEL", "NUMBOT_DIGEST_CHANNEL")
     @classmethod
     def _check_channel(cls, value: str | None) -> str | None:
         if value is not None and not _SLACK_CHANNEL_ID.fullmatch(value):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from bot.flowyte.models import Agent
 from bot.home import Home
@@ -15,7 +15,6 @@ from bot.ports import Placed
 from bot.workflow.approvers import ApproverSet
 from handlers.blocks.approvers import (
     build_approver_copy,
-    build_reminder,
     build_reminder_for_requester,
     build_story_line,
     build_thread_reminder,
@@ -29,6 +28,8 @@ from storage.requests import Request
 
 logger = logging.getLogger(__name__)
 
+Notify = Literal["channel", "dm", "both"]
+
 
 class SlackNotifier:
     def __init__(
@@ -38,16 +39,39 @@ class SlackNotifier:
         approval_channel: str,
         sandbox: bool,
         approvers: ApproverSet | None = None,
+        notify: Notify = "channel",
+        digest_channel: str | None = None,
     ) -> None:
+        """`notify` (NUMBOT_NOTIFY): "channel" @-mentions the approvers on the card, "dm"
+        sends each a copy instead, "both" mentions the user groups on the card and sends the
+        named approvers a copy. Nobody is both mentioned and sent a copy."""
         self.client = client
         self.approval_channel = approval_channel
         self.sandbox = sandbox
         self.approvers = approvers or ApproverSet(())
+        self.notify = notify
+        self.digest_channel = digest_channel or approval_channel
+
+    def _mentioned(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(people, user groups) the card @-mentions."""
+        if self.notify == "channel":
+            return tuple(sorted(self.approvers.static)), self.approvers.groups
+        if self.notify == "both":
+            return (), self.approvers.groups
+        return (), ()
 
     async def _deciders(self, request: Request) -> list[str]:
-        """Everyone who may decide it now (group members read from Slack), never the requester."""
-        everyone = await self.approvers.everyone()
-        return [user for user in sorted(everyone) if user != request.requester]
+        """Who gets a copy: everyone who may decide it now ("dm": group members read from
+        Slack), or the named approvers no mentioned group holds ("both"); never the
+        requester, nobody at all with "channel"."""
+        if self.notify == "channel":
+            return []
+        if self.notify == "both":
+            grouped = self.approvers.known_group_members()
+            people = frozenset(p for p in self.approvers.static if p not in grouped)
+        else:
+            people = await self.approvers.everyone()
+        return [user for user in sorted(people) if user != request.requester]
 
     async def _post(self, channel: str, message: dict[str, Any], **extra: Any) -> tuple[str, str]:
         response = await self.client.chat_postMessage(channel=channel, **message, **extra)
@@ -68,12 +92,13 @@ class SlackNotifier:
     async def post_card(
         self, request: Request, *, balance: Decimal | None, budget: str | None = None
     ) -> tuple[str, str]:
+        people, groups = self._mentioned()
         card = build_approval_card(
             request,
             balance=balance,
             sandbox=self.sandbox,
-            approvers=tuple(self.approvers.static),
-            groups=self.approvers.groups,
+            approvers=people,
+            groups=groups,
             budget=budget,
         )
         return await self._post(self.approval_channel, card)
@@ -82,26 +107,33 @@ class SlackNotifier:
         copy = build_approver_copy(request, balance=balance, sandbox=self.sandbox)
         return await self._each_approver(request, copy)
 
-    async def remind(self, request: Request) -> list[Placed]:
-        placed = await self._each_approver(request, build_reminder(request, sandbox=self.sandbox))
-        if request.card_channel and request.card_ts:
+    async def remind(self, request: Request, copies: list[Placed]) -> None:
+        """Where each approver already has the request: a reply in the card's thread naming
+        those the card mentions, and one under each copy; then the requester."""
+        people, groups = self._mentioned()
+        if request.card_channel and request.card_ts and (people or groups):
             await self._post(
                 request.card_channel,
-                build_thread_reminder(request, self.approvers.static, self.approvers.groups),
+                build_thread_reminder(request, people, groups),
                 thread_ts=request.card_ts,
             )
+        for recipient, channel, ts in copies:
+            try:
+                await self._post(channel, build_thread_reminder(request, (), ()), thread_ts=ts)
+            except Exception:
+                logger.exception("could not remind approver %s of %s", recipient, request.id)
         await self._post(
             request.requester, build_reminder_for_requester(request, sandbox=self.sandbox)
         )
-        return placed
 
     async def update_card(self, request: Request) -> None:
+        people, groups = self._mentioned()
         card = build_approval_card(
             request,
             balance=None,
             sandbox=self.sandbox,
-            approvers=tuple(self.approvers.static),
-            groups=self.approvers.groups,
+            approvers=people,
+            groups=groups,
         )
         await self.client.chat_update(channel=request.card_channel, ts=request.card_ts, **card)
 
@@ -130,7 +162,7 @@ class SlackNotifier:
 
     async def post_digest(self, digest: Digest) -> tuple[str, str]:
         message = build_digest(digest, sandbox=self.sandbox)
-        response = await self.client.chat_postMessage(channel=self.approval_channel, **message)
+        response = await self.client.chat_postMessage(channel=self.digest_channel, **message)
         return str(response["channel"]), str(response["ts"])
 
     async def publish_home(self, user_id: str, home: Home) -> None:

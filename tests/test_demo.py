@@ -15,10 +15,10 @@ async def test_demo_story(tmp_path):
         "/numbers search 415",
         "Reserve",
         "#approvals (everyone in the channel sees)",
-        "DM to @bob",  # the approver is told, with the card's buttons
+        "*Approvers:* @bob @carol",  # the approvers are called on, on the card
         "someone else must approve it",  # alice refused on her own request
-        "*Reminder*: the hold on",  # the approver's reminder...
-        "the hold lapses",  # ...in the card's thread
+        "*Reminder*: @bob @carol the purchase",  # the approvers' reminder, in the thread
+        "the hold lapses",
         "The approvers were reminded",  # ...and the requester's
         "numbot draws @bob's Home tab",  # an approver's Home...
         "── Waiting for you ──",

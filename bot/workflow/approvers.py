@@ -170,6 +170,15 @@ class ApproverSet:
                 raise result
         return frozenset(people)
 
+    def known_group_members(self) -> frozenset[str]:
+        """Every member of the groups numbot has read, however long ago; no I/O."""
+        people: set[str] = set()
+        for group in self.groups:
+            read = self._cache.get(group)
+            if read is not None:
+                people |= read.members
+        return frozenset(people)
+
     def known(self) -> frozenset[str]:
         """The named approvers and every group member numbot has read, however long ago;
         no I/O. For showing, never for deciding."""

@@ -5,7 +5,9 @@
     Digests.run                          claim the day, post it, retry what Slack refused
 
 The digest for day D falls due at NUMBOT_DIGEST_HOUR (UTC) on D+1. numbot posts the most
-recent digest that has fallen due; a day missed while no numbot ran is not backfilled.
+recent digest that has fallen due; a day missed while no numbot ran is not backfilled. A day
+on which nothing happened (no request moved, nobody was refused), the day before numbot
+held any data among them, has no digest at all.
 The day is claimed in SQLite before anything is posted (storage/digests.py): the claim is
 a sealed `digest` audit entry holding the summary, so the head hash the digest shows is
 that entry's own, and `numbot audit verify --expect-head <it>` checks the log against
@@ -180,6 +182,10 @@ class Digests:
             logger.info("the digest for %s is already claimed", key)
             return 0
         entries = await storage.run(storage.audit.digest_facts, *day_bounds(day))
+        if not entries:
+            # Nothing happened that day (or numbot held no data yet): no post to read.
+            logger.info("no digest for %s: nothing happened that day", key)
+            return 0
         checking = await storage.run(storage.requests.count_checking)
         summary = summarise(day, entries, still_checking=checking)
         entry = await storage.run(

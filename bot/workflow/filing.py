@@ -368,16 +368,14 @@ class Filing:
             return False
         if not await ctx.storage.run(ctx.storage.requests.claim_reminder, request.id, ctx.clock()):
             return False
+        copies = await ctx.storage.run(ctx.storage.requests.copies, request.id)
+        placed = [(c.recipient, c.channel, c.ts) for c in copies]
         try:
-            placed = await ctx.notifier.remind(request)
+            await ctx.notifier.remind(request, placed)
         except Exception:
             logger.exception("could not remind the approvers of %s", request.id)
             await ctx.audit(SYSTEM, "remind", request.id, "failed")
             return True
-        for recipient, channel, ts in placed:
-            await ctx.storage.run(
-                ctx.storage.requests.add_copy, request.id, recipient, channel, ts, request.status
-            )
         await ctx.audit(
             SYSTEM, "remind", request.id, "ok", told=len(placed), lapses=request.hold_expires_at
         )

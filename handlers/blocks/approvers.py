@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC
 from decimal import Decimal
 
 from bot.money import usd
@@ -57,12 +58,6 @@ def build_approver_copy(
     return message(fallback(request), blocks, sandbox=sandbox)
 
 
-def build_reminder(request: Request, *, sandbox: bool) -> Message:
-    expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "soon"
-    heading = f":alarm_clock: *Reminder*: the hold on {request.e164} lapses {expires}; after that nothing can be bought."
-    return build_approver_copy(request, balance=None, sandbox=sandbox, heading=heading)
-
-
 def build_reminder_for_requester(request: Request, *, sandbox: bool) -> Message:
     expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "soon"
     text = (
@@ -75,9 +70,19 @@ def build_reminder_for_requester(request: Request, *, sandbox: bool) -> Message:
 def build_thread_reminder(
     request: Request, approvers: Collection[str], groups: Collection[str] = ()
 ) -> Message:
-    expires = slack_date(request.hold_expires_at) if request.hold_expires_at else "soon"
-    text = f":alarm_clock: {mentions(approvers, request.requester, groups)} the hold lapses {expires}: approve or reject before then."
-    return {"text": f"Reminder: {request.e164} lapses soon", "blocks": [section(text)]}
+    """A reply under what the approvers already have (the card, or their copy): no second
+    copy to act on. Its notification text says it is a reminder, and by when."""
+    lapses = request.hold_expires_at
+    expires = slack_date(lapses) if lapses else "soon"
+    by = f" before {lapses.astimezone(UTC):%H:%M} UTC" if lapses else " soon"
+    called = mentions(approvers, request.requester, groups)
+    lead = f"{called} " if called else ""
+    what = "release" if request.kind == "release" else "purchase"
+    text = (
+        f":alarm_clock: *Reminder*: {lead}the {what} of {request.e164} still waits for a "
+        f"decision, and its hold lapses {expires}. Approve or reject it on the card before then."
+    )
+    return {"text": f"Reminder: decide on {request.e164}{by}", "blocks": [section(text)]}
 
 
 _STORY = {

@@ -59,6 +59,7 @@ class RecordingNotifier:
         self.notified: list[Request] = []
         self.notified_balances: list[Decimal | None] = []
         self.reminded: list[Request] = []
+        self.reminded_copies: list[list[Any]] = []
         self.copies_updated: list[tuple[Request, str, str]] = []
         self.narrated: list[Request] = []
 
@@ -77,9 +78,9 @@ class RecordingNotifier:
         self.notified_balances.append(balance)
         return [(user, f"D{user}", f"2.{len(self.notified):04d}") for user in APPROVERS[:2]]
 
-    async def remind(self, request: Request) -> list[Any]:
+    async def remind(self, request: Request, copies: list[Any]) -> None:
         self.reminded.append(request)
-        return [(APPROVERS[0], f"D{APPROVERS[0]}", f"3.{len(self.reminded):04d}")]
+        self.reminded_copies.append(copies)
 
     async def update_copy(self, request: Request, channel: str, ts: str) -> None:
         self.copies_updated.append((request, channel, ts))

@@ -48,6 +48,11 @@ async def buy_one_and_refuse_one(env) -> None:
     assert isinstance(await env.service.approve(APPROVER, held.request.id), Decided)
 
 
+async def something_happened(env) -> None:
+    """One refusal today: a day with activity has a digest."""
+    assert isinstance(await env.service.reserve(REQUESTER, "not a number"), Refused)
+
+
 async def test_the_digest_counts_the_day_and_carries_its_own_sealed_head(env):
     env.clock.now = tomorrow_at(10)
     await buy_one_and_refuse_one(env)
@@ -68,6 +73,7 @@ async def test_the_digest_counts_the_day_and_carries_its_own_sealed_head(env):
 
 async def test_two_processes_on_one_database_post_the_day_once(env):
     env.clock.now = tomorrow_at(10)
+    await something_happened(env)
     first, second = DigestNotifier(), DigestNotifier()
     one = digest_service(env, first)
     two = digest_service(env, second, fresh_db=True)  # its own connection: another process
@@ -79,29 +85,30 @@ async def test_two_processes_on_one_database_post_the_day_once(env):
     assert len(claims) == 1
 
 
-async def test_a_quiet_day_still_gets_its_digest(env):
+async def test_a_quiet_day_gets_no_digest(env):
+    """Nothing happened (here: numbot held no data yet that day): nothing to post or claim."""
     env.clock.now = tomorrow_at(10)
     notifier = DigestNotifier()
-    await digest_service(env, notifier).daily_digest()
-    (digest,) = notifier.digests
-    assert digest.summary.quiet and digest.entries == 1  # the digest's own entry
+    assert await digest_service(env, notifier).daily_digest() == 0
+    assert notifier.digests == [] and not [e for e in env.audit() if e.action == "digest"]
 
 
 async def test_nothing_is_posted_again_until_the_next_day_falls_due(env):
     env.clock.now = tomorrow_at(10)
+    await something_happened(env)
     notifier = DigestNotifier()
     service = digest_service(env, notifier)
     assert await service.daily_digest() == 1
     env.clock.advance(hours=22)  # 08:00 the day after: the next one is due at 09:00
     assert await service.daily_digest() == 0
     env.clock.advance(hours=1)
-    assert await service.daily_digest() == 1
-    days = [d.summary.day for d in notifier.digests]
-    assert days[1] - days[0] == timedelta(days=1)
+    assert await service.daily_digest() == 0  # the next day was quiet: no post
+    assert len(notifier.digests) == 1
 
 
 async def test_a_digest_slack_refused_is_retried_as_it_was_claimed(env):
     env.clock.now = tomorrow_at(10)
+    await something_happened(env)
     notifier = DigestNotifier(fail=1)
     service = digest_service(env, notifier)
     assert await service.daily_digest() == 0
@@ -120,6 +127,7 @@ async def test_a_digest_slack_refused_is_retried_as_it_was_claimed(env):
 
 async def test_each_refusal_doubles_the_wait_before_the_next_try(env):
     env.clock.now = tomorrow_at(10)
+    await something_happened(env)
     notifier = DigestNotifier(fail=2)
     service = digest_service(env, notifier)
     assert await service.daily_digest() == 0  # refused once: again in 10 s
@@ -135,6 +143,7 @@ async def test_each_refusal_doubles_the_wait_before_the_next_try(env):
 
 async def test_the_sweep_posts_it_and_wakes_up_when_the_next_one_falls_due(env):
     env.clock.now = tomorrow_at(10)
+    await something_happened(env)
     notifier = DigestNotifier()
     service = digest_service(env, notifier)
     await service.resume()

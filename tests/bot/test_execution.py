@@ -536,7 +536,9 @@ async def test_a_reminder_goes_out_once_when_the_hold_nears_its_end(env):
     assert await other.resume() == 0 and await service.resume() == 0  # once, in any process
     assert [r.id for r in env.notifier.reminded] == [request.id]
     assert env.storage.requests.get(request.id).reminded_at == env.clock()
-    assert len(env.storage.requests.copies(request.id)) == 3  # two copies and the reminder
+    # Where they already have it: no second copy to act on, a reply under each copy.
+    assert len(env.storage.requests.copies(request.id)) == 2
+    assert [len(c) for c in env.notifier.reminded_copies] == [2]
     assert [e.action for e in env.audit() if e.subject == request.id][-1] == "remind"
 
 
@@ -871,7 +873,7 @@ async def test_the_sweep_wakes_in_time_to_remind_not_when_the_hold_has_lapsed(en
     assert await service.next_due() == 9 * 60  # reminded: next, the hold lapsing
     [entry] = [e for e in env.audit() if e.subject == request.id and e.action == "remind"]
     assert entry.outcome == "ok"
-    assert entry.detail_fields() == {"told": 1, "lapses": str(request.hold_expires_at)}
+    assert entry.detail_fields() == {"told": 2, "lapses": str(request.hold_expires_at)}
 
 
 async def test_a_reminder_slack_refuses_is_audited_as_failed_and_not_sent_twice(env):
@@ -879,7 +881,7 @@ async def test_a_reminder_slack_refuses_is_audited_as_failed_and_not_sent_twice(
     request = await pending(env, service=service)
     tried = []
 
-    async def down(req):
+    async def down(req, copies):
         tried.append(req.id)
         raise ConnectionError("slack down")
 

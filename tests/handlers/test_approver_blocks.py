@@ -4,13 +4,13 @@ thread's story, who is called on, what notifications say."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
 from handlers import ids
 from handlers.blocks.approvers import (
     build_approver_copy,
-    build_reminder,
     build_story_line,
     build_thread_reminder,
     mentions,
@@ -88,13 +88,16 @@ def test_an_approver_copy_decides_like_the_card_then_shows_the_outcome():
     assert "*no*" in json.dumps(done)
 
 
-def test_a_reminder_names_the_lapse_and_keeps_the_buttons():
+def test_a_reminder_is_a_reply_that_says_so_and_by_when_with_no_second_set_of_buttons():
     request = make_request()
-    reminder = build_reminder(request, sandbox=False)
-    assert "Reminder" in mrkdwn(reminder) and "<!date^" in mrkdwn(reminder)
-    assert actions(reminder)
     thread = build_thread_reminder(request, APPROVERS)
+    assert "Reminder" in mrkdwn(thread) and "<!date^" in mrkdwn(thread)
     assert "<@U0BOB> <@U0CAROL>" in mrkdwn(thread) and "<@U0ALICE>" not in mrkdwn(thread)
+    assert not actions(thread)
+    lapses = request.hold_expires_at.astimezone(UTC)
+    assert thread["text"] == f"Reminder: decide on {request.e164} before {lapses:%H:%M} UTC"
+    under_a_copy = build_thread_reminder(request, (), ())
+    assert "<@" not in mrkdwn(under_a_copy) and "Reminder" in under_a_copy["text"]
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,14 @@ MAX_AGE = 10.0  # seconds a group's members may be trusted after the read that f
 
 
 @dataclass(frozen=True)
+class Membership:
+    """Whether someone may approve now; when not, the groups Slack could not be asked about."""
+
+    allowed: bool
+    unreadable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Read:
     members: frozenset[str]
     began: float  # monotonic time the read began: the members are at least this fresh
@@ -107,29 +115,35 @@ class ApproverSet:
     async def includes(self, user: str) -> bool:
         """May `user` approve, now? A named approver, or a member of a group as Slack has it
         (at most `max_age` old). A group Slack cannot be asked about counts nobody."""
+        return (await self.check(user)).allowed
+
+    async def check(self, user: str) -> Membership:
+        """`includes`, and when it says no, the groups Slack could not say anything about
+        (so the person can be told that, not that they are no approver)."""
         if user in self.static:
-            return True
+            return Membership(True)
         if not self.groups:
-            return False
+            return Membership(False)
         if self.directory is None:
             logger.warning(
                 "%s is not counted as an approver: numbot cannot read user groups %s here",
                 user,
                 ", ".join(self.groups),
             )
-            return False
+            return Membership(False, self.groups)
         to_read = []
         for group in self.groups:
             fresh = self._fresh(group)
             if fresh is None:
                 to_read.append(group)
             elif user in fresh:
-                return True
+                return Membership(True)
         results = await asyncio.gather(*(self._read(g) for g in to_read), return_exceptions=True)
+        unread = []
         for group, result in zip(to_read, results, strict=True):
             if isinstance(result, frozenset):
                 if user in result:
-                    return True
+                    return Membership(True)
             elif isinstance(result, Exception):
                 logger.warning(
                     "cannot tell whether %s is in user group %s, so not counted from it: %s",
@@ -137,9 +151,24 @@ class ApproverSet:
                     group,
                     _why(result),
                 )
+                unread.append(group)
             else:
                 raise result  # cancelled: not an answer
-        return False
+        return Membership(False, tuple(unread))
+
+    def includes_now(self, user: str) -> bool | None:
+        """`includes` without asking Slack (before an ack): True or False when what numbot
+        holds tells, None when it would need a group's members read afresh."""
+        if user in self.static:
+            return True
+        unknown = False
+        for group in self.groups:
+            fresh = self._fresh(group)
+            if fresh is None:
+                unknown = True
+            elif user in fresh:
+                return True
+        return None if unknown else False
 
     async def everyone(self) -> frozenset[str]:
         """Everyone who may approve, to tell them about a request: the named people and each

@@ -13,6 +13,7 @@ from decimal import Decimal
 from bot.outcomes import Decided, Refused
 from bot.text import MAX_REASON, clean_user_text, inert
 from bot.workflow import sentences
+from bot.workflow.approvers import Membership
 from bot.workflow.authority import cap_refusal, needed_now
 from bot.workflow.context import Context, detail
 from bot.workflow.execution import Executor, release_hold
@@ -38,15 +39,9 @@ class Decisions:
             return await ctx.refuse(
                 actor, "approve", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
             )
-        if not await ctx.approvers.includes(actor):
-            return await ctx.refuse(
-                actor,
-                "approve",
-                request.id,
-                "not_approver",
-                "Only configured approvers can approve, and you are not one. Ask an approver.",
-                policy=ctx.policy.hash,
-            )
+        member = await ctx.approvers.check(actor)
+        if not member.allowed:
+            return await self._not_approver(actor, "approve", request, member)
         if actor == request.requester:
             return await ctx.refuse(
                 actor,
@@ -172,23 +167,54 @@ class Decisions:
         await ctx.update_card(current)
         return await self.executor.execute(current)
 
-    async def rejectable(self, actor: str, request_id: str) -> Request | Refused:
+    async def _not_approver(
+        self, actor: str, action: str, request: Request, member: Membership
+    ) -> Refused:
+        """Refused: not an approver; or, when Slack could not say whether they are in an
+        approvers' group, that (audited as such), to try again."""
+        ctx = self.ctx
+        if member.unreadable:
+            return await ctx.refuse(
+                actor,
+                action,
+                request.id,
+                "membership_unknown",
+                sentences.membership_unknown(member.unreadable),
+                groups=list(member.unreadable),
+            )
+        what = "approve" if action == "approve" else "reject this request"
+        return await ctx.refuse(
+            actor,
+            action,
+            request.id,
+            "not_approver",
+            f"Only configured approvers can {what}, and you are not one. Ask an approver."
+            if action == "approve"
+            else "Only an approver or the requester can reject this request.",
+            policy=ctx.policy.hash,
+        )
+
+    async def rejectable(
+        self, actor: str, request_id: str, *, ask_slack: bool = True
+    ) -> Request | Refused:
         """The request `actor` may now reject (or cancel, as its requester), or why not;
-        checked again when the reason is submitted."""
+        checked again when it is rejected. `ask_slack=False` (before a modal's ack): decided
+        from what numbot holds; someone whose group membership would need reading from
+        Slack is let through, and checked when the rejection is made."""
         ctx = self.ctx
         request = await ctx.load(request_id)
         if request is None:
             return await ctx.refuse(
                 actor, "reject", request_id[:40], "unknown", sentences.UNKNOWN_REQUEST
             )
-        if actor != request.requester and not await ctx.approvers.includes(actor):
-            return await ctx.refuse(
-                actor,
-                "reject",
-                request.id,
-                "not_approver",
-                "Only an approver or the requester can reject this request.",
-            )
+        if actor != request.requester:
+            if not ask_slack:
+                may = ctx.approvers.includes_now(actor)
+                member = Membership(may is not False)
+            else:
+                member = await ctx.approvers.check(actor)
+            if not member.allowed:
+                return await self._not_approver(actor, "reject", request, member)
         if request.status not in REJECTABLE:
             return await ctx.refuse(
                 actor,
@@ -209,16 +235,11 @@ class Decisions:
             )
         if actor == request.requester:
             to_status, action = "cancelled", "cancel"
-        elif await ctx.approvers.includes(actor):
-            to_status, action = "rejected", "reject"
         else:
-            return await ctx.refuse(
-                actor,
-                "reject",
-                request.id,
-                "not_approver",
-                "Only an approver or the requester can reject this request.",
-            )
+            member = await ctx.approvers.check(actor)
+            if not member.allowed:
+                return await self._not_approver(actor, "reject", request, member)
+            to_status, action = "rejected", "reject"
         done = await ctx.transition(
             request,
             REJECTABLE,

@@ -60,6 +60,15 @@ def slack_time(moment: datetime) -> str:
 TRY_AGAIN = "press Try again on the card before the hold lapses"
 
 
+def membership_unknown(groups: tuple[str, ...]) -> str:
+    """Slack could not say whether someone is in an approvers' group (never "not one")."""
+    named = ", ".join(f"<!subteam^{g}>" for g in groups)
+    return (
+        f"numbot could not check your membership of {named} with Slack just now, so it "
+        "cannot count you as an approver yet. Nothing changed; try again in a minute."
+    )
+
+
 NAMED_AT_MOST = 10  # approvers named in one sentence; the rest are counted
 
 

@@ -1,5 +1,6 @@
 """Approve and Reject, on a card, an approver's DM copy or Home. The service checks who may;
-every copy redraws itself. Reject asks for an optional reason first (handlers/views/reject.py)."""
+every copy redraws itself. Reject opens a form for an optional reason at once, then fills in
+the request's details, or why it cannot be rejected (handlers/views/reject.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from bot.outcomes import Refused
 from bot.workflow import NumbersService
 from handlers.blocks.common import plain, refusal
-from handlers.blocks.modals import build_reject_modal
+from handlers.blocks.modals import build_reject_modal, build_reject_opening, build_reject_refused
 from handlers.replies import answer
 
 
@@ -39,12 +40,15 @@ async def reject(
 ) -> None:
     await ack()
     actor = body["user"]["id"]
-    request = await service.rejectable(actor, str(action.get("value", "")))
-    if isinstance(request, Refused):
-        await answer(body, respond, client, refusal(request.message, sandbox=service.sandbox))
-        return
-    # trigger_id lives 3 seconds: open the modal before anything slow.
-    await client.views_open(
-        trigger_id=body["trigger_id"],
-        view=build_reject_modal(request, cancelling=actor == request.requester),
+    request_id = str(action.get("value", ""))
+    # A trigger_id lives 3 seconds: the modal opens before anything that may wait (the
+    # database, Slack's user groups); its details follow, and the submit is checked.
+    opened = await client.views_open(
+        trigger_id=body["trigger_id"], view=build_reject_opening(request_id[:64])
     )
+    request = await service.rejectable(actor, request_id)
+    if isinstance(request, Refused):
+        view = build_reject_refused(request_id[:64], request.message)
+    else:
+        view = build_reject_modal(request, cancelling=actor == request.requester)
+    await client.views_update(view_id=opened["view"]["id"], view=view)

@@ -15,10 +15,13 @@ SANDBOX_NOTE = ":test_tube: *SANDBOX*: numbot's built-in Flowyte. No real number
 MAX_TEXT = 2900  # a section's text may hold 3000 characters
 
 
-# The only <...> markup numbot writes into its own sentences: a user or channel mention and
-# a localised date. Everything else that looks like markup came from outside and is escaped.
+# The only <...> markup numbot writes into its own sentences: a user, channel or user group
+# mention and a localised date. Everything else that looks like markup came from outside
+# and is escaped.
 # A date token numbot writes has a format and a fallback, never a link (slack_date).
-_OWN_MARKUP = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!date\^[0-9]+\^[^<>|^]*\|[^<>]*)>")
+_OWN_MARKUP = re.compile(
+    r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!subteam\^S[A-Z0-9]+|!date\^[0-9]+\^[^<>|^]*\|[^<>]*)>"
+)
 _SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # An entity already escaped (bot.text.inert marks someone's words so), or a character to escape.
 _ESCAPED_OR_SPECIAL = re.compile(r"&(?:amp|lt|gt);|[&<>]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.money import usd
 from bot.text import MAX_REASON
 from handlers import ids
-from handlers.blocks.common import Block
+from handlers.blocks.common import Block, sentence
 from storage.requests import Request
 
 
@@ -77,4 +77,41 @@ def build_reject_modal(request: Request, *, cancelling: bool) -> Block:
             {"type": "section", "text": {"type": "mrkdwn", "text": question}},
             reason_input("Why (optional)", "Shown on the card and to the requester", optional=True),
         ],
+    }
+
+
+def build_reject_opening(request_id: str) -> Block:
+    """The reject modal as it opens, at once, before numbot has looked anything up (a
+    trigger_id lives 3 seconds): redrawn with the request's details a moment later, and
+    whoever submits it is checked then."""
+    return {
+        "type": "modal",
+        "callback_id": ids.REJECT_VIEW,
+        "private_metadata": request_id,
+        "title": {"type": "plain_text", "text": "Reject request"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "Reject this request (or cancel it, if it is yours)? Nothing is charged.",
+                },
+            },
+            reason_input("Why (optional)", "Shown on the card and to the requester", optional=True),
+        ],
+    }
+
+
+def build_reject_refused(request_id: str, why: str) -> Block:
+    """The reject modal when the request can no longer be rejected by this person: why,
+    and nothing to submit."""
+    return {
+        "type": "modal",
+        "callback_id": ids.REJECT_VIEW,
+        "private_metadata": request_id,
+        "title": {"type": "plain_text", "text": "Reject request"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": sentence(why)}}],
     }

@@ -20,8 +20,10 @@ async def reject_submitted(
         return
     actor = body["user"]["id"]
     request_id = str(view.get("private_metadata", ""))
-    # Still possible? Checked before the modal closes, so a late reject is told in place.
-    still = await service.rejectable(actor, request_id)
+    # Still possible? Checked before the modal closes, from what numbot holds (never asking
+    # Slack: the ack has 3 seconds), so a late reject is told in place. Who may is checked
+    # in full when the rejection is made.
+    still = await service.rejectable(actor, request_id, ask_slack=False)
     if isinstance(still, Refused):
         await ack(response_action="errors", errors={ids.REASON_BLOCK: still.message[:150]})
         return

@@ -132,6 +132,7 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._failures: dict[str, list[_Failure]] = {}
         self._responders: dict[str, Responder] = {}
+        self._delays: dict[str, float] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, tuple[str, ...]] = {}  # user group id -> member ids
         self._seq = itertools.count(1)
@@ -208,6 +209,11 @@ class FakeSlack:
         with self._cond:
             self.revoked = error
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Make every call to `method` take `seconds` before it is answered."""
+        with self._cond:
+            self._delays[method] = seconds
+
     def set_response(self, method: str, response: Responder) -> None:
         """Answer `method` with this dict (or `response(call)`) instead of the default."""
         with self._cond:
@@ -234,6 +240,7 @@ class FakeSlack:
             self._calls.clear()
             self._failures.clear()
             self._responders.clear()
+            self._delays.clear()
             self._socket_received.clear()
             self._socket_sent.clear()
             self.revoked = None
@@ -343,6 +350,9 @@ class FakeSlack:
             content_type=content_type,
             raw_body=raw,
         )
+        delay = self._delays.get(method, 0.0)
+        if delay:
+            await asyncio.sleep(delay)  # a slow Slack: other calls go on meanwhile
         status, payload, headers = self._answer(call)
         self._record(dataclasses.replace(call, response=payload, status=status))
         return JSONResponse(payload, status_code=status, headers=headers)

@@ -1,6 +1,7 @@
 """Approve and Reject on a card: the clicker gets the service's answer privately, the card
 itself is left for numbot to redraw (a reply must never replace the approval card), and
-Reject only opens its modal: nothing is rejected before the approver submits it."""
+Reject only opens its modal (at once, before anything that may wait), then fills it in or
+says why not: nothing is rejected before the approver submits it."""
 
 from __future__ import annotations
 
@@ -47,12 +48,17 @@ class Client:
     def __init__(self) -> None:
         self.posted: list[dict[str, Any]] = []
         self.opened: list[dict[str, Any]] = []
+        self.updated: list[dict[str, Any]] = []
 
     async def chat_postMessage(self, **kwargs: Any) -> None:
         self.posted.append(kwargs)
 
-    async def views_open(self, **kwargs: Any) -> None:
+    async def views_open(self, **kwargs: Any) -> dict[str, Any]:
         self.opened.append(kwargs)
+        return {"ok": True, "view": {"id": "V0001"}}
+
+    async def views_update(self, **kwargs: Any) -> None:
+        self.updated.append(kwargs)
 
 
 async def click(
@@ -108,13 +114,16 @@ async def test_approve_from_home_answers_in_the_clickers_dm():
     assert dm["text"] == ":white_check_mark: Approved."
 
 
-async def test_a_refused_reject_says_why_and_opens_nothing():
+async def test_a_refused_reject_says_why_in_the_modal_it_opened_first():
     service = Service(Refused("not_approver", "Only an approver can reject."), sandbox=False)
-    [reply], client = await click(reject, service)
+    replies, client = await click(reject, service)
     assert service.asked == [("rejectable", APPROVER, REQUEST.id)]
-    assert reply["text"] == ":no_entry_sign: Only an approver can reject."
-    assert reply["replace_original"] is False
-    assert client.opened == []
+    assert replies == []
+    [opened] = client.opened  # at once: the trigger_id lives 3 seconds
+    assert opened["trigger_id"] == "trig.1" and opened["view"]["private_metadata"] == REQUEST.id
+    [updated] = client.updated
+    assert updated["view_id"] == "V0001" and "submit" not in updated["view"]
+    assert "Only an approver can reject." in str(updated["view"]["blocks"])
 
 
 @pytest.mark.parametrize(("actor", "title"), [(APPROVER, "Reject"), (REQUESTER, "Cancel")])
@@ -125,15 +134,9 @@ async def test_reject_only_opens_the_modal_cancel_for_the_requester(actor, title
     assert replies == []
     [opened] = client.opened
     assert opened["trigger_id"] == "trig.1"
-    view = opened["view"]
+    assert opened["view"]["callback_id"] == ids.REJECT_VIEW
+    [updated] = client.updated
+    view = updated["view"]
     assert view["callback_id"] == ids.REJECT_VIEW
     assert view["private_metadata"] == REQUEST.id
     assert view["title"]["text"].startswith(title)
-
-
-async def test_a_reject_refused_from_home_is_said_in_the_clickers_dm():
-    service = Service(Refused("not_approver", "Only an approver can reject."), sandbox=False)
-    replies, client = await click(reject, service, on_message=False)
-    assert replies == [] and client.opened == []
-    [dm] = client.posted
-    assert (dm["channel"], dm["text"]) == (APPROVER, ":no_entry_sign: Only an approver can reject.")

@@ -220,8 +220,12 @@ async def test_every_action_id_is_handled(
     )
     response = await dispatch(app, body)
     assert response.status == 200, response.body
-    reply = await answered(slack, rid)
-    assert reply["response_type"] == "ephemeral" and reply["text"].endswith("[SANDBOX]")
+    if action_id == ids.REJECT:  # the form opens first; a refusal is said in it
+        updated = (await slack.async_wait_for("views.update", timeout=5))[-1]
+        assert "stand-in refused rejectable" in json.dumps(updated.body["view"])
+    else:
+        reply = await answered(slack, rid)
+        assert reply["response_type"] == "ephemeral" and reply["text"].endswith("[SANDBOX]")
     assert service.calls, "the listener never reached the service"
 
 
@@ -423,7 +427,7 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
     app: AsyncApp, slack: FakeSlack, service: StandInService
 ) -> None:
     seen = set()
-    opens = 0
+    opens = rejects = 0
     for name, message in _messages():
         for n, (element, block_id) in enumerate(elements_with_blocks(message)):
             service.calls.clear()
@@ -433,11 +437,21 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
             seen.add(element["action_id"])
             if element["action_id"] == ids.OPEN_SEARCH:  # opens the modal; asks the service nothing
                 opens += 1
-                opened = (await slack.async_wait_for("views.open", timeout=5, count=opens))[-1]
-                assert opened.body["view"]["callback_id"] == ids.SEARCH_VIEW
+                await slack.async_wait_for(
+                    lambda c: (
+                        c.method == "views.open"
+                        and c.body["view"]["callback_id"] == ids.SEARCH_VIEW
+                    ),
+                    timeout=5,
+                    count=opens,
+                )
                 assert service.calls == []
                 continue
-            await answered(slack, rid)
+            if element["action_id"] == ids.REJECT:  # opens the form at once, then fills it in
+                rejects += 1
+                await slack.async_wait_for("views.update", timeout=5, count=rejects)
+            else:
+                await answered(slack, rid)
             assert service.calls == [EXPECTED[element["action_id"]]], (name, element)
     assert seen == set(ids.ACTION_IDS)
 

@@ -25,7 +25,7 @@ async def test_demo_story(tmp_path):
         ":shopping_trolley: *@alice asks to buy",  # ...shows her request
         "Your approval is counted: 1 of 2",  # a quorum of two, by the demo's policy
         "already counted (1 of 2)",  # the same approver counts once
-        "Approved by @carol and *purchased*",
+        "Approved by @bob and @carol; *purchased*",  # every approver, on the final card
         "Already approved by @carol",  # a late click buys nothing
         "numbot draws @alice's Home tab",
         "$2.15 on 1 number",  # this month's spend

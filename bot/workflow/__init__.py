@@ -80,8 +80,8 @@ class NumbersService:
             policies=policy if callable(policy) else (lambda: policy or NO_POLICY),
         )
         self.owned = OwnedBook(self.ctx, refresh_minutes=owned_refresh_minutes)
-        catalogue = Catalogue(self.ctx, self.owned)
-        routing = Routing(self.ctx, self.owned)
+        catalogue = self.catalogue = Catalogue(self.ctx, self.owned)
+        routing = Routing(self.ctx, self.owned, on_change=self._agents_changed)
         self.executor = Executor(self.ctx)
         self.filing = Filing(self.ctx, routing.resolve)
         self.decisions = Decisions(self.ctx, self.executor, self.filing)
@@ -152,6 +152,11 @@ class NumbersService:
         something changes for them from now on) and draw it."""
         await self.ctx.storage.run(self.ctx.storage.home_seen.mark, user, self.ctx.clock())
         await self.homes.now(user)
+
+    def _agents_changed(self) -> None:
+        """A publish or an assignment: agents and Home are read afresh from now on."""
+        self.catalogue.forget_agents()
+        self.home_reader.forget()
 
     def _moved(self, request: Request, from_statuses: tuple[str, ...]) -> None:
         if self.observer is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, OwnedNumber
@@ -13,9 +14,14 @@ from bot.workflow.owned import OwnedBook, Unfinished
 
 
 class Routing:
-    def __init__(self, ctx: Context, book: OwnedBook) -> None:
+    def __init__(
+        self, ctx: Context, book: OwnedBook, on_change: Callable[[], None] = lambda: None
+    ) -> None:
+        """`on_change`: told after a publish or an assignment (the cached agents and Home
+        are stale then)."""
         self.ctx = ctx
         self.book = book
+        self.on_change = on_change
 
     async def resolve(self, actor: str, action: str, ref: str) -> OwnedNumber | Refused:
         """An owned number by +E.164 or Flowyte id, or why not (audited)."""
@@ -92,6 +98,7 @@ class Routing:
                 update={"default_agent_id": agent_id, "status": assigned.status or "assigned"}
             )
         )
+        self.on_change()
         return Assigned(assigned, agent)
 
     async def assign_purchased(
@@ -142,6 +149,7 @@ class Routing:
         except fe.FlowyteError as exc:
             return await ctx.flowyte_failed(actor, "publish", agent_id, exc)
         await ctx.audit(actor, "publish", agent_id, "ok", version=version.id)
+        self.on_change()
         return Published(agent_id, version)
 
     async def import_number(

@@ -94,6 +94,8 @@ def status_sentence(request: Request) -> str:
     who = f" by <@{request.decided_by}>" if request.decided_by else ""
     return {
         "held": "That number is held but its purchase has not been requested yet.",
+        "pending": "Already requested: it is waiting for an approver.",
+        "unfunded": f"Already approved{who}, but the wallet was short: top it up, then an approver tries again.",
         "approved": f"Already approved{who}; the purchase is under way.",
         "purchasing": f"Already approved{who}; the purchase is under way.",
         "releasing": f"Already approved{who}; the release is under way.",

@@ -8,8 +8,9 @@ from typing import Any
 
 from bot.outcomes import Refused
 from bot.workflow import NumbersService
+from handlers import ids
 from handlers.blocks.common import plain, refusal
-from handlers.blocks.modals import build_reject_modal, build_reject_opening, build_reject_refused
+from handlers.blocks.modals import build_refused_modal, build_reject_modal, build_reject_opening
 from handlers.replies import answer
 
 
@@ -48,7 +49,9 @@ async def reject(
     )
     request = await service.rejectable(actor, request_id)
     if isinstance(request, Refused):
-        view = build_reject_refused(request_id[:64], request.message)
+        view = build_refused_modal(
+            ids.REJECT_VIEW, "Reject request", request_id[:64], request.message
+        )
     else:
         view = build_reject_modal(request, cancelling=actor == request.requester)
     await client.views_update(view_id=opened["view"]["id"], view=view)

@@ -1,4 +1,6 @@
-"""Request purchase: ask the holder why, in a modal; the submission files the request."""
+"""Request purchase: ask the holder why, in a modal; the submission files the request. The
+form opens at once and is then filled in, or says why the hold cannot be requested (and the
+hold message whose button was stale says where things stand instead)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,12 @@ from typing import Any
 
 from bot.outcomes import Refused
 from bot.workflow import NumbersService
-from handlers.blocks.common import refusal
-from handlers.blocks.modals import build_reason_modal
+from handlers import ids
+from handlers.blocks.common import plain
+from handlers.blocks.modals import build_reason_modal, build_refused_modal
+
+# Refusals that mean the button clicked belongs to a hold that moved on.
+STALE = frozenset({"already_requested", "expired", "unknown"})
 
 
 async def request_purchase(
@@ -19,15 +25,21 @@ async def request_purchase(
     service: NumbersService,
 ) -> None:
     await ack()
-    request = await service.requestable(body["user"]["id"], str(action.get("value", "")))
+    request_id = str(action.get("value", ""))[:64]
+    # A trigger_id lives 3 seconds: the form opens before numbot looks the hold up.
+    opened = await client.views_open(
+        trigger_id=body["trigger_id"], view=build_reason_modal(request_id)
+    )
+    request = await service.requestable(body["user"]["id"], request_id)
     if isinstance(request, Refused):
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            **refusal(request.message, sandbox=service.sandbox),
+        view = build_refused_modal(
+            ids.PURCHASE_REASON_VIEW, "Request purchase", request_id, request.message
         )
+        await client.views_update(view_id=opened["view"]["id"], view=view)
+        if body.get("response_url") and request.code in STALE:
+            # The hold message's button is stale: the message now says where things stand.
+            await respond(replace_original=True, **plain(request.message, sandbox=service.sandbox))
         return
-    # trigger_id lives 3 seconds: open the modal before anything slow.
-    await client.views_open(
-        trigger_id=body["trigger_id"], view=build_reason_modal(request.id, request.e164)
+    await client.views_update(
+        view_id=opened["view"]["id"], view=build_reason_modal(request.id, request.e164)
     )

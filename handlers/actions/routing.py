@@ -6,8 +6,9 @@ from typing import Any
 
 from bot.outcomes import Refused
 from bot.workflow import NumbersService
+from bot.workflow.home import AGENTS_MAX_AGE
 from handlers.blocks.common import refusal
-from handlers.blocks.routing import build_assigned, build_published
+from handlers.blocks.routing import build_published, build_routed
 
 
 async def publish(
@@ -31,6 +32,11 @@ async def assign_agent(
     assigned = await service.assign_purchased(body["user"]["id"], request_id, agent_id)
     if isinstance(assigned, Refused):
         reply = refusal(assigned.message, sandbox=service.sandbox)
-    else:
-        reply = build_assigned(assigned.number, assigned.agent, agent_id, sandbox=service.sandbox)
-    await respond(response_type="ephemeral", replace_original=False, **reply)
+        await respond(response_type="ephemeral", replace_original=False, **reply)
+        return
+    # The message with the menu now says where the number rings, with Change….
+    agents = await service.agents(max_age=AGENTS_MAX_AGE)
+    routed = build_routed(
+        assigned.number, assigned.agent, agent_id, request_id, agents, sandbox=service.sandbox
+    )
+    await respond(replace_original=True, **routed)

@@ -37,13 +37,28 @@ def _options(agents: list[Agent]) -> list[Block]:
     return [o for o in map(agent_option, agents) if o is not None]
 
 
-def build_agent_menu(request_id: str, agents: list[Agent]) -> Block:
-    """The actions block holding the menu; its block_id names the request it routes."""
+def build_agent_menu(request_id: str, agents: list[Agent], *, changing: str = "") -> Block:
+    """The actions block holding the menu; its block_id names the request it routes.
+    `changing`: the number already rings an agent, so the menu reads Change… and asks
+    before it re-routes a live number."""
     select: Block = {"action_id": ids.ASSIGN_AGENT}
+    if changing:
+        select["confirm"] = {
+            "title": {"type": "plain_text", "text": "Route it elsewhere?"},
+            "text": {
+                "type": "plain_text",
+                "text": f"Calls to {changing} go to the agent you picked from now on.",
+            },
+            "confirm": {"type": "plain_text", "text": "Route it"},
+            "deny": {"type": "plain_text", "text": "Back"},
+        }
     if len(agents) <= MAX_OPTIONS:
         select |= {
             "type": "static_select",
-            "placeholder": {"type": "plain_text", "text": "Route to agent…"},
+            "placeholder": {
+                "type": "plain_text",
+                "text": "Change…" if changing else "Route to agent…",
+            },
             "options": _options(agents),
         }
     else:

@@ -28,7 +28,10 @@ def reason_input(label: str, placeholder: str, *, optional: bool = False) -> Blo
     return block
 
 
-def build_reason_modal(request_id: str, e164: str) -> Block:
+def build_reason_modal(request_id: str, e164: str | None = None) -> Block:
+    """Why buy this number. Without `e164` it is the form as it opens, at once, before numbot
+    has looked the hold up; it is redrawn with the number a moment later."""
+    number = f"*{e164}*" if e164 else "this number"
     return {
         "type": "modal",
         "callback_id": ids.PURCHASE_REASON_VIEW,
@@ -41,7 +44,7 @@ def build_reason_modal(request_id: str, e164: str) -> Block:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Why should the team buy *{e164}*? An approver will see this.",
+                    "text": f"Why should the team buy {number}? An approver will see this.",
                 },
             },
             reason_input("Reason", "e.g. new support line for the Bay Area"),
@@ -104,14 +107,14 @@ def build_reject_opening(request_id: str) -> Block:
     }
 
 
-def build_reject_refused(request_id: str, why: str) -> Block:
-    """The reject modal when the request can no longer be rejected by this person: why,
-    and nothing to submit."""
+def build_refused_modal(callback_id: str, title: str, request_id: str, why: str) -> Block:
+    """A form that opened at once, for something numbot then found it may not do: why, and
+    nothing to submit."""
     return {
         "type": "modal",
-        "callback_id": ids.REJECT_VIEW,
+        "callback_id": callback_id,
         "private_metadata": request_id,
-        "title": {"type": "plain_text", "text": "Reject request"},
+        "title": {"type": "plain_text", "text": title},
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": sentence(why)}}],
     }

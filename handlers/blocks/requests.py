@@ -21,14 +21,14 @@ from storage.requests import Request
 STATUS_LINES = {
     "held": ":hourglass_flowing_sand: Held, not yet requested.",
     "pending": ":hourglass_flowing_sand: Waiting for an approver.",
-    "approved": ":gear: Approved by <@{by}>; buying now…",
-    "purchasing": ":gear: Approved by <@{by}>; buying now…",
-    "releasing": ":gear: Approved by <@{by}>; releasing now…",
-    "checking": ":mag: Approved by <@{by}>. Flowyte did not confirm in time: still confirming "
+    "approved": ":gear: Approved by {approvers}; buying now…",
+    "purchasing": ":gear: Approved by {approvers}; buying now…",
+    "releasing": ":gear: Approved by {approvers}; releasing now…",
+    "checking": ":mag: Approved by {approvers}. Flowyte did not confirm in time: still confirming "
     "with Flowyte whether it went through (it is never done twice).",
-    "purchased": ":white_check_mark: Approved by <@{by}> and *purchased*.",
-    "released": ":white_check_mark: Approved by <@{by}> and *released* to the carrier.",
-    "unfunded": ":moneybag: Approved by <@{by}>, but nothing was bought yet: {detail}",
+    "purchased": ":white_check_mark: Approved by {approvers}; *purchased*.",
+    "released": ":white_check_mark: Approved by {approvers}; *released* to the carrier.",
+    "unfunded": ":moneybag: Approved by {approvers}, but nothing was bought yet: {detail}",
     "failed": ":x: Failed: {detail}",
     "rejected": ":no_entry: Rejected by <@{by}>; nothing was charged. Why: {detail}",
     "cancelled": ":no_entry: Cancelled by the requester. Nothing was charged.",
@@ -45,15 +45,24 @@ def status_elements(request: Request) -> list[Block]:
     """
     template = STATUS_LINES.get(request.status, request.status)
     before, has_detail, after = template.partition("{detail}")
-    by = request.decided_by or "?"
+    names = {"by": request.decided_by or "?", "approvers": approvers_named(request)}
     elements: list[Block] = []
     if before.strip():
-        elements.append({"type": "mrkdwn", "text": before.format(by=by).rstrip()})
+        elements.append({"type": "mrkdwn", "text": before.format(**names).rstrip()})
     if has_detail:
         elements.append(literal(request.detail or "no detail recorded"))
     if after.strip():
-        elements.append({"type": "mrkdwn", "text": after.format(by=by).strip()})
+        elements.append({"type": "mrkdwn", "text": after.format(**names).strip()})
     return elements
+
+
+def approvers_named(request: Request) -> str:
+    """Everyone who approved, in the order they did ("<@bob> and <@carol>")."""
+    people = list(request.approvals) or ([request.decided_by] if request.decided_by else [])
+    if not people:
+        return "?"
+    named = [f"<@{p}>" for p in people]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
 def _money(amount: Decimal | None) -> str:

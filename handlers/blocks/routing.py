@@ -34,11 +34,23 @@ def unpublished_warning(agent: Agent) -> list[Block]:
         f":rotating_light: *{escape(agent.label)} has never been published.* Calls to this number "
         "reach nothing until it is. Publish it now?"
     )
+    confirm = {
+        "title": {"type": "plain_text", "text": "Publish this agent?"},
+        "text": {
+            "type": "plain_text",
+            "text": f"Publish {agent.id[:_ID]}? Callers to its numbers reach this version "
+            "from now on.",
+        },
+        "confirm": {"type": "plain_text", "text": "Publish"},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
     return [
         section(text, block_id=f"publish:{agent.id}"),
         {
             "type": "actions",
-            "elements": [button("Publish", ids.PUBLISH, agent.id, style="primary")],
+            "elements": [
+                button("Publish", ids.PUBLISH, agent.id, style="primary", confirm=confirm)
+            ],
         },
     ]
 
@@ -193,4 +205,26 @@ def build_purchased_dm(
         blocks.append(build_agent_menu(request_id, agents))
     else:
         blocks.append(context("Route it with `/numbers assign <number> <agent id>`."))
+    return message(text, blocks, sandbox=sandbox)
+
+
+def build_routed(
+    number: OwnedNumber,
+    agent: Agent | None,
+    agent_id: str,
+    request_id: str,
+    agents: list[Agent],
+    *,
+    sandbox: bool,
+) -> Message:
+    """The DM after a purchase, once its number is routed (it replaces the menu): where it
+    rings now, with Change… (a menu that asks before it re-routes a live number)."""
+    text = f":telephone_receiver: {number.e164} is routed to {_agent_label(agent, agent_id)}."
+    blocks: list[Block] = [section(text)]
+    if agents:
+        blocks.append(build_agent_menu(request_id, agents, changing=number.e164))
+    if agent is not None and not agent.published:
+        blocks += unpublished_warning(agent)
+    elif agent is None:
+        blocks.append(context("numbot could not check whether that agent is published."))
     return message(text, blocks, sandbox=sandbox)

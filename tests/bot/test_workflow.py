@@ -1431,3 +1431,20 @@ async def test_rejecting_an_unknown_request_is_refused_and_audited_under_a_bound
         )
     [entry, _] = [e for e in env.audit() if e.action == "reject"]
     assert (entry.actor, entry.subject, entry.outcome) == (APPROVER, forged[:40], "refused")
+
+
+async def test_a_publish_or_an_assignment_is_seen_at_once_not_after_the_agents_cache_ages(env):
+    """`/numbers list` and Home read agents through a cache of a minute: a publish clears it,
+    so nobody reads "never published" right after publishing."""
+    cached = {a.id: a for a in await env.service.agents(max_age=60)}
+    assert cached["agt_draft"].published is False
+    published = await env.service.publish(REQUESTER, "agt_draft")
+    assert not isinstance(published, Refused)
+    again = {a.id: a for a in await env.service.agents(max_age=60)}
+    assert again["agt_draft"].published is True
+    number = await owned_number(env)
+    await env.service.agents(max_age=60)
+    reads = len(env.app.calls("GET", "/agents"))
+    await env.service.assign(REQUESTER, number.e164, "agt_support")
+    await env.service.agents(max_age=60)
+    assert len(env.app.calls("GET", "/agents")) == reads + 1  # read afresh after it

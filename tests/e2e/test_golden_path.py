@@ -246,3 +246,22 @@ def test_forged_and_stale_requests_are_refused(bot, slack, flowyte):
     assert calls_made(flowyte) == []
     assert slack.calls("response_url") == []
     assert bot.value("SELECT count(*) FROM audit") == 0
+
+
+def test_a_stale_request_purchase_button_is_replaced_once_used(bot, slack, flowyte):
+    """The hold message keeps its Request purchase button after the request is filed; used
+    again, it is replaced by where things stand, so it is not offered a third time."""
+    _, request_id = hold_number(bot, slack)
+    request_purchase(bot, slack, request_id)
+    _, rid = bot.click(ids.REQUEST_PURCHASE, request_id, user=ALICE)
+    [replaced] = slack.wait_for(
+        lambda c: c.method == "response_url" and c.response_id == rid
+    )
+    assert replaced.body["replace_original"] is True
+    assert "already" in texts(replaced.body).lower() or "pending" in texts(replaced.body).lower()
+    assert not [
+        e
+        for b in replaced.body.get("blocks", [])
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.REQUEST_PURCHASE
+    ]

@@ -973,18 +973,43 @@ def test_the_wallet_line_stays_on_every_redraw_with_when_it_was_read() -> None:
     text = json.dumps(ensure_ascii=False, obj=redrawn)
     assert "*Wallet:* $25.00 (as of <!date^" in text and "→ $22.85 after" in text
     counted = dataclasses.replace(request, approved_by="U0BOB", approvals_needed=2)
-    assert "*Wallet:* $25.00" in json.dumps(ensure_ascii=False, obj=
-        build_approval_card(counted, balance=None, sandbox=False)
+    assert "*Wallet:* $25.00" in json.dumps(
+        ensure_ascii=False, obj=build_approval_card(counted, balance=None, sandbox=False)
     )
     done = dataclasses.replace(request, status="purchased", decided_by="U0BOB")
-    assert "Wallet" not in json.dumps(ensure_ascii=False, obj=build_approval_card(done, balance=None, sandbox=False))
+    assert "Wallet" not in json.dumps(
+        ensure_ascii=False, obj=build_approval_card(done, balance=None, sandbox=False)
+    )
 
 
 def test_costs_now_is_setup_plus_the_first_month_everywhere() -> None:
     held = make_request(status="held", reason="")
-    assert "costs $2.15 now (setup $1.00 + first month), then $1.15/month" in json.dumps(ensure_ascii=False, obj=
-        build_hold(held, sandbox=False)
+    assert "costs $2.15 now (setup $1.00 + first month), then $1.15/month" in json.dumps(
+        ensure_ascii=False, obj=build_hold(held, sandbox=False)
     )
-    assert "*Costs now:* $2.15" in json.dumps(ensure_ascii=False, obj=
-        build_approval_card(make_request(), balance=None, sandbox=False)
+    assert "*Costs now:* $2.15" in json.dumps(
+        ensure_ascii=False, obj=build_approval_card(make_request(), balance=None, sandbox=False)
     )
+
+
+def test_a_routed_number_says_where_it_rings_and_asks_before_it_is_routed_elsewhere() -> None:
+    from handlers.blocks.routing import build_routed
+
+    agents = [agent(), agent(published=False)]
+    routed = build_routed(
+        owned(), agents[0], agents[0].id, "req_0123456789ab", agents, sandbox=False
+    )
+    assert "is routed to" in routed["text"]
+    [menu] = [
+        e
+        for b in routed["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.ASSIGN_AGENT
+    ]
+    assert menu["placeholder"]["text"] == "Change…" and "confirm" in menu
+    assert "go to the agent you picked" in menu["confirm"]["text"]["text"]
+    unpublished = build_routed(
+        owned(), agents[1], agents[1].id, "req_0123456789ab", agents, sandbox=False
+    )
+    [publish] = buttons(unpublished, ids.PUBLISH)
+    assert publish["confirm"]["confirm"]["text"] == "Publish"

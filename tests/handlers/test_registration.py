@@ -196,6 +196,9 @@ async def test_every_manifest_slash_command_is_handled(
 PAGED_QUERY = SearchQuery(area_code="415", limit=50)
 NEARBY_QUERY = SearchQuery(area_code="415", ends_with="CALL", best_effort=True)
 # A value each button could carry; the rest carry a request id.
+# Buttons that open a form at once, then fill it in or say why not: what they ask the service.
+FORMS = {ids.REJECT: "rejectable", ids.REQUEST_PURCHASE: "requestable"}
+
 VALUES = {
     ids.SEARCH_PREVIOUS: search_value(PAGED_QUERY, 0),
     ids.SEARCH_NEXT: search_value(PAGED_QUERY, 2),
@@ -220,9 +223,9 @@ async def test_every_action_id_is_handled(
     )
     response = await dispatch(app, body)
     assert response.status == 200, response.body
-    if action_id == ids.REJECT:  # the form opens first; a refusal is said in it
+    if action_id in FORMS:  # the form opens first; a refusal is said in it
         updated = (await slack.async_wait_for("views.update", timeout=5))[-1]
-        assert "stand-in refused rejectable" in json.dumps(updated.body["view"])
+        assert f"stand-in refused {FORMS[action_id]}" in json.dumps(updated.body["view"])
     else:
         reply = await answered(slack, rid)
         assert reply["response_type"] == "ephemeral" and reply["text"].endswith("[SANDBOX]")
@@ -447,7 +450,7 @@ async def test_every_builder_element_reaches_its_listener_with_its_ids(
                 )
                 assert service.calls == []
                 continue
-            if element["action_id"] == ids.REJECT:  # opens the form at once, then fills it in
+            if element["action_id"] in FORMS:  # opens the form at once, then fills it in
                 rejects += 1
                 await slack.async_wait_for("views.update", timeout=5, count=rejects)
             else:

@@ -137,7 +137,11 @@ class Console:
     async def views_open(self, *, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
         self.last_view = view
         self.out.write(f'  a modal opens: "{view["title"]["text"]}"\n\n')
-        return {"ok": True}
+        return {"ok": True, "view": {"id": "V0DEMO"}}
+
+    async def views_update(self, *, view_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        self.last_view = view  # the same modal, filled in once numbot has looked
+        return {"ok": True, "view": {"id": view_id}}
 
 
 def _button_value(message: dict[str, Any], action_id: str) -> str:
@@ -203,6 +207,7 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
     def user(who: str) -> dict[str, Any]:
         return {"user": {"id": who}, "trigger_id": "demo-trigger", "response_url": "demo"}
 
+    await service.owned.refresh()  # as a running numbot reads the owned numbers at start
     console.step("@alice types  /numbers search 415 features=voice")
     await numbers_command(
         console.ack_for(ALICE),

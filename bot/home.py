@@ -53,3 +53,6 @@ class Home:
     # ring no agent, when `numbers` shows only the first few of them. None: len(numbers).
     numbers_total: int | None = None
     numbers_unrouted: int | None = None
+    # numbot is still making its first complete read of the owned numbers: how many so far
+    # (None: it has one, or it is not reading).
+    numbers_reading: int | None = None

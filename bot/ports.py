@@ -42,8 +42,8 @@ class Notifier(Protocol):
         """Redraw the card of `request` to show its current state."""
         ...
 
-    async def update_copy(self, request: Request, channel: str, ts: str) -> None:
-        """Redraw one approver's copy to show the request's current state."""
+    async def update_copy(self, request: Request, recipient: str, channel: str, ts: str) -> None:
+        """Redraw `recipient`'s copy to show the request's current state as they see it."""
         ...
 
     async def narrate(self, request: Request) -> None:

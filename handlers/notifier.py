@@ -137,8 +137,8 @@ class SlackNotifier:
         )
         await self.client.chat_update(channel=request.card_channel, ts=request.card_ts, **card)
 
-    async def update_copy(self, request: Request, channel: str, ts: str) -> None:
-        copy = build_approver_copy(request, balance=None, sandbox=self.sandbox)
+    async def update_copy(self, request: Request, recipient: str, channel: str, ts: str) -> None:
+        copy = build_approver_copy(request, balance=None, sandbox=self.sandbox, viewer=recipient)
         await self.client.chat_update(channel=channel, ts=ts, **copy)
 
     async def narrate(self, request: Request) -> None:

@@ -249,7 +249,7 @@ class Context:
                     continue
                 if await self.safely(
                     f"update {copy.recipient}'s copy of {request.id}",
-                    notifier.update_copy(request, copy.channel, copy.ts),
+                    notifier.update_copy(request, copy.recipient, copy.channel, copy.ts),
                 ):
                     await self.storage.run(self.storage.requests.copy_drawn, copy, request.status)
             if moved:

@@ -115,10 +115,11 @@ class HomeReader:
             waiting=waiting,
             spend=spend,
             wallet=wallet,
-            numbers=numbers[0] if numbers else None,
+            numbers=numbers[0] if isinstance(numbers, tuple) else None,
             agents={a.id: a for a in agents},
-            numbers_total=numbers[1] if numbers else None,
-            numbers_unrouted=numbers[2] if numbers else None,
+            numbers_total=numbers[1] if isinstance(numbers, tuple) else None,
+            numbers_unrouted=numbers[2] if isinstance(numbers, tuple) else None,
+            numbers_reading=numbers if isinstance(numbers, int) else None,
         )
 
     async def _stored(
@@ -141,12 +142,13 @@ class HomeReader:
     async def _read_wallet(self) -> Decimal:
         return (await self.ctx.flowyte.wallet()).balance_usd
 
-    async def _read_numbers(self) -> tuple[list[OwnedNumber], int, int] | None:
+    async def _read_numbers(self) -> tuple[list[OwnedNumber], int, int] | int:
         """From the owned-number index, never a walk of Flowyte's list: the first few (those
-        ringing no agent first) and the counts. None while nothing has been read yet."""
+        ringing no agent first) and the counts; or, while the index is empty and its first
+        complete read of Flowyte's list is not done, how many numbers that read has seen."""
         numbers, total, unrouted = await self.book.summary(MAX_NUMBERS)
         if total == 0 and (await self.book.state()).complete_at is None:
-            return None
+            return (await self.book.state()).seen  # its first read is not done: not "none"
         return numbers, total, unrouted
 
     async def _wallet_or_none(self) -> Decimal | None:
@@ -156,7 +158,7 @@ class HomeReader:
             logger.warning("Home: the wallet could not be read (%s)", type(exc).__name__)
             return None
 
-    async def _numbers_or_none(self) -> tuple[list[OwnedNumber], int, int] | None:
+    async def _numbers_or_none(self) -> tuple[list[OwnedNumber], int, int] | int | None:
         try:
             return await asyncio.wait_for(self._numbers.get(), self.flowyte_wait)
         except (fe.FlowyteError, TimeoutError) as exc:

@@ -7,7 +7,7 @@ from datetime import UTC
 from decimal import Decimal
 
 from bot.money import usd
-from handlers.blocks.common import Block, Message, literal, message, section, slack_date
+from handlers.blocks.common import Block, Message, context, literal, message, section, slack_date
 from handlers.blocks.requests import (
     approvals_line,
     decision_actions,
@@ -36,10 +36,16 @@ def _summary(request: Request, balance: Decimal | None) -> str:
 
 
 def build_approver_copy(
-    request: Request, *, balance: Decimal | None, sandbox: bool, heading: str = ""
+    request: Request,
+    *,
+    balance: Decimal | None,
+    sandbox: bool,
+    heading: str = "",
+    viewer: str | None = None,
 ) -> Message:
     """An approver's DM: the request in brief, and the same Approve / Reject as the card
-    (same action ids, same request id: the service checks everything at click time)."""
+    (same action ids, same request id: the service checks everything at click time). Once
+    `viewer` has approved, their copy says so, and who it still waits for, instead."""
     lines = [heading] if heading else []
     lines.append(_summary(request, balance))
     if request.status == "pending" and request.hold_expires_at and request.kind == "purchase":
@@ -50,7 +56,15 @@ def build_approver_copy(
     if request.card_channel:
         lines.append(f"The card is in <#{request.card_channel}>.")
     blocks: list[Block] = [section("\n".join(lines)), reason_block(request)]
-    if request.status == "pending":
+    if request.status == "pending" and viewer is not None and viewer in request.approvals:
+        more = max(1, request.approvals_needed - len(request.approvals))
+        blocks.append(
+            context(
+                f":ballot_box_with_check: You approved · waiting for {more} more "
+                f"approver{'s' if more != 1 else ''}"
+            )
+        )
+    elif request.status == "pending":
         blocks.append(decision_actions(request, block_id=f"decide_dm:{request.id}"))
     elif request.status == "unfunded":
         blocks.append(retry_actions(request, block_id=f"retry_dm:{request.id}"))

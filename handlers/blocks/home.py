@@ -197,6 +197,15 @@ def _request_row(request: Request) -> str:
 
 def _numbers(home: Home) -> list[Block]:
     blocks = [_header("Numbers owned")]
+    if home.numbers_reading is not None:
+        so_far = f" ({home.numbers_reading} so far)" if home.numbers_reading else ""
+        return [
+            *blocks,
+            section(
+                f":hourglass_flowing_sand: numbot is still reading your numbers from "
+                f"Flowyte{so_far}; they show here once it has read them all."
+            ),
+        ]
     if home.numbers is None:
         return [*blocks, section(f":warning: {UNREACHABLE}; open this tab again in a minute.")]
     if not home.numbers:

@@ -82,7 +82,7 @@ class RecordingNotifier:
         self.reminded.append(request)
         self.reminded_copies.append(copies)
 
-    async def update_copy(self, request: Request, channel: str, ts: str) -> None:
+    async def update_copy(self, request: Request, recipient: str, channel: str, ts: str) -> None:
         self.copies_updated.append((request, channel, ts))
 
     async def narrate(self, request: Request) -> None:

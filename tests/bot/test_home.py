@@ -172,9 +172,20 @@ async def test_wallet_from_flowyte_numbers_from_the_index_never_a_walk(env):
     assert home.numbers_total == len(owned)
 
 
-async def test_home_says_the_numbers_are_not_read_yet_before_any_refresh(env):
-    home = await env.service.home(APPROVER)
-    assert home.numbers is None
+async def test_home_says_the_numbers_are_still_being_read_before_the_first_read_ends(env):
+    """Not "numbot could not reach Flowyte": the index is still being read, N so far."""
+    from handlers.blocks.home import build_home
+
+    home = await env.service.home(REQUESTER)
+    assert home.numbers is None and home.numbers_reading == 0
+    env.storage.owned.refresh_started(env.clock())
+    env.storage.owned.refresh_seen(1200)
+    env.service.home_reader.forget()
+    home = await env.service.home(REQUESTER)
+    assert home.numbers_reading == 1200
+    text = str(build_home(home, sandbox=False)["blocks"])
+    assert "still reading your numbers from Flowyte (1200 so far)" in text
+    assert "could not reach Flowyte" not in text
 
 
 async def test_flowyte_unreachable_leaves_the_rest_of_home(env):

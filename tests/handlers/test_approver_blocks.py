@@ -137,3 +137,12 @@ def test_the_reject_modal_asks_an_optional_reason_and_names_what_is_rejected():
     assert cancel["title"]["text"] == "Cancel request"
     for view in (modal, cancel):
         assert len(view["title"]["text"]) <= 24 and len(view["submit"]["text"]) <= 24
+
+
+def test_an_approver_s_own_copy_says_they_approved_and_offers_nothing_more():
+    request = make_request(approvals_needed=2, approved_by="U0BOB")
+    theirs = build_approver_copy(request, balance=None, sandbox=False, viewer="U0BOB")
+    assert not actions(theirs)
+    assert "You approved · waiting for 1 more approver" in json.dumps(theirs, ensure_ascii=False)
+    others = build_approver_copy(request, balance=None, sandbox=False, viewer="U0CAROL")
+    assert actions(others)  # Carol still decides from hers

@@ -83,17 +83,25 @@ def test_schema_rejects_a_broken_manifest(
 def test_manifest_declares_only_the_numbers_command(manifest: dict[str, Any]) -> None:
     commands = manifest["features"]["slash_commands"]
     assert [c["command"] for c in commands] == [ids.COMMAND]
-    # Unescaped text lets mentions arrive as <@U…> rather than @name.
+    # Nothing is escaped: numbot reads no mentions from a command.
     assert commands[0].get("should_escape") is False
 
 
-def test_usage_hint_names_every_subcommand(manifest: dict[str, Any]) -> None:
+def test_usage_hint_is_short_and_names_the_everyday_subcommands_and_help(
+    manifest: dict[str, Any],
+) -> None:
+    """Slack shows the hint on one line as people type: at most 100 characters; `help`
+    lists the rest (assign, unassign, publish, import)."""
     hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    assert len(hint) <= 100
     subcommands = {part.split()[0] for part in hint.split("|")}
-    assert subcommands == {
-        *("search", "list", "wallet", "holds", "assign", "unassign"),
-        *("publish", "release", "import", "help"),
-    }
+    assert subcommands == {"search", "list", "wallet", "holds", "release", "help"}
+
+
+def test_the_messages_tab_is_read_only(manifest: dict[str, Any]) -> None:
+    """numbot reads no DMs: a message typed to it would go unanswered."""
+    home = manifest["features"]["app_home"]
+    assert home["messages_tab_enabled"] is True and home["messages_tab_read_only_enabled"] is True
 
 
 def test_manifest_enables_interactivity(manifest: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
 
 SANDBOX_NOTE = ":test_tube: *SANDBOX*: numbot's built-in Flowyte. No real numbers, no real money."
 MAX_TEXT = 2900  # a section's text may hold 3000 characters
+MAX_SPOKEN = 75  # a button's accessibility_label
 
 
 # The only <...> markup numbot writes into its own sentences: a user, channel or user group
@@ -76,12 +77,27 @@ def literal(text: str, *, max_length: int = MAX_TEXT) -> Block:
     return {"type": "plain_text", "text": shown, "emoji": False}
 
 
+def cut(text: str, limit: int = MAX_TEXT) -> str:
+    """mrkdwn text of at most `limit` characters, never cut inside a `<…>` token (a
+    mention, a date, a link) or an `&…;` entity: a cut one would show raw, or worse."""
+    if len(text) <= limit:
+        return text
+    kept = text[: limit - 1]
+    opened = kept.rfind("<")
+    if opened > kept.rfind(">"):
+        kept = kept[:opened]
+    amp = kept.rfind("&")
+    if amp > kept.rfind(";") and amp >= len(kept) - 5:
+        kept = kept[:amp]
+    return kept.rstrip() + "…"
+
+
 def section(text: str, **extra: Any) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_TEXT]}, **extra}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text)}, **extra}
 
 
 def context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_TEXT]}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text)}]}
 
 
 def button(
@@ -91,13 +107,18 @@ def button(
     *,
     style: str | None = None,
     confirm: Block | None = None,
+    spoken: str | None = None,
 ) -> Block:
+    """A button; `spoken`: what a screen reader says instead of the label, for a button
+    repeated down a list ("Reserve +1 415-555-0612, $2.15 now"), at most 75 characters."""
     element: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": label, "emoji": True},
         "action_id": action_id,
         "value": value,
     }
+    if spoken:
+        element["accessibility_label"] = clean_user_text(spoken, max_length=MAX_SPOKEN)
     if style:
         element["style"] = style
     if confirm:
@@ -137,7 +158,7 @@ def sections(rows: list[str]) -> list[Block]:
     chunk: list[str] = []
     size = 0
     for row in rows:
-        row = row[:MAX_TEXT]
+        row = cut(row)
         if chunk and size + len(row) + 1 > MAX_TEXT:
             blocks.append(section("\n".join(chunk)))
             chunk, size = [], 0

@@ -67,6 +67,13 @@ def build_home(home: Home, *, sandbox: bool) -> Block:
         *_requests(home.requests),
         *_numbers(home),
     ]
+    if len(blocks) > MAX_BLOCKS:  # whatever it was given: Slack refuses a longer Home
+        blocks = [
+            *blocks[: MAX_BLOCKS - 1],
+            context(
+                "…and more than Home can show: `/numbers holds` and `/numbers list` have it all."
+            ),
+        ]
     return {"type": "home", "blocks": blocks}
 
 

@@ -142,6 +142,8 @@ def decision_actions(request: Request, *, block_id: str) -> Block:
     are only the request id; who may, and whether it still can be, is decided on the server.
     Releasing cannot be undone, so its Approve is the dangerous one."""
     releasing = request.kind == "release"
+    cost = f" for {usd(request.total_cost)}" if request.total_cost is not None else ""
+    what = f"releasing {request.e164}" if releasing else f"buying {request.e164}{cost}"
     return {
         "type": "actions",
         "block_id": block_id,
@@ -152,8 +154,9 @@ def decision_actions(request: Request, *, block_id: str) -> Block:
                 request.id,
                 style="danger" if releasing else "primary",
                 confirm=approve_confirm(request),
+                spoken=f"Approve {what}",
             ),
-            button("Reject…", ids.REJECT, request.id),
+            button("Reject…", ids.REJECT, request.id, spoken=f"Reject {what}"),
         ],
     }
 

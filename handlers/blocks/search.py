@@ -7,7 +7,7 @@ Flowyte stopped at the limit the message says there may be more: nothing is cut 
 
 from __future__ import annotations
 
-from bot.flowyte.models import AvailableNumber, SearchQuery
+from bot.flowyte.models import AvailableNumber, SearchQuery, keypad_digits
 from bot.money import usd
 from bot.text import clean_user_text
 from handlers import ids
@@ -20,10 +20,34 @@ MAX_LIMIT = 50  # Flowyte's largest page of search results
 _FORMATTED, _PLACE, _FEATURES = 40, 80, 100
 
 
+_TYPES = {"local": "local", "toll_free": "toll-free", "national": "national", "mobile": "mobile"}
+
+
 def _describe(query: SearchQuery) -> str:
-    params = query.params()
-    params.pop("limit", None)
-    return ", ".join(f"{k}={v}" for k, v in params.items()) or "any"
+    """The search in words: "local numbers in area code 415 with voice, ending in CALL (2255)"."""
+    kind = _TYPES.get(query.number_type or "", "")
+    parts = [f"{kind} numbers" if kind else "numbers"]
+    if query.area_code:
+        parts.append(f"in area code {query.area_code}")
+    place = ", ".join(p for p in (query.locality, query.administrative_area) if p)
+    if place:
+        parts.append(f"in {place}")
+    if query.country and query.country != "US":
+        parts.append(f"in country {query.country}")
+    if query.features:
+        parts.append("with " + " and ".join(query.features))
+    patterns = [
+        ("starting with", query.starts_with),
+        ("containing", query.contains),
+        ("ending in", query.ends_with),
+    ]
+    for words, typed in patterns:
+        if typed:
+            digits = keypad_digits(typed)
+            parts.append(f"{words} {typed}" + (f" ({digits})" if digits != typed else ""))
+    if query.best_effort is True and query.has_pattern:
+        parts.append("or nearby")
+    return " ".join(parts)
 
 
 def _short(text: str, length: int) -> str:
@@ -50,13 +74,21 @@ def number_row(number: AvailableNumber, miss: str | None = None) -> Block:
     )
     row = section(text, block_id=f"number:{number.e164}")
     if number.reservable:
-        row["accessory"] = button("Reserve", ids.RESERVE, number.e164)
+        now = (
+            f", {usd(number.setup_cost + number.monthly_cost)} now"
+            if number.setup_cost is not None and number.monthly_cost is not None
+            else ""
+        )
+        shown = clean_user_text(number.formatted or number.e164, max_length=_FORMATTED)
+        row["accessory"] = button(
+            "Reserve", ids.RESERVE, number.e164, spoken=f"Reserve {shown}{now}"
+        )
     return row
 
 
 def build_searching(query: SearchQuery, *, sandbox: bool) -> str:
     prefix = "[SANDBOX] " if sandbox else ""
-    return f"{prefix}Searching Flowyte for numbers ({escape(_describe(query))})…"
+    return f"{prefix}Searching Flowyte for {escape(_describe(query))}…"
 
 
 def _more_note(query: SearchQuery, found: int) -> str | None:
@@ -89,11 +121,10 @@ def build_search_results(
     if query.has_pattern and not exact and query.best_effort is not True:
         return _no_exact_match(query, numbers, described, sandbox=sandbox)
     if not numbers:
-        text = f"No numbers match ({described}). Try another area code, or bestEffort=true."
+        text = f"No {described} are available. Try another area code, or fewer filters."
         return message(text, [section(text)], sandbox=sandbox)
     shown = page_of(len(numbers), page, SEARCH_PAGE_ROWS)
-    count = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''}"
-    title = f"{count} available ({described})"
+    title = f"{len(numbers)} available: {described}"
     blocks: list[Block] = [
         section(f"*{title}*. Reserve one to hold it for 30 minutes; holding is free.")
     ]
@@ -117,7 +148,7 @@ def _no_exact_match(
 ) -> Message:
     """No number matches the pattern exactly: say so, and offer the nearby numbers (the same
     search with bestEffort=true, each labelled) rather than pass them off as matches."""
-    text = f"No number matches exactly ({described})."
+    text = f"None of the {described} match exactly."
     if nearby:
         text += f" Flowyte offered {len(nearby)} nearby, none of which fits the pattern."
     wider = query.model_copy(update={"best_effort": True})

@@ -329,13 +329,12 @@ def test_search_results_escape_what_flowyte_sends() -> None:
 def test_empty_search_results() -> None:
     message = build_search_results(QUERY, [], sandbox=False)
     assert not action_elements(message)
-    assert "No numbers match" in all_text(message)
-    assert "areaCode=415" in all_text(message)
+    assert "No numbers in area code 415 are available" in all_text(message)
 
 
 def test_searching_line_names_the_query() -> None:
     line = build_searching(SearchQuery(area_code="415", limit=5), sandbox=True)
-    assert line.startswith("[SANDBOX] ") and "areaCode=415" in line and "limit" not in line
+    assert line == "[SANDBOX] Searching Flowyte for numbers in area code 415…"
     assert not build_searching(QUERY, sandbox=False).startswith("[SANDBOX]")
 
 
@@ -932,7 +931,7 @@ def test_no_exact_vanity_match_offers_the_nearby_numbers_instead_of_showing_them
     query = SearchQuery(area_code="415", ends_with="CALL")
     near = [available(i) for i in range(4)]
     message = build_search_results(query, near, sandbox=False)
-    assert "No number matches exactly" in message["text"] and "4 nearby" in message["text"]
+    assert "match exactly" in message["text"] and "4 nearby" in message["text"]
     assert not buttons(message, ids.RESERVE)
     [show] = buttons(message, ids.SEARCH_NEARBY)
     from handlers.blocks.paging import read_search_value
@@ -1013,3 +1012,55 @@ def test_a_routed_number_says_where_it_rings_and_asks_before_it_is_routed_elsewh
     )
     [publish] = buttons(unpublished, ids.PUBLISH)
     assert publish["confirm"]["confirm"]["text"] == "Publish"
+
+
+def test_buttons_repeated_down_a_list_say_which_row_they_act_on() -> None:
+    message = build_search_results(QUERY, [available(i) for i in range(3)], sandbox=False)
+    spoken = [b["accessibility_label"] for b in buttons(message, ids.RESERVE)]
+    assert len(set(spoken)) == 3 and all(
+        s.startswith("Reserve ") and s.endswith(" now") for s in spoken
+    )
+    assert all(len(s) <= 75 for s in spoken)
+    card = build_approval_card(make_request(), balance=None, sandbox=False)
+    [approve] = buttons(card, ids.APPROVE)
+    assert approve["accessibility_label"] == "Approve buying +14155550100 for $2.15"
+    [reject] = buttons(card, ids.REJECT)
+    assert reject["accessibility_label"] == "Reject buying +14155550100 for $2.15"
+
+
+def test_a_section_is_never_cut_inside_markup() -> None:
+    from handlers.blocks.common import MAX_TEXT, cut, section
+
+    date = slack_date(datetime(2030, 1, 1, tzinfo=UTC))
+    long = ("<@U0BOB> " * 400) + date  # a reminder to many approvers, ending in a date
+    for text in (long, "x" * (MAX_TEXT - 10) + date, "y" * (MAX_TEXT - 3) + "&amp;" + "z" * 50):
+        shown = section(text)["text"]["text"]
+        assert len(shown) <= MAX_TEXT and shown.endswith("…")
+        assert shown.count("<") == shown.count(">")  # no token left open
+        assert not shown.rstrip("…").endswith(("&", "&a", "&am", "&amp"))
+    assert cut("short") == "short"
+
+
+@pytest.mark.parametrize(
+    ("filters", "words"),
+    [
+        ({"area_code": "415", "features": ("voice",)}, "numbers in area code 415 with voice"),
+        (
+            {"number_type": "toll_free", "ends_with": "CALL"},
+            "toll-free numbers ending in CALL (2255)",
+        ),
+        (
+            {"locality": "San Francisco", "administrative_area": "CA"},
+            "numbers in San Francisco, CA",
+        ),
+        (
+            {"starts_with": "415", "contains": "77", "best_effort": True},
+            "numbers starting with 415 containing 77 or nearby",
+        ),
+        ({}, "numbers"),
+    ],
+)
+def test_a_search_is_described_in_words(filters, words) -> None:
+    from handlers.blocks.search import _describe
+
+    assert _describe(SearchQuery(**filters)) == words

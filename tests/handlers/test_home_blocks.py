@@ -226,3 +226,14 @@ def test_an_empty_home_says_what_to_do() -> None:
     assert "SANDBOX" in text
     assert "Search for a number and *Reserve* it" in text
     assert "None yet." in text and "owns no numbers yet" in text
+
+
+def test_home_never_has_more_blocks_than_slack_allows_whatever_it_is_given():
+    from handlers.blocks.home import MAX_BLOCKS
+
+    held = [request(id=f"req_{i:012x}", status="held", requester=ME) for i in range(50)]
+    waiting = [request(id=f"req_{i + 100:012x}") for i in range(50)]
+    view = build_home(home(holds=Capped(held, 50), waiting=Capped(waiting, 50)), sandbox=False)
+    assert len(view["blocks"]) <= MAX_BLOCKS
+    assert "more than Home can show" in str(view["blocks"][-1])
+

@@ -66,7 +66,7 @@ class Decisions:
                     "approve",
                     request.id,
                     "expired",
-                    "The hold expired before approval, so nothing was bought. The requester can reserve it again.",
+                    "The hold lapsed before approval, so nothing was bought. The requester can reserve it again.",
                 )
             return await ctx.refuse(
                 actor,

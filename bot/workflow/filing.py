@@ -395,6 +395,6 @@ class Filing:
             if expired.card_ts:
                 await ctx.tell(
                     expired,
-                    f"Your hold on {expired.e164} expired before {before}, so nothing was bought. Reserve it again to request it again.",
+                    f"Your hold on {expired.e164} lapsed before {before}, so nothing was bought. Reserve it again to request it again.",
                 )
         return expired

@@ -105,5 +105,5 @@ def status_sentence(request: Request) -> str:
         "failed": f"This request already failed: {request.detail}",
         "rejected": f"Already rejected{who}.",
         "cancelled": "The requester cancelled this request.",
-        "expired": "The hold expired, so this request can no longer be approved. Reserve the number again.",
+        "expired": "The hold lapsed, so this request can no longer be approved. Reserve the number again.",
     }.get(request.status, f"This request is {request.status}.")

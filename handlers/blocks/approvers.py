@@ -109,8 +109,22 @@ _STORY = {
     "cancelled": ":no_entry: Cancelled by the requester.",
     "expired": ":alarm_clock: The hold lapsed before anyone approved; nothing was bought.",
     "pending": ":leftwards_arrow_with_hook: Nothing was bought, and the request waits for approval again. Why:",
+    "unfunded": ":moneybag: Approved, but the wallet was short; nothing was bought yet. Why:",
 }
-_WITH_DETAIL = ("failed", "rejected", "pending")
+_WITH_DETAIL = ("failed", "rejected", "pending", "unfunded")
+# What a phone shows of a thread note: a sentence, not "+14155550612: purchased".
+_TOLD = {
+    "approved": "{e164} is approved; numbot is carrying it out.",
+    "checking": "numbot is still confirming with Flowyte whether {e164} went through.",
+    "purchased": "{e164} was bought{cost}.",
+    "released": "{e164} was released to the carrier.",
+    "failed": "The request for {e164} failed; nothing more will happen.",
+    "rejected": "The request for {e164} was rejected.",
+    "cancelled": "The request for {e164} was cancelled by the requester.",
+    "expired": "The hold on {e164} lapsed; nothing was bought.",
+    "pending": "Nothing was bought for {e164}; it waits for approval again.",
+    "unfunded": "{e164} is approved, but the wallet was short; nothing was bought yet.",
+}
 
 
 def build_story_line(request: Request) -> Message | None:
@@ -122,7 +136,8 @@ def build_story_line(request: Request) -> Message | None:
             f":ballot_box_with_check: Approved by <@{request.approvals[-1]}>: {count} of "
             f"{needed}; waiting for another approver."
         )
-        return {"text": f"{request.e164}: {count} of {needed} approvals", "blocks": [section(text)]}
+        told = f"{count} of {needed} approvals are in for {request.e164}; it waits for another approver."
+        return {"text": told, "blocks": [section(text)]}
     template = _STORY.get(request.status)
     if template is None:
         return None
@@ -133,6 +148,8 @@ def build_story_line(request: Request) -> Message | None:
     if request.status in _WITH_DETAIL:
         elements.append(literal(request.detail or "none given"))
     return {
-        "text": f"{request.e164}: {request.status}",
+        "text": _TOLD.get(request.status, "{e164} is now {status}.").format(
+            e164=request.e164, status=request.status, cost=cost
+        ),
         "blocks": [{"type": "context", "elements": elements}],
     }

@@ -55,7 +55,7 @@ STATES = {
     "failed": ":x: failed; nothing more will happen",
     "rejected": ":no_entry: rejected by <@{by}>",
     "cancelled": ":no_entry: cancelled",
-    "expired": ":alarm_clock: the hold expired before approval",
+    "expired": ":alarm_clock: the hold lapsed before approval",
 }
 
 

@@ -32,7 +32,7 @@ STATUS_LINES = {
     "failed": ":x: Failed: {detail}",
     "rejected": ":no_entry: Rejected by <@{by}>; nothing was charged. Why: {detail}",
     "cancelled": ":no_entry: Cancelled by the requester. Nothing was charged.",
-    "expired": ":alarm_clock: The hold expired before anything was bought; nothing was charged. "
+    "expired": ":alarm_clock: The hold lapsed before anything was bought; nothing was charged. "
     "Reserve it again to request it again.",
 }
 
@@ -228,9 +228,9 @@ def build_approval_card(
         if request.status in ("pending", "unfunded") and balance is not None:
             lines.insert(2, f"*Wallet:* {_money(balance)}{seen} → {_money(after)} after")
         if request.status == "pending":  # what an approver needs to decide; history after that
-            lines.append(f"*Hold expires:* {expires}")
+            lines.append(f"*Hold lapses:* {expires}")
         if request.status == "unfunded":
-            lines.append(f"*Hold expires:* {expires}. Top up the wallet, then *Try again* before.")
+            lines.append(f"*Hold lapses:* {expires}. Top up the wallet, then *Try again* before.")
         if after is not None and after < 0 and request.status == "pending":
             lines.append(
                 f":warning: The wallet is short by {usd(-after)}; top it up in the Flowyte dashboard first."

@@ -71,11 +71,38 @@ def one_run(bot: BotProcess, slack: FakeSlack, flowyte: FakeFlowyte, retry_after
     return (arrival(purchase) - clicked) * 1000
 
 
+def per_person(calls: list, runs: int) -> dict[str, tuple[float, float]]:
+    """Posts and updates a purchase made, by where they landed: the approval channel (its
+    thread counted apart), the requester's DM, and each approver's DM."""
+    counts: dict[str, list[int]] = {}
+    for call in calls:
+        if call.method not in ("chat.postMessage", "chat.update"):
+            continue
+        channel = call.body.get("channel", "")
+        if channel == APPROVAL_CHANNEL:
+            who = "approval channel (thread)" if call.body.get("thread_ts") else "approval channel"
+        elif channel == ALICE:
+            who = "the requester's DM"
+        else:
+            who = "each approver's DM"
+        slot = counts.setdefault(who, [0, 0])
+        slot[0 if call.method == "chat.postMessage" else 1] += 1
+    result = {}
+    for who, (posts, updates) in counts.items():
+        share = runs * (len(APPROVERS) - 1) if who == "each approver's DM" else runs
+        result[who] = (posts / share, updates / share)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--retry-after", type=float, default=2.0)
+    parser.add_argument("--notify", choices=("channel", "dm", "both"), default="channel")
+    parser.add_argument(
+        "--settle", type=float, help="seconds to let background redraws finish (counts)"
+    )
     args = parser.parse_args(argv)
     cluster = None
     with tempfile.TemporaryDirectory(prefix="numbot-click-bench-") as tmp:
@@ -96,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                     workdir,
                     NUMBOT_APPROVERS=",".join(APPROVERS),
                     NUMBOT_POLICY=str(workdir / "policy.toml"),
+                    NUMBOT_NOTIFY=args.notify,
                     NUMBOT_LOG_LEVEL="INFO",
                 ).start()
                 try:
@@ -104,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                     times = [
                         one_run(bot, slack, flowyte, args.retry_after) for _ in range(args.runs)
                     ]
-                    time.sleep(args.retry_after + 1)  # the background redraws finish
+                    time.sleep(args.settle or args.retry_after + 1)  # background redraws
                     calls = slack.calls()
                 finally:
                     bot.stop()
@@ -126,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.mean(times):.0f} ms (target p99 <= {TARGET_MS:.0f} ms)"
     )
     print(
-        f"  Slack calls per purchase: {per_run['chat.postMessage']:.1f} posts, "
-        f"{per_run['chat.update']:.1f} updates"
+        f"  Slack calls per purchase (NUMBOT_NOTIFY={args.notify}): "
+        f"{per_run['chat.postMessage']:.1f} posts, {per_run['chat.update']:.1f} updates"
     )
+    for who, (posts, updates) in sorted(per_person(calls, args.runs).items()):
+        print(f"    {who}: {posts:.1f} posts, {updates:.1f} updates")
     return 0 if p99 <= TARGET_MS else 1
 
 

@@ -264,7 +264,7 @@ async def test_approve_after_the_hold_expired(env):
     assert "nothing was bought" in result.message
     assert (await env.get(request.id)).status == "expired"
     assert env.notifier.updated[-1].status == "expired"
-    assert "expired" in env.notifier.texts[-1]
+    assert "lapsed" in env.notifier.texts[-1]
     assert not env.purchases()
     expire = [e for e in env.audit() if e.action == "expire"]
     assert len(expire) == 1 and expire[0].actor == APPROVER  # who found it expired

@@ -245,15 +245,15 @@ def test_hold_expired_before_approval_explains_and_buys_nothing(slack, flowyte, 
         _, request_id = pending_request(bot, slack)
         time.sleep(3.5)
         _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
-        assert "expired" in texts(reply(slack, rid))
+        assert "lapsed" in texts(reply(slack, rid))
         assert flowyte.calls("POST", "/numbers/purchase") == []
         assert status_of(bot, request_id) == "expired"
-        slack.wait_for(lambda c: c.method == "chat.update" and "expired" in texts(c.body))
+        slack.wait_for(lambda c: c.method == "chat.update" and "lapsed" in texts(c.body))
         slack.wait_for(
             lambda c: (
                 c.method == "chat.postMessage"
                 and c.body.get("channel") == ALICE
-                and "expired" in texts(c.body)
+                and "lapsed" in texts(c.body)
             )
         )
     finally:

@@ -134,7 +134,7 @@ def test_the_story_against_each_documented_variant(slack, flowyte, tmp_path, var
         request_purchase(bot, slack, request_id)
         flowyte.advance(1900)
         _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
-        assert "expired" in texts(reply(slack, rid, timeout=15))
+        assert "lapsed" in texts(reply(slack, rid, timeout=15))
         # A short wallet names the shortfall even when the 402 carries no amounts.
         flowyte.advance(-1900)
         e164, request_id = hold_number(bot, slack)

@@ -146,3 +146,16 @@ def test_an_approver_s_own_copy_says_they_approved_and_offers_nothing_more():
     assert "You approved · waiting for 1 more approver" in json.dumps(theirs, ensure_ascii=False)
     others = build_approver_copy(request, balance=None, sandbox=False, viewer="U0CAROL")
     assert actions(others)  # Carol still decides from hers
+
+
+@pytest.mark.parametrize(
+    ("status", "told"),
+    [
+        ("purchased", "+14155550100 was bought for $2.15."),
+        ("expired", "The hold on +14155550100 lapsed; nothing was bought."),
+        ("rejected", "The request for +14155550100 was rejected."),
+    ],
+)
+def test_a_thread_note_reads_as_a_sentence_on_a_phone(status, told):
+    line = build_story_line(make_request(status=status, decided_by="U0BOB", e164="+14155550100"))
+    assert line["text"] == told

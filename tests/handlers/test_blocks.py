@@ -495,7 +495,7 @@ def test_release_card_cannot_be_undone() -> None:
         ("purchased", "purchased"),
         ("released", "released"),
         ("rejected", "Rejected by <@U0BOB>"),
-        ("expired", "expired"),
+        ("expired", "lapsed"),
         ("cancelled", "Cancelled"),
         ("failed", "Failed:"),
         ("approved", "Approved by <@U0BOB>"),

@@ -38,27 +38,118 @@ PG_BACKUP = (
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Serve until told to stop. Exit 78 (EX_CONFIG) when the configuration is wrong, 75
+    (EX_TEMPFAIL) when the database stayed down at start (bot/startup.py)."""
     from bot import logs
     from bot.runtime import Runtime
     from bot.serve import serve_http, serve_socket_mode
     from bot.slack_auth import TokenRejected
+    from bot.startup import (
+        EX_CONFIG,
+        EX_TEMPFAIL,
+        in_force,
+        waiting_for_the_database,
+        warn_unknown_settings,
+    )
+    from storage.engine import SchemaError, UnreachableError
 
-    settings = load_settings()
-    settings.require_slack()
+    try:
+        settings = load_settings()
+        settings.require_slack()
+    except SettingsError as exc:
+        print(f"numbot: {exc}", file=sys.stderr)
+        return EX_CONFIG
     forget_secret_environment()
     logs.configure(settings)
-    runtime = Runtime.build(settings)
+    log = logging.getLogger("numbot")
+    warn_unknown_settings()
+    try:
+        runtime = waiting_for_the_database(
+            lambda: Runtime.build(settings), patience=settings.NUMBOT_START_WAIT_SECONDS
+        )
+    except (SettingsError, AuditKeyError, SchemaError) as exc:
+        log.critical("numbot stops: %s", exc)
+        return EX_CONFIG
+    except UnreachableError as exc:
+        log.critical(
+            "numbot stops: the database stayed unreachable for %gs (%s); a supervisor may "
+            "start numbot again",
+            settings.NUMBOT_START_WAIT_SECONDS,
+            exc,
+        )
+        return EX_TEMPFAIL
+    approvers = runtime.service.ctx.approvers
+    log.info(in_force(settings, len(approvers.static), len(approvers.groups)))
     try:
         asyncio.run(runtime.check_slack())
+        holder = asyncio.run(runtime.claim_sandbox())
     except TokenRejected as exc:  # logged, so it is a JSON line too with NUMBOT_LOG_FORMAT=json
-        logging.getLogger("numbot").critical("numbot stops: %s", exc)
+        log.critical("numbot stops: %s", exc)
         runtime.service.storage.close()
-        return 2
+        return EX_CONFIG
+    if holder is not None:
+        log.critical(
+            "numbot stops: another numbot on the sandbox already runs on this database (%s). "
+            "The sandbox keeps Flowyte's side in its own memory, so a hold made through one "
+            "process could not be bought through another: run one sandbox process, or set "
+            "FLOWYTE_API_KEY",
+            holder,
+        )
+        runtime.service.storage.close()
+        return EX_CONFIG
     if settings.socket_mode:
-        asyncio.run(serve_socket_mode(runtime))
-    else:
-        serve_http(runtime)
+        return asyncio.run(serve_socket_mode(runtime))
+    serve_http(runtime)
     return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    """Print the settings in force, secrets hidden, and every problem; 1 on any problem."""
+    import os
+
+    from bot.settings import env_file_names, unknown_settings
+
+    problems: list[str] = []
+    for name, close in unknown_settings([*os.environ, *env_file_names()]):
+        hint = f" (did you mean {close}?)" if close else ""
+        problems.append(f"{name} is set but is not one of numbot's settings{hint}")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"numbot: {exc}", file=sys.stderr)
+        for problem in problems:
+            print(f"numbot: {problem}", file=sys.stderr)
+        return 1
+    secret = {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "FLOWYTE_API_KEY",
+        "NUMBOT_AUDIT_KEY",
+    }
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if name == "NUMBOT_DATABASE_URL" and value is not None:
+            shown = settings.database_label()
+        elif name in secret:
+            shown = "(not set)" if value is None else "*** (set)"
+        else:
+            shown = "(not set)" if value is None or value == () else str(value)
+        print(f"{name} = {shown}")
+    try:
+        settings.require_slack()
+        policy = settings.policy()
+        print(
+            f"policy: {settings.NUMBOT_POLICY} ({policy.hash})"
+            if settings.NUMBOT_POLICY
+            else "policy: none (one approval, no cap, no budget)"
+        )
+        settings.audit_key()
+    except SettingsError as exc:
+        problems.insert(0, str(exc))
+    for problem in problems:
+        print(f"numbot: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -249,13 +340,38 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bot.metrics import numbot_version
+
     parser = argparse.ArgumentParser(
         prog="numbot", description="Buy and route Flowyte numbers from Slack, four-eyes."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"numbot {numbot_version()}")
+    sub = parser.add_subparsers(dest="command")
     sub.add_parser(
-        "run", help="serve the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
+        "run",
+        help="serve the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)",
+        description=(
+            "Serve the Slack app until SIGTERM or SIGINT. Settings come from the environment "
+            "and .env (docs/configuration.md says what each means); `numbot config check` "
+            "shows what this one would run with. Exit 78 (EX_CONFIG): the configuration is "
+            "wrong, restarting will not help. Exit 75 (EX_TEMPFAIL): the database stayed "
+            "unreachable at start; a later start may work."
+        ),
+        epilog="settings: " + ", ".join(Settings.model_fields),
     ).set_defaults(fn=_run)
+    config = sub.add_parser("config", help="numbot's settings").add_subparsers(
+        dest="config_command", required=True
+    )
+    config.add_parser(
+        "check",
+        help="print the settings in force, secrets hidden; exit 1 on any problem",
+        description=(
+            "Read the settings as `numbot run` would (environment and .env), print each in "
+            "force with secrets hidden, and name every problem: a missing or malformed "
+            "setting, an invalid policy, a NUMBOT_/SLACK_/FLOWYTE_ name numbot does not "
+            "know (with the closest real one). Exit 0 when `numbot run` would start, 1 if not."
+        ),
+    ).set_defaults(fn=_config_check)
     demo = sub.add_parser("demo", help="the whole story on the sandbox, in the terminal")
     demo.add_argument("--db", help="keep the demo's database here (default: a temporary file)")
     demo.set_defaults(fn=_demo)
@@ -351,7 +467,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `numbot`: what it can do
+        parser.print_help()
+        return 0
     try:
         return int(args.fn(args))
     except (SettingsError, AuditKeyError, StorageError) as exc:

@@ -8,24 +8,30 @@ Unhealthy (503) means numbot cannot do its job until someone acts:
 - the database cannot be written (a lock held past the probe's timeout, a file that cannot
   be opened for writing): every click would fail;
 - Slack rejected the bot token (`invalid_auth`, `token_revoked`, `account_inactive`,
-  `not_authed`, `token_expired`): nothing numbot sends reaches anyone.
+  `not_authed`, `token_expired`): nothing numbot sends reaches anyone;
+- in Socket Mode, the connection has been down for longer than LOST_GRACE: nothing reaches
+  numbot (slack_sdk keeps reconnecting meanwhile).
 
 A Slack that cannot be reached is not unhealthy: restarting numbot cannot fix Slack's
 network, and taking the only replica out of a load balancer would not either. It is
 reported in the body (`"slack": "unreachable: …"`) and numbot keeps trying.
 
-Nothing here holds a secret: reasons are error codes and exception type names, passed
-through `redact` all the same.
+Nothing here holds a secret, nor where the database lives: /healthz answers anyone who can
+reach it, so a reason is an error code or an exception's type name (passed through `redact`
+all the same); what the database said (host, port, user) goes to the log, once per change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from bot.redact import redact
+
+logger = logging.getLogger("numbot")
 
 # What Slack answers when the token itself is refused: no retry makes these work.
 TOKEN_REJECTED = frozenset(
@@ -66,6 +72,37 @@ class SlackStatus:
         return self.state == "rejected"
 
 
+class SocketStatus:
+    """Whether the Socket Mode connection is up (only in Socket Mode: `active`). Lost for
+    longer than LOST_GRACE seconds, numbot is unhealthy: it receives nothing, and a
+    supervisor or load balancer should know."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.active = False  # Socket Mode is in use
+        self.up = False
+        self.since = clock()  # when `up` last changed
+
+    def connected(self) -> None:
+        if not self.up or not self.active:
+            self.since = self._clock()
+        self.active, self.up = True, True
+
+    def lost(self) -> None:
+        if self.up:
+            self.since = self._clock()
+        self.active, self.up = True, False
+
+    def down_for(self) -> float:
+        """Seconds the connection has been down (0 while up, or not in Socket Mode)."""
+        if not self.active or self.up:
+            return 0.0
+        return self._clock() - self.since
+
+
+LOST_GRACE = 60.0  # seconds a lost Socket Mode connection may take to come back
+
+
 class DatabaseProbe:
     """Runs a blocking write probe off the event loop, one at a time, within a deadline.
 
@@ -78,6 +115,7 @@ class DatabaseProbe:
         self._probe = probe
         self._deadline = deadline
         self._running: asyncio.Future[str | None] | None = None
+        self._last_said: str | None = None  # what was last logged, so each change is logged once
 
     async def problem(self) -> str | None:
         """None when the database can be written; else why not."""
@@ -92,15 +130,28 @@ class DatabaseProbe:
         try:
             self._probe()
         except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
+            said = redact(f"{type(exc).__name__}: {exc}")
+            if said != self._last_said:
+                logger.warning("the health probe could not write to the database: %s", said)
+                self._last_said = said
+            return type(exc).__name__
+        self._last_said = None
         return None
 
 
 class Health:
-    def __init__(self, *, slack: SlackStatus, database: DatabaseProbe, sandbox: bool) -> None:
+    def __init__(
+        self,
+        *,
+        slack: SlackStatus,
+        database: DatabaseProbe,
+        sandbox: bool,
+        socket: SocketStatus | None = None,
+    ) -> None:
         self.slack = slack
         self.database = database
         self.sandbox = sandbox
+        self.socket = socket or SocketStatus()
 
     async def check(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"sandbox": self.sandbox, "slack": self._slack_word()}
@@ -111,6 +162,11 @@ class Health:
             reasons.append(f"database not writable: {db_problem}")
         if self.slack.rejected:
             reasons.append(f"Slack rejected the bot token: {self.slack.error}")
+        if self.socket.active:
+            body["socket"] = "connected" if self.socket.up else "reconnecting"
+            down = self.socket.down_for()
+            if down > LOST_GRACE:
+                reasons.append(f"the Socket Mode connection has been down for {down:.0f}s")
         if reasons:
             return False, {"ok": False, "reason": redact("; ".join(reasons)), **body}
         return True, {"ok": True, **body}

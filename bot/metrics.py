@@ -5,7 +5,7 @@
     metrics.on_scrape(read_counts)                  # async: gauges read from storage
     body, content_type = await metrics.render()
 
-Every metric is named `numbot_…`. The registry is this object's own (not prometheus_client's
+Every metric but the standard `process_…` ones is named `numbot_…`. The registry is this object's own (not prometheus_client's
 global one), so tests and several apps in one process never collide. Nothing else in numbot
 imports prometheus_client: the Flowyte client, the workflow and the Slack app report to this
 object through small observer methods, and labels only ever take bounded values (a kind of
@@ -27,7 +27,9 @@ an id or anything secret.
     numbot_sweep_seconds                           one pass of the sweep
     numbot_slack_last_contact_timestamp_seconds    unix time Slack last answered ok
     numbot_flowyte_last_contact_timestamp_seconds  unix time Flowyte last answered 2xx
-    numbot_process_…                               CPU seconds, resident memory, open files,
+    numbot_build_info{version}                     1, with numbot's version as its label
+    numbot_slack_socket_connected                  1 while Socket Mode is connected, 0 not
+    process_…                                      CPU seconds, resident memory, open files,
                                                   start time (prometheus_client's, on Linux)
 """
 
@@ -50,6 +52,17 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 logger = logging.getLogger(__name__)
 
+
+def numbot_version() -> str:
+    """The installed numbot's version (pyproject.toml), "unknown" when not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("numbot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 SCRAPE_TIMEOUT = 2.0  # seconds a scrape waits for the gauges read from storage
 KINDS = ("command", "action", "view", "options", "event", "other")
 _FINAL = ("purchased", "released", "failed", "rejected", "expired", "cancelled")
@@ -71,8 +84,13 @@ class Metrics:
         self._clock = clock
         self.registry = CollectorRegistry()
         r = self.registry
-        # CPU, memory, open files, start time (Linux): numbot_process_…
-        ProcessCollector(namespace="numbot", registry=r)
+        # CPU, memory, open files, start time (Linux): process_…, the names every Prometheus
+        # dashboard and alert expects of a process.
+        ProcessCollector(registry=r)
+        self.build_info = Gauge(
+            "numbot_build_info", "Always 1; its label is numbot's version", ["version"], registry=r
+        )
+        self.build_info.labels(numbot_version()).set(1)
         self.slack_requests = Counter(
             "numbot_slack_requests",
             "Slack requests by kind and outcome",
@@ -184,6 +202,15 @@ class Metrics:
 
     def turned_away(self) -> None:
         self.busy.inc()
+
+    def socket_mode(self, connected: Callable[[], bool]) -> None:
+        """In Socket Mode: numbot_slack_socket_connected, read from `connected` at scrape."""
+        gauge = Gauge(
+            "numbot_slack_socket_connected",
+            "1 while the Socket Mode connection is up, 0 while it is down",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: 1.0 if connected() else 0.0)
 
     def slack_contact(self, read: Callable[[], float | None]) -> None:
         """Where the last successful Slack contact is read from at each scrape."""

@@ -53,9 +53,9 @@ def redact(text: str) -> str:
     if not _might_hold_a_secret(text):
         return text
     for secret in sorted(_known, key=len, reverse=True):  # a longer secret before its prefix
-        text = text.replace(secret, "[redacted]")
+        text = text.replace(secret, "***")
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + "[redacted]", text)
+        text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + "***", text)
     return text
 
 

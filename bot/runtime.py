@@ -48,6 +48,8 @@ from handlers.notifier import SlackNotifier
 logger = logging.getLogger(__name__)
 
 MIN_SWEEP_PAUSE = 0.2  # seconds; a sweep with work still due yields this long between passes
+SANDBOX_LEASE_SECONDS = 30.0  # one sandbox process per database (claim_sandbox)
+POLICY_LOOK = 2.0  # seconds between two looks at the policy file
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Runtime:
     metrics: Metrics
     auth_answer: Any = None  # auth.test's answer at start (check_slack), for bolt
     workload: Workload | None = None  # commands and clicks in progress, and the loop's lag
+    sandbox_lease: SweepLease | None = None  # the sandbox's database, held (claim_sandbox)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -95,6 +98,8 @@ class Runtime:
             workload=workload,
         )
         health = build_health(settings, slack_status)
+        if settings.socket_mode:
+            metrics.socket_mode(lambda: health.socket.up)
         return cls(settings, service, client, app, health, metrics, workload=workload)
 
     async def check_slack(self) -> None:
@@ -110,9 +115,32 @@ class Runtime:
         if isinstance(self.client, RedactingWebClient) and self.client.connections:
             await self.client.connections.aclose()
 
+    async def claim_sandbox(self) -> str | None:
+        """On the sandbox, whose state lives in this process's memory, only one numbot may
+        run on a database: a hold made through one could not be bought through another.
+        None when this process may run; else who holds the database already."""
+        if not self.settings.sandbox:
+            return None
+        if self.sandbox_lease is None:
+            self.sandbox_lease = SweepLease(
+                self.service.storage,
+                name="sandbox",
+                seconds=SANDBOX_LEASE_SECONDS,
+                doing="runs the sandbox on this database",
+            )
+        if await self.sandbox_lease.try_once():
+            return None
+        return await self.sandbox_lease.holder_elsewhere() or "another process"
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Resume unfinished requests, sweep expired holds, and close cleanly."""
+        sandbox = (
+            asyncio.create_task(self.sandbox_lease.keep(), name="numbot-sandbox-lease")
+            if self.sandbox_lease is not None
+            else None
+        )
+        policy = asyncio.create_task(self._watch_policy(), name="numbot-policy")
         self.service.homes.start()  # App Home redraws, from the first move on
         self.service.ctx.background = background_calls  # approvers' copies wait their turn
         self.service.painter.start()  # cards redrawn in the background: money never waits
@@ -133,10 +161,14 @@ class Runtime:
         try:
             yield
         finally:
-            tasks = (sweeper, keeper, scopes, groups, token, owned, lag)
+            tasks = [sweeper, keeper, scopes, groups, token, owned, lag, policy]
+            if sandbox is not None:
+                tasks.append(sandbox)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.sandbox_lease is not None:
+                await self.sandbox_lease.release()
             await self.service.owned.aclose()
             await self.service.sweep.aclose()  # looks still reading Flowyte
             await lease.release()  # another process takes the sweep over at once
@@ -145,6 +177,13 @@ class Runtime:
             await self.service.flowyte.aclose()
             await self._close_slack_connections()
             self.service.storage.close()
+
+    async def _watch_policy(self) -> None:
+        """Look at the policy file every POLICY_LOOK seconds, so an edit is taken (or refused)
+        and logged within seconds, not at the next click."""
+        while True:
+            await asyncio.sleep(POLICY_LOOK)
+            self.service.ctx.policies()
 
     async def _watch_lag(self) -> None:
         if self.workload is not None:
@@ -177,6 +216,11 @@ class Runtime:
             await self.service.alert(
                 f":warning: numbot's Flowyte key lacks the scope(s) {names}. Some commands will "
                 "fail until your numbot admin issues a key with them (README: Settings)."
+            )
+        elif check.unchecked:
+            logger.warning(
+                "Flowyte key scopes: none found missing, %d could not be checked (above)",
+                len(check.unchecked),
             )
         else:
             logger.info("Flowyte key scopes checked: none missing")

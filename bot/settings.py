@@ -6,8 +6,10 @@ Nothing else in numbot reads `os.environ`. Secrets are `SecretStr`, so they prin
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -93,6 +95,8 @@ class Settings(BaseSettings):
     NUMBOT_LOG_FORMAT: str = "text"  # or json: one JSON object a line (bot/logs.py)
     NUMBOT_FLOWYTE_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
+    # How long `numbot run` waits for a database that is not up yet before exiting 75.
+    NUMBOT_START_WAIT_SECONDS: float = Field(default=120.0, ge=0, le=3600)
     NUMBOT_AUDIT_KEY: SecretStr | None = None
     NUMBOT_REMIND_MINUTES: float = Field(default=10.0, ge=1, le=29)
     # How often the index of owned numbers is read again from Flowyte's list (bot/workflow/owned.py).
@@ -149,6 +153,30 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator(
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "FLOWYTE_API_KEY",
+        "NUMBOT_AUDIT_KEY",
+        "NUMBOT_DATABASE_URL",
+        "NUMBOT_APPROVAL_CHANNEL",
+        "NUMBOT_DIGEST_CHANNEL",
+        "NUMBOT_APPROVERS",
+    )
+    @classmethod
+    def _not_a_placeholder(cls, value: object) -> object:
+        # deploy/*.env.example ship these; a copy not filled in must not start numbot.
+        values = value if isinstance(value, tuple) else (value,)
+        for one in values:
+            text = one.get_secret_value() if isinstance(one, SecretStr) else one
+            if isinstance(text, str) and is_placeholder(text):
+                raise ValueError(
+                    "still holds the example's placeholder: put in the real value "
+                    "(deploy/*.env.example only shows where it goes)"
+                )
+        return value
 
     @field_validator("NUMBOT_DATABASE_URL")
     @classmethod
@@ -411,3 +439,51 @@ def load_settings(**overrides: object) -> Settings:
     # Raised outside the except block, so the pydantic error (which holds the raw values,
     # secrets included) is not even kept as the __context__.
     raise SettingsError(problem)
+
+
+# What deploy/*.env.example hold in place of real values.
+PLACEHOLDER_IDS = frozenset({"C0123456789", "U0123456789", "U0987654321"})
+_PLACEHOLDER_TEXT = re.compile(r"replace[-_]me|:PASSWORD@", re.IGNORECASE)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for a value copied from an example file and never filled in."""
+    return value in PLACEHOLDER_IDS or bool(_PLACEHOLDER_TEXT.search(value))
+
+
+KNOWN_PREFIXES = ("NUMBOT_", "SLACK_", "FLOWYTE_")
+# Names with these prefixes that are not numbot's settings but are known not to be typos:
+# the tests' own switches, and Slack's and Flowyte's names other tools read.
+NOT_OURS = frozenset(
+    {
+        "NUMBOT_REQUIRE_POSTGRES",
+        "NUMBOT_REQUIRE_SYSTEMD",
+        "NUMBOT_TEST_DATABASE_URL",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "SLACK_VERIFICATION_TOKEN",
+    }
+)
+
+
+def unknown_settings(names: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Names that look like numbot's settings but are none of them (a typo such as
+    NUMBOT_POLCY leaves the real one unset, silently): each with the closest real name."""
+    known = list(Settings.model_fields)
+    found = []
+    for name in sorted(set(names)):
+        if not name.startswith(KNOWN_PREFIXES) or name in known or name in NOT_OURS:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        found.append((name, close[0] if close else None))
+    return found
+
+
+def env_file_names(path: str = ".env") -> list[str]:
+    """The names set in the .env file numbot reads (none when there is no such file)."""
+    from dotenv import dotenv_values
+
+    try:
+        return list(dotenv_values(path))
+    except OSError:
+        return []

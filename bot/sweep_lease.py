@@ -37,10 +37,15 @@ class SweepLease:
         *,
         seconds: float = LEASE_SECONDS,
         clock: Callable[[], datetime] = _now,
+        name: str = NAME,
+        doing: str = "runs the sweep",
     ) -> None:
+        """`name`: the lease's; `doing`: what holding it means, for the log."""
         self.storage = storage
         self.seconds = seconds
         self.clock = clock
+        self.name = name
+        self.doing = doing
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._leading = asyncio.Event()
 
@@ -60,17 +65,33 @@ class SweepLease:
         now = self.clock()
         until = now + timedelta(seconds=self.seconds)
         try:
-            held = await self.storage.run(self.storage.leases.take, NAME, self.holder, now, until)
-        except Exception:
-            logger.exception("could not renew the sweep lease")
-            held = False
+            held = await self.storage.run(
+                self.storage.leases.take, self.name, self.holder, now, until
+            )
+        except Exception as exc:
+            # One line with the cause: the database is what failed, not another process.
+            logger.warning(
+                "could not take or renew the %s lease (%s: %s); this process %s only once "
+                "the database answers again",
+                self.name,
+                type(exc).__name__,
+                str(exc)[:200],
+                self.doing,
+            )
+            self._leading.clear()
+            return False
         if held and not self.leading:
-            logger.info("this process runs the sweep (lease %s)", self.holder)
+            logger.info("this process %s (lease %s)", self.doing, self.holder)
             self._leading.set()
         elif not held and self.leading:
-            logger.info("another process runs the sweep now")
+            logger.info("another process %s now", self.doing)
             self._leading.clear()
         return held
+
+    async def holder_elsewhere(self) -> str | None:
+        """Who else holds the lease now (None: nobody, or this process)."""
+        held_by = await self.storage.run(self.storage.leases.holder, self.name, self.clock())
+        return None if held_by in (None, self.holder) else held_by
 
     async def keep(self) -> None:
         """Take or renew the lease every third of its length, until cancelled."""
@@ -82,6 +103,10 @@ class SweepLease:
         if self.leading:
             self._leading.clear()
             try:
-                await self.storage.run(self.storage.leases.release, NAME, self.holder)
-            except Exception:
-                logger.exception("could not let the sweep lease go; it runs out by itself")
+                await self.storage.run(self.storage.leases.release, self.name, self.holder)
+            except Exception as exc:
+                logger.warning(
+                    "could not let the %s lease go (%s); it runs out by itself",
+                    self.name,
+                    type(exc).__name__,
+                )

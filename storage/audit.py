@@ -20,7 +20,8 @@ a keyed numbot writes.
 
 Truncating the tail leaves a valid, shorter chain: `verify` prints the head so it can be
 kept elsewhere, and `verify(expect_head=H)` fails once `H` is no longer in the chain
-(it passes while `H` is any entry of a valid chain, so a live log may keep growing).
+(it passes while `H` is any entry of a valid chain, so a live log may keep growing). `H` may
+be the whole hash or its first 16 hex characters or more, as numbot prints it in short.
 
 `state` is set on entries that move a request: the status the request was moved to.
 The workflow reads these back to check that a request's state is backed by sealed
@@ -313,7 +314,7 @@ class AuditLog:
             if problem:
                 return VerifyResult(False, n, prev, entry.seq, problem, legacy)
             prev, n = entry.hash, n + 1
-            seen_head = seen_head or entry.hash == expect_head
+            seen_head = seen_head or head_matches(entry.hash, expect_head or "")
         if legacy and not keyed:
             return VerifyResult(
                 False,

@@ -161,13 +161,15 @@ def to_pyformat(sql: str) -> str:
     return _TOKENS.sub(swap, sql)
 
 
-_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+# A URL's whole userinfo (user and password): up to the last @ before the path, so a
+# password holding an unescaped @ is hidden whole too.
+_USERINFO = re.compile(r"(://)[^/\s?#]*@")
 _PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
-    """The database URL as it may be shown: the password replaced by ***."""
-    return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD.sub(r"\1***@", url))
+    """The database URL as it may be shown: its userinfo (user and password) as ***."""
+    return _PASSWORD_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***@", url))
 
 
 def _no_nul(params: Sequence[Any]) -> tuple[Any, ...]:

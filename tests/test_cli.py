@@ -71,7 +71,7 @@ def test_missing_database_is_a_clear_error(tmp_path):
 
 def test_run_refuses_to_start_without_settings_and_names_them(tmp_path):
     done = numbot("run", cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.returncode == 78  # EX_CONFIG
     for name in (
         "SLACK_BOT_TOKEN",
         "NUMBOT_APPROVAL_CHANNEL",
@@ -84,7 +84,7 @@ def test_run_refuses_to_start_without_settings_and_names_them(tmp_path):
 def test_invalid_settings_are_explained_without_echoing_secrets(tmp_path):
     secret = "not-a-key-but-secret-123456"
     done = numbot("run", cwd=tmp_path, env={"FLOWYTE_API_KEY": secret, "NUMBOT_APPROVERS": "bob"})
-    assert done.returncode == 2
+    assert done.returncode == 78  # EX_CONFIG
     assert "FLOWYTE_API_KEY" in done.stderr and "NUMBOT_APPROVERS" in done.stderr
     assert secret not in done.stderr + done.stdout
 
@@ -97,7 +97,7 @@ def test_run_refuses_a_blank_signing_secret_in_http_mode_by_name(tmp_path):
         "NUMBOT_APPROVAL_CHANNEL": "C0APPROVALS",
     }
     done = numbot("run", cwd=tmp_path, env=env)
-    assert done.returncode == 2
+    assert done.returncode == 78  # EX_CONFIG
     assert "SLACK_SIGNING_SECRET is set but blank" in done.stderr
 
 
@@ -107,7 +107,7 @@ def test_run_refuses_plain_http_to_a_remote_flowyte(tmp_path):
         "FLOWYTE_BASE_URL": "http://flowyte.example/api/v1",
     }
     done = numbot("run", cwd=tmp_path, env=env)
-    assert done.returncode == 2
+    assert done.returncode == 78  # EX_CONFIG
     assert "FLOWYTE_BASE_URL" in done.stderr and "https://" in done.stderr
     assert "flowyte_sk_cli_test" not in done.stderr
 
@@ -178,7 +178,7 @@ def test_policy_check_names_every_bad_key_and_run_refuses_with_the_same_message(
         "NUMBOT_POLICY": "policy.toml",
     }
     refused = numbot("run", cwd=tmp_path, env=env)
-    assert refused.returncode == 2
+    assert refused.returncode == 78  # EX_CONFIG
     assert refused.stderr == checked.stderr
 
 
@@ -231,7 +231,7 @@ def test_run_refuses_a_policy_that_names_no_approver_without_numbot_approvers(tm
         "NUMBOT_POLICY": "policy.toml",
     }
     refused = numbot("run", cwd=tmp_path, env=env)
-    assert refused.returncode == 2
+    assert refused.returncode == 78  # EX_CONFIG
     assert "No approver can exist" in refused.stderr and "NUMBOT_APPROVERS" in refused.stderr
 
 

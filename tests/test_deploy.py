@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from bot.settings import Settings, SettingsError
 
@@ -154,8 +154,44 @@ def test_compose_sets_only_real_settings_and_no_secret_inline():
     assert numbot["env_file"] == "numbot.env" and (DEPLOY / "numbot.env.example").exists()
 
 
+def filled_in(name: str) -> dict[str, str]:
+    """The example with every placeholder replaced by a value of the right shape."""
+    real = {
+        "SLACK_BOT_TOKEN": "xoxb-1-2-real",
+        "SLACK_APP_TOKEN": "xapp-1-real",
+        "SLACK_SIGNING_SECRET": "f" * 32,
+        "FLOWYTE_API_KEY": "flowyte_sk_real",
+        "NUMBOT_AUDIT_KEY": "a" * 64,
+        "NUMBOT_APPROVAL_CHANNEL": "C0APPROVALS",
+        "NUMBOT_APPROVERS": "U0BOB,U0CAROL",
+        "NUMBOT_DATABASE_URL": "postgresql://numbot:real-password@postgres:5432/numbot",
+    }
+    return {k: real.get(k, v) if v else v for k, v in env_file(name).items()}
+
+
+def placeholders_refused(name: str) -> set[str]:
+    """The settings numbot refuses in the example as shipped."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, **{k: v for k, v in env_file(name).items() if v})
+    return {
+        str(error["loc"][0]) for error in refused.value.errors() if "placeholder" in error["msg"]
+    }
+
+
 def test_the_env_file_example_is_a_socket_mode_configuration_that_waits_for_real_secrets():
-    settings = Settings(_env_file=DEPLOY / "numbot.env.example")
+    # As shipped, every value still to fill in is refused by name: a copy never filled in
+    # cannot start numbot with a token or channel that is not yours.
+    assert placeholders_refused("numbot.env.example") == {
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "FLOWYTE_API_KEY",
+        "NUMBOT_DATABASE_URL",
+        "NUMBOT_APPROVAL_CHANNEL",
+        "NUMBOT_APPROVERS",
+    }
+    settings = Settings(
+        _env_file=None, **{k: v for k, v in filled_in("numbot.env.example").items() if v}
+    )
     settings.require_slack()
     assert settings.socket_mode and settings.SLACK_SIGNING_SECRET is None
     assert set(env_file("numbot.env.example")) >= SECRET_SETTINGS - {"SLACK_SIGNING_SECRET"}
@@ -164,6 +200,23 @@ def test_the_env_file_example_is_a_socket_mode_configuration_that_waits_for_real
     with pytest.raises(SettingsError, match="NUMBOT_AUDIT_KEY is not set"):
         settings.audit_key()
     assert env_file("postgres.env.example")["POSTGRES_PASSWORD"] == ""
+
+
+def test_the_systemd_env_example_is_an_http_configuration_refused_until_filled_in():
+    names = set(env_file("numbot-systemd.env.example"))
+    for name in numbot_names(names):
+        assert name in SETTINGS, f"{name} is not a setting in bot/settings.py"
+    assert placeholders_refused("numbot-systemd.env.example") == {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "FLOWYTE_API_KEY",
+        "NUMBOT_AUDIT_KEY",
+        "NUMBOT_APPROVAL_CHANNEL",
+        "NUMBOT_APPROVERS",
+    }
+    settings = Settings(_env_file=None, **filled_in("numbot-systemd.env.example"))
+    settings.require_slack()
+    assert not settings.socket_mode and settings.audit_key()
 
 
 def test_compose_runs_two_replicas_on_a_healthy_postgres():
@@ -217,7 +270,10 @@ def test_the_unit_runs_numbot_run_hardened_with_its_state_and_secrets_where_they
     assert service("StateDirectory") == ["numbot"]
     assert service("ProtectSystem") == ["strict"] and service("NoNewPrivileges") == ["yes"]
     assert service("Restart") == ["on-failure"]
+    # Exit 78 is a configuration a restart cannot fix (bot/startup.py): systemd stops there.
+    assert service("RestartPreventExitStatus") == ["78"]
     assert service("EnvironmentFile") == ["/etc/numbot/numbot.env"]
+    assert "/etc/numbot/numbot.env" in (DEPLOY / "numbot-systemd.env.example").read_text()
     environment = dict(e.split("=", 1) for e in service("Environment"))
     assert environment["NUMBOT_DB"].startswith("/var/lib/numbot/")  # inside StateDirectory
     assert not set(environment) & SECRET_SETTINGS

@@ -45,6 +45,7 @@ looking for one number with an early exit.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import random
@@ -82,6 +83,8 @@ from bot.flowyte.routes import route_of
 from bot.flowyte.scopes import ScopeCheck
 from bot.flowyte.transport import AiohttpTransport
 
+# Set while the scope probes run: their calls are not counted in numbot_flowyte_calls_total.
+_probing: contextvars.ContextVar[bool] = contextvars.ContextVar("numbot_probing", default=False)
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "numbot/0.1 (+https://github.com/numbot)"
@@ -278,7 +281,11 @@ class FlowyteClient:
         At most `max_call_seconds` (the probes run together)."""
         made_up = f"agt_numbot_scope_check_{secrets.token_hex(6)}"
         probes = scopes.probes(made_up)
-        verdicts = await asyncio.gather(*(self._probe(probe) for probe in probes.values()))
+        token = _probing.set(True)  # kept out of the call metrics (tasks copy this context)
+        try:
+            verdicts = await asyncio.gather(*(self._probe(probe) for probe in probes.values()))
+        finally:
+            _probing.reset(token)
         return scopes.scope_check(dict(zip(probes, verdicts, strict=True)))
 
     async def _probe(self, probe: scopes.Probe) -> str:
@@ -406,8 +413,8 @@ class FlowyteClient:
             await self._sleep(delay)
 
     def _observe(self, path: str, method: str, status: str, began: float) -> None:
-        if self.observer is None:
-            return
+        if self.observer is None or _probing.get():
+            return  # the scope probes' refusals are expected, not Flowyte's errors
         try:
             self.observer.flowyte_call(route_of(path), method, status, time.monotonic() - began)
         except Exception:  # counting must never change what a call does

@@ -57,6 +57,7 @@ _TOKEN = re.compile(r"^[!-~]{1,200}$")  # printable ASCII, no spaces: a URI or a
 # strike, code and the link separator. Underscores stay: identifiers such as
 # reservation_id must read as themselves, and italics cannot forge a line of a card.
 _MARKUP = str.maketrans({c: " " for c in "<>&*~`|"})
+_REDACTED = "REDACTEDBYNUMBOT"  # marks a redaction while the markup characters are cleared
 
 
 def flowyte_text(value: object, *, limit: int = TEXT_LIMIT) -> str | None:
@@ -68,7 +69,8 @@ def flowyte_text(value: object, *, limit: int = TEXT_LIMIT) -> str | None:
     """
     if value is None or isinstance(value, dict | list):
         return None
-    text = redact(str(value))
+    # A redaction reads "(redacted)" here: "***" is bold markup in Slack, which this clears.
+    text = redact(str(value)).replace("***", _REDACTED)
     kept = []
     for char in text:
         category = unicodedata.category(char)
@@ -76,7 +78,7 @@ def flowyte_text(value: object, *, limit: int = TEXT_LIMIT) -> str | None:
             kept.append(" ")
         else:
             kept.append(char)
-    cleaned = " ".join("".join(kept).translate(_MARKUP).split())
+    cleaned = " ".join("".join(kept).translate(_MARKUP).split()).replace(_REDACTED, "(redacted)")
     if not cleaned:
         return None
     if len(cleaned) > limit:
@@ -319,7 +321,7 @@ class Conflict(FlowyteAPIError):
     def explain(self) -> str:
         return {
             "number_unavailable": "That number is gone: someone else holds or owns it. Search again.",
-            "reservation_expired": "The hold on that number expired. Reserve it again and request again.",
+            "reservation_expired": "The hold on that number lapsed. Reserve it again and request again.",
             "no_published_version": "That agent has never been published; publish it first.",
             "already_exists": "That number is already on this Flowyte account.",
         }.get(

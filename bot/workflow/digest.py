@@ -21,6 +21,7 @@ import json
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bot.money import to_decimal
 from bot.outcomes import DaySummary, Digest
@@ -137,6 +138,14 @@ def from_detail(text: str) -> DaySummary:
     )
 
 
+def _why(exc: Exception) -> str:
+    """An exception in a few words: its type and, for Slack's, the error code."""
+    response: Any = getattr(exc, "response", None)
+    error = response.get("error") if response is not None and hasattr(response, "get") else None
+    code = str(error or exc)[:120]
+    return f"{type(exc).__name__}: {code}" if code else type(exc).__name__
+
+
 # -- doing it ---------------------------------------------------------------------------------
 
 
@@ -201,8 +210,12 @@ class Digests:
         assert ctx.notifier is not None  # run() checked
         try:
             channel, ts = await ctx.notifier.post_digest(digest)
-        except Exception:
-            logger.exception("could not post the digest for %s; a later sweep retries", key)
+        except Exception as exc:
+            logger.warning(  # one line, with the cause: Slack refusing a post is no bug
+                "could not post the digest for %s (%s); a later sweep retries",
+                key,
+                _why(exc),
+            )
             await ctx.audit(SYSTEM, "post_digest", key, "failed", attempt=attempt)
             retry_at = ctx.clock() + retry_delay(attempt)
             await ctx.storage.run(self.store.failed, key, retry_at=retry_at)

@@ -565,7 +565,7 @@ async def test_403_without_scope_is_generic():
         (404, "reservation_not_found", "no longer knows that hold"),
         (404, "number_not_found", "no such item"),
         (409, "number_unavailable", "That number is gone"),
-        (409, "reservation_expired", "hold on that number expired"),
+        (409, "reservation_expired", "hold on that number lapsed"),
         (409, "no_published_version", "never been published"),
         (409, "already_exists", "already on this Flowyte account"),
         (409, "something_new", "conflict"),
@@ -1484,7 +1484,7 @@ async def test_type_only_problems_reach_numbot_as_the_same_errors(sandbox_and_cl
     with pytest.raises(fe.Conflict) as caught:
         await client.purchase(e164, hold.id, idempotency_key="late-1")
     assert caught.value.code == "reservation_expired"
-    assert "hold on that number expired" in caught.value.explain()
+    assert "hold on that number lapsed" in caught.value.explain()
     with pytest.raises(fe.NotFound) as missing:
         await client.get_agent("agt_nope")
     assert missing.value.code == "agent_not_found"

@@ -233,7 +233,7 @@ EVERY_CLASS = [
     (402, "insufficient_balance", fe.InsufficientBalance, "wallet is short"),
     (403, "insufficient_scope", fe.Forbidden, "does not allow"),
     (404, "reservation_not_found", fe.NotFound, "no longer knows that hold"),
-    (409, "reservation_expired", fe.Conflict, "hold on that number expired"),
+    (409, "reservation_expired", fe.Conflict, "hold on that number lapsed"),
     (409, "no_published_version", fe.Conflict, "never been published"),
     (422, "reservation_mismatch", fe.Unprocessable, "different number"),
     (429, "rate_limited", fe.RateLimited, "rate-limiting"),
@@ -372,7 +372,7 @@ def test_flowyte_text_is_one_quiet_line():
     assert "\n" not in text and "\u202e" not in text and "\u200b" not in text
     for mark in ("<@", "<!", "*", "`", "&", "|"):
         assert mark not in text
-    assert "[redacted]" in text
+    assert "(redacted)" in text
     assert exc.problem.detail is not None and "\n" not in exc.problem.detail
 
 
@@ -473,7 +473,7 @@ def test_the_shortfall_the_caller_worked_out_is_used_when_flowyte_says_nothing_i
         (make(404, {"code": "reservation_not_found"}), "Flowyte no longer knows that hold. Search again and reserve a number."),
         (make(409, {}), "Flowyte reports a conflict: the item changed meanwhile. Look again and retry."),
         (make(409, {"code": "something_new"}), "Flowyte reports a conflict: the item changed meanwhile. Look again and retry."),
-        (make(409, {"code": "reservation_expired"}), "The hold on that number expired. Reserve it again and request again."),
+        (make(409, {"code": "reservation_expired"}), "The hold on that number lapsed. Reserve it again and request again."),
         (make(409, {"code": "no_published_version"}), "That agent has never been published; publish it first."),
         (make(409, {"code": "already_exists"}), "That number is already on this Flowyte account."),
         (make(422, {}), "Flowyte could not process that request as sent. Check it and try again."),

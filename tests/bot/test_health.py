@@ -25,12 +25,33 @@ async def test_healthy_when_the_database_takes_a_write_and_slack_has_not_refused
     assert ok and body == {"ok": True, "sandbox": True, "slack": "unknown", "database": "writable"}
 
 
-async def test_a_database_that_cannot_be_written_is_unhealthy_with_the_reason():
+async def test_a_database_that_cannot_be_written_is_unhealthy_with_the_reason(caplog):
     ok, body = await Health(
         slack=SlackStatus(), database=DatabaseProbe(locked), sandbox=False
     ).check()
     assert not ok
-    assert body["reason"] == "database not writable: OperationalError: database is locked"
+    assert body["reason"] == "database not writable: OperationalError"
+    assert "OperationalError: database is locked" in caplog.text  # the detail is logged
+
+
+async def test_health_never_says_where_the_database_lives(caplog):
+    """/healthz answers anyone: PostgreSQL's refusal names the host, port and user."""
+
+    def refused() -> None:
+        raise ConnectionError(
+            'connection to server at "10.1.2.3", port 5432 failed: FATAL: password '
+            'authentication failed for user "numbot_owner"'
+        )
+
+    probe = DatabaseProbe(refused)
+    health = Health(slack=SlackStatus(), database=probe, sandbox=False)
+    for _ in range(3):
+        ok, body = await health.check()
+        assert not ok and body["reason"] == "database not writable: ConnectionError"
+        for leak in ("10.1.2.3", "5432", "numbot_owner"):
+            assert leak not in str(body)
+    said = [r for r in caplog.records if "health probe" in r.getMessage()]
+    assert len(said) == 1 and "10.1.2.3" in said[0].getMessage()  # logged once, not per probe
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from bot.slack_app import request_kind
 def samples(text: bytes) -> dict:
     out = {}
     for family in text_string_to_metric_families(text.decode()):
-        assert family.name.startswith("numbot_")
+        assert family.name.startswith(("numbot_", "process_"))
         for s in family.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return out

@@ -35,16 +35,16 @@ def no_registered_secrets(monkeypatch):
 )
 def test_token_shapes_are_masked(token):
     text = f"before {token} after"
-    assert redact(text) == "before [redacted] after"
+    assert redact(text) == "before *** after"
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Authorization: Bearer abc.def-ghi_jkl~+/=", "Authorization: Bearer [redacted]"),
-        ("authorization: bearer 12345", "authorization: bearer [redacted]"),
-        ("BEARER   tok", "BEARER   [redacted]"),
-        ("{'Authorization': 'Bearer flowyte_sk_live_x'}", "{'Authorization': 'Bearer [redacted]'}"),
+        ("Authorization: Bearer abc.def-ghi_jkl~+/=", "Authorization: Bearer ***"),
+        ("authorization: bearer 12345", "authorization: bearer ***"),
+        ("BEARER   tok", "BEARER   ***"),
+        ("{'Authorization': 'Bearer flowyte_sk_live_x'}", "{'Authorization': 'Bearer ***'}"),
     ],
 )
 def test_bearer_values_are_masked_keeping_the_word(text, expected):
@@ -53,7 +53,7 @@ def test_bearer_values_are_masked_keeping_the_word(text, expected):
 
 def test_several_secrets_in_one_text():
     text = "bot=xoxb-1-a app=xapp-1-b key=flowyte_sk_live_c hdr=Bearer zzz"
-    assert redact(text) == "bot=[redacted] app=[redacted] key=[redacted] hdr=Bearer [redacted]"
+    assert redact(text) == "bot=*** app=*** key=*** hdr=Bearer ***"
 
 
 def test_ordinary_text_is_untouched():
@@ -64,7 +64,7 @@ def test_ordinary_text_is_untouched():
 def test_registered_secrets_are_masked():
     register_secret("8f14e45fceea167a5a36dedd4bea2543")
     text = "signing secret 8f14e45fceea167a5a36dedd4bea2543 leaked"
-    assert redact(text) == "signing secret [redacted] leaked"
+    assert redact(text) == "signing secret *** leaked"
 
 
 @pytest.mark.parametrize("value", [None, "", "abc", "12345"])
@@ -98,7 +98,7 @@ def test_redact_is_idempotent(text):
 )
 def test_no_part_of_a_token_survives(slack, flowyte):
     for token in ("xoxb-" + slack, "xapp-" + slack, "flowyte_sk_" + flowyte):
-        assert redact(f"x {token} y") == "x [redacted] y"
+        assert redact(f"x {token} y") == "x *** y"
 
 
 # --- the logging filter ---------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_filter_redacts_message_and_args(captured):
     logger.warning("calling with %s and %r", "xoxb-1-secret", {"key": "flowyte_sk_live_s3cr3t"})
     out = stream.getvalue()
     assert "xoxb-1-secret" not in out and "flowyte_sk_live_s3cr3t" not in out
-    assert out.count("[redacted]") == 2 and out.startswith("WARNING calling with")
+    assert out.count("***") == 2 and out.startswith("WARNING calling with")
 
 
 def test_filter_redacts_exception_text(captured):
@@ -137,7 +137,7 @@ def test_filter_redacts_exception_text(captured):
     assert "flowyte_sk_live_TRACE" not in out
     assert "my-signing-secret-value" not in out
     assert "xapp-1-abc" not in out
-    assert "RuntimeError: boom: Bearer [redacted] and [redacted]" in out
+    assert "RuntimeError: boom: Bearer *** and ***" in out
     assert "Traceback" in out
 
 
@@ -150,7 +150,7 @@ def test_filter_keeps_clean_records_as_they_are(captured):
 def test_filter_never_drops_a_record():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "xoxb-%s", ("1",), None)
     assert RedactingFilter().filter(record) is True
-    assert record.getMessage() == "[redacted]"
+    assert record.getMessage() == "***"
 
 
 def test_a_badly_formatted_record_does_not_crash_the_caller(captured):
@@ -180,7 +180,7 @@ def test_a_registered_secret_never_survives(secret, around):
     redact_module._known.clear()
     register_secret(secret)
     out = redact(around + secret + around)
-    assert secret not in out and "[redacted]" in out
+    assert secret not in out and "***" in out
     assert redact(out) == out
 
 
@@ -190,7 +190,7 @@ def test_filter_redacts_a_record_with_exception_but_no_message_args():
     )
     assert RedactingFilter().filter(record) is True
     text = record.getMessage()
-    assert "abc.def" not in text and "Bearer [redacted]" in text
+    assert "abc.def" not in text and "Bearer ***" in text
     assert record.exc_info is None and record.exc_text is None
 
 
@@ -205,9 +205,9 @@ def _exc_info(message: str):
 
 def _redact_without_shortcut(text: str) -> str:
     for secret in sorted(redact_module._known, key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
+        text = text.replace(secret, "***")
     for pattern in redact_module._PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + "[redacted]", text)
+        text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + "***", text)
     return text
 
 

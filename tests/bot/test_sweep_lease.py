@@ -39,4 +39,4 @@ async def test_a_database_that_fails_means_not_leading(tmp_path, caplog):
     assert await lease.try_once()
     lease.storage.db.close()  # the database went away
     assert not await lease.try_once() and not lease.leading
-    assert "could not renew the sweep lease" in caplog.text
+    assert "could not take or renew the sweep lease" in caplog.text

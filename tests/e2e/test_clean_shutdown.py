@@ -26,5 +26,5 @@ def test_a_refused_token_stops_numbot_without_leaving_connections_open(slack, fl
     with pytest.raises(RuntimeError):
         bot.start()
     bot.stop()
-    assert bot.proc is not None and bot.proc.returncode == 2
+    assert bot.proc is not None and bot.proc.returncode == 78  # EX_CONFIG
     assert "Unclosed" not in bot.output()

@@ -45,7 +45,7 @@ def test_a_refused_token_at_start_is_a_json_line_too(slack, flowyte, tmp_path):
     with pytest.raises(RuntimeError):
         bot.start()
     bot.stop()
-    assert bot.proc.returncode == 2
+    assert bot.proc.returncode == 78  # EX_CONFIG
     entries = [json.loads(line) for line in bot.output().splitlines()]
     last = entries[-1]
     assert last["level"] == "CRITICAL"

@@ -26,7 +26,7 @@ def test_run_stops_on_an_invalid_policy_naming_every_bad_key(slack, flowyte, tmp
     with pytest.raises(RuntimeError) as caught:
         bot.start()
     bot.stop()
-    assert bot.proc is not None and bot.proc.returncode == 2
+    assert bot.proc is not None and bot.proc.returncode == 78  # EX_CONFIG
     message = str(caught.value)
     assert f"numbot: invalid policy in {policy} (2 problems):" in message
     assert "  max_open_holds: must be at least 1" in message

@@ -490,3 +490,12 @@ def test_a_lone_surrogate_is_kept_as_the_replacement_character(audit):
     entry = audit.append(actor="U\ud800", action="x", subject="s", outcome="ok", detail="a\udfffb")
     assert (entry.actor, entry.detail) == ("U\ufffd", "a\ufffdb")
     assert next(audit.entries()).detail == "a\ufffdb"
+
+
+def test_expect_head_takes_the_head_as_numbot_prints_it_in_short(audit):
+    fill(audit, 3)
+    head = audit.head().hash
+    assert audit.verify(expect_head=head[:16]).ok
+    assert audit.verify(expect_head=head[:16].upper()).ok
+    assert not audit.verify(expect_head=head[:15]).ok  # too short to name one entry
+    assert not audit.verify(expect_head="f" * 16).ok

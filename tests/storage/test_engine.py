@@ -28,7 +28,18 @@ def test_a_password_given_as_a_parameter_is_masked_too():
     assert redact_url("postgresql://db.internal/numbot?password='s3 cret'") == (
         "postgresql://db.internal/numbot?password=***"
     )
-    assert redact_url("postgresql://numbot:s3cret@db/numbot") == "postgresql://numbot:***@db/numbot"
+    assert redact_url("postgresql://numbot:s3cret@db/numbot") == "postgresql://***@db/numbot"
+
+
+def test_the_whole_userinfo_is_hidden_even_with_an_unescaped_at_in_the_password():
+    for url in (
+        "postgresql://numbot:p@ss@db.internal:5432/numbot",
+        "postgresql://numbot:p@s:s@db.internal/numbot?sslmode=require",
+        "postgres://only-a-user@db.internal/numbot",
+    ):
+        shown = redact_url(url)
+        assert shown.startswith(url.split("://")[0] + "://***@db.internal")
+        assert "ss@" not in shown and "numbot:" not in shown and "only-a-user" not in shown
 
 
 def test_both_postgres_schemes_name_postgres_and_nothing_else_does():

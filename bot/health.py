@@ -81,12 +81,17 @@ class SocketStatus:
         self._clock = clock
         self.active = False  # Socket Mode is in use
         self.up = False
+        self.ever_up = False  # connected at least once since start
         self.since = clock()  # when `up` last changed
+
+    def connecting(self) -> None:
+        """Socket Mode is in use and not connected yet: down from now, until connected()."""
+        self.active, self.up, self.since = True, False, self._clock()
 
     def connected(self) -> None:
         if not self.up or not self.active:
             self.since = self._clock()
-        self.active, self.up = True, True
+        self.active, self.up, self.ever_up = True, True, True
 
     def lost(self) -> None:
         if self.up:
@@ -163,7 +168,13 @@ class Health:
         if self.slack.rejected:
             reasons.append(f"Slack rejected the bot token: {self.slack.error}")
         if self.socket.active:
-            body["socket"] = "connected" if self.socket.up else "reconnecting"
+            body["socket"] = (
+                "connected"
+                if self.socket.up
+                else "reconnecting"
+                if self.socket.ever_up
+                else "connecting"
+            )
             down = self.socket.down_for()
             if down > LOST_GRACE:
                 reasons.append(f"the Socket Mode connection has been down for {down:.0f}s")

@@ -93,6 +93,7 @@ async def serve_socket_mode(runtime: Runtime) -> int:
     async with runtime.running():
         serving = asyncio.create_task(listener.serve(), name="numbot-observe-listener")
         try:
+            socket.connecting()  # /healthz turns 503 if this outlasts LOST_GRACE
             refused = await _until_stopped(check_app_token(runtime.client, app_token), stop)
             if isinstance(refused, str):
                 logger.critical("numbot stops: %s", refused)

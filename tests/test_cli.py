@@ -290,7 +290,6 @@ def test_a_keyed_log_forged_as_an_unkeyed_one_is_never_resealed(tmp_path):
     assert bare.returncode == 2 and "--legacy-head" in bare.stderr
 
 
-
 def test_migrate_as_the_owner_grants_the_runtime_role_and_run_warns_the_owner(pg_roles, tmp_path):
     owner_url, runtime_url, runtime = pg_roles
     env = {"NUMBOT_DATABASE_URL": owner_url}
@@ -312,5 +311,76 @@ def test_a_password_on_the_command_line_is_refused(tmp_path):
 
 
 def test_grant_to_is_for_postgresql(tmp_path):
-    refused = numbot("migrate", "--grant-to", "numbot_app", cwd=tmp_path, env={"NUMBOT_DB": str(tmp_path / "n.db")})
+    refused = numbot(
+        "migrate",
+        "--grant-to",
+        "numbot_app",
+        cwd=tmp_path,
+        env={"NUMBOT_DB": str(tmp_path / "n.db")},
+    )
     assert refused.returncode == 2 and "PostgreSQL" in refused.stderr
+
+
+def test_version_and_bare_numbot_print_what_they_should(tmp_path):
+    from bot.metrics import numbot_version
+
+    done = numbot("--version", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == f"numbot {numbot_version()}"
+    done = numbot(cwd=tmp_path)  # no command: the help, not an error
+    assert done.returncode == 0 and "usage: numbot" in done.stdout
+    for command in ("run", "audit", "config", "policy", "backup"):
+        assert command in done.stdout
+
+
+def test_run_help_names_the_settings_and_where_they_are_documented(tmp_path):
+    done = numbot("run", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for name in ("SLACK_BOT_TOKEN", "NUMBOT_APPROVAL_CHANNEL", "NUMBOT_POLICY", "NUMBOT_NOTIFY"):
+        assert name in done.stdout
+    assert "docs/configuration.md" in done.stdout
+    assert "78" in done.stdout and "75" in done.stdout
+
+
+CONFIGURED = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-config-check-secret",
+    "SLACK_SIGNING_SECRET": "f" * 32,
+    "NUMBOT_APPROVERS": "U0BOB",
+    "NUMBOT_APPROVAL_CHANNEL": "C0APPROVALS",
+}
+
+
+def test_config_check_prints_the_settings_hiding_secrets(tmp_path):
+    done = numbot("config", "check", cwd=tmp_path, env=CONFIGURED)
+    assert done.returncode == 0, done.stderr
+    assert "NUMBOT_APPROVAL_CHANNEL" in done.stdout and "C0APPROVALS" in done.stdout
+    assert "SLACK_BOT_TOKEN" in done.stdout
+    for secret in (CONFIGURED["SLACK_BOT_TOKEN"], CONFIGURED["SLACK_SIGNING_SECRET"], AUDIT_KEY):
+        assert secret not in done.stdout + done.stderr
+
+
+def test_config_check_names_a_typo_and_fails(tmp_path):
+    (tmp_path / ".env").write_text("NUMBOT_APPROVAL_CHANEL=C0OTHER\n")
+    done = numbot("config", "check", cwd=tmp_path, env={**CONFIGURED, "NUMBOT_POLCY": "p.toml"})
+    assert done.returncode == 1
+    assert (
+        "NUMBOT_POLCY is set but is not one of numbot's settings (did you mean NUMBOT_POLICY?)"
+        in (done.stderr + done.stdout)
+    )
+    assert "did you mean NUMBOT_APPROVAL_CHANNEL?" in done.stderr + done.stdout
+
+
+def test_config_check_fails_on_a_bad_value(tmp_path):
+    done = numbot("config", "check", cwd=tmp_path, env={**CONFIGURED, "NUMBOT_APPROVERS": "bob"})
+    assert done.returncode == 1 and "NUMBOT_APPROVERS" in done.stderr
+
+
+def test_run_refuses_the_examples_placeholders(tmp_path):
+    env = {
+        **CONFIGURED,
+        "SLACK_BOT_TOKEN": "xoxb-replace-me",
+        "NUMBOT_APPROVAL_CHANNEL": "C0123456789",
+    }
+    done = numbot("run", cwd=tmp_path, env=env)
+    assert done.returncode == 78
+    assert "SLACK_BOT_TOKEN" in done.stderr and "placeholder" in done.stderr
+    assert "NUMBOT_APPROVAL_CHANNEL" in done.stderr and "xoxb-replace-me" not in done.stderr

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.health import DatabaseProbe, Health, SlackStatus
+from bot.health import LOST_GRACE, DatabaseProbe, Health, SlackStatus, SocketStatus
 from storage.db import connect
 from storage.probe import probe_write
 
@@ -132,3 +132,37 @@ def test_the_write_probe_on_postgres_takes_numbot_s_writer_lock_and_writes_nothi
     db.execute("ALTER DATABASE " + pg_url.rsplit("/", 1)[1] + " SET default_transaction_read_only = on")
     with pytest.raises(ReadOnlyError, match="only takes reads"):
         probe_write(pg_url, 0.5)  # a read-only server (a standby after a failover)
+
+
+class Ticking:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_socket_mode_is_unhealthy_only_after_the_grace():
+    clock = Ticking()
+    socket = SocketStatus(clock)
+    health = Health(slack=SlackStatus(), database=DatabaseProbe(fine), sandbox=False, socket=socket)
+    ok, body = await health.check()
+    assert ok and "socket" not in body  # HTTP mode: no socket to speak of
+    socket.connecting()
+    clock.now += LOST_GRACE - 1
+    ok, body = await health.check()
+    assert ok and body["socket"] == "connecting"
+    clock.now += 2  # never connected, past the grace: nothing reaches numbot
+    ok, body = await health.check()
+    assert not ok and "Socket Mode connection has been down for 61s" in body["reason"]
+    socket.connected()
+    ok, body = await health.check()
+    assert ok and body["socket"] == "connected" and socket.down_for() == 0
+    socket.lost()
+    clock.now += 30
+    socket.lost()  # a second look while still down does not restart the count
+    ok, body = await health.check()
+    assert ok and body["socket"] == "reconnecting" and socket.down_for() == 30
+    clock.now += LOST_GRACE
+    ok, body = await health.check()
+    assert not ok and body["socket"] == "reconnecting"

@@ -113,6 +113,11 @@ class BotProcess:
 
     def start(self, timeout: float = 20, *, ready: str = "http") -> BotProcess:
         """Start the process; ready when /healthz answers ("http") or it joins Socket Mode ("socket")."""
+        self.start_in_background()
+        return self.wait_until_ready(timeout, ready=ready)
+
+    def start_in_background(self) -> BotProcess:
+        """Start the process and return at once (wait_until_ready() waits for it)."""
         self._logfile = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
@@ -121,6 +126,10 @@ class BotProcess:
             stdout=self._logfile,
             stderr=subprocess.STDOUT,
         )
+        return self
+
+    def wait_until_ready(self, timeout: float = 20, *, ready: str = "http") -> BotProcess:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

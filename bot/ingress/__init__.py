@@ -8,7 +8,9 @@ valid, fresh signature over its exact bytes, is UTF-8, and is in a shape bolt ca
 misread. Anything else is answered here, in this order:
 
     413  Content-Length over the limit                          (nothing read)
-    401  signature headers missing, malformed or stale          (nothing read)
+    200  Slack's unsigned ssl_check (`ssl_check=1&token=…`)     (read: ≤ 512 bytes declared)
+    401  signature headers missing, malformed or stale          (nothing read, unless a
+                                                                 small form: see above)
     while reading:
       408  the body not complete within the read deadline
       413  the body grew past the limit

@@ -61,6 +61,28 @@ def for_bolt(raw: bytes, content_type: str | None) -> BoltBody | Refusal:
     return BoltBody(urlencode({"payload": payloads[0]}), FORM)
 
 
+SSL_CHECK_MAX = 512  # bytes: `ssl_check=1&token=…` is a few dozen
+
+
+def is_ssl_check(raw: bytes, content_type: str | None) -> bool:
+    """Slack's certificate check on a slash command's URL: a form of `ssl_check=1` and the
+    legacy `token`, nothing else, sent without a signature. bolt answers it 200 before it
+    verifies anything (slack_bolt/middleware/ssl_check); so does numbot, doing nothing."""
+    if (content_type or "").partition(";")[0].strip().lower() != FORM or len(raw) > SSL_CHECK_MAX:
+        return False
+    try:
+        fields = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    names = [name for name, _ in fields]
+    return (
+        names.count("ssl_check") == 1
+        and dict(fields)["ssl_check"] == "1"
+        and set(names) <= {"ssl_check", "token"}
+        and names.count("token") <= 1
+    )
+
+
 def form_without_the_word(fields: list[tuple[str, str]]) -> str:
     """The form, encoded so that the text "payload" does not occur in it.
 

@@ -14,7 +14,7 @@ from slack_bolt.response import BoltResponse
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.ingress.body import BoltBody, for_bolt
+from bot.ingress.body import FORM, SSL_CHECK_MAX, BoltBody, for_bolt, is_ssl_check
 from bot.ingress.reading import TOO_LARGE, BodyBudget, Limits, declared_too_large, read_body
 from bot.ingress.refusal import Refusal
 from bot.ingress.signature import MISMATCH, check_headers, signature_matches
@@ -71,6 +71,8 @@ class SlackIngress:
             now=self._clock(),
         )
         if isinstance(signed, Refusal):
+            if await self._is_ssl_check(request):
+                return Response(status_code=200)
             return self._refuse(request, signed)
         raw = await read_body(request.stream(), self._limits, self._budget)
         if isinstance(raw, Refusal):
@@ -84,6 +86,23 @@ class SlackIngress:
             return await self._dispatch(request, body)
         finally:
             self._budget.give(len(raw))
+
+    async def _is_ssl_check(self, request: Request) -> bool:
+        """An unsigned request that declares a small form is read to see whether it is
+        Slack's ssl_check; anything else unsigned is refused unread."""
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit() or int(declared) > SSL_CHECK_MAX:
+            return False
+        if not (request.headers.get("content-type") or "").lower().startswith(FORM):
+            return False
+        raw = await read_body(request.stream(), self._limits, self._budget)
+        if isinstance(raw, Refusal):
+            return False
+        self._budget.give(len(raw))
+        if is_ssl_check(raw, request.headers.get("content-type")):
+            logger.info("answered Slack's ssl_check")
+            return True
+        return False
 
     def _refuse(self, request: Request, refusal: Refusal) -> Response:
         if self._observer is not None:

@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from bot.ingress import Limits, SlackIngress
-from bot.ingress.body import FORM, JSON, BoltBody, for_bolt, form_without_the_word
+from bot.ingress.body import FORM, JSON, BoltBody, for_bolt, form_without_the_word, is_ssl_check
 from bot.ingress.reading import BodyBudget, declared_too_large
 from bot.ingress.refusal import Refusal
 from bot.ingress.signature import (
@@ -415,3 +415,61 @@ async def test_unsigned_and_badly_signed_requests_are_401_and_never_reach_bolt(
 async def test_signed_but_malformed_bodies_are_400_and_never_reach_bolt(bolt, raw, content_type):
     response = await post(bolt, raw, signed_bytes(raw, content_type))
     assert response.status_code == 400 and bolt.requests == []
+
+
+# --------------------------------------------------------------------------- ssl_check
+
+# As Slack sends it and bolt-python's own tests capture it (tests/scenario_tests*/test_ssl_check.py):
+# a form, no signature headers.
+SSL_CHECK = "ssl_check=1&token=legacy-fixed-token"
+
+
+async def test_slacks_unsigned_ssl_check_is_answered_200_and_never_reaches_bolt(bolt, caplog):
+    response = await post(bolt, SSL_CHECK, {"Content-Type": FORM})
+    assert response.status_code == 200 and response.text == ""
+    assert bolt.requests == []
+    assert not [r for r in caplog.records if "refused" in r.getMessage()]
+
+
+async def test_a_signed_ssl_check_goes_to_bolt_which_answers_it_as_slack_expects(bolt):
+    response = await post(bolt, SSL_CHECK, {**signed_headers(SSL_CHECK, SECRET, NOW)})
+    assert response.status_code == 200
+    [request] = bolt.requests
+    assert request.body == {"ssl_check": "1", "token": "legacy-fixed-token"}
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ("ssl_check=1&token=x&command=%2Fnumbers&text=buy", FORM),  # a command riding along
+        ("ssl_check=0&token=x", FORM),
+        ("ssl_check=1&ssl_check=1", FORM),
+        ("ssl_check=1&token=a&token=b", FORM),
+        ('{"ssl_check": "1"}', JSON),
+        ("ssl_check=1&token=" + "x" * 600, FORM),  # larger than any ssl_check: not read
+        ("ssl_check=1&payload=%7B%7D", FORM),
+    ],
+)
+async def test_anything_else_unsigned_is_still_refused(bolt, content, content_type):
+    response = await post(bolt, content, {"Content-Type": content_type})
+    assert response.status_code == 401 and bolt.requests == []
+
+
+async def test_an_unsigned_body_larger_than_an_ssl_check_is_refused_unread(bolt):
+    body = Body([b"ssl_check=1&token=" + b"x" * 1000])
+    response = await post(bolt, body, {"Content-Type": FORM, "Content-Length": "1018"})
+    assert response.status_code == 401 and body.sent == 0
+
+
+@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), max_size=5))
+def test_only_ssl_check_and_a_token_make_an_ssl_check(fields):
+    raw = urlencode(fields).encode()
+    names = [name for name, _ in fields]
+    expected = (
+        names.count("ssl_check") == 1
+        and dict(fields)["ssl_check"] == "1"
+        and set(names) <= {"ssl_check", "token"}
+        and names.count("token") <= 1
+        and all(name for name in names)
+    )
+    assert is_ssl_check(raw, FORM) == expected

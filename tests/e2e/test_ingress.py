@@ -267,6 +267,18 @@ def test_unsigned_and_malformed_requests_get_4xx_never_a_500_or_a_traceback(bot,
     assert calls_made(flowyte) == [] and slack.calls("response_url") == []
 
 
+def test_slacks_unsigned_ssl_check_gets_200_and_does_nothing(bot, slack, flowyte):
+    """Slack checks a slash command URL's certificate with an unsigned form (as captured in
+    bolt-python's tests); bolt answers it before verifying, and so does numbot's ingress."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = bot.post("ssl_check=1&token=legacy-fixed-token", headers=form)
+    assert answer.status_code == 200 and answer.text == ""
+    tricked = bot.post("ssl_check=1&token=x&command=%2Fnumbers&text=search+415", headers=form)
+    assert tricked.status_code == 401  # a command riding on it is unsigned, so refused
+    assert audit_entries(bot) == 0
+    assert calls_made(flowyte) == [] and slack.calls("response_url") == []
+
+
 # --------------------------------------------------------------------------- "payload"
 
 

@@ -193,8 +193,10 @@ def create_app(
             context["respond"] = SafeRespond(
                 response_url=context.response_url, connections=getattr(client, "connections", None)
             )
-        elif context.user_id and (body.get("view") or {}).get("type") == "home":
-            context["respond"] = DirectRespond(client, context.user_id)  # App Home has none
+        elif context.user_id:
+            # No response_url (a button on App Home or in a modal, a form submitted): a reply
+            # goes to the person's DM rather than raising inside bolt and telling nobody.
+            context["respond"] = DirectRespond(client, context.user_id)
         await next()
 
     app.observer = observer

@@ -184,7 +184,7 @@ class SafeRespond(AsyncRespond):  # type: ignore[misc]
 
 
 class DirectRespond:
-    """`respond` for a click where Slack gives no response_url (a button on App Home): the
+    """`respond` where Slack gives no response_url (a button on App Home or in a modal): the
     reply goes to the person's DM with numbot, through the redacting client. Whether it is
     ephemeral or replaces the original means nothing there, so only the message is sent."""
 

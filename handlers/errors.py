@@ -30,7 +30,8 @@ async def handle_error(
         f":warning: Something went wrong in numbot (reference `{reference}`). Nothing was spent "
         "unless an approval card says so. Try again, or give the reference to your numbot admin."
     )
-    if respond is not None and isinstance(body, dict) and body.get("response_url"):
+    # The response_url, or the person's DM where there is none (bot/app.py sets respond).
+    if respond is not None and isinstance(body, dict):
         try:
             service = context.get("service")
             reply = plain(text, sandbox=bool(getattr(service, "sandbox", False)))
@@ -59,7 +60,7 @@ async def _turn_away(ack: Any, body: dict[str, Any], respond: Any, service: Any)
         await ack(**busy)  # the answer itself: no further call to Slack
         return
     await ack()
-    if respond is not None:  # the click's response_url, or the person's DM for App Home
+    if respond is not None:  # the click's response_url, or the person's DM where there is none
         try:
             await respond(response_type="ephemeral", replace_original=False, **busy)
         except Exception:

@@ -260,6 +260,10 @@ class BotProcess:
         """A signed click on a button in `user`'s App Home (no response_url: replies go by DM)."""
         return self.post(home_block_action_body(action_id, value, user))
 
+    def click_in_modal(self, action_id: str, value: str, *, user: str) -> httpx.Response:
+        """A signed click on a button inside a modal `user` has open (no response_url)."""
+        return self.post(home_block_action_body(action_id, value, user, view_type="modal"))
+
     def options(
         self, action_id: str, value: str, *, user: str, block_id: str = "b1"
     ) -> httpx.Response:

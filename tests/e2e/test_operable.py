@@ -15,7 +15,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.e2e.harness import BotProcess, wait_until
+from handlers import ids
+from tests.e2e.harness import (
+    ALICE,
+    BotProcess,
+    calls_made,
+    find_element,
+    reply,
+    texts,
+    wait_until,
+)
 from tests.fakes.serve import free_port
 
 APP_TOKEN = "xapp-1-A0001-operable-app-token"
@@ -224,6 +233,29 @@ def test_an_edited_policy_is_logged_within_seconds_without_a_click(slack, flowyt
     finally:
         bot.stop()
     assert "Traceback" not in bot.output()
+
+
+# -- a click with nowhere to answer ---------------------------------------------------------
+
+
+def test_a_click_inside_a_modal_is_answered_in_the_persons_dm(slack, flowyte, tmp_path):
+    """A button in a modal comes without a response_url: the answer goes by DM, where bolt's
+    own respond would raise "respond is unsupported here" and tell nobody."""
+    bot = BotProcess(slack, flowyte.url, tmp_path).start()
+    try:
+        _, rid = bot.command("search 415", user=ALICE)
+        e164 = find_element(reply(slack, rid), ids.RESERVE)["value"]
+        assert bot.click_in_modal(ids.RESERVE, e164, user=ALICE).status_code == 200
+        [dm] = slack.wait_for(
+            lambda c: c.method == "chat.postMessage" and c.body.get("channel") == ALICE,
+            timeout=15,
+        )
+        assert "held for you" in texts(dm.body)
+        assert len(calls_made(flowyte, "POST", "/numbers/reserve")) == 1
+    finally:
+        bot.stop()
+    output = bot.output()
+    assert "respond is unsupported" not in output and "Traceback" not in output
 
 
 # -- one sandbox per database ----------------------------------------------------------------

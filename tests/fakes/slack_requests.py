@@ -432,10 +432,10 @@ def event_callback_body(event: dict[str, Any], **kwargs: Any) -> str:
 
 
 def home_block_action_payload(
-    action_id: str, value: str, user_id: str, *, team_id: str = TEAM_ID
+    action_id: str, value: str, user_id: str, *, team_id: str = TEAM_ID, view_type: str = "home"
 ) -> dict[str, Any]:
-    """A click on a button in someone's App Home: the container is the view, and Slack
-    sends no response_url and no channel."""
+    """A click on a button in someone's App Home (or, with view_type="modal", in a modal):
+    the container is the view, and Slack sends no response_url and no channel."""
     view_id = f"V{next(_counter):010d}"
     payload = block_action_payload(action_id, value, user_id, team_id=team_id)
     for key in ("message", "channel", "response_url"):
@@ -444,7 +444,7 @@ def home_block_action_payload(
     payload["view"] = {
         "id": view_id,
         "team_id": team_id,
-        "type": "home",
+        "type": view_type,
         "blocks": [],
         "private_metadata": "",
         "callback_id": "",

@@ -28,15 +28,22 @@ async def test_unexpected_errors_get_a_reference_and_no_secret(caplog):
     assert reference in caplog.text and "xoxb-1234567890-secret" not in caplog.text
 
 
-async def test_no_response_url_means_log_only(caplog):
+async def test_no_response_url_is_told_through_the_dm_respond(caplog):
+    """bot/app.py makes `respond` post to the person's DM where Slack gave no response_url
+    (a button in a modal or on App Home): the error reaches them there."""
     sent = []
 
-    async def respond(**message):  # recorded, not raised: handle_error swallows what it raises
+    async def respond(**message):
         sent.append(message)
 
     with caplog.at_level(logging.ERROR):
-        await handle_error(ValueError("x"), {}, respond, {})
-    assert sent == []
+        await handle_error(ValueError("x"), {"type": "block_actions"}, respond, {})
+    assert len(sent) == 1 and "reference `" in sent[0]["text"]
+
+
+async def test_without_any_respond_the_error_is_logged_only(caplog):
+    with caplog.at_level(logging.ERROR):
+        await handle_error(ValueError("x"), {}, None, {})
     assert "unhandled error, reference" in caplog.text
 
 

@@ -16,6 +16,7 @@ from bot.settings import (
     SettingsError,
     load_settings,
 )
+from bot.startup import EX_CONFIG
 from storage.audit import AuditKey, AuditKeyError, AuditLog
 from storage.engine import StorageError
 
@@ -45,7 +46,6 @@ def _run(args: argparse.Namespace) -> int:
     from bot.serve import serve_http, serve_socket_mode
     from bot.slack_auth import TokenRejected
     from bot.startup import (
-        EX_CONFIG,
         EX_TEMPFAIL,
         in_force,
         waiting_for_the_database,
@@ -53,12 +53,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     from storage.engine import SchemaError, UnreachableError
 
+    config_error: int = args.config_error_status  # 78 unless a supervisor needs otherwise
     try:
         settings = load_settings()
         settings.require_slack()
     except SettingsError as exc:
         print(f"numbot: {exc}", file=sys.stderr)
-        return EX_CONFIG
+        return config_error
     forget_secret_environment()
     logs.configure(settings)
     log = logging.getLogger("numbot")
@@ -69,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     except (SettingsError, AuditKeyError, SchemaError) as exc:
         log.critical("numbot stops: %s", exc)
-        return EX_CONFIG
+        return config_error
     except UnreachableError as exc:
         log.critical(
             "numbot stops: the database stayed unreachable for %gs (%s); a supervisor may "
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     except TokenRejected as exc:  # logged, so it is a JSON line too with NUMBOT_LOG_FORMAT=json
         log.critical("numbot stops: %s", exc)
         runtime.service.storage.close()
-        return EX_CONFIG
+        return config_error
     if holder is not None:
         log.critical(
             "numbot stops: another numbot on the sandbox already runs on this database (%s). "
@@ -96,9 +97,10 @@ def _run(args: argparse.Namespace) -> int:
             holder,
         )
         runtime.service.storage.close()
-        return EX_CONFIG
+        return config_error
     if settings.socket_mode:
-        return asyncio.run(serve_socket_mode(runtime))
+        code = asyncio.run(serve_socket_mode(runtime))
+        return config_error if code == EX_CONFIG else code
     serve_http(runtime)
     return 0
 
@@ -347,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"numbot {numbot_version()}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser(
+    run = sub.add_parser(
         "run",
         help="serve the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)",
         description=(
@@ -358,7 +360,19 @@ def build_parser() -> argparse.ArgumentParser:
             "unreachable at start; a later start may work."
         ),
         epilog="settings: " + ", ".join(Settings.model_fields),
-    ).set_defaults(fn=_run)
+    )
+    run.add_argument(
+        "--config-error-status",
+        type=int,
+        choices=range(0, 126),
+        default=EX_CONFIG,
+        metavar="N",
+        help=(
+            "exit with N instead of 78 when the configuration is wrong: 0 lets a supervisor "
+            "that only knows 'restart on failure' (Docker) leave numbot stopped"
+        ),
+    )
+    run.set_defaults(fn=_run)
     config = sub.add_parser("config", help="numbot's settings").add_subparsers(
         dest="config_command", required=True
     )

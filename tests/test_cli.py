@@ -384,3 +384,10 @@ def test_run_refuses_the_examples_placeholders(tmp_path):
     assert done.returncode == 78
     assert "SLACK_BOT_TOKEN" in done.stderr and "placeholder" in done.stderr
     assert "NUMBOT_APPROVAL_CHANNEL" in done.stderr and "xoxb-replace-me" not in done.stderr
+
+
+def test_a_supervisor_that_only_knows_failure_can_have_a_wrong_configuration_exit_0(tmp_path):
+    done = numbot("run", "--config-error-status", "0", cwd=tmp_path)
+    assert done.returncode == 0 and "SLACK_BOT_TOKEN" in done.stderr
+    done = numbot("run", "--config-error-status", "300", cwd=tmp_path)
+    assert done.returncode == 2  # argparse: not a valid status

@@ -219,6 +219,14 @@ def test_the_systemd_env_example_is_an_http_configuration_refused_until_filled_i
     assert not settings.socket_mode and settings.audit_key()
 
 
+def test_compose_restarts_numbot_on_failure_but_not_on_a_wrong_configuration():
+    numbot = compose()["services"]["numbot"]
+    assert numbot["restart"] == "on-failure"  # crashes and exit 75 restart; exit 0 does not
+    command = numbot["command"]
+    assert command[:2] == ["numbot", "run"]
+    assert command[command.index("--config-error-status") + 1] == "0"
+
+
 def test_compose_runs_two_replicas_on_a_healthy_postgres():
     services = compose()["services"]
     numbot, postgres = services["numbot"], services["postgres"]

@@ -322,12 +322,12 @@ def test_run_refuses_when_no_approver_can_exist(clean_env, tmp_path):
     assert NO_APPROVER in str(caught.value) and "NUMBOT_APPROVERS" in str(caught.value)
 
 
-# -- the README's example --------------------------------------------------------------------
+# -- the example in docs/policy.md -----------------------------------------------------------
 
 
-def test_the_readme_example_is_valid_and_means_what_the_readme_says(tmp_path):
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Spend policy", 1)[1].split("\n## ", 1)[0]
+def test_the_documented_example_is_valid_and_means_what_the_page_says(tmp_path):
+    page = (REPO / "docs" / "policy.md").read_text(encoding="utf-8")
+    section = page.split("## A full example", 1)[1].split("\n## ", 1)[0]
     example = re.findall(r"```toml\n(.*?)```", section, re.S)[0]
     policy = load_policy(write(tmp_path, example))
     assert set(Policy.model_fields) <= {line.split(" =")[0] for line in example.splitlines()} | {

@@ -311,22 +311,34 @@ def test_systemd_analyze_verify_finds_nothing_to_say(tmp_path):
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
 
 
-# -- README.md ------------------------------------------------------------------------------
+# -- docs/operations.md -----------------------------------------------------------------------
 
 
-def test_the_readme_says_how_to_run_it_in_production_with_these_files():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Run it in production", 1)[1].split("\n## ", 1)[0]
+def test_the_operations_page_says_how_to_run_it_in_production_with_these_files():
+    page = (REPO / "docs" / "operations.md").read_text()
     for needle in (
         "numbot backup",
         "pg_dump",
+        "pg_restore",
+        "--expect-head",
         "NUMBOT_AUDIT_KEY",
         "Socket Mode",
         "up to 10",
-        "### Upgrades",
-        "### The secrets to keep",
+        "\n## Upgrades\n",
+        "\n## The secrets to keep",
+        "\n## Exit codes and supervisors\n",
+        "RestartPreventExitStatus=78",
+        "--config-error-status 0",
+        "NUMBOT_START_WAIT_SECONDS",
     ):
-        assert needle in section, needle
-    linked = set(re.findall(r"\]\((deploy/[^)]+)\)", section))
-    assert {"deploy/compose.yaml", "deploy/numbot.service"} <= linked
+        assert needle in page, needle
+    linked = set(re.findall(r"\]\(\.\./(deploy/[^)#]+)\)", page))
+    assert {
+        "deploy/compose.yaml",
+        "deploy/numbot.service",
+        "deploy/numbot.env.example",
+        "deploy/numbot-systemd.env.example",
+    } <= linked
     assert all((REPO / path).exists() for path in linked)
+    readme = (REPO / "README.md").read_text()
+    assert "](docs/operations.md)" in readme

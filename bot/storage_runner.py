@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 
 from bot.redact import scrub
 from storage.audit import AuditKey, AuditLog
+from storage.costs import CostBook
 from storage.engine import Database
 from storage.home import HomeSeen
 from storage.leases import Leases
@@ -47,6 +48,7 @@ class Storage:
         self.home_seen = HomeSeen(db)
         self.leases = Leases(db)
         self.owned = OwnedIndex(db)
+        self.costs = CostBook(db)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="numbot-db")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from storage.engine import Database, SchemaError
-from storage.migrations_pg import MIGRATIONS_PG, OWNED_SQL, SCALE_INDEXES_SQL, UNFUNDED_SQL
+from storage.migrations_pg import (
+    COSTS_SQL,
+    MIGRATIONS_PG,
+    OWNED_SQL,
+    SCALE_INDEXES_SQL,
+    UNFUNDED_SQL,
+)
 
 
 def _m001_requests(db: Database) -> None:
@@ -213,6 +219,13 @@ def _m011_unfunded(db: Database) -> None:
         db.execute(sql)
 
 
+def _m012_costs(db: Database) -> None:
+    """What the numbers keep costing: the low-wallet warning's state, the numbers that reach
+    nobody and since when, and Flowyte's number charges by month (storage/costs.py)."""
+    for sql in COSTS_SQL:
+        db.execute(sql.replace("{T}", "TEXT"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
@@ -225,6 +238,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("009_owned", _m009_owned),
     ("010_scale_indexes", _m010_scale_indexes),
     ("011_unfunded", _m011_unfunded),
+    ("012_costs", _m012_costs),
 ]
 
 

@@ -208,6 +208,38 @@ UNFUNDED_SQL = [
     "ALTER TABLE requests ADD COLUMN wallet_seen_at TEXT",
 ]
 
+# 012: what the numbers keep costing (storage/costs.py). One row says whether the wallet is
+# low and the day it was last said, so the warning goes once a day and its clearing once;
+# the numbers that reach nobody, with since when, so the digest names the new ones; and
+# Flowyte's number charges a month, read once for a month that has ended.
+COSTS_SQL = [
+    """
+    CREATE TABLE runway_alert (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        low        INTEGER NOT NULL DEFAULT 0,
+        warned_on  {T},
+        changed_at {T}
+    )
+    """,
+    "INSERT INTO runway_alert (id) VALUES (1)",
+    """
+    CREATE TABLE idle_numbers (
+        e164  {T} PRIMARY KEY,
+        since {T} NOT NULL
+    )
+    """,
+    "CREATE INDEX idle_numbers_since ON idle_numbers (since)",
+    """
+    CREATE TABLE usage_months (
+        month          {T} PRIMARY KEY,
+        number_credits {T} NOT NULL,
+        items          INTEGER NOT NULL,
+        read_at        {T} NOT NULL,
+        complete       INTEGER NOT NULL
+    )
+    """,
+]
+
 MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("001_requests", _M001),
     ("002_audit", _M002),
@@ -220,4 +252,5 @@ MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("009_owned", _M009),
     ("010_scale_indexes", SCALE_INDEXES_SQL),
     ("011_unfunded", UNFUNDED_SQL),
+    ("012_costs", [sql.replace("{T}", T) for sql in COSTS_SQL]),
 ]

@@ -52,6 +52,7 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
@@ -76,6 +77,7 @@ from bot.flowyte.models import (
     OwnedNumber,
     Reservation,
     SearchQuery,
+    UsageItem,
     Wallet,
 )
 from bot.flowyte.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy, retry_after
@@ -91,6 +93,11 @@ USER_AGENT = "numbot/0.1 (+https://github.com/numbot)"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=256, keepalive_expiry=30.0)
 _PAGE_LIMIT: Final = 100
+
+
+def _iso(moment: datetime) -> str:
+    """A query's date-time as Flowyte's examples write them: UTC, seconds, `Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _timeout_seconds(timeout: httpx.Timeout) -> float | None:
@@ -272,6 +279,13 @@ class FlowyteClient:
     async def wallet(self) -> Wallet:
         return parse_model(Wallet, (await self._send("GET", "billing/wallet")).data())
 
+    async def usage_pages(self, start: datetime, end: datetime) -> AsyncIterator[list[UsageItem]]:
+        """The wallet's charges from `start` up to `end`, a page at a time (each page with its
+        own retry budget). An item numbot cannot read raises: a month is never summed short."""
+        window = {"from": _iso(start), "to": _iso(end)}
+        async for page in self._pages("billing/usage/items", stated_end=False, params=window):
+            yield [parse_model(UsageItem, item) for item in page]
+
     # -- the key's scopes ------------------------------------------------------------
 
     async def check_scopes(self) -> ScopeCheck:
@@ -301,12 +315,15 @@ class FlowyteClient:
 
     # -- transport -------------------------------------------------------------------
 
-    async def _pages(self, path: str, *, stated_end: bool) -> AsyncIterator[list[Any]]:
+    async def _pages(
+        self, path: str, *, stated_end: bool, params: dict[str, str] | None = None
+    ) -> AsyncIterator[list[Any]]:
         """Every page of a list, each within its own retry budget; see the module docstring."""
         seen: set[str] = set()
         cursor: str | None = None
+        fixed = params or {}
         while True:
-            params = {"limit": str(_PAGE_LIMIT)}
+            params = {**fixed, "limit": str(_PAGE_LIMIT)}
             if cursor:
                 params["cursor"] = cursor
             answer = await self._send("GET", path, params=params)

@@ -111,6 +111,24 @@ class Wallet(_Model):
     )(_money)
 
 
+class UsageItem(_Model):
+    """One charge from the wallet [docs: GET /billing/usage/items]: `credits` (1 = $0.01)
+    debited for `quantity` units of `channel` (voice, chat, transfer_minute, number). Only
+    channel, quantity and credits are documented as meaningful; `credits` is required, so an
+    item without it is unreadable, never a charge of $0."""
+
+    time: datetime | None = None
+    type: str | None = None
+    channel: str
+    quantity: Decimal | None = None
+    credits: Decimal
+    description: str | None = None
+    agent_id: str | None = Field(default=None, alias="agentId")
+
+    _amounts = field_validator("quantity", "credits", mode="before")(to_decimal)
+    _times = field_validator("time", mode="after")(_utc)
+
+
 NUMBER_TYPES = ("local", "toll_free", "national", "mobile")
 FEATURES = ("voice", "sms", "mms", "fax", "emergency")
 _KEYPAD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "22233344455566677778889999")

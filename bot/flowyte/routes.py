@@ -23,6 +23,7 @@ ROUTES: Final = (
     "/agents/{agent_id}/publish",
     "/agents/{agent_id}",
     "/billing/wallet",
+    "/billing/usage/items",
 )
 OTHER: Final = "other"
 

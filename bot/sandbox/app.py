@@ -188,6 +188,7 @@ class SandboxFlowyte(Endpoints):
                 methods=["POST"],
             ),
             Route("/billing/wallet", ep(self._get_wallet, "billing:read"), methods=["GET"]),
+            Route("/billing/usage/items", ep(self._usage_items, "billing:read"), methods=["GET"]),
             Route(
                 "/billing/wallet/topup",
                 ep(self._topup, "billing:write", idempotent=True),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -101,3 +101,15 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise invalid([(name, f"must be an integer from {low} to {high}")])
     return int(raw)
+
+
+def time_param(query: Mapping[str, str], name: str) -> datetime | None:
+    """An ISO 8601 date-time query parameter (`Z` or an offset; a bare date is midnight UTC)."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid([(name, "must be an ISO 8601 date-time")]) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -18,6 +18,9 @@ the sandbox chooses, and says so here:
 - Imported numbers cost nothing (`monthlyCost: 0.00`, `provider: "imported"`).
 - Assigning an agent that was never published succeeds (the guide: callers reach nothing),
   unless `require_published_agent` is set, which makes it 409 `no_published_version`.
+- A purchase adds one usage item of channel `number` for its setup and first month, in
+  credits. `GET /billing/usage/items` takes `from` and `to` (ISO 8601 date-times; `from`
+  included, `to` not) and pages as the other lists do, newest first.
 """
 
 from __future__ import annotations
@@ -27,14 +30,17 @@ from decimal import Decimal
 from typing import Final
 
 from bot.money import usd
-from bot.sandbox.calls import Call, Result, optional_str, require_e164
+from bot.sandbox.calls import Call, Result, optional_str, require_e164, time_param
 from bot.sandbox.inventory import AvailableNumber
 from bot.sandbox.organization import Organization
 from bot.sandbox.paging import page_of
 from bot.sandbox.problems import ApiError, invalid, unavailable
-from bot.sandbox.records import AgentVersion, OwnedNumber, Reservation, TopUp
+from bot.sandbox.records import AgentVersion, OwnedNumber, Reservation, TopUp, UsageItem
 from bot.sandbox.search import SearchQuery, area_codes, find, parse_search
 from bot.sandbox.wire import money
+
+CREDIT: Final = Decimal("0.01")  # USD a credit [docs: concepts/billing]
+LAST_SEQ: Final = 10**15  # lists page in ascending order: newest first is this minus seq
 
 HOLD_DURATION: Final = timedelta(minutes=30)
 
@@ -112,6 +118,14 @@ class Endpoints(Organization):
                 raise unavailable(e164)
             setup, monthly = number.setup_cost, number.monthly_cost
         self._debit(setup + monthly)
+        self.charge(
+            "number",
+            Decimal(1),
+            (setup + monthly) / CREDIT,
+            f"{e164}: setup and first month",
+            call.now,
+            type_="number_purchase",
+        )
         if reservation is not None:
             reservation.state = "consumed"
         owned = OwnedNumber(
@@ -228,6 +242,15 @@ class Endpoints(Organization):
         agent.published_version_id = version.id
         agent.updated_at = call.now
         return Result(version.to_json(), status=201)
+
+    def _usage_items(self, call: Call) -> Result:
+        start, end = time_param(call.query, "from"), time_param(call.query, "to")
+        items = [
+            (LAST_SEQ - item.seq, item)  # newest first, as Flowyte lists them
+            for item in self.usage
+            if (start is None or item.time >= start) and (end is None or item.time < end)
+        ]
+        return page_of(items, call.query, self.variants, render=UsageItem.to_json)
 
     def _get_wallet(self, call: Call) -> Result:
         return Result(self.wallet.to_json())

@@ -24,7 +24,15 @@ from typing import Any, Final
 from bot.sandbox.idempotency import IdempotencyKeys, Replay
 from bot.sandbox.inventory import NANP, AvailableNumber, generate_inventory
 from bot.sandbox.problems import ApiError
-from bot.sandbox.records import Agent, AgentVersion, OwnedNumber, Reservation, TopUp, Wallet
+from bot.sandbox.records import (
+    Agent,
+    AgentVersion,
+    OwnedNumber,
+    Reservation,
+    TopUp,
+    UsageItem,
+    Wallet,
+)
 from bot.sandbox.variants import Variants
 from bot.sandbox.wire import utcnow
 
@@ -68,6 +76,7 @@ class Organization:
         self.agents: dict[str, Agent] = {}
         self.versions: dict[str, AgentVersion] = {}
         self.topups: list[TopUp] = []
+        self.usage: list[UsageItem] = []  # charges drawn from the wallet, oldest first
         self.inventory: dict[str, AvailableNumber] = {}
         self.unavailable: set[str] = set()
         self._generated: set[str] = set()
@@ -192,6 +201,32 @@ class Organization:
                 self.numbers[number.id] = number
                 made.append(e164)
             return made
+
+    def charge(
+        self,
+        channel: str,
+        quantity: Decimal,
+        credits: Decimal,
+        description: str = "",
+        at: datetime | None = None,
+        *,
+        type_: str = "charge",
+        agent_id: str | None = None,
+    ) -> UsageItem:
+        """Record a usage item (the wallet is not debited: tests seed history with this)."""
+        with self._lock:
+            item = UsageItem(
+                at or self.now(),
+                channel,
+                quantity,
+                credits,
+                type_,
+                description,
+                agent_id,
+                seq=self._next_seq(),
+            )
+            self.usage.append(item)
+            return item
 
     def release_elsewhere(self, e164: str) -> None:
         """The number is released outside numbot (in Flowyte's dashboard)."""

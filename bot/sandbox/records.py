@@ -136,3 +136,32 @@ class TopUp:
     client_secret: str
     created_at: datetime
     settled: bool = False
+
+
+USAGE_CHANNELS: Final = ("voice", "chat", "transfer_minute", "number")
+
+
+@dataclass
+class UsageItem:
+    """One charge drawn from the wallet [docs: concepts/billing; api-reference list-itemized
+    usage charges]: `credits` debited (1 credit = $0.01) for `quantity` units of `channel`."""
+
+    time: datetime
+    channel: str
+    quantity: Decimal
+    credits: Decimal
+    type: str = "charge"
+    description: str = ""
+    agent_id: str | None = None
+    seq: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "time": iso(self.time),
+            "type": self.type,
+            "channel": self.channel,
+            "quantity": self.quantity,
+            "credits": self.credits,
+            "description": self.description,
+            "agentId": self.agent_id,
+        }

@@ -1,0 +1,131 @@
+"""What the owned numbers keep costing, decided without I/O: the monthly bill, the wallet's
+runway, when it runs low, toll-free numbers, months of spend. Pure, and tested alone.
+
+All money is Decimal USD; Flowyte's usage items count credits, and 1 credit is exactly $0.01.
+A cost numbot cannot read is never taken for $0: a bill says how many numbers it could not
+price, and a month whose usage could not be read says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from bot.flowyte.models import Wallet
+from bot.money import usd
+
+CREDIT = Decimal("0.01")  # USD per Flowyte credit [docs: concepts/billing]
+DAYS_PER_MONTH = Decimal("30.4375")  # 365.25 / 12: the average month a rental is billed for
+TOLL_FREE_SURCHARGE = Decimal("0.02")  # USD per inbound minute on a toll-free number [docs]
+# North American toll-free area codes (8XX); Flowyte's toll-free numbers are these.
+TOLL_FREE_CODES = frozenset({"800", "833", "844", "855", "866", "877", "888"})
+TOLL_FREE_NOTE = f"toll-free: every inbound minute costs {usd(TOLL_FREE_SURCHARGE)} more"
+
+
+def credits_to_usd(credits: Decimal) -> Decimal:
+    return credits * CREDIT
+
+
+def is_toll_free(e164: str) -> bool:
+    return e164.startswith("+1") and len(e164) == 12 and e164[2:5] in TOLL_FREE_CODES
+
+
+@dataclass(frozen=True)
+class MonthlyBill:
+    """What the owned numbers cost a month: `total` over the `priced` numbers, and how many
+    more (`unpriced`) have no known monthly cost."""
+
+    total: Decimal
+    priced: int
+    unpriced: int
+
+    @property
+    def numbers(self) -> int:
+        return self.priced + self.unpriced
+
+    def plus(self, monthly: Decimal | None) -> MonthlyBill:
+        """The bill with one more number at `monthly` (None: its price is unknown)."""
+        if monthly is None:
+            return MonthlyBill(self.total, self.priced, self.unpriced + 1)
+        return MonthlyBill(self.total + monthly, self.priced + 1, self.unpriced)
+
+    def words(self) -> str:
+        """`$34.50 a month`, or `at least $34.50 a month (2 numbers' cost unknown)`."""
+        if not self.unpriced:
+            return f"{usd(self.total)} a month"
+        unknown = "1 number's" if self.unpriced == 1 else f"{self.unpriced} numbers'"
+        return f"at least {usd(self.total)} a month ({unknown} cost unknown)"
+
+
+NO_NUMBERS = MonthlyBill(Decimal(0), 0, 0)
+
+
+def monthly_bill(price_counts: Iterable[tuple[Decimal | None, int]]) -> MonthlyBill:
+    """The bill from (monthly cost, how many numbers at it) pairs, exactly."""
+    total, priced, unpriced = Decimal(0), 0, 0
+    for price, count in price_counts:
+        if price is None:
+            unpriced += count
+        else:
+            total += price * count
+            priced += count
+    return MonthlyBill(total, priced, unpriced)
+
+
+def runway_days(balance: Decimal, monthly: Decimal) -> int | None:
+    """Whole days `balance` pays `monthly` for (None when nothing is due each month)."""
+    if monthly <= 0:
+        return None
+    if balance <= 0:
+        return 0
+    days = balance * DAYS_PER_MONTH / monthly
+    return int(days.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def lasts(balance: Decimal, bill: MonthlyBill) -> str:
+    """`lasts about 8 days at $34.50 a month`: the numbers alone (calls cost extra)."""
+    days = runway_days(balance, bill.total)
+    if days is None:
+        if bill.unpriced:
+            return f"the numbers' monthly cost is unknown ({bill.words()})"
+        return "no number costs anything a month"
+    if days == 0:
+        return f"does not cover the numbers' {bill.words()}"
+    span = "1 day" if days == 1 else f"{days} days"
+    return f"lasts about {span} at {bill.words()}"
+
+
+def auto_reload_covers(wallet: Wallet) -> bool:
+    """Auto-reload tops the wallet up whenever it falls below its threshold: with it on and a
+    positive amount, a low balance is refilled. Unknown or off: it covers nothing."""
+    amount = wallet.auto_reload_amount_usd
+    return wallet.auto_reload_enabled is True and amount is not None and amount > 0
+
+
+def runs_low(wallet: Wallet, bill: MonthlyBill, alert_days: int) -> bool:
+    """The balance covers fewer than `alert_days` days of the numbers, and auto-reload will
+    not refill it."""
+    days = runway_days(wallet.balance_usd, bill.total)
+    return days is not None and days < alert_days and not auto_reload_covers(wallet)
+
+
+def bill_after(bill: MonthlyBill, monthly: Decimal | None, balance: Decimal | None) -> str:
+    """The purchase card's line: `numbers: $34.50 → $35.65 a month; the wallet then lasts
+    about 8 days`."""
+    after = bill.plus(monthly)
+    line = f"numbers: {usd(bill.total)} → {after.words()}"
+    if balance is not None:
+        days = runway_days(balance, after.total)
+        if days is not None:
+            span = "1 day" if days == 1 else f"{days} days"
+            line += f"; the wallet then lasts about {span}"
+    return line
+
+
+def bar(amount: Decimal, largest: Decimal, width: int = 20) -> str:
+    """A bar of `width` blocks at most, in proportion to `largest`; any spend shows one."""
+    if largest <= 0 or amount <= 0:
+        return ""
+    blocks = int((amount * width / largest).to_integral_value(rounding=ROUND_FLOOR))
+    return "█" * max(1, min(width, blocks))

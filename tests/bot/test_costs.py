@@ -1,0 +1,146 @@
+"""bot/workflow/costs.py: the monthly bill, the runway and when it runs low, decided alone."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.flowyte.models import Wallet
+from bot.workflow.costs import (
+    NO_NUMBERS,
+    TOLL_FREE_NOTE,
+    MonthlyBill,
+    auto_reload_covers,
+    bar,
+    bill_after,
+    credits_to_usd,
+    is_toll_free,
+    lasts,
+    monthly_bill,
+    runs_low,
+    runway_days,
+)
+
+D = Decimal
+
+
+def wallet(balance: str, enabled: bool | None = False, amount: str | None = None) -> Wallet:
+    return Wallet.model_validate(
+        {
+            "balanceUsd": D(balance),
+            "autoReloadEnabled": enabled,
+            "autoReloadThresholdUsd": D("5"),
+            "autoReloadAmountUsd": None if amount is None else D(amount),
+        }
+    )
+
+
+def test_the_bill_is_exact_and_counts_numbers_it_cannot_price():
+    bill = monthly_bill([(D("1.15"), 30), (D("0.10"), 3), (None, 2)])
+    assert bill == MonthlyBill(D("34.80"), 33, 2) and bill.numbers == 35
+    assert bill.words() == "at least $34.80 a month (2 numbers' cost unknown)"
+    assert monthly_bill([(D("1.15"), 30)]).words() == "$34.50 a month"
+    assert monthly_bill([]) == NO_NUMBERS
+    # Float arithmetic would not give exactly this: 0.1 * 3 != 0.3.
+    assert monthly_bill([(D("0.1"), 3)]).total == D("0.3")
+
+
+def test_runway_in_whole_days_of_the_average_month():
+    assert runway_days(D("9.20"), D("34.50")) == 8  # 9.20 * 30.4375 / 34.50 = 8.117
+    assert runway_days(D("34.50"), D("34.50")) == 30
+    assert runway_days(D("0"), D("34.50")) == 0
+    assert runway_days(D("-3"), D("34.50")) == 0
+    assert runway_days(D("100"), D("0")) is None
+
+
+def test_lasts_reads_as_a_person_would_say_it():
+    assert lasts(D("9.20"), monthly_bill([(D("1.15"), 30)])) == (
+        "lasts about 8 days at $34.50 a month"
+    )
+    assert lasts(D("1.20"), monthly_bill([(D("34.50"), 1)])) == (
+        "lasts about 1 day at $34.50 a month"
+    )
+    assert lasts(D("0"), monthly_bill([(D("34.50"), 1)])) == (
+        "does not cover the numbers' $34.50 a month"
+    )
+    assert lasts(D("50"), NO_NUMBERS) == "no number costs anything a month"
+    assert "unknown" in lasts(D("50"), monthly_bill([(None, 4)]))
+
+
+@pytest.mark.parametrize(
+    ("enabled", "amount", "covers"),
+    [
+        (True, "20", True),
+        (True, "0", False),
+        (True, None, False),
+        (False, "20", False),
+        (None, "20", False),
+    ],
+)
+def test_auto_reload_covers_only_when_on_with_an_amount(enabled, amount, covers):
+    assert auto_reload_covers(wallet("1", enabled, amount)) is covers
+
+
+def test_the_wallet_runs_low_below_the_days_unless_auto_reload_refills_it():
+    bill = monthly_bill([(D("1.15"), 30)])  # $34.50 a month: $1.134 a day
+    assert runs_low(wallet("9.20"), bill, 14)  # 8 days
+    assert not runs_low(wallet("9.20"), bill, 8)  # 8 is not fewer than 8
+    assert not runs_low(wallet("20"), bill, 14)  # 17 days
+    assert not runs_low(wallet("9.20", True, "50"), bill, 14)  # auto-reload refills it
+    assert not runs_low(wallet("0"), NO_NUMBERS, 14)  # nothing to pay for
+
+
+def test_the_card_says_what_the_bill_becomes():
+    bill = monthly_bill([(D("1.15"), 30)])
+    assert bill_after(bill, D("1.15"), D("9.20")) == (
+        "numbers: $34.50 → $35.65 a month; the wallet then lasts about 7 days"
+    )
+    assert bill_after(bill, None, None) == (
+        "numbers: $34.50 → at least $34.50 a month (1 number's cost unknown)"
+    )
+
+
+def test_credits_are_cents_exactly():
+    assert credits_to_usd(D("3450")) == D("34.50")
+    assert credits_to_usd(D("1")) == D("0.01")
+
+
+@pytest.mark.parametrize(
+    ("e164", "toll_free"),
+    [
+        ("+18005550100", True),
+        ("+18885550100", True),
+        ("+18335550100", True),
+        ("+14155550100", False),
+        ("+18015550100", False),  # 801 is Utah
+        ("+448005550100", False),
+        ("+1800555010", False),
+    ],
+)
+def test_toll_free_is_the_north_american_8xx_codes(e164, toll_free):
+    assert is_toll_free(e164) is toll_free
+
+
+def test_the_toll_free_note_names_the_surcharge():
+    assert TOLL_FREE_NOTE == "toll-free: every inbound minute costs $0.02 more"
+
+
+def test_bars_are_proportional_and_any_spend_shows():
+    assert bar(D("10"), D("10")) == "█" * 20
+    assert bar(D("5"), D("10")) == "█" * 10
+    assert bar(D("0.01"), D("10")) == "█"
+    assert bar(D("0"), D("10")) == "" and bar(D("3"), D("0")) == ""
+
+
+@given(
+    st.decimals(min_value=0, max_value=10**6, places=2),
+    st.decimals(min_value=D("0.01"), max_value=10**5, places=2),
+)
+def test_the_runway_never_claims_a_day_the_balance_does_not_pay_for(balance, monthly):
+    days = runway_days(balance, monthly)
+    assert days is not None and days >= 0
+    daily = monthly / D("30.4375")
+    assert daily * days <= balance < daily * (days + 1)

@@ -150,6 +150,8 @@ def build_service(
         digest_hour=settings.NUMBOT_DIGEST_HOUR,
         policy=policies.current,
         owned_refresh_minutes=settings.NUMBOT_OWNED_REFRESH_MINUTES,
+        runway_alert_days=settings.NUMBOT_RUNWAY_ALERT_DAYS,
+        wallet_look_minutes=settings.NUMBOT_WALLET_LOOK_MINUTES,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from bot.costs import MonthlyBill
 from bot.flowyte.models import (
     Agent,
     AgentVersion,
@@ -18,6 +19,7 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from storage.owned import OwnedRow
 from storage.requests import Request
 
 
@@ -102,7 +104,57 @@ class NumberList:
 
 @dataclass(frozen=True)
 class WalletView:
+    """`/numbers wallet`: the wallet, what the owned numbers cost a month (`bill`), how long
+    the balance lasts at that rate (`runway`, a phrase), the month against the budget (None:
+    no budget), and the numbers that reach nobody with what they cost."""
+
     wallet: Wallet
+    bill: MonthlyBill | None = None
+    runway: str | None = None
+    budget: str | None = None
+    idle: int = 0
+    idle_bill: MonthlyBill | None = None
+
+
+@dataclass(frozen=True)
+class IdleList:
+    """`/numbers idle`: page `page` of the numbers that reach nobody (`rows`), of `total`,
+    costing `bill` a month. `unpublished`: the agents never published; `agents_known` False
+    when the agents could not be read (then only numbers routed to no agent are counted)."""
+
+    rows: list[OwnedRow]
+    total: int
+    bill: MonthlyBill
+    page: int
+    unpublished: frozenset[str]
+    agents_known: bool
+
+
+@dataclass(frozen=True)
+class SpendMonth:
+    """One month of `/numbers spend`: Flowyte's charges for numbers (`charged`; None when its
+    usage could not be read, `unreadable` says why) beside what numbot bought and released,
+    with the purchases' setup and first-month costs and who asked (`by_requester`)."""
+
+    month: str  # YYYY-MM
+    charged: Decimal | None
+    unreadable: str
+    bought: int
+    released: int
+    setup: Decimal
+    monthly: Decimal
+    unpriced: int  # purchases whose sealed price could not be read
+    by_requester: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def numbot_total(self) -> Decimal:
+        return self.setup + self.monthly
+
+
+@dataclass(frozen=True)
+class SpendReport:
+    months: list[SpendMonth]
+    top: list[tuple[str, Decimal]]  # requester, what their purchases cost, largest first
 
 
 @dataclass(frozen=True)

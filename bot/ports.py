@@ -61,6 +61,11 @@ class Notifier(Protocol):
         drags on): posted where the approvers are."""
         ...
 
+    async def post_notice(self, text: str) -> None:
+        """A notice for the team (the low-wallet warning): the digest channel when one is
+        set, else the approval channel."""
+        ...
+
     async def post_digest(self, digest: Digest) -> tuple[str, str]:
         """Post the daily digest where the approvers are; return (channel, ts)."""
         ...

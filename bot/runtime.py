@@ -283,6 +283,10 @@ class Runtime:
                 wait = min(wait, await self.service.next_due())
             except Exception:
                 logger.exception("settling unfinished requests failed")
+            try:
+                await self.service.bill.look()  # the wallet's runway, every few minutes
+            except Exception:
+                logger.exception("looking at the wallet's runway failed")
             self.metrics.sweep(time.monotonic() - started)
             await asyncio.sleep(max(MIN_SWEEP_PAUSE, wait))
 

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # How often the index of owned numbers is read again from Flowyte's list (bot/workflow/owned.py).
     NUMBOT_OWNED_REFRESH_MINUTES: float = Field(default=15.0, ge=0.05, le=1440)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
+    # Warn when the wallet pays for fewer days than this of the owned numbers (bot/costs.py).
+    NUMBOT_RUNWAY_ALERT_DAYS: int = Field(default=14, ge=1, le=365)
+    # How often the sweep's holder reads the wallet for that warning.
+    NUMBOT_WALLET_LOOK_MINUTES: float = Field(default=10.0, ge=0.05, le=1440)
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
     # Commands and clicks being worked on at once before a new one is answered "busy".
     NUMBOT_MAX_IN_FLIGHT: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)

@@ -22,6 +22,7 @@ LIST_PREVIOUS = "numbers_list_previous"
 LIST_NEXT = "numbers_list_next"
 SEARCH_NEARBY = "numbers_search_nearby"  # no exact vanity match: the same search, widened
 OPEN_SEARCH = "numbers_open_search"  # a "Search numbers" button: opens the search modal
+REQUEST_RELEASE = "numbers_request_release"  # an idle number: ask to give it back
 
 ACTION_IDS = (
     RESERVE,
@@ -37,6 +38,7 @@ ACTION_IDS = (
     LIST_PREVIOUS,
     LIST_NEXT,
     OPEN_SEARCH,
+    REQUEST_RELEASE,
 )
 
 # Menus whose options numbot serves (block_suggestion, from an external_select): the agent

@@ -160,6 +160,11 @@ class SlackNotifier:
             channel=self.approval_channel, **plain(text, sandbox=self.sandbox)
         )
 
+    async def post_notice(self, text: str) -> None:
+        await self.client.chat_postMessage(
+            channel=self.digest_channel, **plain(text, sandbox=self.sandbox)
+        )
+
     async def post_digest(self, digest: Digest) -> tuple[str, str]:
         message = build_digest(digest, sandbox=self.sandbox)
         response = await self.client.chat_postMessage(channel=self.digest_channel, **message)

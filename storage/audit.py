@@ -254,6 +254,18 @@ class AuditLog:
         )
         return [entry_from_row(row) for row in cursor]
 
+    def moves_between(
+        self, start: datetime, end: datetime, states: tuple[str, ...]
+    ) -> list[AuditEntry]:
+        """The entries written in [start, end) that moved a request into one of `states`,
+        oldest first (served by the audit_digest_facts index)."""
+        marks = ", ".join("?" for _ in states)
+        cursor = self.db.execute(
+            f"{_SELECT} WHERE at >= ? AND at < ? AND state IN ({marks}) ORDER BY at, seq",
+            (stamp(start), stamp(end), *states),
+        )
+        return [entry_from_row(row) for row in cursor]
+
     def has(self, *, subject: str, action: str) -> bool:
         row = self.db.execute(
             "SELECT 1 FROM audit WHERE subject = ? AND action = ? LIMIT 1", (subject, action)

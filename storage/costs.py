@@ -10,6 +10,7 @@ the low-wallet warning, the idle list and the spend report keep:
     claim_warning(day, now)           the low-wallet warning for `day`: True for one caller
     claim_clear(now)                  the wallet is no longer low: True for one caller
     month_usage(month) / put_month_usage(...)   Flowyte's number charges in a month
+    wallet_seen() / put_wallet_seen(...)        the wallet as last read from Flowyte
 
 Prices are summed in Python from a GROUP BY, never by the database: the index keeps each
 monthly cost as text, and SQL's SUM would go through floating point. A price numbot cannot
@@ -73,6 +74,15 @@ class AlertState:
     low: bool
     warned_on: str | None  # YYYY-MM-DD (UTC) of the last warning
     changed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WalletSeen:
+    balance_usd: Decimal
+    reload_enabled: bool | None
+    reload_threshold: Decimal | None
+    reload_amount: Decimal | None
+    seen_at: datetime
 
 
 class CostBook:
@@ -196,6 +206,48 @@ class CostBook:
         assert read is not None
         return MonthUsage(str(month_), Decimal(str(credits)), int(items), read, bool(complete))
 
+    # -- the wallet as last read -------------------------------------------------------------
+
+    def wallet_seen(self) -> WalletSeen | None:
+        row = self.db.execute(
+            "SELECT balance_usd, reload_enabled, reload_threshold, reload_amount, seen_at "
+            "FROM wallet_seen WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            return None
+        balance, enabled, threshold, amount, seen_at = tuple(row)
+        seen = _parse(seen_at)
+        price = _price(balance)
+        if seen is None or price is None:
+            return None
+        return WalletSeen(
+            price,
+            None if enabled is None else bool(enabled),
+            _price(threshold),
+            _price(amount),
+            seen,
+        )
+
+    def put_wallet_seen(self, wallet: WalletSeen) -> None:
+        """Keep the newest read only: an older one arriving late changes nothing."""
+        with write_transaction(self.db) as tx:
+            tx.execute(
+                "INSERT INTO wallet_seen (id, balance_usd, reload_enabled, reload_threshold, "
+                "reload_amount, seen_at) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                "SET balance_usd = excluded.balance_usd, "
+                "reload_enabled = excluded.reload_enabled, "
+                "reload_threshold = excluded.reload_threshold, "
+                "reload_amount = excluded.reload_amount, seen_at = excluded.seen_at "
+                "WHERE wallet_seen.seen_at <= excluded.seen_at",
+                (
+                    str(wallet.balance_usd),
+                    None if wallet.reload_enabled is None else int(wallet.reload_enabled),
+                    _optional(wallet.reload_threshold),
+                    _optional(wallet.reload_amount),
+                    _time(wallet.seen_at),
+                ),
+            )
+
     def put_month_usage(self, usage: MonthUsage) -> None:
         with write_transaction(self.db) as tx:
             tx.execute(
@@ -211,6 +263,10 @@ class CostBook:
                     int(usage.complete),
                 ),
             )
+
+
+def _optional(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _owned(values: tuple[object, ...]) -> OwnedRow:

@@ -211,8 +211,19 @@ UNFUNDED_SQL = [
 # 012: what the numbers keep costing (storage/costs.py). One row says whether the wallet is
 # low and the day it was last said, so the warning goes once a day and its clearing once;
 # the numbers that reach nobody, with since when, so the digest names the new ones; and
-# Flowyte's number charges a month, read once for a month that has ended.
+# Flowyte's number charges a month, read once for a month that has ended; and the wallet as
+# last read, so App Home and the cards say it without asking Flowyte.
 COSTS_SQL = [
+    """
+    CREATE TABLE wallet_seen (
+        id               INTEGER PRIMARY KEY CHECK (id = 1),
+        balance_usd      {T} NOT NULL,
+        reload_enabled   INTEGER,
+        reload_threshold {T},
+        reload_amount    {T},
+        seen_at          {T} NOT NULL
+    )
+    """,
     """
     CREATE TABLE runway_alert (
         id         INTEGER PRIMARY KEY CHECK (id = 1),

@@ -6,6 +6,7 @@
                                -> Executor    carry out an approval once; settle unknowns
                                -> Retry       try again after a short wallet (402)
                                -> Routing     assign, unassign, publish, import
+                               -> Bill        the wallet's runway, idle numbers, spend
                                -> OwnedBook   the index of owned numbers, kept fresh
                                -> Sweep       finish what was left half-done, by due time
                                -> HoldList    a person's own holds and waiting requests
@@ -21,7 +22,7 @@ reaches people only through a `Notifier` (bot/ports.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.flowyte.client import FlowyteClient
 from bot.home import Home
@@ -29,6 +30,7 @@ from bot.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
 from bot.ports import MoveObserver, Notifier
 from bot.storage_runner import Storage
 from bot.workflow.approvers import ApproverSet
+from bot.workflow.bill import DEFAULT_ALERT_DAYS, LOOK_EVERY, Bill
 from bot.workflow.catalogue import Catalogue
 from bot.workflow.context import Context, Timing, utcnow
 from bot.workflow.decisions import Decisions
@@ -65,6 +67,8 @@ class NumbersService:
         digest_hour: int | None = None,
         policy: Policy | Callable[[], Policy] | None = None,
         owned_refresh_minutes: float = 15.0,
+        runway_alert_days: int = DEFAULT_ALERT_DAYS,
+        wallet_look_minutes: float = LOOK_EVERY.total_seconds() / 60,
     ) -> None:
         """`digest_hour`: the UTC hour after which yesterday's digest is posted (None: never).
         `policy`: the spend policy, or where to get the one in force at each use
@@ -95,9 +99,17 @@ class NumbersService:
         self.ctx.on_move = self._moved
         self.painter = self.ctx.painter = Painter(self.ctx.redraw)
         self.observer: MoveObserver | None = None  # told of every move (numbot's metrics)
+        self.bill = Bill(
+            self.ctx,
+            lambda: catalogue.agents(max_age=AGENTS_MAX_AGE),
+            alert_days=runway_alert_days,
+            look_every=timedelta(minutes=wallet_look_minutes),
+        )
 
         self.search = catalogue.search
-        self.wallet = catalogue.wallet
+        self.wallet = self.bill.wallet
+        self.idle = self.bill.idle
+        self.spend = self.bill.spend
         self.list_numbers = catalogue.list_numbers
         self.agents = catalogue.agents
         self.requestable = self.filing.requestable

@@ -266,3 +266,8 @@ class Context:
         """Something an operator must look at, in the approval channel."""
         if self.notifier:
             await self.safely("alert the approval channel", self.notifier.alert(text))
+
+    async def notice(self, text: str) -> None:
+        """Something the team should know (the wallet runs low), in the digest channel."""
+        if self.notifier:
+            await self.safely("post a notice", self.notifier.post_notice(text))

@@ -9,6 +9,7 @@ from handlers.actions.decide import approve, reject
 from handlers.actions.list_page import list_page
 from handlers.actions.open_search import open_search
 from handlers.actions.request_purchase import request_purchase
+from handlers.actions.request_release import request_release
 from handlers.actions.reserve import reserve
 from handlers.actions.retry import retry_purchase
 from handlers.actions.routing import assign_agent, publish
@@ -30,6 +31,7 @@ LISTENERS: dict[str, Listener] = {
     ids.LIST_PREVIOUS: list_page,
     ids.LIST_NEXT: list_page,
     ids.OPEN_SEARCH: open_search,
+    ids.REQUEST_RELEASE: request_release,
 }
 
 

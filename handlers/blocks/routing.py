@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flowyte.models import Agent, OwnedNumber, Wallet
+from bot.flowyte.models import Agent, OwnedNumber
 from bot.money import usd
 from bot.outcomes import NumberList
 from bot.text import clean_user_text
@@ -178,21 +178,6 @@ def _freshness(listed: NumberList) -> str:
     stamp = int(listed.as_of.timestamp())
     fallback = listed.as_of.strftime("%Y-%m-%d %H:%M UTC")
     return f"As of <!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>, read from Flowyte."
-
-
-def build_wallet(wallet: Wallet, *, sandbox: bool) -> Message:
-    text = f":moneybag: Wallet balance: *{usd(wallet.balance_usd)}*."
-    if (
-        wallet.auto_reload_enabled
-        and wallet.auto_reload_threshold_usd is not None
-        and wallet.auto_reload_amount_usd is not None
-    ):
-        text += (
-            f" Auto-reload adds {usd(wallet.auto_reload_amount_usd)} below "
-            f"{usd(wallet.auto_reload_threshold_usd)}."
-        )
-    text += "\nTop-ups happen in the Flowyte dashboard (a card payment numbot cannot make)."
-    return message(text, [section(text)], sandbox=sandbox)
 
 
 def build_purchased_dm(

@@ -13,6 +13,7 @@ from bot.outcomes import Refused
 from bot.workflow import NumbersService
 from handlers.actions.open_search import open_search_modal
 from handlers.blocks.common import Message, plain, refusal
+from handlers.blocks.costs import build_idle, build_spend, build_wallet
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.holds import build_holds
 from handlers.blocks.paging import LIST_PAGE_ROWS
@@ -23,7 +24,6 @@ from handlers.blocks.routing import (
     build_number_list,
     build_published,
     build_unassigned,
-    build_wallet,
 )
 from handlers.blocks.search import build_search_results, build_searching
 from handlers.commands import parser as p
@@ -47,7 +47,11 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
             wallet = await service.wallet(actor)
             if isinstance(wallet, Refused):
                 return refusal(wallet.message, sandbox=sandbox)
-            return build_wallet(wallet.wallet, sandbox=sandbox)
+            return build_wallet(wallet, sandbox=sandbox)
+        case p.ShowIdle():
+            return build_idle(await service.idle(actor), sandbox=sandbox)
+        case p.ShowSpend():
+            return build_spend(await service.spend(actor), sandbox=sandbox)
         case p.ShowHolds():
             return build_holds(await service.holds(actor), sandbox=sandbox)
         case p.Assign(number, agent_id):

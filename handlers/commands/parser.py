@@ -55,6 +55,16 @@ class ShowWallet:
 
 
 @dataclass(frozen=True)
+class ShowIdle:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowSpend:
+    pass
+
+
+@dataclass(frozen=True)
 class ShowHolds:
     """`/numbers holds`: your holds and your requests waiting for approval."""
 
@@ -97,6 +107,8 @@ Command = (
     | SearchForm
     | ListNumbers
     | ShowWallet
+    | ShowIdle
+    | ShowSpend
     | ShowHolds
     | Help
     | Assign
@@ -204,6 +216,16 @@ def _parse_wallet(args: list[str]) -> Command:
     return ShowWallet()
 
 
+def _parse_idle(args: list[str]) -> Command:
+    _arity(args, 0)
+    return ShowIdle()
+
+
+def _parse_spend(args: list[str]) -> Command:
+    _arity(args, 0)
+    return ShowSpend()
+
+
 def _parse_holds(args: list[str]) -> Command:
     _arity(args, 0)
     return ShowHolds()
@@ -266,7 +288,24 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "list": Subcommand(
         "list", "Numbers this organization owns, and the agent each one rings.", _parse_list
     ),
-    "wallet": Subcommand("wallet", "The prepaid wallet's balance.", _parse_wallet),
+    "wallet": Subcommand(
+        "wallet",
+        "The prepaid wallet: its balance, auto-reload, what the owned numbers cost a month and "
+        "how long the balance lasts at that rate.",
+        _parse_wallet,
+    ),
+    "idle": Subcommand(
+        "idle",
+        "Numbers that reach nobody (routed to no agent, or to one never published), what they "
+        "cost a month, each with Request release.",
+        _parse_idle,
+    ),
+    "spend": Subcommand(
+        "spend",
+        "The last six months: what Flowyte charged for numbers beside what numbot bought and "
+        "released, and who asked most.",
+        _parse_spend,
+    ),
     "holds": Subcommand(
         "holds",
         "Your held numbers, with Request purchase and Cancel, and your requests waiting for "

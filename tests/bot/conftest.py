@@ -62,6 +62,7 @@ class RecordingNotifier:
         self.reminded_copies: list[list[Any]] = []
         self.copies_updated: list[tuple[Request, str, str]] = []
         self.narrated: list[Request] = []
+        self.notices: list[str] = []
 
     async def post_card(
         self, request: Request, *, balance: Decimal | None, budget: str | None = None
@@ -95,6 +96,9 @@ class RecordingNotifier:
 
     async def alert(self, text: str) -> None:
         self.alerts.append(text)
+
+    async def post_notice(self, text: str) -> None:
+        self.notices.append(text)
 
     @property
     def texts(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""bot/workflow/costs.py: the monthly bill, the runway and when it runs low, decided alone."""
+"""bot/costs.py: the monthly bill, the runway and when it runs low, decided alone."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.flowyte.models import Wallet
-from bot.workflow.costs import (
+from bot.costs import (
     NO_NUMBERS,
     TOLL_FREE_NOTE,
     MonthlyBill,
@@ -23,6 +22,7 @@ from bot.workflow.costs import (
     runs_low,
     runway_days,
 )
+from bot.flowyte.models import Wallet
 
 D = Decimal
 

@@ -14,11 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.costs import MonthlyBill
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery, Wallet
+from bot.outcomes import IdleList, SpendMonth, SpendReport
 from bot.text import MAX_REASON
 from handlers import ids
 from handlers.blocks.common import SANDBOX_NOTE, plain, refusal, slack_date
 from handlers.blocks.common import message as as_message
+from handlers.blocks.costs import build_idle, build_spend, build_wallet
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.modals import build_reason_modal
 from handlers.blocks.requests import build_approval_card, build_hold, build_requested
@@ -29,11 +32,11 @@ from handlers.blocks.routing import (
     build_published,
     build_purchased_dm,
     build_unassigned,
-    build_wallet,
 )
 from handlers.blocks.search import build_search_results, build_searching
 from handlers.blocks.search_modal import build_search_button
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
+from storage.owned import OwnedRow
 from storage.requests import FINAL_STATUSES, IN_FLIGHT_STATUSES, OPEN_STATUSES, Request
 
 Message = dict[str, Any]
@@ -259,6 +262,27 @@ BUILDERS: dict[str, Callable[[bool], Message]] = {
                 "autoReloadThresholdUsd": "10",
                 "autoReloadAmountUsd": "50",
             }
+        ),
+        sandbox=s,
+    ),
+    "idle": lambda s: build_idle(
+        IdleList(
+            [OwnedRow(f"+1415555{i:04d}", f"num_{i}", None, Decimal("1.15")) for i in range(20)],
+            60,
+            MonthlyBill(Decimal("69.00"), 60, 0),
+            0,
+            frozenset(),
+            True,
+        ),
+        sandbox=s,
+    ),
+    "spend": lambda s: build_spend(
+        SpendReport(
+            [
+                SpendMonth(f"2026-{m:02d}", Decimal("34.50"), "", 1, 1, Decimal(1), Decimal(1), 0)
+                for m in range(7, 13)
+            ],
+            [(f"U0PERSON{i}", Decimal("1")) for i in range(5)],
         ),
         sandbox=s,
     ),

@@ -236,4 +236,3 @@ def test_home_never_has_more_blocks_than_slack_allows_whatever_it_is_given():
     view = build_home(home(holds=Capped(held, 50), waiting=Capped(waiting, 50)), sandbox=False)
     assert len(view["blocks"]) <= MAX_BLOCKS
     assert "more than Home can show" in str(view["blocks"][-1])
-

@@ -20,6 +20,8 @@ from handlers.commands.parser import (
     Search,
     SearchForm,
     ShowHolds,
+    ShowIdle,
+    ShowSpend,
     ShowWallet,
     Unassign,
     UsageError,
@@ -32,6 +34,8 @@ COMMAND_TYPES = (
     SearchForm,
     ListNumbers,
     ShowWallet,
+    ShowIdle,
+    ShowSpend,
     ShowHolds,
     Help,
     Assign,
@@ -199,6 +203,8 @@ def test_search_usage_errors_name_what_to_fix(text: str, names: str) -> None:
         ("list", ListNumbers()),
         ("LIST", ListNumbers()),
         ("wallet", ShowWallet()),
+        ("idle", ShowIdle()),
+        ("Spend", ShowSpend()),
         ("holds", ShowHolds()),
         ("Holds", ShowHolds()),
         ("help", Help(None)),
@@ -394,7 +400,7 @@ def test_apostrophe_in_a_release_reason(text: str) -> None:
 
 def test_every_subcommand_has_usage_and_help() -> None:
     assert set(SUBCOMMANDS) == {
-        *("search", "list", "wallet", "holds", "assign", "unassign"),
+        *("search", "list", "wallet", "idle", "spend", "holds", "assign", "unassign"),
         *("publish", "release", "import", "help"),
     }
     for name, sub in SUBCOMMANDS.items():

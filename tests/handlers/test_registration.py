@@ -22,11 +22,14 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.app import create_app
+from bot.costs import MonthlyBill
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery
-from bot.outcomes import Refused
+from bot.outcomes import IdleList, Refused
 from bot.settings import Settings
 from handlers import ids
+from handlers.actions.request_release import IDLE_REASON
 from handlers.blocks.common import message as as_message
+from handlers.blocks.costs import build_idle
 from handlers.blocks.home import build_home
 from handlers.blocks.modals import build_reason_modal
 from handlers.blocks.paging import search_value
@@ -35,6 +38,7 @@ from handlers.blocks.routing import build_number_list, build_purchased_dm, unpub
 from handlers.blocks.search import build_search_results
 from handlers.blocks.search_modal import build_search_button
 from handlers.commands.parser import SUBCOMMANDS, escape_usage
+from storage.owned import OwnedRow
 from storage.requests import Request
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import (
@@ -378,6 +382,20 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
             ),
         ),
         ("home", {"text": "Home", "blocks": build_home(_home(), sandbox=True)["blocks"]}),
+        (
+            "idle",
+            build_idle(
+                IdleList(
+                    [OwnedRow("+14155550100", "num_1", None, Decimal("1.15"))],
+                    1,
+                    MonthlyBill(Decimal("1.15"), 1, 0),
+                    0,
+                    frozenset(),
+                    True,
+                ),
+                sandbox=True,
+            ),
+        ),
     ]
 
 
@@ -425,6 +443,7 @@ EXPECTED = {
     ids.SEARCH_NEARBY: ("search", (APPROVER, NEARBY_QUERY)),
     ids.LIST_PREVIOUS: ("list_numbers", (APPROVER,)),
     ids.LIST_NEXT: ("list_numbers", (APPROVER,)),
+    ids.REQUEST_RELEASE: ("request_release", (APPROVER, "+14155550100", IDLE_REASON)),
 }
 
 

@@ -105,3 +105,14 @@ def test_a_month_of_usage_is_stored_and_replaced(db_target):
     book.put_month_usage(MonthUsage("2030-01", Decimal("3450"), 12, T0, False))
     book.put_month_usage(MonthUsage("2030-01", Decimal("3565.5"), 14, T0, True))
     assert book.month_usage("2030-01") == MonthUsage("2030-01", Decimal("3565.5"), 14, T0, True)
+
+
+def test_the_wallet_as_last_read_keeps_the_newest(db_target):
+    from storage.costs import WalletSeen
+
+    book = CostBook(connect(db_target))
+    assert book.wallet_seen() is None
+    newer = WalletSeen(Decimal("9.20"), False, Decimal("5.00"), None, T0 + timedelta(minutes=5))
+    book.put_wallet_seen(newer)
+    book.put_wallet_seen(WalletSeen(Decimal("50"), True, None, Decimal("25"), T0))  # late
+    assert book.wallet_seen() == newer

@@ -1,0 +1,133 @@
+"""What the numbers keep costing, as people read it: the wallet with its runway, the numbers
+that reach nobody (each with Request release), and six months of spend drawn in text
+(Slack renders no charts without an image host). Pure builders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.costs import bar, is_toll_free
+from bot.flowyte.models import Wallet
+from bot.money import usd
+from bot.outcomes import IdleList, SpendReport, WalletView
+from handlers import ids
+from handlers.blocks.common import Block, Message, button, context, message, section, sections
+
+BAR_WIDTH = 16
+
+
+def build_wallet(view: WalletView | Wallet, *, sandbox: bool) -> Message:
+    """The balance, auto-reload, the numbers' monthly cost and how long the balance lasts,
+    the month against the budget, and the numbers that reach nobody."""
+    if isinstance(view, Wallet):
+        view = WalletView(view)
+    wallet = view.wallet
+    text = f":moneybag: Wallet balance: *{usd(wallet.balance_usd)}*"
+    if view.runway:
+        text += f": {view.runway}"
+    lines = [text + "."]
+    lines.append(reload_line(wallet))
+    if view.bill is not None and view.bill.numbers:
+        count = view.bill.numbers
+        lines.append(
+            f"{count} number{'s' if count != 1 else ''} owned: {view.bill.words()} (calls are "
+            "billed on top)."
+        )
+    if view.budget:
+        lines.append(view.budget + ".")
+    if view.idle and view.idle_bill is not None:
+        lines.append(
+            f":warning: {idle_phrase(view.idle, view.idle_bill.words())}: `/numbers idle` lists them."
+        )
+    lines.append("Top-ups happen in the Flowyte dashboard (a card payment numbot cannot make).")
+    return message(lines[0], [section("\n".join(lines))], sandbox=sandbox)
+
+
+def reload_line(wallet: Wallet) -> str:
+    if wallet.auto_reload_enabled is None:
+        return "Auto-reload: Flowyte did not say."
+    if not wallet.auto_reload_enabled:
+        return "Auto-reload is off."
+    amount, threshold = wallet.auto_reload_amount_usd, wallet.auto_reload_threshold_usd
+    if amount is None or threshold is None:
+        return "Auto-reload is on."
+    return f"Auto-reload is on: it adds {usd(amount)} whenever the balance falls below {usd(threshold)}."
+
+
+def idle_phrase(count: int, cost: str) -> str:
+    """`3 numbers reach nobody: $3.45 a month`."""
+    verb = "reaches" if count == 1 else "reach"
+    return f"{count} number{'s' if count != 1 else ''} {verb} nobody: {cost}"
+
+
+def build_idle(idle: IdleList, *, sandbox: bool) -> Message:
+    """The numbers that reach nobody, a row each with its monthly cost and Request release."""
+    if not idle.total:
+        text = ":white_check_mark: Every owned number reaches an agent that was published."
+        if not idle.agents_known:
+            text = (
+                "No number is routed to no agent. numbot could not read the agents just now, "
+                "so numbers routed to an agent never published are not checked."
+            )
+        return message(text, [section(text)], sandbox=sandbox)
+    title = idle_phrase(idle.total, idle.bill.words())
+    blocks: list[Block] = [section(f"*{title}*")]
+    note = "Routed to no agent, or to one never published: callers reach nothing."
+    if not idle.agents_known:
+        note = "Routed to no agent (the agents could not be read just now)."
+    blocks.append(context(note))
+    for row in idle.rows:
+        why = "no agent" if row.agent_id is None else f"agent `{row.agent_id}` never published"
+        cost = "cost unknown" if row.monthly_cost is None else f"{usd(row.monthly_cost)} a month"
+        tolls = " · toll-free" if is_toll_free(row.e164) else ""
+        blocks.append(
+            section(
+                f"*{row.e164}* · {why} · {cost}{tolls}",
+                accessory=button(
+                    "Request release",
+                    ids.REQUEST_RELEASE,
+                    row.e164,
+                    spoken=f"Request release of {row.e164}",
+                ),
+            )
+        )
+    more = idle.total - len(idle.rows)
+    if more > 0:
+        blocks.append(context(f"{more} more not shown: the first {len(idle.rows)}, by number."))
+    blocks.append(
+        context("A release goes to the approval channel: a second person must approve it.")
+    )
+    return message(title, blocks, sandbox=sandbox)
+
+
+def build_spend(report: SpendReport, *, sandbox: bool) -> Message:
+    """Month by month: Flowyte's number charges, with a bar, beside what numbot bought."""
+    charged = [m.charged for m in report.months if m.charged is not None]
+    largest = max([*charged, *(m.numbot_total for m in report.months)], default=Decimal(0))
+    rows = []
+    for month in report.months:
+        flowyte = (
+            f"Flowyte charged {usd(month.charged)} for numbers"
+            if month.charged is not None
+            else "Flowyte's charges could not be read"
+        )
+        drawn = bar(month.charged if month.charged is not None else Decimal(0), largest, BAR_WIDTH)
+        bought = (
+            f"numbot bought {month.bought} ({usd(month.setup)} setup + {usd(month.monthly)} "
+            f"first months), released {month.released}"
+        )
+        if month.unpriced:
+            bought += f"; {month.unpriced} without a readable price"
+        rows.append(f"*{month.month}* `{drawn or '·'}`\n{flowyte} · {bought}")
+    title = f"Spend on numbers, the last {len(report.months)} months"
+    blocks: list[Block] = [section(f"*{title}*"), *sections(rows)]
+    if report.top:
+        top = ", ".join(f"<@{person}> {usd(amount)}" for person, amount in report.top)
+        blocks.append(context(f"Top requesters: {top}"))
+    blocks.append(
+        context(
+            "Flowyte's charges are its usage items for numbers (1 credit = $0.01); numbot's are "
+            "the prices sealed when each purchase was requested."
+        )
+    )
+    return message(title, blocks, sandbox=sandbox)

@@ -1,0 +1,146 @@
+"""bot/workflow/bill.py against the sandbox: the wallet with its runway, the numbers that
+reach nobody, the low-wallet warning once a day, and months of spend from the sealed log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from bot.outcomes import Decided, Held, IdleList, Requested, SpendReport, WalletView
+from storage.owned import OwnedRow
+from tests.bot.conftest import APPROVER, REQUESTER
+
+D = Decimal
+
+
+async def index(env, *rows: tuple[str, str | None, str | None]) -> None:
+    """Put numbers in numbot's index of owned numbers, as a refresh of Flowyte's list would."""
+    await env.storage.run(
+        env.storage.owned.put,
+        [
+            OwnedRow(e164, f"num_{e164[1:]}", agent, None if cost is None else D(cost))
+            for e164, agent, cost in rows
+        ],
+        env.clock(),
+    )
+
+
+THIRTY = [(f"+1415555{i:04d}", "agt_support", "1.15") for i in range(27)] + [
+    ("+16465550001", None, "1.15"),  # routed to no agent
+    ("+16465550002", "agt_draft", "1.15"),  # to an agent never published
+    ("+18005550003", None, "1.15"),  # toll-free, no agent
+]
+
+
+async def test_the_wallet_says_what_the_numbers_cost_and_how_long_it_lasts(env):
+    await index(env, *THIRTY)
+    env.sandbox.balance = D("9.20")
+    view = await env.service.wallet(REQUESTER)
+    assert isinstance(view, WalletView)
+    assert view.bill is not None and view.bill.total == D("34.50") and view.bill.numbers == 30
+    assert view.runway == "lasts about 8 days at $34.50 a month"
+    assert view.idle == 3 and view.idle_bill is not None and view.idle_bill.total == D("3.45")
+    assert view.budget is None  # no policy, no budget
+    seen = await env.storage.run(env.storage.costs.wallet_seen)
+    assert seen is not None and seen.balance_usd == D("9.20")  # kept for Home and cards
+
+
+async def test_idle_lists_unrouted_and_unpublished_numbers_in_order(env):
+    await index(env, *THIRTY)
+    idle = await env.service.idle(REQUESTER)
+    assert isinstance(idle, IdleList) and idle.agents_known
+    assert [r.e164 for r in idle.rows] == ["+16465550001", "+16465550002", "+18005550003"]
+    assert idle.total == 3 and idle.bill.total == D("3.45")
+    assert idle.unpublished == frozenset({"agt_draft"})
+    entry = env.audit()[-1]
+    assert (entry.actor, entry.action, entry.outcome) == (REQUESTER, "idle", "ok")
+
+
+async def test_the_low_wallet_warning_goes_once_a_day_and_its_clearing_once(env):
+    service = env.new_service(runway_alert_days=14, wallet_look_minutes=10)
+    await index(env, *THIRTY)
+    env.sandbox.balance = D("9.20")  # 8 days of $34.50 a month
+    await service.bill.look()
+    [warning] = env.notifier.notices
+    assert "$9.20 pays for about 8 days of the numbers' $34.50 a month" in warning
+    assert "Auto-reload is off" in warning and "Top up in the Flowyte dashboard" in warning
+    await service.bill.look()  # too soon to look again
+    env.clock.advance(minutes=11)
+    await service.bill.look()  # looked again: still low, but warned today already
+    assert len(env.notifier.notices) == 1
+    env.clock.advance(days=1)
+    await service.bill.look()
+    assert len(env.notifier.notices) == 2  # a new day, still low: said again
+    env.sandbox.balance = D("100.00")
+    env.clock.advance(minutes=11)
+    await service.bill.look()
+    assert "no longer running low" in env.notifier.notices[-1] and len(env.notifier.notices) == 3
+    env.clock.advance(minutes=11)
+    await service.bill.look()
+    assert len(env.notifier.notices) == 3  # cleared once
+    actions = [e.action for e in env.audit() if e.action in ("wallet_low", "wallet_ok")]
+    assert actions == ["wallet_low", "wallet_low", "wallet_ok"]
+
+
+async def test_auto_reload_that_refills_the_wallet_means_no_warning(env):
+    service = env.new_service()
+    await index(env, *THIRTY)
+    env.sandbox.balance = D("2.00")
+    env.sandbox.wallet.auto_reload_enabled = True
+    await service.bill.look()
+    assert env.notifier.notices == []
+
+
+async def test_two_processes_warn_once(env):
+    first, second = env.new_service(), env.new_service(fresh_db=True)
+    await index(env, *THIRTY)
+    env.sandbox.balance = D("1.00")
+    await first.bill.look()
+    await second.bill.look()
+    assert len(env.notifier.notices) == 1
+
+
+async def test_a_wallet_flowyte_cannot_read_warns_nobody_and_says_why_in_the_log(env, caplog):
+    service = env.new_service()
+    await index(env, *THIRTY)
+    env.transport.fail("GET", "/billing/wallet", 503, times=5)
+    await service.bill.look()
+    assert env.notifier.notices == [] and "could not be read for its runway" in caplog.text
+
+
+async def bought(env, index_: int) -> str:
+    held = await env.service.reserve(REQUESTER, env.e164(index_))
+    assert isinstance(held, Held)
+    requested = await env.service.request_purchase(REQUESTER, held.request.id, "support line")
+    assert isinstance(requested, Requested)
+    decided = await env.service.approve(APPROVER, requested.request.id)
+    assert isinstance(decided, Decided) and decided.request.status == "purchased", decided
+    return decided.request.e164
+
+
+async def test_spend_sets_flowyte_s_charges_beside_what_numbot_bought(env):
+    # The audit log stamps entries with the real time: the months must be real ones too.
+    env.clock.now = datetime.now(UTC).replace(day=15, hour=12)
+    env.sandbox.balance = D("100")
+    env.sandbox.charge("number", D(3), D("345"), "monthly rental", env.clock() - timedelta(days=31))
+    env.sandbox.charge("voice", D(10), D("90"), "calls", env.clock() - timedelta(days=31))
+    await bought(env, 0)
+    await bought(env, 1)
+    report = await env.service.spend(REQUESTER)
+    assert isinstance(report, SpendReport) and len(report.months) == 6
+    last, before = report.months[-1], report.months[-2]
+    assert last.month == env.clock().strftime("%Y-%m")
+    assert last.bought == 2 and last.unpriced == 0
+    assert last.charged == last.numbot_total  # Flowyte charged what numbot sealed
+    assert before.charged == D("3.45") and before.bought == 0  # voice is not counted
+    assert report.top == [(REQUESTER, last.numbot_total)]
+    # A month that has ended is read once; the month under way is reused a while.
+    reads = len(env.app.calls("GET", "/billing/usage/items"))
+    await env.service.spend(REQUESTER)
+    assert len(env.app.calls("GET", "/billing/usage/items")) == reads
+
+
+async def test_a_month_flowyte_cannot_read_is_unreadable_never_zero(env):
+    env.transport.fail("GET", "/billing/usage/items", 503, times=50)
+    report = await env.service.spend(REQUESTER)
+    assert all(m.charged is None and m.unreadable for m in report.months)

@@ -1,0 +1,131 @@
+"""handlers/blocks/costs.py: the wallet with its runway, the idle list, months of spend."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.costs import MonthlyBill, lasts, monthly_bill
+from bot.flowyte.models import Wallet
+from bot.outcomes import IdleList, SpendMonth, SpendReport, WalletView
+from handlers import ids
+from handlers.blocks.costs import build_idle, build_spend, build_wallet
+from storage.owned import OwnedRow
+
+D = Decimal
+
+
+def text_of(message) -> str:
+    parts = [message["text"]]
+    for block in message["blocks"]:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            parts.append(element.get("text", ""))
+    return "\n".join(str(p) for p in parts)
+
+
+def wallet(balance="9.20", enabled=False) -> Wallet:
+    return Wallet.model_validate(
+        {
+            "balanceUsd": balance,
+            "autoReloadEnabled": enabled,
+            "autoReloadThresholdUsd": "5",
+            "autoReloadAmountUsd": "25",
+        }
+    )
+
+
+def wallet_view(**changes) -> WalletView:
+    bill = monthly_bill([(D("1.15"), 30)])
+    fields = {
+        "wallet": wallet(),
+        "bill": bill,
+        "runway": lasts(D("9.20"), bill),
+        "budget": "This month: $12.00 of $100.00",
+        "idle": 3,
+        "idle_bill": monthly_bill([(D("1.15"), 3)]),
+    }
+    return WalletView(**{**fields, **changes})
+
+
+def test_the_wallet_says_balance_reload_bill_runway_budget_and_idle():
+    text = text_of(build_wallet(wallet_view(), sandbox=False))
+    assert "Wallet balance: *$9.20*: lasts about 8 days at $34.50 a month." in text
+    assert "Auto-reload is off." in text
+    assert "30 numbers owned: $34.50 a month" in text
+    assert "This month: $12.00 of $100.00" in text
+    assert "3 numbers reach nobody: $3.45 a month" in text and "/numbers idle" in text
+
+
+def test_the_wallet_with_auto_reload_on_says_what_it_adds():
+    text = text_of(build_wallet(wallet_view(wallet=wallet(enabled=True), idle=0), sandbox=False))
+    assert "Auto-reload is on: it adds $25.00 whenever the balance falls below $5.00." in text
+    assert "reach nobody" not in text
+
+
+def test_a_plain_wallet_still_reads():
+    text = text_of(build_wallet(wallet(), sandbox=False))
+    assert "Wallet balance: *$9.20*." in text
+
+
+def idle_list(rows, total=None, known=True) -> IdleList:
+    bill = monthly_bill([(r.monthly_cost, 1) for r in rows])
+    return IdleList(
+        rows, len(rows) if total is None else total, bill, 0, frozenset({"agt_draft"}), known
+    )
+
+
+def test_the_idle_list_names_why_and_what_each_costs_with_request_release():
+    rows = [
+        OwnedRow("+14155550100", "num_1", None, D("1.15")),
+        OwnedRow("+18005550100", "num_2", "agt_draft", D("2.00")),
+        OwnedRow("+14155550102", "num_3", None, None),
+    ]
+    message = build_idle(idle_list(rows), sandbox=False)
+    text = text_of(message)
+    assert "3 numbers reach nobody: at least $3.15 a month (1 number's cost unknown)" in text
+    assert "+14155550100* · no agent · $1.15 a month" in text
+    assert "agent `agt_draft` never published · $2.00 a month · toll-free" in text
+    assert "cost unknown" in text
+    buttons = [b["accessory"] for b in message["blocks"] if "accessory" in b]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        (ids.REQUEST_RELEASE, r.e164) for r in rows
+    ]
+    assert all(b["accessibility_label"].startswith("Request release of +1") for b in buttons)
+
+
+def test_an_idle_list_longer_than_a_page_says_how_many_more():
+    rows = [OwnedRow(f"+1415555{i:04d}", f"num_{i}", None, D("1")) for i in range(20)]
+    text = text_of(build_idle(idle_list(rows, total=25), sandbox=False))
+    assert "5 more not shown" in text
+
+
+def test_no_idle_number_is_said_plainly_and_honestly_when_agents_are_unknown():
+    assert "Every owned number reaches an agent" in text_of(
+        build_idle(idle_list([]), sandbox=False)
+    )
+    unknown = text_of(build_idle(idle_list([], known=False), sandbox=False))
+    assert "could not read the agents" in unknown
+
+
+def test_spend_draws_a_bar_per_month_and_never_calls_unreadable_zero():
+    months = [
+        SpendMonth(
+            "2026-10", D("34.50"), "", 2, 0, D("2.00"), D("2.30"), 0, {"U0ALICE": D("4.30")}
+        ),
+        SpendMonth("2026-11", None, "Flowyte is unavailable", 1, 1, D("1"), D("1.15"), 0),
+        SpendMonth("2026-12", D("17.25"), "", 0, 0, D(0), D(0), 1),
+    ]
+    report = SpendReport(months, [("U0ALICE", D("4.30"))])
+    text = text_of(build_spend(report, sandbox=False))
+    assert "*2026-10* `" + "█" * 16 + "`" in text
+    assert "*2026-12* `" + "█" * 8 + "`" in text
+    assert "Flowyte charged $34.50 for numbers" in text
+    assert "Flowyte's charges could not be read" in text and "$0.00 for numbers" not in text
+    assert "numbot bought 2 ($2.00 setup + $2.30 first months), released 0" in text
+    assert "1 without a readable price" in text
+    assert "Top requesters: <@U0ALICE> $4.30" in text
+
+
+def test_the_monthly_bill_words_reach_the_wallet():
+    assert MonthlyBill(D("1"), 1, 0).words() == "$1.00 a month"

@@ -7,7 +7,7 @@
 #
 # No secret is baked in: Slack's tokens, the signing secret, the Flowyte key and the audit
 # key come from the environment at `docker run` (--env-file) or from compose's env_file.
-# See "Run it in production" in README.md and deploy/compose.yaml.
+# See docs/operations.md and deploy/compose.yaml.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -20,13 +20,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 # Only what the wheel is built from (.dockerignore keeps the rest, tests and .venv included,
 # out of the build context).
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
 
 # `.[postgres]`: psycopg 3 for NUMBOT_DATABASE_URL=postgresql://…, so one image runs either
-# engine (until pyproject.toml declares that extra, pip warns and installs numbot without it).
+# engine.
 # pip builds numbot's wheel from /src and installs it (not editable) into the venv.
 RUN python -m venv /opt/numbot \
  && /opt/numbot/bin/pip install ".[postgres]" \
@@ -60,7 +60,7 @@ VOLUME ["/var/lib/numbot"]
 WORKDIR /var/lib/numbot
 
 # HTTP mode: POST /slack/events, GET /healthz, GET /metrics. In Socket Mode numbot still
-# listens on PORT for /healthz and /metrics (issue 10, item 3), which the HEALTHCHECK needs.
+# listens on PORT for /healthz and /metrics, which the HEALTHCHECK needs.
 EXPOSE 3000
 
 USER 10001:10001

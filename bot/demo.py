@@ -30,7 +30,7 @@ from storage.audit import AuditLog
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 NAMES = {ALICE: "alice", BOB: "bob", CAROL: "carol"}
-# The demo's spend policy (README: Spend policy): above $2.00, two approvers must agree.
+# The demo's spend policy (docs/policy.md): above $2.00, two approvers must agree.
 DEMO_POLICY = '[[quorum]]\nabove_usd = "2.00"\napprovals = 2\n'
 
 APPROVAL_CHANNEL = "C0APPROVALS"

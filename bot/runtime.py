@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -128,9 +130,23 @@ class Runtime:
                 seconds=SANDBOX_LEASE_SECONDS,
                 doing="runs the sandbox on this database",
             )
-        if await self.sandbox_lease.try_once():
-            return None
-        return await self.sandbox_lease.holder_elsewhere() or "another process"
+        lease = self.sandbox_lease
+        deadline = time.monotonic() + SANDBOX_LEASE_SECONDS + 2
+        while True:
+            if await lease.try_once():
+                return None
+            holder = await lease.holder_elsewhere() or "another process"
+            if holder_is_alive_here(holder) or time.monotonic() > deadline:
+                return holder
+            # A holder that is not a live process on this machine (one killed with -9, or on
+            # another host) keeps its lease until it lapses: a supervisor's restart waits for
+            # that rather than being refused for good.
+            logger.info(
+                "the sandbox lease is held by %s; waiting up to %.0fs for it to lapse",
+                holder,
+                max(0.0, deadline - time.monotonic()),
+            )
+            await asyncio.sleep(1.0)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -210,12 +226,12 @@ class Runtime:
             names = ", ".join(check.missing)
             logger.error(
                 "numbot's Flowyte key lacks the scope(s) %s: the commands that need them will "
-                "fail until the key is replaced by one with every scope in README.md",
+                "fail until the key is replaced by one with every scope in docs/configuration.md",
                 names,
             )
             await self.service.alert(
                 f":warning: numbot's Flowyte key lacks the scope(s) {names}. Some commands will "
-                "fail until your numbot admin issues a key with them (README: Settings)."
+                "fail until your numbot admin issues a key with them (docs/configuration.md)."
             )
         elif check.unchecked:
             logger.warning(
@@ -289,6 +305,22 @@ class Runtime:
                 logger.exception("looking at the wallet's runway failed")
             self.metrics.sweep(time.monotonic() - started)
             await asyncio.sleep(max(MIN_SWEEP_PAUSE, wait))
+
+
+def holder_is_alive_here(holder: str) -> bool:
+    """Whether a lease holder (`host:pid:token`, bot/sweep_lease.py) is a process alive on
+    this machine. One on another host, or not parseable, is not known to be alive."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, run by another user
+    return True
 
 
 def create_asgi(runtime: Runtime) -> Starlette:

@@ -375,7 +375,7 @@ class Settings(BaseSettings):
             "NUMBOT_AUDIT_KEY is not set. With a real Flowyte key, the audit log must be sealed "
             "with a secret kept outside the database: make one with "
             '`python -c "import secrets; print(secrets.token_hex(32))"`, keep it in your '
-            "secret store, and set NUMBOT_AUDIT_KEY (see README.md, Security model)"
+            "secret store, and set NUMBOT_AUDIT_KEY (see docs/security.md)"
         )
 
     @property
@@ -427,7 +427,9 @@ class Settings(BaseSettings):
         if not self.NUMBOT_APPROVERS and not policy.names_approvers:
             problems.append(NO_APPROVER)
         if problems:
-            raise SettingsError(" ".join(problems) + " (See the Settings table in README.md.)")
+            raise SettingsError(
+                " ".join(problems) + " (docs/configuration.md says what each setting means.)"
+            )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -3,7 +3,7 @@
 At start (`check_token`):
 
 - Slack refuses the token (`invalid_auth`, `token_revoked`, …): `TokenRejected`, and
-  `numbot run` stops with that message and exit status 2. Nothing could work with it.
+  `numbot run` stops with that message and exit status 78 (EX_CONFIG). Nothing could work with it.
 - Slack cannot be reached (DNS, refused, timeout) or answers another error: a warning;
   numbot starts, /healthz reports `"slack": "unreachable: …"` (still 200: a restart would
   not help) and `watch_token` tries again every RETRY_SECONDS until Slack answers.

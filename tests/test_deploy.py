@@ -73,7 +73,9 @@ def test_the_image_copies_every_package_pyproject_installs():
         for src in args.split()[:-1]
     }
     assert packages <= copied, f"the Dockerfile does not COPY {packages - copied}"
-    assert {"pyproject.toml", "README.md"} <= copied  # the wheel is built from them
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    needed = {"pyproject.toml", project["readme"], *project.get("license-files", [])}
+    assert needed <= copied, f"the wheel is built from {needed - copied} too"
 
 
 def test_the_extras_the_image_installs_exist():

@@ -141,3 +141,21 @@ def test_the_examples_placeholders_are_recognised(value):
 @pytest.mark.parametrize("value", ["xoxb-1-2-abc", "C0APPROVALS", "postgresql://n:pw@db/numbot"])
 def test_real_values_are_not_placeholders(value):
     assert not is_placeholder(value)
+
+
+def test_a_lease_holder_is_alive_only_as_a_live_process_on_this_machine():
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from bot.runtime import holder_is_alive_here
+
+    here = socket.gethostname()
+    assert holder_is_alive_here(f"{here}:{os.getpid()}:abcd")
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    assert not holder_is_alive_here(f"{here}:{done.stdout.strip()}:abcd")  # it has exited
+    assert not holder_is_alive_here(f"another-host:{os.getpid()}:abcd")
+    assert not holder_is_alive_here("another process")

@@ -285,3 +285,24 @@ def test_a_second_sandbox_process_on_one_database_is_refused_and_says_why(slack,
         third.env.pop(name)
     third.start()
     third.stop()
+
+
+def test_a_sandbox_killed_with_9_is_followed_by_its_restart_not_refused(slack, flowyte, tmp_path):
+    """A supervisor restarts a sandbox numbot killed with -9 within seconds: its lease is
+    still on the database, held by a process that no longer exists. The restart waits for
+    it to lapse instead of exiting 78 for good."""
+    first = BotProcess(slack, flowyte.url, tmp_path)
+    second = BotProcess(slack, flowyte.url, tmp_path)
+    for bot in (first, second):
+        for name in ("FLOWYTE_API_KEY", "FLOWYTE_BASE_URL"):
+            bot.env.pop(name)
+    first.start()
+    first.kill9()
+    started = time.monotonic()
+    second.start(timeout=60)
+    try:
+        assert time.monotonic() - started < 45
+        assert "waiting up to" in second.output()
+        assert second.http.get(second.url + "/healthz").status_code == 200
+    finally:
+        second.stop()

@@ -21,10 +21,16 @@ Placed = tuple[str, str, str]
 
 class Notifier(Protocol):
     async def post_card(
-        self, request: Request, *, balance: Decimal | None, budget: str | None = None
+        self,
+        request: Request,
+        *,
+        balance: Decimal | None,
+        budget: str | None = None,
+        bill: str | None = None,
     ) -> tuple[str, str]:
         """Post the approval card for `request` (mentioning the approvers; `budget`: this
-        month's spend against the budget, when there is one); return (channel, ts)."""
+        month's spend against the budget, when there is one; `bill`: what the numbers' monthly
+        bill becomes with this one); return (channel, ts)."""
         ...
 
     async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Placed]:

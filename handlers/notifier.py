@@ -90,7 +90,12 @@ class SlackNotifier:
         return placed
 
     async def post_card(
-        self, request: Request, *, balance: Decimal | None, budget: str | None = None
+        self,
+        request: Request,
+        *,
+        balance: Decimal | None,
+        budget: str | None = None,
+        bill: str | None = None,
     ) -> tuple[str, str]:
         people, groups = self._mentioned()
         card = build_approval_card(
@@ -100,6 +105,7 @@ class SlackNotifier:
             approvers=people,
             groups=groups,
             budget=budget,
+            bill=bill,
         )
         return await self._post(self.approval_channel, card)
 

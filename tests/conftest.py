@@ -24,7 +24,9 @@ def pg_cluster():
             "CREATE DATABASE"
         )
         if required():
-            pytest.fail(message + " (NUMBOT_REQUIRE_POSTGRES is set: this is a failure, not a skip)")
+            pytest.fail(
+                message + " (NUMBOT_REQUIRE_POSTGRES is set: this is a failure, not a skip)"
+            )
         pytest.skip(message)
     yield cluster
     cluster.stop()

@@ -36,7 +36,9 @@ def _bin_dir() -> Path:
         return Path(found).parent
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     if not candidates:
         raise Unavailable(
@@ -110,7 +112,10 @@ class Cluster:
                 f"could not start PostgreSQL from {bin_dir}: {error} {detail.decode(errors='replace')}"
             ) from None
         cluster = cls(
-            f"postgresql://numbot@127.0.0.1:{port}/postgres", owned=root, bin_dir=bin_dir, as_user=as_user
+            f"postgresql://numbot@127.0.0.1:{port}/postgres",
+            owned=root,
+            bin_dir=bin_dir,
+            as_user=as_user,
         )
         atexit.register(cluster.stop)  # also when the session ends without its teardown
         return cluster

@@ -12,9 +12,15 @@ def test_backup_writes_a_private_copy_and_prints_what_it_verified(tmp_path):
     head = numbot("audit", "verify", "--db", str(db), cwd=tmp_path).stdout.split("head ")[1].strip()
     done = numbot("backup", "--db", str(db), str(tmp_path / "copy.db"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "requests: 0" in done.stdout and "3 entries" in done.stdout and f"head {head}" in done.stdout
+    assert (
+        "requests: 0" in done.stdout
+        and "3 entries" in done.stdout
+        and f"head {head}" in done.stdout
+    )
     assert stat.S_IMODE((tmp_path / "copy.db").stat().st_mode) == 0o600
-    again = numbot("audit", "verify", "--db", str(tmp_path / "copy.db"), "--expect-head", head, cwd=tmp_path)
+    again = numbot(
+        "audit", "verify", "--db", str(tmp_path / "copy.db"), "--expect-head", head, cwd=tmp_path
+    )
     assert again.returncode == 0
 
 
@@ -43,15 +49,23 @@ def test_backup_of_a_tampered_log_says_so_and_fails(tmp_path):
 def test_backup_needs_the_audit_key_before_it_writes_anything(tmp_path):
     db = tmp_path / "numbot.db"
     make_log(db)
-    done = numbot("backup", "--db", str(db), str(tmp_path / "copy.db"), cwd=tmp_path,
-                  env={"NUMBOT_AUDIT_KEY": "", "FLOWYTE_API_KEY": "flowyte_sk_live_0000"})
+    done = numbot(
+        "backup",
+        "--db",
+        str(db),
+        str(tmp_path / "copy.db"),
+        cwd=tmp_path,
+        env={"NUMBOT_AUDIT_KEY": "", "FLOWYTE_API_KEY": "flowyte_sk_live_0000"},
+    )
     assert done.returncode == 2 and "NUMBOT_AUDIT_KEY" in done.stderr
     assert not (tmp_path / "copy.db").exists()
 
 
 def test_backup_on_postgresql_points_to_pg_dump_and_the_audit_key(tmp_path):
     url = "postgresql://numbot:hunter2-db-password@db:5432/numbot"
-    done = numbot("backup", str(tmp_path / "copy.db"), cwd=tmp_path, env={"NUMBOT_DATABASE_URL": url})
+    done = numbot(
+        "backup", str(tmp_path / "copy.db"), cwd=tmp_path, env={"NUMBOT_DATABASE_URL": url}
+    )
     assert done.returncode == 2
     assert "pg_dump" in done.stderr and "NUMBOT_AUDIT_KEY" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
@@ -59,10 +73,11 @@ def test_backup_on_postgresql_points_to_pg_dump_and_the_audit_key(tmp_path):
 
 
 def test_backup_of_a_missing_database_is_a_clear_error(tmp_path):
-    done = numbot("backup", "--db", str(tmp_path / "nope.db"), str(tmp_path / "copy.db"), cwd=tmp_path)
+    done = numbot(
+        "backup", "--db", str(tmp_path / "nope.db"), str(tmp_path / "copy.db"), cwd=tmp_path
+    )
     assert done.returncode == 2 and "no numbot database" in done.stderr
     assert not (tmp_path / "nope.db").exists()
-
 
 
 def test_backup_of_a_postgresql_url_given_as_db_points_to_pg_dump_without_echoing_it(tmp_path):

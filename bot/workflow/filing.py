@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from bot.costs import bill_after, monthly_bill
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
 from bot.outcomes import AlreadyHeld, Held, Refused, Requested
@@ -323,7 +324,10 @@ class Filing:
             return None
         try:
             month = budget_line(ctx.policy, await ctx.month_spend())
-            channel, ts = await ctx.notifier.post_card(request, balance=balance, budget=month)
+            bill = await self._bill_line(request, balance)
+            channel, ts = await ctx.notifier.post_card(
+                request, balance=balance, budget=month, bill=bill
+            )
         except Exception:
             logger.exception("could not post the approval card for %s", request.id)
             await ctx.audit(SYSTEM, "post_card", request.id, "failed")
@@ -345,6 +349,15 @@ class Filing:
         if posted is not None:
             await self._tell_approvers(posted, balance)
         return posted
+
+    async def _bill_line(self, request: Request, balance: Decimal | None) -> str | None:
+        """For a purchase: the numbers' monthly bill, now and with this one, and how long the
+        wallet then lasts (from the index; nothing is asked of Flowyte)."""
+        if request.kind != "purchase":
+            return None
+        storage = self.ctx.storage
+        bill = monthly_bill(await storage.run(storage.costs.price_counts))
+        return bill_after(bill, request.monthly_cost, balance)
 
     async def _tell_approvers(self, request: Request, balance: Decimal | None) -> None:
         """A copy in each approver's DM, remembered so every copy follows the decision."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from decimal import Decimal
 
+from bot.costs import TOLL_FREE_NOTE, is_toll_free
 from bot.money import usd
 from handlers import ids
 from handlers.blocks.common import (
@@ -197,8 +198,10 @@ def build_approval_card(
     approvers: tuple[str, ...] = (),
     groups: tuple[str, ...] = (),
     budget: str | None = None,
+    bill: str | None = None,
 ) -> Message:
     """The card in the approval channel; redrawn in place as the request moves on.
+    `budget` and `bill` (what the numbers cost a month with this one) show while it waits.
 
     Everything in mrkdwn is numbot's; the requester's reason has a block of its own, in
     plain_text, so no reason can add a line that looks like the card's. While it waits, it
@@ -225,6 +228,8 @@ def build_approval_card(
             f"*Costs now:* {_money(total)} (setup {_money(request.setup_cost)} + first month)   "
             f"*Then:* {_money(request.monthly_cost)}/month",
         ]
+        if is_toll_free(request.e164):
+            lines.append(f":telephone_receiver: {TOLL_FREE_NOTE.capitalize()}.")
         if request.status in ("pending", "unfunded") and balance is not None:
             lines.insert(2, f"*Wallet:* {_money(balance)}{seen} → {_money(after)} after")
         if request.status == "pending":  # what an approver needs to decide; history after that
@@ -243,6 +248,8 @@ def build_approval_card(
         lines.append(quorum)
     if budget and request.status == "pending":
         lines.append(f"*{budget}*")
+    if bill and request.status == "pending":
+        lines.append(f"*Bill:* {bill}")
     blocks: list[Block] = [
         section("\n".join(lines), block_id=f"card:{request.id}"),
         reason_block(request),

@@ -7,6 +7,7 @@ Flowyte stopped at the limit the message says there may be more: nothing is cut 
 
 from __future__ import annotations
 
+from bot.costs import TOLL_FREE_NOTE, is_toll_free
 from bot.flowyte.models import AvailableNumber, SearchQuery, keypad_digits
 from bot.money import usd
 from bot.text import clean_user_text
@@ -72,6 +73,8 @@ def number_row(number: AvailableNumber, miss: str | None = None) -> Block:
         f"{_short(place, _PLACE)} · {_short(features, _FEATURES)}\n"
         f"{setup} setup · {monthly}/month"
     )
+    if is_toll_free(number.e164):
+        text += f"\n:telephone_receiver: {TOLL_FREE_NOTE}"
     row = section(text, block_id=f"number:{number.e164}")
     if number.reservable:
         now = (

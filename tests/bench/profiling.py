@@ -23,7 +23,19 @@ def py_spy(pid: int, out: str | None, *, rate: int = 250) -> Iterator[None]:
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     fmt = {".json": "speedscope", ".txt": "raw"}.get(Path(out).suffix, "flamegraph")
     proc = subprocess.Popen(
-        [exe, "record", "--gil", "--pid", str(pid), "--rate", str(rate), "--format", fmt, "-o", out],
+        [
+            exe,
+            "record",
+            "--gil",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(rate),
+            "--format",
+            fmt,
+            "-o",
+            out,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

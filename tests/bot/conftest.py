@@ -63,12 +63,19 @@ class RecordingNotifier:
         self.copies_updated: list[tuple[Request, str, str]] = []
         self.narrated: list[Request] = []
         self.notices: list[str] = []
+        self.bills: list[str | None] = []
 
     async def post_card(
-        self, request: Request, *, balance: Decimal | None, budget: str | None = None
+        self,
+        request: Request,
+        *,
+        balance: Decimal | None,
+        budget: str | None = None,
+        bill: str | None = None,
     ) -> tuple[str, str]:
         self.posted.append((request, balance))
         self.budgets.append(budget)
+        self.bills.append(bill)
         return CARD
 
     async def update_card(self, request: Request) -> None:
@@ -317,4 +324,3 @@ def binds(request) -> dict[str, str]:
 def sealed_approval(request, *, needed: int = 1) -> str:
     """The detail of numbot's final approval of `request`, as it seals it."""
     return json.dumps({"binds": binds(request), "count": needed, "needed": needed})
-

@@ -144,3 +144,14 @@ async def test_a_month_flowyte_cannot_read_is_unreadable_never_zero(env):
     env.transport.fail("GET", "/billing/usage/items", 503, times=50)
     report = await env.service.spend(REQUESTER)
     assert all(m.charged is None and m.unreadable for m in report.months)
+
+
+async def test_a_purchase_card_says_what_the_bill_becomes(env):
+    await index(env, *THIRTY)
+    held = await env.service.reserve(REQUESTER, env.e164(0))
+    assert isinstance(held, Held)
+    await env.service.request_purchase(REQUESTER, held.request.id, "support line")
+    [bill] = env.notifier.bills
+    monthly = held.request.monthly_cost
+    assert bill is not None and bill.startswith(f"numbers: $34.50 → ${D('34.50') + monthly}")
+    assert "the wallet then lasts about" in bill

@@ -145,7 +145,9 @@ async def test_one_look_at_a_time(env):
     env.clock.advance(seconds=11)
     other = env.new_service(timing=Timing(quiet=10, grace=0), fresh_db=True)
     due = env.storage.requests.get(request.id)
-    looks = await asyncio.gather(service.executor.checker.check(due), other.executor.checker.check(due))
+    looks = await asyncio.gather(
+        service.executor.checker.check(due), other.executor.checker.check(due)
+    )
     busy = [r for r in looks if isinstance(r, Refused) and r.code == "checking"]
     settled = [r for r in looks if isinstance(r, Decided)]
     assert len(busy) == 1 and len(settled) == 1
@@ -185,7 +187,9 @@ async def test_no_fresh_quote_no_purchase(env, fault):
 async def test_a_quote_without_a_price_buys_nothing(env):
     request = await pending(env)
     env.transport.fail(
-        "GET", f"/numbers/available/{request.e164}", 200,
+        "GET",
+        f"/numbers/available/{request.e164}",
+        200,
         body={"success": True, "data": {"e164": request.e164}},
     )
     result = await env.service.approve(APPROVER, request.id)
@@ -196,7 +200,12 @@ async def test_a_quote_without_a_price_buys_nothing(env):
 
 @pytest.mark.parametrize(
     "setup,monthly,bought",
-    [("1.00", "1.16", False), ("1.01", "1.15", False), ("1.00", "1.15", True), ("0.99", "1.15", True)],
+    [
+        ("1.00", "1.16", False),
+        ("1.01", "1.15", False),
+        ("1.00", "1.15", True),
+        ("0.99", "1.15", True),
+    ],
 )
 async def test_the_quote_binds_to_the_cent(env, setup, monthly, bought):
     request = await pending(env)
@@ -285,7 +294,9 @@ def purchase_started_in_storage(env, request):
         from_statuses=("approved",),
         to_status="purchasing",
         note=AuditNote(
-            "numbot", "purchase_started", detail=json.dumps({"idempotency_key": request.idempotency_key})
+            "numbot",
+            "purchase_started",
+            detail=json.dumps({"idempotency_key": request.idempotency_key}),
         ),
     )
 
@@ -296,7 +307,9 @@ def _sql(env, statement, *args):
 
 async def test_an_approval_written_into_the_database_is_flagged_not_executed(env):
     request = await pending(env)
-    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    _sql(
+        env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id
+    )
     for _ in range(3):
         assert await env.service.resume() >= 0
     assert not env.purchases()
@@ -307,8 +320,14 @@ async def test_an_approval_written_into_the_database_is_flagged_not_executed(env
 
 @pytest.mark.parametrize(
     "column,value",
-    [("e164", "+14155559999"), ("setup_cost", "0.01"), ("monthly_cost", "0.01"),
-     ("reservation_id", "rsv_other"), ("decided_by", "UAPPROVER05"), ("requester", "UAPPROVER05")],
+    [
+        ("e164", "+14155559999"),
+        ("setup_cost", "0.01"),
+        ("monthly_cost", "0.01"),
+        ("reservation_id", "rsv_other"),
+        ("decided_by", "UAPPROVER05"),
+        ("requester", "UAPPROVER05"),
+    ],
 )
 async def test_an_approved_request_edited_after_approval_is_not_executed(env, column, value):
     request = await pending(env)
@@ -348,7 +367,9 @@ async def test_an_old_approval_cannot_be_reused_after_the_request_went_back_to_p
     env.transport.fail("POST", "/numbers/purchase", "connect")
     await env.service.approve(APPROVER, request.id)  # approved, then back to pending
     assert status_of(env, request.id) == "pending"
-    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    _sql(
+        env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id
+    )
     result = await env.service.executor.execute(env.storage.requests.get(request.id))
     assert isinstance(result, Refused) and result.code == "unauthentic"
     assert not env.purchases()
@@ -616,7 +637,9 @@ async def test_a_list_cut_short_never_proves_a_purchase_did_not_happen(env):
     env.sandbox.configure(page_size=1, pagination="no_cursor")
     await service.approve(APPROVER, request.id)
     env.storage.requests.set_fields(request.id, check_attempts=2)  # a look that replays
-    env.transport.fail("POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"})
+    env.transport.fail(
+        "POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"}
+    )
     env.clock.advance(seconds=11)
     await service.resume()
     assert status_of(env, request.id) == "checking"
@@ -665,7 +688,9 @@ async def test_a_replay_refused_on_a_later_look_settles_it_as_not_bought(env):
     result = await service.approve(APPROVER, request.id)
     assert isinstance(result, Refused) and result.code == "checking"
     assert "purchase of " + request.e164 in result.message  # the approver is told, too
-    assert "nothing is charged twice" in result.message and "looks next at <!date^" in result.message
+    assert (
+        "nothing is charged twice" in result.message and "looks next at <!date^" in result.message
+    )
     assert any("purchase of " + request.e164 in t for t in env.notifier.texts)
     unavailable = {"status": 409, "code": "number_unavailable"}
     env.transport.fail("POST", "/numbers/purchase", 409, body=unavailable)
@@ -684,8 +709,15 @@ async def test_a_hold_in_use_when_given_back_means_a_purchase_is_running(env):
     service = env.new_service(timing=Timing(quiet=10, grace=0))
     request = await pending(env, service=service)
     env.transport.fail("POST", "/numbers/purchase", "timeout")
-    env.transport.fail("POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"})
-    env.transport.fail("DELETE", f"/numbers/reserve/{request.reservation_id}", 409, body={"status": 409, "code": "reservation_in_use"})
+    env.transport.fail(
+        "POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"}
+    )
+    env.transport.fail(
+        "DELETE",
+        f"/numbers/reserve/{request.reservation_id}",
+        409,
+        body={"status": 409, "code": "reservation_in_use"},
+    )
     result = await service.approve(APPROVER, request.id)
     assert isinstance(result, Refused) and result.code == "checking"
     assert status_of(env, request.id) == "checking"
@@ -738,7 +770,9 @@ async def test_an_approval_forged_into_the_audit_log_without_the_key_is_not_exec
         "é" * 64,  # whatever it writes; here not even hex
         "0" * 64,
     )
-    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    _sql(
+        env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id
+    )
     await env.service.resume()
     assert not env.purchases()
     assert status_of(env, request.id) == "approved"
@@ -761,7 +795,11 @@ async def test_only_a_card_whose_status_numbot_sealed_is_redrawn(env, forged_ent
             env,
             "INSERT INTO audit (seq, at, actor, action, subject, outcome, detail, state, prev_hash, hash)"
             " VALUES (?, ?, 'numbot', 'purchase', ?, 'ok', '', 'purchased', ?, ?)",
-            last.seq + 1, last.at, request.id, last.hash, "0" * 64,
+            last.seq + 1,
+            last.at,
+            request.id,
+            last.hash,
+            "0" * 64,
         )
         env.verify = lambda: None  # broken on purpose
     _sql(env, "UPDATE requests SET status='purchased' WHERE id=?", request.id)
@@ -792,7 +830,9 @@ async def test_a_release_that_never_reached_flowyte_waits_for_approval_again(env
 async def test_a_release_flowyte_refuses_fails_and_says_so(env):
     number = (await env.service.import_number(REQUESTER, "+14155550501", None)).number
     request = (await env.service.request_release(REQUESTER, number.e164, "x")).request
-    env.transport.fail("DELETE", f"/numbers/{number.id}", 409, body={"status": 409, "code": "number_busy"})
+    env.transport.fail(
+        "DELETE", f"/numbers/{number.id}", 409, body={"status": 409, "code": "number_busy"}
+    )
     result = await env.service.approve(APPROVER, request.id)
     assert isinstance(result, Refused) and result.code == "failed"
     assert status_of(env, request.id) == "failed"
@@ -803,7 +843,9 @@ async def test_a_release_flowyte_refuses_fails_and_says_so(env):
 # --- the price re-check says why it could not be made ------------------------------------------
 
 
-@pytest.mark.parametrize(("fault", "why"), [(503, "Flowyte answered 503"), ("connect", "Flowyte did not answer")])
+@pytest.mark.parametrize(
+    ("fault", "why"), [(503, "Flowyte answered 503"), ("connect", "Flowyte did not answer")]
+)
 async def test_an_unchecked_price_says_why(env, fault, why):
     request = await pending(env)
     env.transport.fail("GET", f"/numbers/available/{request.e164}", fault, times=2)
@@ -834,7 +876,9 @@ class SlowList(httpx.AsyncBaseTransport):
 async def test_while_one_look_is_under_way_another_process_leaves_the_request_alone(env, left):
     slow = SlowList(env.transport)
     http = httpx.AsyncClient(
-        base_url="http://sandbox/api/v1/", headers={"Authorization": f"Bearer {API_KEY}"}, transport=slow
+        base_url="http://sandbox/api/v1/",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        transport=slow,
     )
     a = env.new_service(flowyte=FlowyteClient(http), timing=Timing(quiet=10, grace=0))
     b = env.new_service(timing=Timing(quiet=10, grace=0), fresh_db=True)
@@ -890,7 +934,11 @@ async def test_a_reminder_slack_refuses_is_audited_as_failed_and_not_sent_twice(
     assert await service.resume() == 1
     assert await service.resume() == 0  # claimed once: approvers are not nagged in a loop
     assert tried == [request.id]
-    reminds = [(e.actor, e.outcome) for e in env.audit() if e.subject == request.id and e.action == "remind"]
+    reminds = [
+        (e.actor, e.outcome)
+        for e in env.audit()
+        if e.subject == request.id and e.action == "remind"
+    ]
     assert reminds == [("numbot", "failed")]
 
 
@@ -926,7 +974,13 @@ async def test_an_unknown_purchase_is_audited_with_the_failure_every_look_and_th
         skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"),
     ) == [
         ("numbot", "purchase", "unknown", "checking", {"error": "injected", "status": 503}),
-        ("numbot", "check", "unknown", None, {"attempt": 1, "owned": "absent", "replay": "unknown"}),
+        (
+            "numbot",
+            "check",
+            "unknown",
+            None,
+            {"attempt": 1, "owned": "absent", "replay": "unknown"},
+        ),
         ("numbot", "release_hold", "ok", None, {"reservation": request.reservation_id}),
         (
             "numbot",
@@ -1048,7 +1102,9 @@ async def test_a_price_that_could_not_be_checked_or_that_changed_is_audited_with
     assert failed[4]["code"] == "price_changed"
     priceless = await pending(env, 2)
     env.transport.fail(
-        "GET", f"/numbers/available/{priceless.e164}", 200,
+        "GET",
+        f"/numbers/available/{priceless.e164}",
+        200,
         body={"success": True, "data": {"e164": priceless.e164}},
     )
     await env.service.approve(APPROVER, priceless.id)
@@ -1067,7 +1123,10 @@ async def test_a_purchase_and_its_approval_are_audited_with_what_was_bought_and_
     assert approve[:4] == (APPROVER, "approve", "ok", "approved")
     assert approve[4] == {"binds": binds(request), "count": 1, "needed": 1}  # the policy: story()
     assert entries[-1] == (
-        "numbot", "purchase", "ok", "purchased",
+        "numbot",
+        "purchase",
+        "ok",
+        "purchased",
         {"charged": "2.15", "e164": request.e164, "evidence": "answer", "number": number},
     )
 
@@ -1080,7 +1139,9 @@ async def test_a_purchase_flowyte_never_received_goes_back_to_pending_audited_wi
     assert result.message.endswith(" The request is waiting for approval again.")
     [back] = [s for s in story(env, request.id) if s[2] == "failed"]
     assert back == ("numbot", "purchase", "failed", "pending", {"error": "FlowyteUnavailable"})
-    env.transport.fail("POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"})
+    env.transport.fail(
+        "POST", "/numbers/purchase", 409, body={"status": 409, "code": "number_unavailable"}
+    )
     other = await pending(env, 1)
     await env.service.approve(APPROVER, other.id)
     [failed] = [s for s in story(env, other.id) if s[2] == "failed"]
@@ -1095,7 +1156,11 @@ async def test_a_purchase_interrupted_mid_call_is_audited_as_resumed_from_that_c
     purchase_started_in_storage(env, request)  # the process stopped while the purchase call was out
     env.clock.advance(seconds=11)
     await service.resume()
-    assert story(env, request.id, skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"))[:2] == [
+    assert story(
+        env,
+        request.id,
+        skip=("reserve", "notify_approvers", "request_purchase", "approve", "purchase_started"),
+    )[:2] == [
         ("numbot", "resume", "ok", None, {"status": "purchasing"}),
         ("numbot", "resume", "unknown", "checking", {"interrupted": "purchasing"}),
     ]
@@ -1104,7 +1169,9 @@ async def test_a_purchase_interrupted_mid_call_is_audited_as_resumed_from_that_c
 async def test_the_integrity_alarm_records_what_was_wrong_and_the_status_it_found(env):
     """What an operator reads first: the audit entry says why numbot would not spend."""
     request = await pending(env)
-    _sql(env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id)
+    _sql(
+        env, "UPDATE requests SET status='approved', decided_by=? WHERE id=?", APPROVER, request.id
+    )
     await env.service.resume()
     [alarm] = [e for e in env.audit() if e.action == "integrity_alarm"]
     assert (alarm.actor, alarm.subject, alarm.outcome) == ("numbot", request.id, "refused")

@@ -39,7 +39,6 @@ OWNED = {
 }
 
 
-
 class _ClientClock:
     """The Flowyte client's clock, moved by hand (each test says how long its calls take)."""
 
@@ -54,6 +53,7 @@ def client_clock(monkeypatch: pytest.MonkeyPatch) -> _ClientClock:
     clock = _ClientClock()
     monkeypatch.setattr("bot.flowyte.client.time", clock)
     return clock
+
 
 def ok(data: object, status: int = 200, **extra: object) -> httpx.Response:
     """A Flowyte success envelope; the JSON text is built by hand where exact digits matter."""
@@ -1788,9 +1788,7 @@ async def test_connect_keeps_the_retry_policy_and_the_timeout_it_is_given():
     assert client.attempt_timeout == 4
     assert client.max_call_seconds == 6.0
     handler = Recorder(problem(503))
-    client = FlowyteClient.connect(
-        BASE, KEY, transport=httpx.MockTransport(handler), retry=policy
-    )
+    client = FlowyteClient.connect(BASE, KEY, transport=httpx.MockTransport(handler), retry=policy)
     with pytest.raises(fe.ServerError):
         await client.get_number("num_1")
     assert len(handler.requests) == 1  # attempts=1: not retried
@@ -1812,7 +1810,9 @@ async def test_a_page_is_retried_only_within_the_whole_listings_budget(client_cl
         index = int(request.url.params.get("cursor", "0"))
         if index == 3 and next(unavailable, False):
             return httpx.Response(503, json={"status": 503}, headers={"Retry-After": "1"})
-        return ok([{**OWNED, "id": f"num_{index}"}], nextCursor=str(index + 1) if index < 3 else None)
+        return ok(
+            [{**OWNED, "id": f"num_{index}"}], nextCursor=str(index + 1) if index < 3 else None
+        )
 
     handler = Recorder(answer)
     client, sleeps = retrying(handler, retry=RetryPolicy(budget=4.5))
@@ -1826,7 +1826,6 @@ def test_connect_gives_up_on_a_connection_within_three_seconds_of_a_longer_budge
     client = FlowyteClient.connect(BASE, KEY, timeout=10)
     assert client._http.timeout.connect == 3.0 and client._http.timeout.read == 10
     assert FlowyteClient.connect(BASE, KEY, timeout=2)._http.timeout.connect == 2
-
 
 
 # --- owned_pages: a walk with no overall cap, and an early exit ------------------------------

@@ -441,12 +441,17 @@ def test_a_list_of_errors_is_cut_only_past_twice_the_text_limit():
         problem = fe.Problem(status=400, errors=(("a", "b" * (length - 3)),))  # "a: " + b…
         return fe.InvalidRequest(problem).explain()
 
-    assert explained(2 * fe.TEXT_LIMIT) == f"Flowyte rejected the request: a: {'b' * (2 * fe.TEXT_LIMIT - 3)}."
+    assert (
+        explained(2 * fe.TEXT_LIMIT)
+        == f"Flowyte rejected the request: a: {'b' * (2 * fe.TEXT_LIMIT - 3)}."
+    )
     cut = explained(2 * fe.TEXT_LIMIT + 1)
     assert cut == f"Flowyte rejected the request: a: {'b' * (2 * fe.TEXT_LIMIT - 4)}…."
 
 
-@pytest.mark.parametrize("code_type", ["https://x.example/errors#hold_expired", "https://x.example/errors/hold_expired/"])
+@pytest.mark.parametrize(
+    "code_type", ["https://x.example/errors#hold_expired", "https://x.example/errors/hold_expired/"]
+)
 def test_a_code_is_the_types_fragment_or_last_segment(code_type):
     assert fe.problem_code(None, code_type) == "hold_expired"
 
@@ -462,19 +467,52 @@ def test_the_shortfall_the_caller_worked_out_is_used_when_flowyte_says_nothing_i
 @pytest.mark.parametrize(
     ("error", "words"),
     [
-        (fe.FlowyteError("x"), "Flowyte could not do that. Try again in a minute; if it keeps failing, tell your numbot admin."),
-        (fe.OutcomeUnknown("x"), "Flowyte's answer was lost or could not be read, so numbot cannot tell yet whether it happened. numbot will check and report back; do not retry by hand."),
-        (fe.UnexpectedAnswer("x"), "Flowyte answered in a way numbot does not understand, so nothing more was done. Tell your numbot admin (the log has the details)."),
+        (
+            fe.FlowyteError("x"),
+            "Flowyte could not do that. Try again in a minute; if it keeps failing, tell your numbot admin.",
+        ),
+        (
+            fe.OutcomeUnknown("x"),
+            "Flowyte's answer was lost or could not be read, so numbot cannot tell yet whether it happened. numbot will check and report back; do not retry by hand.",
+        ),
+        (
+            fe.UnexpectedAnswer("x"),
+            "Flowyte answered in a way numbot does not understand, so nothing more was done. Tell your numbot admin (the log has the details).",
+        ),
         (make(400, {}), "Flowyte rejected the request as invalid. Check the values and try again."),
-        (make(401, {}), "numbot's Flowyte API key was refused. This is not your fault: ask your numbot admin to check FLOWYTE_API_KEY."),
-        (make(402, {}), "The Flowyte wallet is short. Top it up in the Flowyte dashboard (Billing → Wallet; a card payment numbot cannot make), then request again."),
-        (make(403, {}), "Flowyte does not allow numbot's key to do that (a missing scope or a reserved endpoint). Ask your numbot admin."),
+        (
+            make(401, {}),
+            "numbot's Flowyte API key was refused. This is not your fault: ask your numbot admin to check FLOWYTE_API_KEY.",
+        ),
+        (
+            make(402, {}),
+            "The Flowyte wallet is short. Top it up in the Flowyte dashboard (Billing → Wallet; a card payment numbot cannot make), then request again.",
+        ),
+        (
+            make(403, {}),
+            "Flowyte does not allow numbot's key to do that (a missing scope or a reserved endpoint). Ask your numbot admin.",
+        ),
         (make(404, {}), "Flowyte has no such item in this organization. Check the number or id."),
-        (make(404, {"code": "reservation_not_found"}), "Flowyte no longer knows that hold. Search again and reserve a number."),
-        (make(409, {}), "Flowyte reports a conflict: the item changed meanwhile. Look again and retry."),
-        (make(409, {"code": "something_new"}), "Flowyte reports a conflict: the item changed meanwhile. Look again and retry."),
-        (make(409, {"code": "reservation_expired"}), "The hold on that number lapsed. Reserve it again and request again."),
-        (make(409, {"code": "no_published_version"}), "That agent has never been published; publish it first."),
+        (
+            make(404, {"code": "reservation_not_found"}),
+            "Flowyte no longer knows that hold. Search again and reserve a number.",
+        ),
+        (
+            make(409, {}),
+            "Flowyte reports a conflict: the item changed meanwhile. Look again and retry.",
+        ),
+        (
+            make(409, {"code": "something_new"}),
+            "Flowyte reports a conflict: the item changed meanwhile. Look again and retry.",
+        ),
+        (
+            make(409, {"code": "reservation_expired"}),
+            "The hold on that number lapsed. Reserve it again and request again.",
+        ),
+        (
+            make(409, {"code": "no_published_version"}),
+            "That agent has never been published; publish it first.",
+        ),
         (make(409, {"code": "already_exists"}), "That number is already on this Flowyte account."),
         (make(422, {}), "Flowyte could not process that request as sent. Check it and try again."),
         (make(429, {}), "Flowyte is rate-limiting this organization. Wait a minute and try again."),

@@ -129,7 +129,9 @@ def test_the_write_probe_on_postgres_takes_numbot_s_writer_lock_and_writes_nothi
     with pytest.raises(UnreachableError) as caught:
         probe_write(f"postgresql://numbot:pw-s3cret-42@127.0.0.1:{free_port()}/x", 0.1)
     assert "pw-s3cret-42" not in str(caught.value)
-    db.execute("ALTER DATABASE " + pg_url.rsplit("/", 1)[1] + " SET default_transaction_read_only = on")
+    db.execute(
+        "ALTER DATABASE " + pg_url.rsplit("/", 1)[1] + " SET default_transaction_read_only = on"
+    )
     with pytest.raises(ReadOnlyError, match="only takes reads"):
         probe_write(pg_url, 0.5)  # a read-only server (a standby after a failover)
 

@@ -214,9 +214,19 @@ def _redact_without_shortcut(text: str) -> str:
 @given(
     st.lists(
         st.one_of(
-            tokenish, st.sampled_from(
-                ["BEARER\t", "bearer  x", "s3cr(e)t+", "xox", "xapp-", "postgresql://u:", "pw@h", "POSTGRES://:"]
-            )
+            tokenish,
+            st.sampled_from(
+                [
+                    "BEARER\t",
+                    "bearer  x",
+                    "s3cr(e)t+",
+                    "xox",
+                    "xapp-",
+                    "postgresql://u:",
+                    "pw@h",
+                    "POSTGRES://:",
+                ]
+            ),
         ),
         max_size=6,
     ).map("".join)

@@ -269,7 +269,7 @@ def test_require_slack_names_everything_missing():
         "NUMBOT_APPROVERS",
     ):
         assert name in text
-    assert "README" in text
+    assert "docs/configuration.md" in text
 
 
 def test_require_slack_http_mode_needs_the_signing_secret():

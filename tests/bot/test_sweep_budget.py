@@ -94,7 +94,10 @@ async def test_looks_in_background_never_hold_up_the_rest_of_the_pass(env, monke
     assert len(started) == 2
     gate.set()
     await asyncio.gather(*list(service.sweep._looks.values()))
-    assert [status_of(env, r.id) for r in checking] == ["expired", "expired"]  # the replay, once the hold lapsed
+    assert [status_of(env, r.id) for r in checking] == [
+        "expired",
+        "expired",
+    ]  # the replay, once the hold lapsed
 
 
 async def test_at_most_max_looks_run_at_once(env, monkeypatch):
@@ -118,7 +121,10 @@ async def test_at_most_max_looks_run_at_once(env, monkeypatch):
     await asyncio.gather(*list(service.sweep._looks.values()))
     await service.resume(looks_in_background=True)  # room again: the other one's look
     await asyncio.gather(*list(service.sweep._looks.values()))
-    assert [status_of(env, r.id) for r in checking] == ["expired", "expired"]  # the replay, once the hold lapsed
+    assert [status_of(env, r.id) for r in checking] == [
+        "expired",
+        "expired",
+    ]  # the replay, once the hold lapsed
 
 
 async def test_a_look_stopped_at_shutdown_is_taken_up_again(env, monkeypatch):
@@ -138,4 +144,7 @@ async def test_a_look_stopped_at_shutdown_is_taken_up_again(env, monkeypatch):
     assert not service.sweep._looks
     monkeypatch.setattr(checker, "check", real_check)
     await service.resume()  # the stuck looks never claimed them: the next pass settles them
-    assert [status_of(env, r.id) for r in checking] == ["expired", "expired"]  # the replay, once the hold lapsed
+    assert [status_of(env, r.id) for r in checking] == [
+        "expired",
+        "expired",
+    ]  # the replay, once the hold lapsed

@@ -431,7 +431,9 @@ async def test_try_again_re_checks_the_policy_price_and_the_hold(env):
     env.sandbox.balance = Decimal("50.00")
     strict = env.new_service(policy=Policy(max_purchase_usd=Decimal("1.00")))
     refused = await strict.retry(SECOND, capped.id)
-    assert isinstance(refused, Refused) and "the cap is now $1.00; this costs $2.15" in refused.message
+    assert (
+        isinstance(refused, Refused) and "the cap is now $1.00; this costs $2.15" in refused.message
+    )
     assert (await env.get(capped.id)).status == "unfunded"
     env.sandbox.inventory[capped.e164].setup_cost = Decimal("5.00")  # Flowyte's price went up
     risen = await env.service.retry(SECOND, capped.id)
@@ -1220,16 +1222,25 @@ async def test_a_release_request_carries_its_reason_saving_and_card(env):
 
 
 def _hold_answer(env, e164, **prices):
-    hold = {"id": "rsv_partial", "e164": e164, "expiresAt": (env.clock() + timedelta(minutes=30)).isoformat()}
+    hold = {
+        "id": "rsv_partial",
+        "e164": e164,
+        "expiresAt": (env.clock() + timedelta(minutes=30)).isoformat(),
+    }
     return {"success": True, "data": hold | prices}
 
 
 async def test_a_hold_answered_with_half_a_price_is_priced_from_the_inventory(env):
     e164 = env.e164()
-    env.transport.fail("POST", "/numbers/reserve", 201, body=_hold_answer(env, e164, setupCost="0.10"))
+    env.transport.fail(
+        "POST", "/numbers/reserve", 201, body=_hold_answer(env, e164, setupCost="0.10")
+    )
     held_ = await env.service.reserve(REQUESTER, e164)
     assert isinstance(held_, Held)
-    assert (held_.request.setup_cost, held_.request.monthly_cost) == (Decimal("1.00"), Decimal("1.15"))
+    assert (held_.request.setup_cost, held_.request.monthly_cost) == (
+        Decimal("1.00"),
+        Decimal("1.15"),
+    )
 
 
 async def priceless_hold(env):
@@ -1257,7 +1268,10 @@ async def test_a_price_learned_at_request_time_is_the_price_approved(env):
     request = await priceless_hold(env)
     asked = await env.service.request_purchase(REQUESTER, request.id, "x")
     assert isinstance(asked, Requested)
-    assert (asked.request.setup_cost, asked.request.monthly_cost) == (Decimal("1.00"), Decimal("1.15"))
+    assert (asked.request.setup_cost, asked.request.monthly_cost) == (
+        Decimal("1.00"),
+        Decimal("1.15"),
+    )
     card, _balance = env.notifier.posted[-1]
     assert card.total_cost == Decimal("2.15")
     [filing] = [e for e in env.audit() if e.action == "request_purchase"]

@@ -18,11 +18,19 @@ def committed_ids(path) -> set[str]:
 
 
 def numbot_backup(bot: BotProcess, dest) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", "backup", str(dest)], capture_output=True,
-                          text=True, cwd=bot.workdir, env=bot.env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "backup", str(dest)],
+        capture_output=True,
+        text=True,
+        cwd=bot.workdir,
+        env=bot.env,
+        timeout=60,
+    )
 
 
-def test_backups_taken_while_numbot_writes_verify_and_hold_every_committed_request(bot, slack, tmp_path):
+def test_backups_taken_while_numbot_writes_verify_and_hold_every_committed_request(
+    bot, slack, tmp_path
+):
     held = [hold_number(bot, slack, area=area)[1] for area in ("415", "212", "303")]
     stop, problems = threading.Event(), []
     during: list[str] = []

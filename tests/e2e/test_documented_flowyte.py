@@ -76,8 +76,9 @@ def test_a_replay_refused_while_the_purchase_runs_is_no_answer(slack, flowyte, t
         flowyte.sandbox.configure(processing_delay=4, replays="conflict")
         bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
         wait_until(
-            lambda: bot.value("SELECT status FROM requests WHERE id = ?", [request_id])
-            == "purchased",
+            lambda: (
+                bot.value("SELECT status FROM requests WHERE id = ?", [request_id]) == "purchased"
+            ),
             timeout=40,
         )
         assert str(flowyte.sandbox.balance) == "22.85"
@@ -119,5 +120,8 @@ def test_a_vanity_search_shows_no_nearby_number_as_a_match(bot, slack, flowyte):
     answer = reply(slack, rid)
     assert "match exactly" in texts(answer) and "4 nearby" in texts(answer)
     assert not [
-        e for b in answer["blocks"] for e in b.get("elements", []) if e.get("action_id") == ids.RESERVE
+        e
+        for b in answer["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.RESERVE
     ]

@@ -254,9 +254,7 @@ def test_a_stale_request_purchase_button_is_replaced_once_used(bot, slack, flowy
     _, request_id = hold_number(bot, slack)
     request_purchase(bot, slack, request_id)
     _, rid = bot.click(ids.REQUEST_PURCHASE, request_id, user=ALICE)
-    [replaced] = slack.wait_for(
-        lambda c: c.method == "response_url" and c.response_id == rid
-    )
+    [replaced] = slack.wait_for(lambda c: c.method == "response_url" and c.response_id == rid)
     assert replaced.body["replace_original"] is True
     assert "already" in texts(replaced.body).lower() or "pending" in texts(replaced.body).lower()
     assert not [

@@ -31,8 +31,13 @@ def compose_check(port: int) -> list[str]:
 
 def run(argv: list[str], port: int) -> subprocess.CompletedProcess[str]:
     assert argv[0] == "python"  # the image's interpreter; here, this one
-    return subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True,
-                          env={"PATH": os.environ["PATH"], "PORT": str(port)}, timeout=30)
+    return subprocess.run(
+        [sys.executable, *argv[1:]],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "PORT": str(port)},
+        timeout=30,
+    )
 
 
 @pytest.fixture
@@ -66,7 +71,9 @@ def test_the_health_checks_pass_on_a_running_numbot(bot):
 def test_the_health_checks_fail_on_a_503_and_say_why(unhealthy_server):
     for argv in (image_check(), compose_check(unhealthy_server)):
         done = run(argv, unhealthy_server)
-        assert done.returncode == 1 and "503" in done.stdout and "database not writable" in done.stdout
+        assert (
+            done.returncode == 1 and "503" in done.stdout and "database not writable" in done.stdout
+        )
 
 
 def test_the_health_checks_fail_when_nothing_listens():
@@ -84,7 +91,9 @@ def test_the_health_checks_pass_on_a_numbot_in_socket_mode(slack, flowyte, tmp_p
     bot.start(ready="socket")
     try:
         deadline = time.monotonic() + 5
-        while (done := run(image_check(), bot.port)).returncode != 0 and time.monotonic() < deadline:
+        while (
+            done := run(image_check(), bot.port)
+        ).returncode != 0 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert done.returncode == 0, done.stdout + done.stderr
         assert run(compose_check(bot.port), bot.port).returncode == 0

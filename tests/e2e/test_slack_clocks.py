@@ -35,9 +35,7 @@ def test_reject_opens_its_form_and_takes_its_submission_within_slack_s_clocks(
         clicked = time.time()
         bot.click(ids.REJECT, request_id, user=ERIN, channel=APPROVAL_CHANNEL)
         [opened] = slack.wait_for(
-            lambda c: (
-                c.method == "views.open" and c.body["view"]["callback_id"] == ids.REJECT_VIEW
-            )
+            lambda c: c.method == "views.open" and c.body["view"]["callback_id"] == ids.REJECT_VIEW
         )
         assert opened.at - clicked < 1.0  # the trigger_id lives 3 s: opened before the read
         slack.wait_for("views.update", timeout=10)  # the details follow, once Slack answered
@@ -74,9 +72,7 @@ def test_a_failed_group_read_is_said_and_audited_as_that(slack, flowyte, tmp_pat
         answer = texts(reply(slack, rid, timeout=20))
         assert "could not check your membership of <!subteam^S0FINANCE>" in answer
         assert "not one" not in answer
-        codes = bot.sql(
-            "SELECT detail FROM audit WHERE action = 'approve' AND outcome = 'refused'"
-        )
+        codes = bot.sql("SELECT detail FROM audit WHERE action = 'approve' AND outcome = 'refused'")
         assert '"code": "membership_unknown"' in codes[-1][0]
         assert flowyte.calls("POST", "/numbers/purchase") == []
     finally:

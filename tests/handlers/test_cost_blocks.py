@@ -129,3 +129,41 @@ def test_spend_draws_a_bar_per_month_and_never_calls_unreadable_zero():
 
 def test_the_monthly_bill_words_reach_the_wallet():
     assert MonthlyBill(D("1"), 1, 0).words() == "$1.00 a month"
+
+
+def test_a_toll_free_number_says_its_surcharge_in_search_results_and_on_its_card():
+    from bot.flowyte.models import AvailableNumber, SearchQuery
+    from handlers.blocks.requests import build_approval_card
+    from handlers.blocks.search import build_search_results
+    from tests.handlers.test_blocks import make_request
+
+    numbers = [
+        AvailableNumber.model_validate({"e164": e, "monthlyCost": "2.00", "setupCost": "1.00"})
+        for e in ("+18885550100", "+14155550100")
+    ]
+    found = build_search_results(SearchQuery(area_code="888"), numbers, sandbox=False)
+    rows = {b["block_id"]: b["text"]["text"] for b in found["blocks"] if "block_id" in b}
+    assert "every inbound minute costs $0.02 more" in rows["number:+18885550100"]
+    assert "inbound minute" not in rows["number:+14155550100"]
+    for status in ("pending", "purchased"):
+        card = build_approval_card(
+            make_request(e164="+18885550100", status=status), balance=None, sandbox=False
+        )
+        assert "Toll-free: every inbound minute costs $0.02 more." in text_of(card)
+    local = build_approval_card(make_request(e164="+14155550100"), balance=None, sandbox=False)
+    assert "inbound minute" not in text_of(local)
+
+
+def test_the_card_says_what_the_bill_becomes_while_it_waits():
+    from handlers.blocks.requests import build_approval_card
+    from tests.handlers.test_blocks import make_request
+
+    bill = "numbers: $34.50 → $35.65 a month; the wallet then lasts about 7 days"
+    card = build_approval_card(
+        make_request(status="pending"), balance=None, sandbox=False, bill=bill
+    )
+    assert f"*Bill:* {bill}" in text_of(card)
+    done = build_approval_card(
+        make_request(status="purchased"), balance=None, sandbox=False, bill=bill
+    )
+    assert "*Bill:*" not in text_of(done)

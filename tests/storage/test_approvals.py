@@ -39,7 +39,10 @@ def make(store, status="pending", *, kind="purchase", setup="1.00", monthly="1.1
     )
     if status != "pending":
         request = store.transition(
-            request.id, from_statuses=("pending",), to_status=status, note=AuditNote("numbot", status)
+            request.id,
+            from_statuses=("pending",),
+            to_status=status,
+            note=AuditNote("numbot", status),
         )
     return request
 
@@ -72,19 +75,29 @@ def test_the_month_counts_charged_being_bought_and_waiting_apart(db_target):
 def test_approvals_are_counted_once_each_and_the_last_one_approves(db_target):
     store = store_on(db_target, Clock(MARCH))
     request = make(store, needed=2)
-    first = store.approve(request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    first = store.approve(
+        request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     assert (first.outcome, first.count, first.needed) == ("counted", 1, 2)
     assert first.request.approved_by == "U_A" and first.request.status == "pending"
-    again = store.approve(request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    again = store.approve(
+        request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     assert (again.outcome, again.count, again.needed) == ("duplicate", 1, 2)
     assert again.request.id == request.id
-    last = store.approve(request.id, "U_B", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    last = store.approve(
+        request.id, "U_B", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     assert (last.outcome, last.count, last.needed) == ("approved", 2, 2)
     assert last.request.status == "approved" and last.request.decided_by == "U_B"
     assert last.request.approvals == ("U_A", "U_B")
-    late = store.approve(request.id, "U_C", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    late = store.approve(
+        request.id, "U_C", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     assert late.outcome == "not_pending" and late.request.status == "approved"
-    missing = store.approve("req_nope", "U_C", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    missing = store.approve(
+        "req_nope", "U_C", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     assert missing.outcome == "not_pending" and missing.request is None
 
 
@@ -101,24 +114,48 @@ def test_a_budget_refusal_writes_nothing_and_is_told_what_is_committed(db_target
         seen.append(committed)
         return "over this month's budget"
 
-    assert store.approve(request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed, budget=budget).outcome == "counted"
-    refused = store.approve(request.id, "U_B", detail=detail, month_start=MARCH, needed=request.approvals_needed, budget=budget)
+    assert (
+        store.approve(
+            request.id,
+            "U_A",
+            detail=detail,
+            month_start=MARCH,
+            needed=request.approvals_needed,
+            budget=budget,
+        ).outcome
+        == "counted"
+    )
+    refused = store.approve(
+        request.id,
+        "U_B",
+        detail=detail,
+        month_start=MARCH,
+        needed=request.approvals_needed,
+        budget=budget,
+    )
     assert (refused.outcome, refused.count, refused.needed) == ("over_budget", 1, 2)
     assert refused.refusal == "over this month's budget" and refused.request.id == request.id
     assert seen == [Decimal("4.15")]  # charged and being bought, not this request, not waiting
     after = store.get(request.id)
     assert after.status == "pending" and after.approvals == ("U_A",)
     # B's approval was not kept: once the budget allows, B's click counts.
-    done = store.approve(request.id, "U_B", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    done = store.approve(
+        request.id, "U_B", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     assert (done.outcome, done.count) == ("approved", 2)
 
 
 def test_only_a_move_back_to_waiting_clears_the_round(db_target):
     store = store_on(db_target, Clock(MARCH))
     request = make(store, needed=3)
-    store.approve(request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    store.approve(
+        request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     kept = store.transition(
-        request.id, from_statuses=("pending",), to_status="pending", note=AuditNote("numbot", "card")
+        request.id,
+        from_statuses=("pending",),
+        to_status="pending",
+        note=AuditNote("numbot", "card"),
     )
     assert kept.approvals == ("U_A",) and store.get(request.id).approvals == ("U_A",)
     cleared = store.transition(
@@ -129,7 +166,9 @@ def test_only_a_move_back_to_waiting_clears_the_round(db_target):
         clear_approvals=True,
     )
     assert cleared.approvals == () and store.get(request.id).approvals == ()
-    again = store.approve(request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed)
+    again = store.approve(
+        request.id, "U_A", detail=detail, month_start=MARCH, needed=request.approvals_needed
+    )
     assert (again.outcome, again.count) == ("counted", 1)  # A may approve the new round
 
 
@@ -224,7 +263,11 @@ def test_purchases_filed_at_once_in_six_connections_never_overrun_the_budget(db_
     results = []
 
     def refusal(spent, in_flight, waiting):
-        return ("over_budget", "full") if spent + in_flight + waiting + Decimal("2.15") > budget else None
+        return (
+            ("over_budget", "full")
+            if spent + in_flight + waiting + Decimal("2.15") > budget
+            else None
+        )
 
     def file(i):
         barrier.wait()

@@ -33,7 +33,13 @@ def audit(db_target):
 
 def fill(audit, n=5, start=0):
     for i in range(start, start + n):
-        audit.append(actor=f"U{i}", action="approve", subject=f"req_{i}", outcome="ok", detail=json.dumps({"i": i}))
+        audit.append(
+            actor=f"U{i}",
+            action="approve",
+            subject=f"req_{i}",
+            outcome="ok",
+            detail=json.dumps({"i": i}),
+        )
 
 
 def drop_triggers(audit):
@@ -50,8 +56,16 @@ def sha_forge(audit, seq, **changes):
     unkeyed link (and, for lack of the key, nothing better)."""
     e = next(x for x in audit.entries() if x.seq == seq)
     fields = {**e.__dict__, **changes}
-    return legacy_hash(fields["prev_hash"], fields["seq"], fields["at"], fields["actor"], fields["action"],
-                       fields["subject"], fields["outcome"], fields["detail"])
+    return legacy_hash(
+        fields["prev_hash"],
+        fields["seq"],
+        fields["at"],
+        fields["actor"],
+        fields["action"],
+        fields["subject"],
+        fields["outcome"],
+        fields["detail"],
+    )
 
 
 def test_entries_chain_from_genesis(audit):
@@ -87,10 +101,18 @@ def test_update_and_delete_are_refused_by_the_database(audit):
     assert audit.count() == 2 and audit.verify().ok
 
 
-@pytest.mark.parametrize("column,value", [
-    ("actor", "'U_EVIL'"), ("outcome", "'refused'"), ("detail", "'{\"i\": 99}'"), ("action", "'reject'"),
-    ("subject", "'req_x'"), ("at", "'2020-01-01T00:00:00.000000Z'"), ("state", "'approved'"),
-])
+@pytest.mark.parametrize(
+    "column,value",
+    [
+        ("actor", "'U_EVIL'"),
+        ("outcome", "'refused'"),
+        ("detail", "'{\"i\": 99}'"),
+        ("action", "'reject'"),
+        ("subject", "'req_x'"),
+        ("at", "'2020-01-01T00:00:00.000000Z'"),
+        ("state", "'approved'"),
+    ],
+)
 @pytest.mark.parametrize("seq", [1, 3, 5])
 def test_verify_names_an_edited_entry_whatever_field_and_wherever(audit, column, value, seq):
     fill(audit, 5)
@@ -152,7 +174,10 @@ def test_a_rewritten_chain_without_the_key_fails_at_its_first_entry(audit):
     prev = GENESIS
     for e in list(audit.entries()):
         digest = legacy_hash(prev, e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail)
-        audit.db.execute("UPDATE audit SET actor='U_EVIL', state=NULL, prev_hash=?, hash=? WHERE seq=?", [prev, digest, e.seq])
+        audit.db.execute(
+            "UPDATE audit SET actor='U_EVIL', state=NULL, prev_hash=?, hash=? WHERE seq=?",
+            [prev, digest, e.seq],
+        )
         prev = digest
     result = audit.verify()
     assert not result.ok and "nothing seals them" in result.problem
@@ -164,10 +189,16 @@ def test_an_edit_sealed_with_another_key_is_named(audit):
     e = list(audit.entries())[1]
     other = AuditLog(audit.db, OTHER_KEY)
     from storage.audit_seal import sealed_payload as _payload
-    forged = OTHER_KEY.seal(e.prev_hash, _payload(e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail, e.state))
+
+    forged = OTHER_KEY.seal(
+        e.prev_hash,
+        _payload(e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail, e.state),
+    )
     audit.db.execute("UPDATE audit SET actor='U_EVIL', hash=? WHERE seq=2", [forged])
     assert not audit.verify().ok and audit.verify().bad_seq == 2
-    assert not other.verify().ok and other.verify().bad_seq == 1  # the wrong key fails from the start
+    assert (
+        not other.verify().ok and other.verify().bad_seq == 1
+    )  # the wrong key fails from the start
 
 
 def test_expect_head_passes_on_a_live_log_and_fails_once_cut(audit):
@@ -193,11 +224,19 @@ def test_state_is_sealed_and_read_back_as_transitions(audit):
     audit.append(actor="U2", action="approve", subject="req_a", outcome="ok", state="approved")
     steps = audit.transitions("req_a")
     assert [(s.actor, s.state) for s in steps] == [("U1", "held"), ("U2", "approved")]
-    assert audit.has(subject="req_a", action="approve") and not audit.has(subject="req_a", action="reject")
+    assert audit.has(subject="req_a", action="approve") and not audit.has(
+        subject="req_a", action="reject"
+    )
 
 
 def test_a_lone_surrogate_in_a_detail_is_still_written_and_verifies(audit):
-    audit.append(actor="U1", action="request_purchase", subject="req_a", outcome="refused", detail='{"reason": "\ud800"}')
+    audit.append(
+        actor="U1",
+        action="request_purchase",
+        subject="req_a",
+        outcome="refused",
+        detail='{"reason": "\ud800"}',
+    )
     assert audit.verify().ok
 
 
@@ -248,7 +287,10 @@ def test_after_reseal_an_edit_of_a_legacy_entry_is_still_named(db_target):
     prev = GENESIS
     for e in [x for x in audit.entries() if x.seq <= 3]:
         digest = legacy_hash(prev, e.seq, e.at, "U_EVIL", e.action, e.subject, e.outcome, e.detail)
-        audit.db.execute("UPDATE audit SET actor='U_EVIL', prev_hash=?, hash=? WHERE seq=?", [prev, digest, e.seq])
+        audit.db.execute(
+            "UPDATE audit SET actor='U_EVIL', prev_hash=?, hash=? WHERE seq=?",
+            [prev, digest, e.seq],
+        )
         prev = digest
     result = audit.verify()
     assert not result.ok and result.bad_seq == 4
@@ -320,7 +362,9 @@ def test_exports(audit):
 
 
 def test_exports_keep_text_as_written(audit):
-    audit.append(actor="U1", action="request_purchase", subject="req_a", outcome="ok", detail="café ☎ 東京")
+    audit.append(
+        actor="U1", action="request_purchase", subject="req_a", outcome="ok", detail="café ☎ 東京"
+    )
     out = io.StringIO()
     audit.export_jsonl(out)
     assert "café ☎ 東京" in out.getvalue()  # readable, not \u escapes
@@ -335,7 +379,9 @@ def test_an_entry_by_number_or_none(audit):
 
 def test_only_the_reseal_entry_with_both_facts_seals_a_legacy_log():
     def entry(action, **detail):
-        return AuditEntry(1, "t", "numbot", action, "audit", "ok", json.dumps(detail), None, "p", "h")
+        return AuditEntry(
+            1, "t", "numbot", action, "audit", "ok", json.dumps(detail), None, "p", "h"
+        )
 
     assert seals_legacy(entry(RESEALED, legacy_entries=3, legacy_head="abc"), 3, "abc")
     assert not seals_legacy(entry(RESEALED, legacy_entries=2, legacy_head="abc"), 3, "abc")
@@ -347,7 +393,9 @@ def test_the_key_never_shows_in_its_repr():
     assert repr(KEY) == str(KEY) == "AuditKey(**********)"
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "cell", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+)
 def test_csv_export_neutralises_spreadsheet_formulas(audit, cell):
     audit.append(actor="U1", action="request_purchase", subject="req_a", outcome="ok", detail=cell)
     out = io.StringIO()
@@ -394,9 +442,14 @@ def test_a_database_a_newer_numbot_migrated_is_refused(db_target):
 
 
 def test_the_sha256_used_for_legacy_links_is_sha256():
-    assert legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "e") == hashlib.sha256(
-        (GENESIS + json.dumps([1, "t", "a", "b", "c", "d", "e"], separators=(",", ":"))).encode()
-    ).hexdigest()
+    assert (
+        legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "e")
+        == hashlib.sha256(
+            (
+                GENESIS + json.dumps([1, "t", "a", "b", "c", "d", "e"], separators=(",", ":"))
+            ).encode()
+        ).hexdigest()
+    )
 
 
 # -- the seal's format is fixed: a log written today must verify under the next version -------
@@ -407,21 +460,42 @@ def test_a_seal_is_hmac_sha256_over_the_documented_fields():
     state])): compact separators, UTF-8 text as itself (not \\u-escaped)."""
     secret = "known-answer-audit-key-0123456789abcdef"
     log = AuditLog(connect(":memory:"), AuditKey(secret))
-    entry = log.append(actor="U1", action="request_purchase", subject="req_a", outcome="ok",
-                       detail='{"reason": "für den Empfang ☎"}', state="pending")
+    entry = log.append(
+        actor="U1",
+        action="request_purchase",
+        subject="req_a",
+        outcome="ok",
+        detail='{"reason": "für den Empfang ☎"}',
+        state="pending",
+    )
     payload = json.dumps(
-        [1, entry.at, "U1", "request_purchase", "req_a", "ok", '{"reason": "für den Empfang ☎"}', "pending"],
-        ensure_ascii=False, separators=(",", ":"),
+        [
+            1,
+            entry.at,
+            "U1",
+            "request_purchase",
+            "req_a",
+            "ok",
+            '{"reason": "für den Empfang ☎"}',
+            "pending",
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
     ).encode("utf-8")
-    expected = hmac.new(secret.encode(), b"numbot-audit-v2" + GENESIS.encode() + payload, hashlib.sha256)
+    expected = hmac.new(
+        secret.encode(), b"numbot-audit-v2" + GENESIS.encode() + payload, hashlib.sha256
+    )
     assert entry.hash == expected.hexdigest()
 
 
 def test_legacy_links_are_the_sha256_chain_numbot_wrote_before_the_key():
-    payload = json.dumps([1, "t", "a", "b", "c", "d", "é ☎"], ensure_ascii=False, separators=(",", ":"))
-    assert legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "é ☎") == hashlib.sha256(
-        (GENESIS + payload).encode("utf-8")
-    ).hexdigest()
+    payload = json.dumps(
+        [1, "t", "a", "b", "c", "d", "é ☎"], ensure_ascii=False, separators=(",", ":")
+    )
+    assert (
+        legacy_hash(GENESIS, 1, "t", "a", "b", "c", "d", "é ☎")
+        == hashlib.sha256((GENESIS + payload).encode("utf-8")).hexdigest()
+    )
 
 
 @pytest.mark.parametrize("secret", ["k" * 32, b"k" * 32, "k" * 64])
@@ -457,7 +531,10 @@ def test_a_single_entry_legacy_log_is_resealed_too():
     audit = AuditLog(connect(":memory:"), KEY)
     head = legacy_log(audit.db, n=1)
     sealed = audit.reseal(head[:16])  # as numbot prints a head in short
-    assert sealed is not None and json.loads(sealed.detail) == {"legacy_entries": 1, "legacy_head": head}
+    assert sealed is not None and json.loads(sealed.detail) == {
+        "legacy_entries": 1,
+        "legacy_head": head,
+    }
     assert audit.verify().ok
 
 
@@ -480,7 +557,10 @@ def test_a_legacy_entry_whose_stored_link_was_edited_is_not_resealed():
         audit.reseal(head)
 
 
-@pytest.mark.parametrize(("detail", "fields"), [("", {}), ("not json", {}), ("[1, 2]", {}), ('"x"', {}), ('{"a": 1}', {"a": 1})])
+@pytest.mark.parametrize(
+    ("detail", "fields"),
+    [("", {}), ("not json", {}), ("[1, 2]", {}), ('"x"', {}), ('{"a": 1}', {"a": 1})],
+)
 def test_a_detail_reads_as_fields_only_when_it_is_a_json_object(audit, detail, fields):
     entry = audit.append(actor="U1", action="x", subject="s", outcome="ok", detail=detail)
     assert entry.detail_fields() == fields

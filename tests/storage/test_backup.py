@@ -50,7 +50,9 @@ def test_the_copy_is_one_private_file_renamed_into_place(tmp_path):
     os.umask(0o022)
     backup(tmp_path / "numbot.db", tmp_path / "backup.db")
     assert stat.S_IMODE((tmp_path / "backup.db").stat().st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("backup")) == ["backup.db"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("backup")) == [
+        "backup.db"
+    ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".numbot-backup-")]
     with open(tmp_path / "backup.db", "rb") as f:
         assert f.read(20)[18:20] == b"\x01\x01"  # a rollback journal: no -wal to carry along
@@ -98,7 +100,9 @@ def test_a_tampered_log_is_copied_faithfully_and_fails_verification(tmp_path):
     backup(tmp_path / "numbot.db", tmp_path / "backup.db")
     copy = check_copy(tmp_path / "backup.db", KEY)
     assert not copy.audit.ok and copy.audit.bad_seq == 2
-    assert not check_copy(tmp_path / "backup.db", AuditKey("another-key-0123456789abcdef01234")).audit.ok
+    assert not check_copy(
+        tmp_path / "backup.db", AuditKey("another-key-0123456789abcdef01234")
+    ).audit.ok
 
 
 def test_a_copy_finishes_while_another_connection_keeps_writing(tmp_path, monkeypatch):
@@ -121,8 +125,13 @@ def test_a_copy_finishes_while_another_connection_keeps_writing(tmp_path, monkey
         db = connect(tmp_path / "numbot.db")
         store = RequestStore(db, AuditLog(db, KEY))
         while not stop.is_set():  # a commit every step or so, for as long as the copy runs
-            store.create(AuditNote("U2", "request_purchase"), kind="purchase", status="pending",
-                         e164="+14155550199", requester="U2")
+            store.create(
+                AuditNote("U2", "request_purchase"),
+                kind="purchase",
+                status="pending",
+                e164="+14155550199",
+                requester="U2",
+            )
             writing.set()
         db.conn.close()
 

@@ -8,14 +8,20 @@ from tests.fakes.serve import free_port
 
 
 def test_placeholders_become_psycopg_s_outside_quotes():
-    assert to_pyformat("SELECT ? WHERE a LIKE '%?%' AND b = ?") == "SELECT %s WHERE a LIKE '%?%' AND b = %s"
+    assert (
+        to_pyformat("SELECT ? WHERE a LIKE '%?%' AND b = ?")
+        == "SELECT %s WHERE a LIKE '%?%' AND b = %s"
+    )
     assert to_pyformat("SELECT 100 % 7, ?") == "SELECT 100 %% 7, %s"
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql://numbot:s3cret-Pa55@db.internal:5432/numbot",
-    "postgres://numbot:s3cret-Pa55@db.internal/numbot?sslmode=require",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://numbot:s3cret-Pa55@db.internal:5432/numbot",
+        "postgres://numbot:s3cret-Pa55@db.internal/numbot?sslmode=require",
+    ],
+)
 def test_a_database_url_s_password_is_masked(url):
     assert "s3cret-Pa55" not in redact_url(url) and "db.internal" in redact_url(url)
     assert "s3cret-Pa55" not in redact(f"could not reach {url} today")

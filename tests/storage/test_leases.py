@@ -12,7 +12,9 @@ def test_one_holder_at_a_time_renewed_by_its_holder_taken_over_once_it_runs_out(
     leases = Leases(connect(db_target))
     assert leases.take("sweep", "a", NOW, NOW + LEASE)
     assert not leases.take("sweep", "b", NOW + timedelta(seconds=1), NOW + timedelta(seconds=7))
-    assert leases.take("sweep", "a", NOW + timedelta(seconds=2), NOW + timedelta(seconds=8))  # renewed
+    assert leases.take(
+        "sweep", "a", NOW + timedelta(seconds=2), NOW + timedelta(seconds=8)
+    )  # renewed
     assert not leases.take("sweep", "b", NOW + timedelta(seconds=7), NOW + timedelta(seconds=13))
     assert leases.holder("sweep", NOW + timedelta(seconds=7)) == "a"
     # a stops renewing (it died): once its lease has run out, b takes over, and a cannot renew

@@ -14,9 +14,16 @@ def store_on(db):
 
 
 def make(store, **over):
-    values = dict(kind="purchase", status="pending", e164="+14155550100", requester="U1", reservation_id="rsv_1",
-                  setup_cost=Decimal("1.00"), monthly_cost=Decimal("1.15"),
-                  hold_expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    values = dict(
+        kind="purchase",
+        status="pending",
+        e164="+14155550100",
+        requester="U1",
+        reservation_id="rsv_1",
+        setup_cost=Decimal("1.00"),
+        monthly_cost=Decimal("1.15"),
+        hold_expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
     values.update(over)
     return store.create(AuditNote("U1", "request_purchase"), **values)
 
@@ -38,13 +45,28 @@ def test_transition_is_compare_and_set_and_audited_together(db_target):
     store = store_on(db)
     audit = store.audit
     r = make(store)
-    won = store.transition(r.id, from_statuses=("pending",), to_status="approved", note=AuditNote("U2", "approve"), decided_by="U2")
+    won = store.transition(
+        r.id,
+        from_statuses=("pending",),
+        to_status="approved",
+        note=AuditNote("U2", "approve"),
+        decided_by="U2",
+    )
     assert won.status == "approved" and won.decided_by == "U2"
-    lost = store.transition(r.id, from_statuses=("pending",), to_status="approved", note=AuditNote("U3", "approve"), decided_by="U3")
+    lost = store.transition(
+        r.id,
+        from_statuses=("pending",),
+        to_status="approved",
+        note=AuditNote("U3", "approve"),
+        decided_by="U3",
+    )
     assert lost is None
     assert store.get(r.id).decided_by == "U2"
     actions = [(e.actor, e.action, e.state) for e in audit.entries()]
-    assert actions == [("U1", "request_purchase", "pending"), ("U2", "approve", "approved")]  # the loser wrote nothing
+    assert actions == [
+        ("U1", "request_purchase", "pending"),
+        ("U2", "approve", "approved"),
+    ]  # the loser wrote nothing
 
 
 def test_concurrent_transitions_from_two_connections_have_one_winner(db_target):
@@ -56,7 +78,13 @@ def test_concurrent_transitions_from_two_connections_have_one_winner(db_target):
     def click(i):
         store = store_on(connect(path))  # its own connection, as another process would have
         barrier.wait()
-        if store.transition(r.id, from_statuses=("pending",), to_status="approved", note=AuditNote(f"U{i}", "approve"), decided_by=f"U{i}"):
+        if store.transition(
+            r.id,
+            from_statuses=("pending",),
+            to_status="approved",
+            note=AuditNote(f"U{i}", "approve"),
+            decided_by=f"U{i}",
+        ):
             winners.append(i)
 
     threads = [threading.Thread(target=click, args=(i,)) for i in range(12)]
@@ -99,7 +127,9 @@ def test_due_work_is_found_by_due_time(db_target):
     make(store, hold_expires_at=clock_now + timedelta(minutes=30))
     assert store.lapsed_holds(clock_now) == []
     assert [r.id for r in store.lapsed_holds(clock_now + timedelta(minutes=1))] == [lapsing.id]
-    assert [r.id for r in store.cardless(clock_now)] and store.cardless(clock_now - timedelta(seconds=1)) == []
+    assert [r.id for r in store.cardless(clock_now)] and store.cardless(
+        clock_now - timedelta(seconds=1)
+    ) == []
     due = store.next_due()
     assert due["hold"] == clock_now + timedelta(minutes=1) and due["in_flight"] is None
 
@@ -108,7 +138,10 @@ def test_home_queries_find_one_person_s_rows_and_count_the_rest(db_target):
     now = datetime(2030, 1, 1, 12, tzinfo=UTC)
     db = connect(db_target)
     store = RequestStore(db, AuditLog(db, KEY), clock=lambda: now)
-    live = [make(store, status="held", requester="U1", hold_expires_at=now + timedelta(minutes=m)) for m in (9, 3, 5)]
+    live = [
+        make(store, status="held", requester="U1", hold_expires_at=now + timedelta(minutes=m))
+        for m in (9, 3, 5)
+    ]
     make(store, status="held", requester="U1", hold_expires_at=now)  # lapsed at this instant
     make(store, status="held", requester="U2", hold_expires_at=now + timedelta(minutes=1))
     rows, total = store.holds_of("U1", now, 2)
@@ -132,7 +165,10 @@ def test_spend_is_summed_in_decimal_over_purchases_in_the_window(db_target):
     make(store, status="failed")
     total, count = store.spent_between(now, now + timedelta(seconds=1))
     assert (total, count) == (Decimal("0.90"), 3) and str(total) == "0.90"
-    assert store.spent_between(now + timedelta(seconds=1), now + timedelta(days=1)) == (Decimal(0), 0)
+    assert store.spent_between(now + timedelta(seconds=1), now + timedelta(days=1)) == (
+        Decimal(0),
+        0,
+    )
 
 
 def test_only_request_columns_can_be_written():

@@ -83,6 +83,16 @@ def runway_days(balance: Decimal, monthly: Decimal) -> int | None:
     return int(days.to_integral_value(rounding=ROUND_FLOOR))
 
 
+def lasts_for(balance: Decimal, bill: MonthlyBill) -> str | None:
+    """`lasts about 8 days` (`does not cover a day`), or None when nothing is due a month."""
+    days = runway_days(balance, bill.total)
+    if days is None:
+        return None
+    if days == 0:
+        return "does not cover a day"
+    return f"lasts about {'1 day' if days == 1 else f'{days} days'}"
+
+
 def lasts(balance: Decimal, bill: MonthlyBill) -> str:
     """`lasts about 8 days at $34.50 a month`: the numbers alone (calls cost extra)."""
     days = runway_days(balance, bill.total)

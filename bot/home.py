@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from bot.costs import MonthlyBill
 from bot.flowyte.models import Agent, OwnedNumber
 from storage.requests import Request
 
@@ -38,6 +39,15 @@ class MonthSpend:
 
 
 @dataclass(frozen=True)
+class HomeCosts:
+    """What the owned numbers cost a month, and those that reach nobody (from the index)."""
+
+    bill: MonthlyBill
+    idle: int
+    idle_bill: MonthlyBill
+
+
+@dataclass(frozen=True)
 class Home:
     user: str
     approver: bool
@@ -56,3 +66,4 @@ class Home:
     # numbot is still making its first complete read of the owned numbers: how many so far
     # (None: it has one, or it is not reading).
     numbers_reading: int | None = None
+    costs: HomeCosts | None = None  # None: not read

@@ -92,19 +92,23 @@ class NumbersService:
         self.retry = Retry(self.ctx, self.executor, self.filing).retry
         self.digests = Digests(self.ctx, digest_hour)
         self.sweep = Sweep(self.ctx, self.filing, self.executor, self.digests)
-        self.home_reader = HomeReader(
-            self.ctx, lambda: catalogue.agents(max_age=AGENTS_MAX_AGE), self.owned
-        )
-        self.homes = HomeRefresher(self._draw_home, self._home_seen)
-        self.ctx.on_move = self._moved
-        self.painter = self.ctx.painter = Painter(self.ctx.redraw)
-        self.observer: MoveObserver | None = None  # told of every move (numbot's metrics)
         self.bill = Bill(
             self.ctx,
             lambda: catalogue.agents(max_age=AGENTS_MAX_AGE),
             alert_days=runway_alert_days,
             look_every=timedelta(minutes=wallet_look_minutes),
         )
+        self.home_reader = HomeReader(
+            self.ctx,
+            lambda: catalogue.agents(max_age=AGENTS_MAX_AGE),
+            self.owned,
+            costs=self.bill.home_costs,
+            wallet_seen=self.bill.seen,
+        )
+        self.homes = HomeRefresher(self._draw_home, self._home_seen)
+        self.ctx.on_move = self._moved
+        self.painter = self.ctx.painter = Painter(self.ctx.redraw)
+        self.observer: MoveObserver | None = None  # told of every move (numbot's metrics)
 
         self.search = catalogue.search
         self.wallet = self.bill.wallet

@@ -26,6 +26,7 @@ from bot.costs import (
 )
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, Wallet
+from bot.home import HomeCosts
 from bot.money import usd
 from bot.outcomes import IdleList, Refused, SpendMonth, SpendReport, WalletView
 from bot.workflow.authority import Step, Tampered, sealed_terms
@@ -82,6 +83,10 @@ class Bill:
         counts = await storage.run(storage.costs.idle_price_counts, unpublished)
         bill = monthly_bill(counts)
         return IdleSummary(bill.numbers, bill, known)
+
+    async def home_costs(self) -> HomeCosts:
+        bill, idle = await asyncio.gather(self.monthly(), self.idle_summary())
+        return HomeCosts(bill, idle.count, idle.bill)
 
     async def seen(self, wallet: Wallet) -> None:
         """Keep the wallet as just read, for App Home and the cards."""

@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 from bot.flowyte import errors as fe
-from bot.flowyte.models import Agent, OwnedNumber
-from bot.home import Capped, Home, MonthSpend
+from bot.flowyte.models import Agent, OwnedNumber, Wallet
+from bot.home import Capped, Home, HomeCosts, MonthSpend
 from bot.workflow.context import Context, logger
 from bot.workflow.owned import OwnedBook
 from storage.requests import Request
@@ -84,8 +84,12 @@ class HomeReader:
         book: OwnedBook,
         *,
         flowyte_wait: float = FLOWYTE_WAIT,
+        costs: Callable[[], Awaitable[HomeCosts]] | None = None,
+        wallet_seen: Callable[[Wallet], Awaitable[None]] | None = None,
     ) -> None:
         self.ctx = ctx
+        self._costs = costs
+        self._wallet_seen = wallet_seen
         self.flowyte_wait = flowyte_wait
         self._agents = agents
         self.book = book
@@ -100,11 +104,12 @@ class HomeReader:
     async def read(self, user: str) -> Home:
         now = self.ctx.clock()
         approver = await self.ctx.approvers.includes(user)
-        (holds, mine, waiting, spend), wallet, numbers, agents = await asyncio.gather(
+        (holds, mine, waiting, spend), wallet, numbers, agents, costs = await asyncio.gather(
             self._stored(user, now, approver),
             self._wallet_or_none(),
             self._numbers_or_none(),
             self._agents_or_none(),
+            self._costs_or_none(),
         )
         return Home(
             user=user,
@@ -120,6 +125,7 @@ class HomeReader:
             numbers_total=numbers[1] if isinstance(numbers, tuple) else None,
             numbers_unrouted=numbers[2] if isinstance(numbers, tuple) else None,
             numbers_reading=numbers if isinstance(numbers, int) else None,
+            costs=costs,
         )
 
     async def _stored(
@@ -140,7 +146,19 @@ class HomeReader:
         return holds, mine, waiting, MonthSpend(start, total, count, budget, committed)
 
     async def _read_wallet(self) -> Decimal:
-        return (await self.ctx.flowyte.wallet()).balance_usd
+        wallet = await self.ctx.flowyte.wallet()
+        if self._wallet_seen is not None:
+            await self._wallet_seen(wallet)
+        return wallet.balance_usd
+
+    async def _costs_or_none(self) -> HomeCosts | None:
+        """The monthly bill and the idle numbers, from the index (agents as cached)."""
+        if self._costs is None:
+            return None
+        try:
+            return await asyncio.wait_for(self._costs(), self.flowyte_wait)
+        except TimeoutError:
+            return None
 
     async def _read_numbers(self) -> tuple[list[OwnedNumber], int, int] | int:
         """From the owned-number index, never a walk of Flowyte's list: the first few (those

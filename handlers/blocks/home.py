@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.costs import lasts_for
 from bot.flowyte.models import OwnedNumber
 from bot.home import Capped, Home
 from bot.money import usd
@@ -33,6 +34,7 @@ from handlers.blocks.common import (
     sections,
     slack_date,
 )
+from handlers.blocks.costs import idle_phrase
 from handlers.blocks.requests import decision_actions
 from handlers.blocks.search_modal import build_search_button
 from storage.requests import IN_FLIGHT_STATUSES, Request
@@ -106,12 +108,22 @@ def _top(home: Home, sandbox: bool) -> list[Block]:
         if home.wallet is not None
         else f":warning: *Wallet:* {UNREACHABLE}."
     )
+    costs = home.costs
+    if costs is not None and costs.bill.numbers:
+        wallet += f" · numbers {costs.bill.words()}"
+        runway = lasts_for(home.wallet, costs.bill) if home.wallet is not None else None
+        if runway:
+            wallet += f" · {runway}"
     spend = home.spend
     month = spend.month.strftime("%B %Y")
     bought = f"{spend.purchases} number{'s' if spend.purchases != 1 else ''}"
     lines = [wallet, f":receipt: *Spent in {month} (UTC):* {usd(spend.total)} on {bought}"]
     if spend.budget is not None and spend.committed is not None:
         lines.append(f":bar_chart: *This month:* {usd(spend.committed)} of {usd(spend.budget)}")
+    if costs is not None and costs.idle:
+        lines.append(
+            f":warning: {idle_phrase(costs.idle, costs.idle_bill.words())} (`/numbers idle`)"
+        )
     blocks: list[Block] = [context(SANDBOX_NOTE)] if sandbox else []
     return [*blocks, section("\n".join(lines)), build_search_button(), _divider()]
 

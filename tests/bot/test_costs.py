@@ -144,3 +144,12 @@ def test_the_runway_never_claims_a_day_the_balance_does_not_pay_for(balance, mon
     assert days is not None and days >= 0
     daily = monthly / D("30.4375")
     assert daily * days <= balance < daily * (days + 1)
+
+
+def test_lasts_for_is_the_short_form():
+    from bot.costs import lasts_for
+
+    bill = monthly_bill([(D("1.15"), 30)])
+    assert lasts_for(D("9.20"), bill) == "lasts about 8 days"
+    assert lasts_for(D("0"), bill) == "does not cover a day"
+    assert lasts_for(D("5"), NO_NUMBERS) is None

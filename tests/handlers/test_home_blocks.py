@@ -236,3 +236,19 @@ def test_home_never_has_more_blocks_than_slack_allows_whatever_it_is_given():
     view = build_home(home(holds=Capped(held, 50), waiting=Capped(waiting, 50)), sandbox=False)
     assert len(view["blocks"]) <= MAX_BLOCKS
     assert "more than Home can show" in str(view["blocks"][-1])
+
+
+def test_home_says_what_the_numbers_cost_how_long_the_wallet_lasts_and_what_is_idle():
+    from bot.costs import monthly_bill
+    from bot.home import HomeCosts
+
+    costs = HomeCosts(
+        monthly_bill([(Decimal("1.15"), 30)]), 3, monthly_bill([(Decimal("1.15"), 3)])
+    )
+    text = "\n".join(
+        mrkdwn_texts(build_home(home(wallet=Decimal("9.20"), costs=costs), sandbox=False))
+    )
+    assert "*Wallet:* $9.20 · numbers $34.50 a month · lasts about 8 days\n" in text
+    assert "3 numbers reach nobody: $3.45 a month (`/numbers idle`)" in text
+    plain = "\n".join(mrkdwn_texts(build_home(home(), sandbox=False)))
+    assert "reach nobody" not in plain and "a month" not in plain

@@ -202,11 +202,18 @@ class DaySummary:
     outcomes: dict[str, int]
     still_checking: int
     refusals: dict[str, int]
+    # Numbers that began to reach nobody that day (the first few, by number), and how many.
+    new_idle: tuple[str, ...] = ()
+    new_idle_total: int = 0
 
     @property
     def quiet(self) -> bool:
         return not (
-            self.requested or any(self.outcomes.values()) or self.still_checking or self.refusals
+            self.requested
+            or any(self.outcomes.values())
+            or self.still_checking
+            or self.refusals
+            or self.new_idle_total
         )
 
 

@@ -146,16 +146,21 @@ class CostBook:
                 params,
             )
 
-    def idle_since(self, moment: datetime, limit: int) -> tuple[list[str], int]:
-        """The first `limit` numbers (by +E.164) that began to reach nobody at or after
-        `moment`, and how many there are."""
-        since = _time(moment)
+    def idle_since(
+        self, start: datetime, end: datetime | None = None, limit: int = 10
+    ) -> tuple[list[str], int]:
+        """The first `limit` numbers (by +E.164) that began to reach nobody in [start, end)
+        (no end: up to now) and still do, and how many there are."""
+        where, params = "since >= ?", [_time(start)]
+        if end is not None:
+            where, params = "since >= ? AND since < ?", [_time(start), _time(end)]
         rows = self.db.execute(
-            "SELECT e164 FROM idle_numbers WHERE since >= ? ORDER BY e164 LIMIT ?",
-            (since, max(0, limit)),
+            f"SELECT e164 FROM idle_numbers WHERE {where} ORDER BY e164 LIMIT ?",  # noqa: S608
+            [*params, max(0, limit)],
         ).fetchall()
         count = self.db.execute(
-            "SELECT count(*) FROM idle_numbers WHERE since >= ?", (since,)
+            f"SELECT count(*) FROM idle_numbers WHERE {where}",  # noqa: S608
+            params,
         ).fetchone()[0]
         return [str(r[0]) for r in rows], int(count)
 

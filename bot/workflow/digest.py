@@ -33,6 +33,7 @@ OUTCOMES = ("purchased", "released", "failed", "rejected", "cancelled", "expired
 REQUEST_ACTIONS = frozenset({"request_purchase", "request_release"})
 LEASE = timedelta(minutes=2)  # longer than one Slack post can take, its retries included
 RETRY_AFTER = timedelta(seconds=10)  # after Slack first refused a digest; doubled each time
+IDLE_NAMED = 10  # new idle numbers a digest names; it counts the rest
 RETRY_CAP = timedelta(hours=1)  # a channel that stays broken is tried hourly, not hammered
 
 
@@ -74,7 +75,13 @@ def _charged(entry: AuditEntry) -> Decimal | None:
         return None
 
 
-def summarise(day: date, entries: list[AuditEntry], *, still_checking: int) -> DaySummary:
+def summarise(
+    day: date,
+    entries: list[AuditEntry],
+    *,
+    still_checking: int,
+    new_idle: tuple[list[str], int] = ([], 0),
+) -> DaySummary:
     """The day's facts from its audit entries; entries outside the day are ignored.
 
     A request's move to a final state is one sealed entry (its compare-and-set), so each
@@ -108,6 +115,8 @@ def summarise(day: date, entries: list[AuditEntry], *, still_checking: int) -> D
         outcomes={state: outcomes[state] for state in OUTCOMES},
         still_checking=still_checking,
         refusals=dict(sorted(refusals.items(), key=lambda item: (-item[1], item[0]))),
+        new_idle=tuple(new_idle[0]),
+        new_idle_total=new_idle[1],
     )
 
 
@@ -121,6 +130,8 @@ def to_detail(summary: DaySummary) -> str:
         outcomes=summary.outcomes,
         still_checking=summary.still_checking,
         refusals=summary.refusals,
+        new_idle=list(summary.new_idle),
+        new_idle_total=summary.new_idle_total,
     )
 
 
@@ -135,6 +146,9 @@ def from_detail(text: str) -> DaySummary:
         outcomes={str(k): int(v) for k, v in fields["outcomes"].items()},
         still_checking=int(fields["still_checking"]),
         refusals={str(k): int(v) for k, v in fields["refusals"].items()},
+        # Digests sealed before idle numbers were counted have neither field.
+        new_idle=tuple(str(e) for e in fields.get("new_idle", [])),
+        new_idle_total=int(fields.get("new_idle_total", 0)),
     )
 
 
@@ -191,12 +205,13 @@ class Digests:
             logger.info("the digest for %s is already claimed", key)
             return 0
         entries = await storage.run(storage.audit.digest_facts, *day_bounds(day))
-        if not entries:
+        idle = await storage.run(storage.costs.idle_since, *day_bounds(day), IDLE_NAMED)
+        if not entries and not idle[1]:
             # Nothing happened that day (or numbot held no data yet): no post to read.
             logger.info("no digest for %s: nothing happened that day", key)
             return 0
         checking = await storage.run(storage.requests.count_checking)
-        summary = summarise(day, entries, still_checking=checking)
+        summary = summarise(day, entries, still_checking=checking, new_idle=idle)
         entry = await storage.run(
             self.store.claim, key, to_detail(summary), lease_until=now + LEASE
         )

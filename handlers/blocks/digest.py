@@ -54,6 +54,19 @@ def _fallback(digest: Digest) -> str:
     )
 
 
+def _new_idle(summary: DaySummary) -> str | None:
+    """`:warning: 2 numbers began to reach nobody: +1…, +1…` (the rest counted)."""
+    total = summary.new_idle_total
+    if not total:
+        return None
+    named = ", ".join(summary.new_idle)
+    rest = total - len(summary.new_idle)
+    if rest > 0:
+        named += f" and {rest} more"
+    began = "number began" if total == 1 else "numbers began"
+    return f":warning: *{total} {began} to reach nobody:* {named} (`/numbers idle`)"
+
+
 def build_digest(digest: Digest, *, sandbox: bool) -> Message:
     summary = digest.summary
     day = summary.day.isoformat()
@@ -62,6 +75,9 @@ def build_digest(digest: Digest, *, sandbox: bool) -> Message:
         blocks.append(section("A quiet day: no requests, no purchases, no refusals."))
     else:
         lines = [_spend(summary), _requests(summary), _refusals(summary)]
+        idle = _new_idle(summary)
+        if idle:
+            lines.append(idle)
         blocks.append(section("\n".join(lines)))
     blocks.append(
         section(f"*Audit log:* {_plural(digest.entries, 'entry', 'entries')}, head `{digest.head}`")

@@ -182,3 +182,39 @@ async def test_a_digest_survives_a_restart_between_claim_and_post(env):
     env.clock.advance(seconds=LEASE.total_seconds())
     assert await restarted.daily_digest() == 1
     assert notifier.digests[0].summary == summary
+
+
+async def test_the_digest_names_numbers_that_began_to_reach_nobody_that_day(env):
+    from storage.owned import OwnedRow
+
+    day = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    rows = [OwnedRow(f"+1646555{i:04d}", f"num_{i}", None, Decimal("1.15")) for i in range(12)]
+    await env.storage.run(env.storage.owned.put, rows, day)
+    await env.storage.run(env.storage.costs.track_idle, frozenset(), day)
+    env.clock.now = tomorrow_at(10)
+    notifier = DigestNotifier()
+    assert await digest_service(env, notifier).daily_digest() == 1  # nothing else happened
+    (digest,) = notifier.digests
+    assert digest.summary.new_idle_total == 12 and len(digest.summary.new_idle) == 10
+    assert digest.summary.new_idle[0] == "+16465550000"
+    # What was sealed is what a retry would post again.
+    head = env.storage.audit.head()
+    assert head is not None and json.loads(head.detail)["new_idle_total"] == 12
+
+
+def test_a_digest_sealed_before_idle_numbers_were_counted_still_reads():
+    from bot.workflow.digest import from_detail
+
+    old = json.dumps(
+        {
+            "day": "2026-11-30",
+            "spent": "0",
+            "unpriced": 0,
+            "requested": 0,
+            "outcomes": {},
+            "still_checking": 0,
+            "refusals": {"approve": 1},
+        }
+    )
+    summary = from_detail(old)
+    assert summary.new_idle == () and summary.new_idle_total == 0

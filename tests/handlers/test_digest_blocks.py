@@ -113,3 +113,10 @@ def test_refusal_names_are_escaped():
     day = summary(refusals={"<!channel>": 1})
     texts = mrkdwn_texts(build_digest(Digest(day, HEAD, 9), sandbox=False))
     assert not any("<!channel>" in t for t in texts)
+
+
+def test_the_digest_names_new_idle_numbers_and_counts_the_rest():
+    idle = summary(new_idle=("+16465550000", "+16465550001"), new_idle_total=5)
+    text = "\n".join(mrkdwn_texts(build_digest(Digest(idle, HEAD, 9), sandbox=False)))
+    assert "*5 numbers began to reach nobody:* +16465550000, +16465550001 and 3 more" in text
+    assert "quiet day" not in text

@@ -60,15 +60,15 @@ def test_idle_numbers_page_in_order_and_count(db_target):
 def test_since_when_a_number_reaches_nobody_is_kept_and_forgotten(db_target):
     book = seed(db_target, ("+14155550100", None, "1.00"), ("+14155550101", "agt_a", "1.00"))
     book.track_idle(set(), T0)
-    assert book.idle_since(T0, 10) == (["+14155550100"], 1)
+    assert book.idle_since(T0, limit=10) == (["+14155550100"], 1)
     later = T0 + timedelta(days=1)
     OwnedIndex(book.db).put([OwnedRow("+14155550101", "num_1", None, Decimal("1.00"))], later)
     book.track_idle(set(), later)  # the first keeps its "since"; the second is new
-    assert book.idle_since(later, 10) == (["+14155550101"], 1)
-    assert book.idle_since(T0, 10) == (["+14155550100", "+14155550101"], 2)
+    assert book.idle_since(later, limit=10) == (["+14155550101"], 1)
+    assert book.idle_since(T0, limit=10) == (["+14155550100", "+14155550101"], 2)
     OwnedIndex(book.db).put([OwnedRow("+14155550100", "num_0", "agt_a", Decimal("1"))], later)
     book.track_idle(set(), later)
-    assert book.idle_since(T0, 10) == (["+14155550101"], 1)
+    assert book.idle_since(T0, limit=10) == (["+14155550101"], 1)
 
 
 def test_the_warning_is_claimed_once_a_day_and_its_clearing_once(db_target):

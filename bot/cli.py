@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import sys
 from pathlib import Path
@@ -102,6 +103,36 @@ def _run(args: argparse.Namespace) -> int:
         code = asyncio.run(serve_socket_mode(runtime))
         return config_error if code == EX_CONFIG else code
     serve_http(runtime)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """A month of spend on numbers as CSV (bot/report.py), to stdout or --out."""
+    from bot.app import build_service
+    from bot.report import MonthError, month_start, write_month
+
+    try:
+        start = month_start(args.month)
+    except MonthError as exc:
+        print(f"numbot: {exc}", file=sys.stderr)
+        return 2
+    settings = load_settings()
+    service = build_service(settings, notifier=None)
+
+    async def write() -> str:
+        out = io.StringIO()
+        try:
+            await write_month(service, start, out)
+        finally:
+            await service.flowyte.aclose()
+            service.storage.close()
+        return out.getvalue()
+
+    text = asyncio.run(write())
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -373,6 +404,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run.set_defaults(fn=_run)
+    report = sub.add_parser(
+        "report",
+        help="a month of spend on numbers, as CSV for finance",
+        description=(
+            "One row per purchase and release numbot completed in the month (the terms sealed "
+            "in the audit log), then what Flowyte charged for numbers that month and numbot's "
+            "own total. Reads the database and Flowyte; changes nothing."
+        ),
+    )
+    report.add_argument("--month", required=True, help="YYYY-MM (UTC), e.g. 2026-11")
+    report.add_argument("--out", help="write the CSV here (default: standard output)")
+    report.set_defaults(fn=_report)
     config = sub.add_parser("config", help="numbot's settings").add_subparsers(
         dest="config_command", required=True
     )

@@ -203,7 +203,23 @@ class Bill:
         """One month: Flowyte's number charges and numbot's own purchases and releases."""
         end = next_month(start)
         charged, unreadable = await self._charged(start, end)
-        bought, released, setup, monthly, unpriced, by_requester = await self._moves(start, end)
+        moves = await self.moves(start, end)
+        setup = monthly = Decimal(0)
+        bought = released = unpriced = 0
+        by_requester: dict[str, Decimal] = {}
+        for move in moves:
+            if move.kind == "release":
+                released += 1
+                continue
+            bought += 1
+            if move.setup is None or move.monthly is None:
+                unpriced += 1
+                continue
+            setup += move.setup
+            monthly += move.monthly
+            by_requester[move.requester] = (
+                by_requester.get(move.requester, Decimal(0)) + move.setup + move.monthly
+            )
         return SpendMonth(
             start.strftime("%Y-%m"),
             charged,
@@ -239,23 +255,16 @@ class Bill:
         )
         return credits_to_usd(credits), ""
 
-    async def _moves(
-        self, start: datetime, end: datetime
-    ) -> tuple[int, int, Decimal, Decimal, int, dict[str, Decimal]]:
-        """From the sealed log: purchases and releases completed in [start, end), what the
-        purchases cost (setup and first month apart), and who asked for them."""
+    async def moves(self, start: datetime, end: datetime) -> list[Move]:
+        """From the sealed log: the purchases and releases completed in [start, end), each
+        with the terms sealed when it was requested (a price that cannot be read: None)."""
         storage = self.ctx.storage
         moved = await storage.run(
             storage.audit.moves_between, start, end, ("purchased", "released")
         )
-        bought = released = unpriced = 0
-        setup = monthly = Decimal(0)
-        by_requester: dict[str, Decimal] = {}
         key = storage.audit.key
+        moves = []
         for entry in moved:
-            if entry.state == "released":
-                released += 1
-                continue
             entries = await storage.run(storage.audit.transitions, entry.subject)
             steps = [
                 Step(
@@ -269,17 +278,36 @@ class Bill:
                 for e in entries
             ]
             terms = sealed_terms(steps)
-            bought += 1
-            if isinstance(terms, Tampered) or terms.charge is None:
-                unpriced += 1
+            kind = "purchase" if entry.state == "purchased" else "release"
+            if isinstance(terms, Tampered):
+                moves.append(Move(entry.at, kind, "", "", None, None, entry.subject))
                 continue
-            assert terms.setup is not None and terms.monthly is not None
-            setup += terms.setup
-            monthly += terms.monthly
-            by_requester[terms.requester] = (
-                by_requester.get(terms.requester, Decimal(0)) + terms.charge
+            setup = terms.setup if kind == "purchase" else None
+            moves.append(
+                Move(
+                    entry.at,
+                    kind,
+                    terms.e164,
+                    terms.requester,
+                    setup,
+                    terms.monthly,
+                    entry.subject,
+                )
             )
-        return bought, released, setup, monthly, unpriced, by_requester
+        return moves
+
+
+@dataclass(frozen=True)
+class Move:
+    """A purchase or release completed, as the sealed log has it."""
+
+    at: str  # when it completed (the audit entry's time)
+    kind: str  # purchase | release
+    e164: str  # "" when its sealed terms could not be read
+    requester: str
+    setup: Decimal | None  # a release has none
+    monthly: Decimal | None  # a purchase's monthly cost; what a release saves a month
+    request_id: str
 
 
 def low_wallet_text(wallet: Wallet, bill: MonthlyBill, days: int | None, alert_days: int) -> str:

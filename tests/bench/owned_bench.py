@@ -13,6 +13,7 @@ prints, against the targets:
   the number is not in the index yet, so it is looked for in Flowyte with an early exit);
 - how long that first read of the whole list takes;
 - `/numbers list`, its last page, and the deep `/numbers assign` once the index is read;
+- `/numbers wallet`, `/numbers idle` and `/numbers spend` at that size;
 - a purchase left unknown that was never made: how long until "not bought" (the whole list,
   to its stated end), unless `--no-reconcile`.
 
@@ -113,6 +114,11 @@ def main() -> None:
             show("assign a +E.164 on Flowyte's last page", seconds, note=first_line(text))
             seconds, text = timed(bot, slack, f"unassign {seeded[-20]}")
             show("unassign it", seconds)
+            # What the numbers keep costing: from the index, never a walk of Flowyte's list
+            # (the wallet and the agents are one call each, at the same latency).
+            for command in ("wallet", "idle", "spend"):
+                seconds, text = timed(bot, slack, command)
+                show(command, seconds, note=first_line(text))
 
             if not args.no_reconcile:
                 _, request_id = pending_request(bot, slack)

@@ -15,6 +15,7 @@ PAGES = [
     "configuration.md",
     "policy.md",
     "approvals.md",
+    "costs.md",
     "operations.md",
     "monitoring.md",
     "security.md",

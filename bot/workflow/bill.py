@@ -109,12 +109,13 @@ class Bill:
     async def wallet(self, actor: str) -> WalletView | Refused:
         """`/numbers wallet`: the balance, auto-reload, the numbers' monthly cost, how long
         the balance lasts at that rate, and the month's spend against the budget."""
-        try:
-            wallet = await self.ctx.flowyte.wallet()
-        except fe.FlowyteError as exc:
-            return await self.ctx.flowyte_failed(actor, "wallet", "wallet", exc)
+        # The wallet and the agents (for the idle numbers) are read from Flowyte at once.
+        wallet, bill, idle = await asyncio.gather(
+            self._wallet_or_error(), self.monthly(), self.idle_summary()
+        )
+        if isinstance(wallet, fe.FlowyteError):
+            return await self.ctx.flowyte_failed(actor, "wallet", "wallet", wallet)
         await self.seen(wallet)
-        bill, idle = await asyncio.gather(self.monthly(), self.idle_summary())
         policy = self.ctx.policy
         budget = None
         if policy.monthly_budget_usd is not None:
@@ -123,6 +124,12 @@ class Bill:
         return WalletView(
             wallet, bill, lasts(wallet.balance_usd, bill), budget, idle.count, idle.bill
         )
+
+    async def _wallet_or_error(self) -> Wallet | fe.FlowyteError:
+        try:
+            return await self.ctx.flowyte.wallet()
+        except fe.FlowyteError as exc:
+            return exc
 
     async def idle(self, actor: str, page: int = 0) -> IdleList:
         """`/numbers idle`: the numbers that reach nobody, a page at a time, with their cost."""
@@ -190,7 +197,7 @@ class Bill:
         numbot bought and released (from the sealed log), and the top requesters."""
         now = self.ctx.clock()
         starts = month_starts(now, months)
-        rows = [await self.month(start) for start in starts]
+        rows = list(await asyncio.gather(*(self.month(start) for start in starts)))
         top: dict[str, Decimal] = {}
         for row in rows:
             for person, amount in row.by_requester.items():

@@ -19,9 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.flowyte.client import FlowyteClient
+from bot.kernel.ports import Notifier
+from bot.kernel.redact import register_secret
 from bot.policy_file import PolicySource
-from bot.ports import Notifier
-from bot.redact import register_secret
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
 from bot.slack_app import NumbotApp, RequestObserver

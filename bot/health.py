@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.redact import redact
+from bot.kernel.redact import redact
 
 logger = logging.getLogger("numbot")
 

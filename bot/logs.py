@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from bot import log_context
-from bot.redact import REDACTED_TRACEBACK, RedactingFilter, register_secret
+from bot.kernel.redact import REDACTED_TRACEBACK, RedactingFilter, register_secret
 from bot.settings import Settings
 
 # slack_bolt and slack_sdk format request and response bodies into their messages with

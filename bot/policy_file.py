@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.money import usd
+from bot.kernel.money import usd
 from bot.workflow.approvers import MAX_AGE
 from bot.workflow.policy import Policy, QuorumTier, approvals_needed
 

@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.redact import redact
+from bot.kernel.redact import redact
 from bot.workload import DEFAULT_CAPACITY, DEFAULT_MAX_LAG
 from storage.audit import MIN_KEY_LENGTH, AuditKey
 from storage.engine import redact_url
@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # How often the index of owned numbers is read again from Flowyte's list (bot/workflow/owned.py).
     NUMBOT_OWNED_REFRESH_MINUTES: float = Field(default=15.0, ge=0.05, le=1440)
     NUMBOT_DIGEST_HOUR: int | None = DEFAULT_DIGEST_HOUR  # None: no daily digest ("off")
-    # Warn when the wallet pays for fewer days than this of the owned numbers (bot/costs.py).
+    # Warn when the wallet pays for fewer days than this of the owned numbers (bot/kernel/costs.py).
     NUMBOT_RUNWAY_ALERT_DAYS: int = Field(default=14, ge=1, le=365)
     # How often the sweep's holder reads the wallet for that warning.
     NUMBOT_WALLET_LOOK_MINUTES: float = Field(default=10.0, ge=0.05, le=1440)

@@ -30,7 +30,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from slack_sdk.webhook.webhook_response import WebhookResponse
 
-from bot.redact import scrub
+from bot.kernel.redact import scrub
 from bot.slack_pace import SlackPacer
 from bot.slack_retry import slack_retry_handlers
 

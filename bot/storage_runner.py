@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from bot.redact import scrub
+from bot.kernel.redact import scrub
 from storage.audit import AuditKey, AuditLog
 from storage.costs import CostBook
 from storage.engine import Database

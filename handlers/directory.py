@@ -1,4 +1,4 @@
-"""The Slack side of bot.ports.Directory: who is in a user group, from `usergroups.users.list`.
+"""The Slack side of bot.kernel.ports.Directory: who is in a user group, from `usergroups.users.list`.
 
     directory = SlackDirectory(client)
     await directory.group_members("S0CCC")      # frozenset({"U0AAA", ...}) or DirectoryError

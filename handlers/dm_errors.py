@@ -16,7 +16,7 @@ import logging
 import secrets
 from typing import Any
 
-from bot.redact import redact
+from bot.kernel.redact import redact
 from handlers.blocks.common import plain
 from handlers.errors import Listener
 

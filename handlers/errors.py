@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.redact import redact, scrub
+from bot.kernel.redact import redact, scrub
 from bot.workload import Workload
 from handlers.blocks.common import plain
 

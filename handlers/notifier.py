@@ -1,4 +1,4 @@
-"""The Slack side of bot.ports.Notifier: the approval card and its thread in the channel, a
+"""The Slack side of bot.kernel.ports.Notifier: the approval card and its thread in the channel, a
 copy for each approver in their DM, news to requesters by DM, the daily digest, and each
 person's App Home."""
 
@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from bot.flowyte.models import Agent
-from bot.home import Home
-from bot.outcomes import Digest
-from bot.ports import Placed
+from bot.kernel.home import Home
+from bot.kernel.outcomes import Digest
+from bot.kernel.ports import Placed
 from bot.workflow.approvers import ApproverSet
 from handlers.blocks.approvers import (
     build_approver_copy,

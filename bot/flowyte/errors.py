@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from bot.money import to_decimal, usd
-from bot.redact import redact
+from bot.kernel.money import to_decimal, usd
+from bot.kernel.redact import redact
 
 TEXT_LIMIT = 160  # characters of one piece of Flowyte text shown to people
 # A shortfall this large is garbage in the answer, not a wallet: it is not shown (a few

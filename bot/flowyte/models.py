@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.money import to_decimal
+from bot.kernel.money import to_decimal
 
 
 class _Model(BaseModel):

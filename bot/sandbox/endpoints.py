@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
-from bot.money import usd
+from bot.kernel.money import usd
 from bot.sandbox.calls import Call, Result, optional_str, require_e164, time_param
 from bot.sandbox.inventory import AvailableNumber
 from bot.sandbox.organization import Organization

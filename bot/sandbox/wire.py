@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from bot.money import CENT
+from bot.kernel.money import CENT
 
 JSON_MEDIA_TYPE: Final = "application/json"
 

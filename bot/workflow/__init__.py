@@ -16,7 +16,7 @@
 
 Pure decisions live apart and are tested alone: `authority` (what may a spend do, by the sealed record?),
 `evidence` (what do Flowyte's answers prove?), `sentences` (what to say). The service
-reaches people only through a `Notifier` (bot/ports.py).
+reaches people only through a `Notifier` (bot/kernel/ports.py).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.flowyte.client import FlowyteClient
-from bot.home import Home
-from bot.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
-from bot.ports import MoveObserver, Notifier
+from bot.kernel.home import Home
+from bot.kernel.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
+from bot.kernel.ports import MoveObserver, Notifier
 from bot.storage_runner import Storage
 from bot.workflow.approvers import ApproverSet
 from bot.workflow.bill import DEFAULT_ALERT_DAYS, LOOK_EVERY, Bill

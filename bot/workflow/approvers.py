@@ -6,7 +6,7 @@
     approvers.known()                     # a snapshot without asking Slack (App Home redraws)
 
 The static people (NUMBOT_APPROVERS and the policy's `approvers`) are fixed at start. A
-group's members are read through a Directory (bot/ports.py) and kept at most `max_age`
+group's members are read through a Directory (bot/kernel/ports.py) and kept at most `max_age`
 seconds (10), counted from when the read began, so someone removed from a group loses the
 right on their first click after that; several clicks at once share one read of a group.
 
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from bot.ports import Directory
+from bot.kernel.ports import Directory
 from bot.workflow.policy import Policy
 
 logger = logging.getLogger("bot.workflow.approvers")

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from bot.money import usd
+from bot.kernel.money import usd
 from bot.workflow.policy import Policy, approvals_needed
 from storage.requests import Request
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.costs import (
+from bot.flowyte import errors as fe
+from bot.flowyte.models import Agent, Wallet
+from bot.kernel.costs import (
     MonthlyBill,
     credits_to_usd,
     lasts,
@@ -24,11 +26,9 @@ from bot.costs import (
     runs_low,
     runway_days,
 )
-from bot.flowyte import errors as fe
-from bot.flowyte.models import Agent, Wallet
-from bot.home import HomeCosts
-from bot.money import usd
-from bot.outcomes import IdleList, Refused, SpendMonth, SpendReport, WalletView
+from bot.kernel.home import HomeCosts
+from bot.kernel.money import usd
+from bot.kernel.outcomes import IdleList, Refused, SpendMonth, SpendReport, WalletView
 from bot.workflow.authority import Step, Tampered, sealed_terms
 from bot.workflow.context import SYSTEM, Context, logger
 from bot.workflow.home import month_bounds

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, SearchQuery
-from bot.outcomes import AgentMatches, NumberList, Refused, SearchResults, WalletView
-from bot.text import clean_user_text
+from bot.kernel.outcomes import AgentMatches, NumberList, Refused, SearchResults, WalletView
+from bot.kernel.text import clean_user_text
 from bot.workflow.context import Context, logger
 from bot.workflow.owned import OwnedBook
 

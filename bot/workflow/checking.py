@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
-from bot.outcomes import Decided, Refused
+from bot.kernel.outcomes import Decided, Refused
 from bot.workflow import sentences
 from bot.workflow.authority import Authority
 from bot.workflow.context import SYSTEM, Context, detail, logger

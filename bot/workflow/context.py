@@ -19,8 +19,8 @@ from typing import Any
 from bot.flowyte import errors as fe
 from bot.flowyte.client import FlowyteClient
 from bot.flowyte.models import Agent, OwnedNumber
-from bot.outcomes import Refused
-from bot.ports import Notifier
+from bot.kernel.outcomes import Refused
+from bot.kernel.ports import Notifier
 from bot.storage_runner import Storage
 from bot.workflow import sentences
 from bot.workflow.approvers import ApproverSet

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.outcomes import Decided, Refused
-from bot.text import MAX_REASON, clean_user_text, inert
+from bot.kernel.outcomes import Decided, Refused
+from bot.kernel.text import MAX_REASON, clean_user_text, inert
 from bot.workflow import sentences
 from bot.workflow.approvers import Membership
 from bot.workflow.authority import cap_refusal, needed_now

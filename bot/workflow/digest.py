@@ -23,8 +23,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bot.money import to_decimal
-from bot.outcomes import DaySummary, Digest
+from bot.kernel.money import to_decimal
+from bot.kernel.outcomes import DaySummary, Digest
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from storage.audit import AuditEntry, stamp
 from storage.digests import DigestStore

@@ -18,8 +18,8 @@ from typing import Any
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
-from bot.money import usd
-from bot.outcomes import Decided, Refused
+from bot.kernel.money import usd
+from bot.kernel.outcomes import Decided, Refused
 from bot.workflow import sentences
 from bot.workflow.authority import Authority, Terms
 from bot.workflow.checking import Checker

@@ -12,11 +12,11 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.costs import bill_after, monthly_bill
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
-from bot.outcomes import AlreadyHeld, Held, Refused, Requested
-from bot.text import MAX_REASON, clean_user_text
+from bot.kernel.costs import bill_after, monthly_bill
+from bot.kernel.outcomes import AlreadyHeld, Held, Refused, Requested
+from bot.kernel.text import MAX_REASON, clean_user_text
 from bot.workflow import sentences
 from bot.workflow.authority import Tampered, Terms, held
 from bot.workflow.context import SYSTEM, Context, detail, logger

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.outcomes import Refused
+from bot.kernel.outcomes import Refused
 from bot.workflow import sentences
 from bot.workflow.authority import (
     Authority,

@@ -6,7 +6,7 @@ reload; `/numbers holds` shows it again, from SQLite. Reading changes nothing.
 
 from __future__ import annotations
 
-from bot.outcomes import Holds
+from bot.kernel.outcomes import Holds
 from bot.workflow.context import Context
 
 

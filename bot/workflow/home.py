@@ -1,4 +1,4 @@
-"""Reading what one person's App Home shows (bot/home.py): facts, nothing decided.
+"""Reading what one person's App Home shows (bot/kernel/home.py): facts, nothing decided.
 
 From SQLite: the person's live holds, their requests under way and the last few settled,
 for approvers the pending requests they may decide (never their own), and what purchases
@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, OwnedNumber, Wallet
-from bot.home import Capped, Home, HomeCosts, MonthSpend
+from bot.kernel.home import Capped, Home, HomeCosts, MonthSpend
 from bot.workflow.context import Context, logger
 from bot.workflow.owned import OwnedBook
 from storage.requests import Request

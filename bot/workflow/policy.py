@@ -30,7 +30,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
-from bot.money import usd
+from bot.kernel.money import usd
 
 USER_ID = r"^[UW][A-Z0-9]{2,20}$"
 GROUP_ID = r"^S[A-Z0-9]{2,20}$"

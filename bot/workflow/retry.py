@@ -16,8 +16,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.flowyte import errors as fe
-from bot.money import usd
-from bot.outcomes import Decided, Refused
+from bot.kernel.money import usd
+from bot.kernel.outcomes import Decided, Refused
 from bot.workflow import sentences
 from bot.workflow.context import Context, logger
 from bot.workflow.execution import Executor

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, OwnedNumber
-from bot.outcomes import Assigned, Imported, Published, Refused, Unassigned
+from bot.kernel.outcomes import Assigned, Imported, Published, Refused, Unassigned
 from bot.workflow import sentences
 from bot.workflow.context import Context
 from bot.workflow.owned import OwnedBook, Unfinished

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outcomes import Refused
+from bot.kernel.outcomes import Refused
 from bot.workflow import NumbersService
 from handlers import ids
 from handlers.blocks.common import plain, refusal

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outcomes import Refused
+from bot.kernel.outcomes import Refused
 from bot.workflow import NumbersService
 from handlers.blocks.common import refusal
 from handlers.blocks.requests import build_requested

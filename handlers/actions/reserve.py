@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outcomes import AlreadyHeld, Refused
+from bot.kernel.outcomes import AlreadyHeld, Refused
 from bot.workflow import NumbersService
 from handlers.blocks.common import refusal
 from handlers.blocks.holds import build_already_held

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outcomes import Refused
+from bot.kernel.outcomes import Refused
 from bot.workflow import NumbersService
 from bot.workflow.home import AGENTS_MAX_AGE
 from handlers.blocks.common import refusal

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.flowyte.models import Agent
-from bot.outcomes import AgentMatches
-from bot.text import clean_user_text
+from bot.kernel.outcomes import AgentMatches
+from bot.kernel.text import clean_user_text
 from handlers import ids
 from handlers.blocks.common import Block, literal
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import UTC
 from decimal import Decimal
 
-from bot.money import usd
+from bot.kernel.money import usd
 from handlers.blocks.common import Block, Message, context, literal, message, section, slack_date
 from handlers.blocks.requests import (
     approvals_line,

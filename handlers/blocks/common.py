@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.text import clean_user_text
+from bot.kernel.text import clean_user_text
 
 Block = dict[str, Any]
 Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
@@ -24,7 +24,7 @@ _OWN_MARKUP = re.compile(
     r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!subteam\^S[A-Z0-9]+|!date\^[0-9]+\^[^<>|^]*\|[^<>]*)>"
 )
 _SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-# An entity already escaped (bot.text.inert marks someone's words so), or a character to escape.
+# An entity already escaped (bot.kernel.text.inert marks someone's words so), or a character to escape.
 _ESCAPED_OR_SPECIAL = re.compile(r"&(?:amp|lt|gt);|[&<>]")
 
 
@@ -40,7 +40,7 @@ def _escape_once(text: str) -> str:
 def escape(text: str) -> str:
     """A value from outside numbot (Flowyte's fields, people's words) inside a mrkdwn line.
 
-    One visible line (bot.text.clean_user_text), then Slack's escaping: it cannot ping,
+    One visible line (bot.kernel.text.clean_user_text), then Slack's escaping: it cannot ping,
     link, or start a line that looks like one of numbot's own. Emphasis marks stay: inside
     one line of someone else's words they can bold a word, not fake a block or a line.
     """
@@ -54,7 +54,7 @@ def sentence(text: str) -> str:
     people. Only numbot's own markup survives (`<@U…>`, `<#C…>`, `<!date^…|…>` without a
     link); any other `<`, `>` or `&` is escaped, and a line break or invisible character from
     Flowyte cannot split the reply into lines that look like numbot's. Someone's words in the
-    sentence were made inert by the service (bot.text.inert): their entities stay entities.
+    sentence were made inert by the service (bot.kernel.text.inert): their entities stay entities.
     """
     line = clean_user_text(text, max_length=MAX_TEXT)
     parts: list[str] = []

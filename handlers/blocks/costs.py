@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.costs import bar, is_toll_free
 from bot.flowyte.models import Wallet
-from bot.money import usd
-from bot.outcomes import IdleList, SpendReport, WalletView
+from bot.kernel.costs import bar, is_toll_free
+from bot.kernel.money import usd
+from bot.kernel.outcomes import IdleList, SpendReport, WalletView
 from handlers import ids
 from handlers.blocks.common import Block, Message, button, context, message, section, sections
 

@@ -3,8 +3,8 @@ the audit log's head hash, so a copy of the chain head lives outside the databas
 
 from __future__ import annotations
 
-from bot.money import usd
-from bot.outcomes import DaySummary, Digest
+from bot.kernel.money import usd
+from bot.kernel.outcomes import DaySummary, Digest
 from handlers.blocks.common import Block, Message, context, escape, message, section
 
 OUTCOMES = ("purchased", "released", "failed", "rejected", "cancelled", "expired")

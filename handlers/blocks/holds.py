@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.money import usd
-from bot.outcomes import Holds
+from bot.kernel.money import usd
+from bot.kernel.outcomes import Holds
 from handlers import ids
 from handlers.blocks.common import Block, Message, button, context, message, section, slack_date
 from storage.requests import Request

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.costs import lasts_for
 from bot.flowyte.models import OwnedNumber
-from bot.home import Capped, Home
-from bot.money import usd
-from bot.text import clean_user_text
+from bot.kernel.costs import lasts_for
+from bot.kernel.home import Capped, Home
+from bot.kernel.money import usd
+from bot.kernel.text import clean_user_text
 from handlers import ids
 from handlers.blocks.common import (
     SANDBOX_NOTE,

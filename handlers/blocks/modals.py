@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.money import usd
-from bot.text import MAX_REASON
+from bot.kernel.money import usd
+from bot.kernel.text import MAX_REASON
 from handlers import ids
 from handlers.blocks.common import Block, sentence
 from storage.requests import Request

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from decimal import Decimal
 
-from bot.costs import TOLL_FREE_NOTE, is_toll_free
-from bot.money import usd
+from bot.kernel.costs import TOLL_FREE_NOTE, is_toll_free
+from bot.kernel.money import usd
 from handlers import ids
 from handlers.blocks.common import (
     Block,

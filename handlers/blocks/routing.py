@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.flowyte.models import Agent, OwnedNumber
-from bot.money import usd
-from bot.outcomes import NumberList
-from bot.text import clean_user_text
+from bot.kernel.money import usd
+from bot.kernel.outcomes import NumberList
+from bot.kernel.text import clean_user_text
 from handlers import ids
 from handlers.blocks.agent_menu import build_agent_menu
 from handlers.blocks.common import (

@@ -7,10 +7,10 @@ Flowyte stopped at the limit the message says there may be more: nothing is cut 
 
 from __future__ import annotations
 
-from bot.costs import TOLL_FREE_NOTE, is_toll_free
 from bot.flowyte.models import AvailableNumber, SearchQuery, keypad_digits
-from bot.money import usd
-from bot.text import clean_user_text
+from bot.kernel.costs import TOLL_FREE_NOTE, is_toll_free
+from bot.kernel.money import usd
+from bot.kernel.text import clean_user_text
 from handlers import ids
 from handlers.blocks.common import Block, Message, button, context, escape, message, section
 from handlers.blocks.paging import SEARCH_PAGE_ROWS, nav_blocks, page_of, search_value

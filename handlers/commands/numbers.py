@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outcomes import Refused
+from bot.kernel.outcomes import Refused
 from bot.workflow import NumbersService
 from handlers.actions.open_search import open_search_modal
 from handlers.blocks.common import Message, plain, refusal

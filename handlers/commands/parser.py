@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.flowyte.models import SearchQuery
-from bot.text import MAX_REASON, clean_user_text
+from bot.kernel.text import MAX_REASON, clean_user_text
 from handlers import search_filters as filters
 
 MAX_TEXT = 500

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.text import MAX_REASON, clean_user_text
+from bot.kernel.text import MAX_REASON, clean_user_text
 from handlers import ids
 
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app import build_service
-from bot.outcomes import Held, Requested
+from bot.kernel.outcomes import Held, Requested
 from bot.settings import load_settings
 from tests.bench.load import percentile
 

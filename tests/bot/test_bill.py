@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bot.outcomes import Decided, Held, IdleList, Requested, SpendReport, WalletView
+from bot.kernel.outcomes import Decided, Held, IdleList, Requested, SpendReport, WalletView
 from storage.owned import OwnedRow
 from tests.bot.conftest import APPROVER, REQUESTER
 

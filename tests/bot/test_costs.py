@@ -1,4 +1,4 @@
-"""bot/costs.py: the monthly bill, the runway and when it runs low, decided alone."""
+"""bot/kernel/costs.py: the monthly bill, the runway and when it runs low, decided alone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.costs import (
+from bot.flowyte.models import Wallet
+from bot.kernel.costs import (
     NO_NUMBERS,
     TOLL_FREE_NOTE,
     MonthlyBill,
@@ -22,7 +23,6 @@ from bot.costs import (
     runs_low,
     runway_days,
 )
-from bot.flowyte.models import Wallet
 
 D = Decimal
 
@@ -147,7 +147,7 @@ def test_the_runway_never_claims_a_day_the_balance_does_not_pay_for(balance, mon
 
 
 def test_lasts_for_is_the_short_form():
-    from bot.costs import lasts_for
+    from bot.kernel.costs import lasts_for
 
     bill = monthly_bill([(D("1.15"), 30)])
     assert lasts_for(D("9.20"), bill) == "lasts about 8 days"

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bot.outcomes import Decided, Digest, Held, Refused, Requested
+from bot.kernel.outcomes import Decided, Digest, Held, Refused, Requested
 from bot.workflow.digest import LEASE, RETRY_AFTER, summarise, to_detail
 from tests.bot.conftest import APPROVER, CARD, REQUESTER, RecordingNotifier
 

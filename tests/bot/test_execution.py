@@ -18,7 +18,7 @@ import pytest
 
 from bot.flowyte import errors as fe
 from bot.flowyte.client import FlowyteClient
-from bot.outcomes import Decided, Held, Refused, Requested
+from bot.kernel.outcomes import Decided, Held, Refused, Requested
 from bot.workflow import Timing
 from bot.workflow.evidence import (
     PurchaseEvidence,

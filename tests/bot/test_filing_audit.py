@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.outcomes import Held, Refused, Requested
+from bot.kernel.outcomes import Held, Refused, Requested
 from bot.workflow.policy import Policy
 from tests.bot.conftest import REQUESTER
 

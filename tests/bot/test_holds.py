@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.outcomes import AlreadyHeld, Decided, Held, Holds, Refused, Requested
+from bot.kernel.outcomes import AlreadyHeld, Decided, Held, Holds, Refused, Requested
 from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER, STRANGER
 
 

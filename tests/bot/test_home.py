@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.home import Home
-from bot.outcomes import Decided, Held, Requested
+from bot.kernel.home import Home
+from bot.kernel.outcomes import Decided, Held, Requested
 from bot.workflow.home import HomeReader, month_bounds
 from bot.workflow.home_refresh import HomeRefresher, concerned
 from storage.requests import AuditNote, Request

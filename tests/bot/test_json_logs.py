@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from bot import log_context
+from bot.kernel.redact import register_secret
 from bot.logs import build_handler
-from bot.redact import register_secret
 from bot.settings import SettingsError, load_settings
 
 

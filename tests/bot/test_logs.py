@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from bot.kernel.redact import RedactingFilter
 from bot.logs import OneLineFilter, SlackLibraryFilter
-from bot.redact import RedactingFilter
 
 FORGED = "2026-01-01 00:00:00,000 INFO bot.workflow: approved by U0BOB"
 

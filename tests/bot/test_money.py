@@ -1,4 +1,4 @@
-"""bot/money.py: Decimal USD, formatted for people, never via float."""
+"""bot/kernel/money.py: Decimal USD, formatted for people, never via float."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.money import CENT, to_decimal, usd
+from bot.kernel.money import CENT, to_decimal, usd
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_usd_never_raises_across_wide_exponents(amount):
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG: bot/money.py usd() quantizes in a context whose Emax stays 999999 (only prec is "
+        "BUG: bot/kernel/money.py usd() quantizes in a context whose Emax stays 999999 (only prec is "
         "raised), so a finite Decimal with adjusted() > 999999 raises decimal.InvalidOperation"
     ),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.outcomes import Assigned, NumberList, Refused
+from bot.kernel.outcomes import Assigned, NumberList, Refused
 from bot.workflow.owned import Unfinished
 from tests.bot.conftest import APPROVER
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import httpx
 
-from bot.outcomes import Refused
+from bot.kernel.outcomes import Refused
 from bot.workflow import Timing
 from tests.bot.conftest import APPROVER
 from tests.bot.test_execution import pending, status_of

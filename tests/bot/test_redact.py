@@ -1,4 +1,4 @@
-"""bot/redact.py: tokens, Bearer headers and registered secrets never reach logs."""
+"""bot/kernel/redact.py: tokens, Bearer headers and registered secrets never reach logs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import bot.redact as redact_module
-from bot.redact import RedactingFilter, redact, register_secret
+import bot.kernel.redact as redact_module
+from bot.kernel.redact import RedactingFilter, redact, register_secret
 
 
 @pytest.fixture(autouse=True)

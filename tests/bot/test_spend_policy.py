@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from bot.outcomes import Decided, Held, Refused, Requested
+from bot.kernel.outcomes import Decided, Held, Refused, Requested
 from bot.workflow.policy import Policy
 from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER
 

@@ -1,4 +1,4 @@
-"""bot/text.py: user text becomes one visible line of valid Unicode, whatever was typed."""
+"""bot/kernel/text.py: user text becomes one visible line of valid Unicode, whatever was typed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.text import _INVISIBLE, clean_user_text
+from bot.kernel.text import _INVISIBLE, clean_user_text
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e\u00ad\u034f\u3164"
@@ -66,7 +66,7 @@ def test_clean_text_is_one_visible_trimmed_line_within_the_limit(
 @example("\u115f")  # a Hangul filler: a letter (Lo) to Unicode, invisible on screen: removed
 def test_ordinary_text_is_kept(text: str) -> None:
     """Letters, digits, punctuation and symbols survive, except the few letters that render
-    as nothing (bot/text.py's _INVISIBLE), which are removed like format characters."""
+    as nothing (bot/kernel/text.py's _INVISIBLE), which are removed like format characters."""
     if text in _INVISIBLE:
         assert clean_user_text(text, max_length=1) == ""
         return
@@ -110,6 +110,6 @@ def test_cut_to_the_limit_on_a_code_point_and_trimmed() -> None:
 @example("  a\tb  c ", 3)
 @example("a\x7fb", 10)  # DEL is ASCII but not printable: it becomes a space
 def test_the_ascii_shortcut_cleans_as_the_full_path_does(text: str, max_length: int) -> None:
-    from bot.text import _clean_any
+    from bot.kernel.text import _clean_any
 
     assert clean_user_text(text, max_length=max_length) == _clean_any(text, max_length)

@@ -18,7 +18,7 @@ import pytest
 
 from bot.flowyte.client import FlowyteClient
 from bot.flowyte.models import SearchQuery
-from bot.outcomes import (
+from bot.kernel.outcomes import (
     Assigned,
     Decided,
     Held,

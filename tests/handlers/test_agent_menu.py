@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.flowyte.models import Agent
-from bot.outcomes import AgentMatches
+from bot.kernel.outcomes import AgentMatches
 from bot.workflow.catalogue import match_agents
 from handlers.blocks.agent_menu import agent_option, build_agent_options
 

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.costs import MonthlyBill
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery, Wallet
-from bot.outcomes import IdleList, SpendMonth, SpendReport
-from bot.text import MAX_REASON
+from bot.kernel.costs import MonthlyBill
+from bot.kernel.outcomes import IdleList, SpendMonth, SpendReport
+from bot.kernel.text import MAX_REASON
 from handlers import ids
 from handlers.blocks.common import SANDBOX_NOTE, plain, refusal, slack_date
 from handlers.blocks.common import message as as_message
@@ -914,7 +914,7 @@ def test_slack_date_fallback_is_utc_whatever_the_zone() -> None:
 
 
 def test_words_made_inert_stay_inert_and_are_not_escaped_twice() -> None:
-    from bot.text import inert
+    from bot.kernel.text import inert
     from handlers.blocks.common import sentence
 
     typed = "<@U0EVE> <#C0ALL> <!date^1^{date}|x> a&b &lt;kept&gt;"

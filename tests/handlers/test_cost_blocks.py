@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.costs import MonthlyBill, lasts, monthly_bill
 from bot.flowyte.models import Wallet
-from bot.outcomes import IdleList, SpendMonth, SpendReport, WalletView
+from bot.kernel.costs import MonthlyBill, lasts, monthly_bill
+from bot.kernel.outcomes import IdleList, SpendMonth, SpendReport, WalletView
 from handlers import ids
 from handlers.blocks.costs import build_idle, build_spend, build_wallet
 from storage.owned import OwnedRow

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.outcomes import Decided, Refused
+from bot.kernel.outcomes import Decided, Refused
 from handlers import ids
 from handlers.actions.decide import approve, reject
 from storage.requests import Request

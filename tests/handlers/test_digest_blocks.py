@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.outcomes import DaySummary, Digest
+from bot.kernel.outcomes import DaySummary, Digest
 from handlers.blocks.common import SANDBOX_NOTE
 from handlers.blocks.digest import build_digest
 from tests.handlers.test_blocks import all_text, check_limits, mrkdwn_texts

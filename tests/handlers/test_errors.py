@@ -10,7 +10,7 @@ async def test_unexpected_errors_get_a_reference_and_no_secret(caplog):
     async def respond(**message):
         sent.append(message)
 
-    from bot.redact import RedactingFilter
+    from bot.kernel.redact import RedactingFilter
 
     caplog.handler.addFilter(RedactingFilter())  # as bot.logs.configure installs it
     error = RuntimeError("boom with xoxb-1234567890-secret inside")

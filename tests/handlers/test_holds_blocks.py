@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.outcomes import Holds
+from bot.kernel.outcomes import Holds
 from handlers import ids
 from handlers.blocks.common import SANDBOX_NOTE
 from handlers.blocks.holds import MAX_SHOWN, build_already_held, build_holds

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.flowyte.models import Agent, OwnedNumber
-from bot.home import Capped, Home, MonthSpend
+from bot.kernel.home import Capped, Home, MonthSpend
 from handlers import ids
 from handlers.blocks.home import MAX_BLOCKS, MAX_NUMBERS, UNREACHABLE, build_home
 from handlers.blocks.requests import approve_confirm
@@ -239,8 +239,8 @@ def test_home_never_has_more_blocks_than_slack_allows_whatever_it_is_given():
 
 
 def test_home_says_what_the_numbers_cost_how_long_the_wallet_lasts_and_what_is_idle():
-    from bot.costs import monthly_bill
-    from bot.home import HomeCosts
+    from bot.kernel.costs import monthly_bill
+    from bot.kernel.home import HomeCosts
 
     costs = HomeCosts(
         monthly_bill([(Decimal("1.15"), 30)]), 3, monthly_bill([(Decimal("1.15"), 3)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.flowyte.models import OwnedNumber
-from bot.outcomes import NumberList
+from bot.kernel.outcomes import NumberList
 from handlers import ids
 from handlers.blocks.routing import build_number_list
 from tests.handlers.test_blocks import all_text, buttons, check_limits

@@ -22,9 +22,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.app import create_app
-from bot.costs import MonthlyBill
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery
-from bot.outcomes import IdleList, Refused
+from bot.kernel.costs import MonthlyBill
+from bot.kernel.outcomes import IdleList, Refused
 from bot.settings import Settings
 from handlers import ids
 from handlers.actions.request_release import IDLE_REASON
@@ -403,7 +403,7 @@ def _home() -> Any:
     """A Home with a hold of its own and a request waiting for this approver."""
     from datetime import UTC, datetime
 
-    from bot.home import Capped, Home, MonthSpend
+    from bot.kernel.home import Capped, Home, MonthSpend
 
     month = datetime(2030, 1, 1, tzinfo=UTC)
     return Home(

@@ -1,7 +1,7 @@
 import psycopg
 import pytest
 
-from bot.redact import redact
+from bot.kernel.redact import redact
 from storage.db import connect
 from storage.engine import UnreachableError, is_postgres_url, redact_url, to_pyformat
 from tests.fakes.serve import free_port

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from bot.flowyte.models import Wallet
-from bot.money import usd
+from bot.kernel.money import usd
 
 CREDIT = Decimal("0.01")  # USD per Flowyte credit [docs: concepts/billing]
 DAYS_PER_MONTH = Decimal("30.4375")  # 365.25 / 12: the average month a rental is billed for

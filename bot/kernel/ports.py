@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from bot.flowyte.models import Agent
-from bot.home import Home
-from bot.outcomes import Digest
+from bot.kernel.home import Home
+from bot.kernel.outcomes import Digest
 from storage.requests import Request
 
 # Where a copy of a card landed: (recipient user id, channel, ts).

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from bot.costs import MonthlyBill
 from bot.flowyte.models import (
     Agent,
     AgentVersion,
@@ -19,6 +18,7 @@ from bot.flowyte.models import (
     SearchQuery,
     Wallet,
 )
+from bot.kernel.costs import MonthlyBill
 from storage.owned import OwnedRow
 from storage.requests import Request
 

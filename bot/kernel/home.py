@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from bot.costs import MonthlyBill
 from bot.flowyte.models import Agent, OwnedNumber
+from bot.kernel.costs import MonthlyBill
 from storage.requests import Request
 
 

@@ -24,8 +24,8 @@ from bot.kernel.redact import register_secret
 from bot.policy_file import PolicySource
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
-from bot.slack_app import NumbotApp, RequestObserver
-from bot.slack_out import DirectRespond, RedactingWebClient, SafeRespond, SlackObserver
+from bot.slack.bolt_app import NumbotApp, RequestObserver
+from bot.slack.outbound import DirectRespond, RedactingWebClient, SafeRespond, SlackObserver
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
@@ -63,9 +63,9 @@ def build_slack_client(
     into each request's client) and Socket Mode: 429s and dropped connections are retried,
     one pool of connections serves every call and background calls are paced.
     `observer` hears how each call made with the bot token went (for /healthz)."""
-    from bot.slack_out import SlackConnections, slack_connection_limit
-    from bot.slack_pace import SlackPacer
-    from bot.slack_retry import slack_retry_handlers
+    from bot.slack.outbound import SlackConnections, slack_connection_limit
+    from bot.slack.pace import SlackPacer
+    from bot.slack.retry import slack_retry_handlers
 
     token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else None
     client = RedactingWebClient(
@@ -189,7 +189,7 @@ def create_app(
     ) -> None:
         context["service"] = service
         context["workload"] = workload
-        # What listeners send goes out redacted and retried (bot/slack_out.py).
+        # What listeners send goes out redacted and retried (bot/slack/outbound.py).
         context["client"] = client
         if context.response_url:
             context["respond"] = SafeRespond(

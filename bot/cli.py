@@ -45,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot import logs
     from bot.runtime import Runtime
     from bot.serve import serve_http, serve_socket_mode
-    from bot.slack_auth import TokenRejected
+    from bot.slack.auth import TokenRejected
     from bot.startup import (
         EX_TEMPFAIL,
         in_force,

@@ -1,5 +1,5 @@
 """Who and what a log line is about: the Slack user, action and request id of the request
-being handled, in a contextvar set where Slack's requests come in (bot/slack_app.py).
+being handled, in a contextvar set where Slack's requests come in (bot/slack/bolt_app.py).
 
 bolt runs listeners (lazy ones too) in tasks created while handling the request, and a task
 starts with a copy of the context, so every line logged on behalf of a request carries it.

@@ -33,14 +33,14 @@ from bot.app import (
     create_app,
 )
 from bot.health import Health, SlackStatus
-from bot.ingress import SlackIngress
 from bot.loop_lag import watch_loop_lag
 from bot.metrics import Metrics
 from bot.observe import build_health, build_metrics
 from bot.settings import Settings
-from bot.slack_auth import check_token, watch_token
-from bot.slack_out import RedactingWebClient
-from bot.slack_pace import background_calls
+from bot.slack.auth import check_token, watch_token
+from bot.slack.ingress import SlackIngress
+from bot.slack.outbound import RedactingWebClient
+from bot.slack.pace import background_calls
 from bot.sweep_lease import SweepLease
 from bot.web import observe_routes
 from bot.workflow import NumbersService
@@ -106,7 +106,7 @@ class Runtime:
 
     async def check_slack(self) -> None:
         """auth.test before serving: raises TokenRejected if Slack refuses the bot token;
-        a Slack that cannot be reached is a warning (bot/slack_auth.py). It runs in a loop
+        a Slack that cannot be reached is a warning (bot/slack/auth.py). It runs in a loop
         of its own, before serving: the connections it opened end with it."""
         try:
             self.auth_answer = await check_token(self.client, self.health.slack)

@@ -104,7 +104,7 @@ class Context:
     on_move: Callable[[Request, tuple[str, ...]], None] | None = None
     # Redraws cards in the background once started (bot/workflow/painter.py).
     painter: Painter | None = None
-    # Marks Slack calls as background work, paced behind people's (bot/slack_pace.py).
+    # Marks Slack calls as background work, paced behind people's (bot/slack/pace.py).
     background: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     # -- the audit log and the requests table ---------------------------------------------

@@ -6,7 +6,7 @@ benchmark can put the Slack side behind HTTPS without shipping a key.
     env = {"SSL_CERT_FILE": str(cert)}        # numbot then trusts it, and only it
 
 numbot's connections to Slack are aiohttp's (slack_sdk's Web API client and the response_url
-replies, bot/slack_out.py) with aiohttp's default context, `ssl.create_default_context()`:
+replies, bot/slack/outbound.py) with aiohttp's default context, `ssl.create_default_context()`:
 it verifies the certificate and the host name, and finds its trust anchors through
 OpenSSL's default paths, which `SSL_CERT_FILE` overrides. Verification stays on: the
 benchmark trusts its certificate the way an operator trusts a private CA, it never turns

@@ -25,11 +25,18 @@ from slack_bolt.response import BoltResponse
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from bot.ingress import Limits, SlackIngress
-from bot.ingress.body import FORM, JSON, BoltBody, for_bolt, form_without_the_word, is_ssl_check
-from bot.ingress.reading import BodyBudget, declared_too_large
-from bot.ingress.refusal import Refusal
-from bot.ingress.signature import (
+from bot.slack.ingress import Limits, SlackIngress
+from bot.slack.ingress.body import (
+    FORM,
+    JSON,
+    BoltBody,
+    for_bolt,
+    form_without_the_word,
+    is_ssl_check,
+)
+from bot.slack.ingress.reading import BodyBudget, declared_too_large
+from bot.slack.ingress.refusal import Refusal
+from bot.slack.ingress.signature import (
     BAD_SIGNATURE,
     BAD_TIMESTAMP,
     MISSING,
@@ -399,7 +406,7 @@ async def test_unsigned_and_badly_signed_requests_are_401_and_never_reach_bolt(
     response = await post(bolt, content, headers)
     assert response.status_code == status and bolt.requests == []
     assert response.text == "Unauthorized\n"
-    [line] = [r for r in caplog.records if r.name == "bot.ingress.endpoint"]
+    [line] = [r for r in caplog.records if r.name == "bot.slack.ingress.endpoint"]
     assert "refused" in line.getMessage() and "hi" not in line.getMessage()
 
 

@@ -8,7 +8,7 @@ from bot.flowyte.client import FlowyteClient
 from bot.flowyte.errors import FlowyteUnavailable
 from bot.flowyte.retry import NO_RETRY
 from bot.metrics import Metrics, outcome_of
-from bot.slack_app import request_kind
+from bot.slack.bolt_app import request_kind
 
 
 def samples(text: bytes) -> dict:

@@ -1,15 +1,15 @@
 """How Slack's answers reach /healthz: the Web API client's observer, auth.test at start and
-the periodic re-check (bot/slack_out.py, bot/slack_auth.py), against the fake Slack."""
+the periodic re-check (bot/slack/outbound.py, bot/slack/auth.py), against the fake Slack."""
 
 import asyncio
 
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot import slack_auth
 from bot.health import SlackStatus
-from bot.slack_auth import TokenRejected, check_token, watch_token
-from bot.slack_out import RedactingWebClient
+from bot.slack import auth as slack_auth
+from bot.slack.auth import TokenRejected, check_token, watch_token
+from bot.slack.outbound import RedactingWebClient
 from tests.fakes.serve import free_port
 from tests.fakes.slack_api import FakeSlack
 

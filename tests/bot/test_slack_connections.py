@@ -1,4 +1,4 @@
-"""bot/slack_out.py: every call to Slack, Web API and response_url alike, reuses one pool of
+"""bot/slack/outbound.py: every call to Slack, Web API and response_url alike, reuses one pool of
 kept-alive connections instead of opening a session (and a socket) per call."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from bot.app import build_slack_client
 from bot.settings import load_settings
-from bot.slack_out import (
+from bot.slack.outbound import (
     BACKGROUND_SLACK_CONNECTIONS,
     RedactingWebClient,
     SafeRespond,

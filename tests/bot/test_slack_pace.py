@@ -1,4 +1,4 @@
-"""bot/slack_pace.py: background calls keep within Slack's published limits and leave room
+"""bot/slack/pace.py: background calls keep within Slack's published limits and leave room
 for people; people's calls are counted but never held."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.slack_pace import (
+from bot.slack.pace import (
     MAX_CHANNEL_BUCKETS,
     SlackPacer,
     TokenBucket,

@@ -1,4 +1,4 @@
-"""bot/slack_retry.py: numbot's Slack client rides out 429s (honouring Retry-After) and stops
+"""bot/slack/retry.py: numbot's Slack client rides out 429s (honouring Retry-After) and stops
 waiting when Slack asks for too long, against the fake Slack Web API on loopback."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_slack_client
 from bot.settings import load_settings
-from bot.slack_retry import (
+from bot.slack.retry import (
     MAX_RETRY_AFTER,
     RATE_LIMIT_RETRIES,
     CappedRateLimitRetryHandler,
@@ -42,7 +42,7 @@ def slack(served: FakeSlack) -> FakeSlack:
 @pytest.fixture
 def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
     """The up-to-a-second jitter off, so waits are exactly what Slack asked for."""
-    monkeypatch.setattr("bot.slack_retry.random.random", lambda: 0.0)
+    monkeypatch.setattr("bot.slack.retry.random.random", lambda: 0.0)
 
 
 def client(slack: FakeSlack) -> AsyncWebClient:

@@ -1,4 +1,4 @@
-"""numbot leaves nothing open behind it: the shared Slack connections (bot/slack_out.py) are
+"""numbot leaves nothing open behind it: the shared Slack connections (bot/slack/outbound.py) are
 closed at the end of each event loop that opened them, the start-up token check's included."""
 
 from __future__ import annotations

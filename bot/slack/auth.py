@@ -10,7 +10,7 @@ At start (`check_token`):
 
 While running (`watch_token`): every RECHECK_SECONDS one auth.test, so a token revoked
 while nobody clicks still turns /healthz to 503; every other Web API call reports how it
-went too (bot/slack_out.py).
+went too (bot/slack/outbound.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ person wait for numbot's own pacing.
 Every call is counted against its method's budget. A call made for someone who just acted
 (a click's card update, a reply, a modal) goes at once, even past the budget: holding it
 would make the person wait, and Slack tolerates bursts (a 429 it still sends is retried
-after its Retry-After, bot/slack_retry.py). Background work (the sweep's card repairs,
+after its Retry-After, bot/slack/retry.py). Background work (the sweep's card repairs,
 reminders, expiries, the digest) waits for the budget and leaves a quarter of it unused, so
 a burst of expiries never spends what the next click needs.
 

@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
-from bot.ingress.refusal import Refusal
+from bot.slack.ingress.refusal import Refusal
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

@@ -14,10 +14,10 @@ from slack_bolt.response import BoltResponse
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.ingress.body import FORM, SSL_CHECK_MAX, BoltBody, for_bolt, is_ssl_check
-from bot.ingress.reading import TOO_LARGE, BodyBudget, Limits, declared_too_large, read_body
-from bot.ingress.refusal import Refusal
-from bot.ingress.signature import MISMATCH, check_headers, signature_matches
+from bot.slack.ingress.body import FORM, SSL_CHECK_MAX, BoltBody, for_bolt, is_ssl_check
+from bot.slack.ingress.reading import TOO_LARGE, BodyBudget, Limits, declared_too_large, read_body
+from bot.slack.ingress.refusal import Refusal
+from bot.slack.ingress.signature import MISMATCH, check_headers, signature_matches
 
 logger = logging.getLogger(__name__)
 

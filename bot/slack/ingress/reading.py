@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from starlette.requests import ClientDisconnect
 
-from bot.ingress.refusal import Refusal
+from bot.slack.ingress.refusal import Refusal
 
 TOO_LARGE = Refusal(413, "body over the size limit")
 TOO_SLOW = Refusal(408, "body not complete within the read deadline")

@@ -18,7 +18,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from bot.ingress.refusal import Refusal
+from bot.slack.ingress.refusal import Refusal
 
 # Slack's replay window: a signed request older (or newer) than this is refused, so a
 # captured request cannot be replayed later.

@@ -5,7 +5,7 @@
   Flowyte echoed in an error cannot reach a channel.
 - `SafeRespond`: bolt's `respond` (a fresh webhook client per reply, with no 429 retry) with
   the same redaction and numbot's retry handlers.
-- `SlackPacer` (bot/slack_pace.py): Web API calls within Slack's rate limits, background
+- `SlackPacer` (bot/slack/pace.py): Web API calls within Slack's rate limits, background
   work held back, people never.
 - `SlackConnections`: one aiohttp session, so one bounded pool of kept-alive connections,
   for both. slack_sdk and bolt open a new session (a new connection, a new TLS handshake on
@@ -31,8 +31,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from slack_sdk.webhook.webhook_response import WebhookResponse
 
 from bot.kernel.redact import scrub
-from bot.slack_pace import SlackPacer
-from bot.slack_retry import slack_retry_handlers
+from bot.slack.pace import SlackPacer
+from bot.slack.retry import slack_retry_handlers
 
 # Connections to Slack at once for work no person is waiting on (the sweep's cards, reminders
 # and digests, Home refreshes, events), on top of one for each command or click numbot works

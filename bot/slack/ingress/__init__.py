@@ -26,7 +26,7 @@ Socket Mode never comes this way: Slack authenticates the websocket instead, and
 signing secret.
 """
 
-from bot.ingress.endpoint import SlackIngress
-from bot.ingress.reading import Limits
+from bot.slack.ingress.endpoint import SlackIngress
+from bot.slack.ingress.reading import Limits
 
 __all__ = ["Limits", "SlackIngress"]

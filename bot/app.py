@@ -21,6 +21,7 @@ import handlers
 from bot.flowyte.client import FlowyteClient
 from bot.kernel.ports import Notifier
 from bot.kernel.redact import register_secret
+from bot.ops.workload import Workload
 from bot.policy_file import PolicySource
 from bot.sandbox import SandboxFlowyte
 from bot.settings import Settings
@@ -29,7 +30,6 @@ from bot.slack.outbound import DirectRespond, RedactingWebClient, SafeRespond, S
 from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
-from bot.workload import Workload
 from handlers.directory import SlackDirectory
 from storage.audit import AuditKeyError
 from storage.db import connect

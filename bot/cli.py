@@ -42,7 +42,7 @@ PG_BACKUP = (
 def _run(args: argparse.Namespace) -> int:
     """Serve until told to stop. Exit 78 (EX_CONFIG) when the configuration is wrong, 75
     (EX_TEMPFAIL) when the database stayed down at start (bot/startup.py)."""
-    from bot import logs
+    from bot.ops import logs
     from bot.runtime import Runtime
     from bot.serve import serve_http, serve_socket_mode
     from bot.slack.auth import TokenRejected
@@ -373,7 +373,7 @@ def _policy_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.metrics import numbot_version
+    from bot.ops.metrics import numbot_version
 
     parser = argparse.ArgumentParser(
         prog="numbot", description="Buy and route Flowyte numbers from Slack, four-eyes."

@@ -32,19 +32,19 @@ from bot.app import (
     build_slack_client,
     create_app,
 )
-from bot.health import Health, SlackStatus
-from bot.loop_lag import watch_loop_lag
-from bot.metrics import Metrics
-from bot.observe import build_health, build_metrics
+from bot.ops.health import Health, SlackStatus
+from bot.ops.loop_lag import watch_loop_lag
+from bot.ops.metrics import Metrics
+from bot.ops.observe import build_health, build_metrics
+from bot.ops.web import observe_routes
+from bot.ops.workload import Workload
 from bot.settings import Settings
 from bot.slack.auth import check_token, watch_token
 from bot.slack.ingress import SlackIngress
 from bot.slack.outbound import RedactingWebClient
 from bot.slack.pace import background_calls
 from bot.sweep_lease import SweepLease
-from bot.web import observe_routes
 from bot.workflow import NumbersService
-from bot.workload import Workload
 from handlers.notifier import SlackNotifier
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.logs import uvicorn_log_config
+from bot.ops.logs import uvicorn_log_config
+from bot.ops.web import observe_routes
 from bot.runtime import Runtime, create_asgi
-from bot.web import observe_routes
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ async def check_app_token(client: Any, app_token: str) -> str | None:
     slack_sdk keeps trying then)."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.health import TOKEN_REJECTED
+    from bot.ops.health import TOKEN_REJECTED
 
     try:
         await client.apps_connections_open(app_token=app_token)

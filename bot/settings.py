@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.kernel.redact import redact
-from bot.workload import DEFAULT_CAPACITY, DEFAULT_MAX_LAG
+from bot.ops.workload import DEFAULT_CAPACITY, DEFAULT_MAX_LAG
 from storage.audit import MIN_KEY_LENGTH, AuditKey
 from storage.engine import redact_url
 
@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     PORT: int = Field(default=3000, ge=1, le=65535)
     NUMBOT_HOST: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
     NUMBOT_LOG_LEVEL: str = "INFO"
-    NUMBOT_LOG_FORMAT: str = "text"  # or json: one JSON object a line (bot/logs.py)
+    NUMBOT_LOG_FORMAT: str = "text"  # or json: one JSON object a line (bot/ops/logs.py)
     NUMBOT_FLOWYTE_TIMEOUT: float = Field(default=10.0, ge=1, le=120)
     NUMBOT_SWEEP_SECONDS: float = Field(default=30.0, ge=0.2, le=3600)
     # How long `numbot run` waits for a database that is not up yet before exiting 75.
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     # Commands and clicks being worked on at once before a new one is answered "busy".
     NUMBOT_MAX_IN_FLIGHT: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
     # How far behind the event loop may run (twice in a row) before new work is turned away;
-    # 0: never for that reason (bot/workload.py).
+    # 0: never for that reason (bot/ops/workload.py).
     NUMBOT_MAX_LOOP_LAG_MS: int = Field(default=round(DEFAULT_MAX_LAG * 1000), ge=0, le=10_000)
 
     # SLACK_SIGNING_SECRET was set, but blank: unset for Socket Mode, refused for HTTP mode.

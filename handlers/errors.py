@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.kernel.redact import redact, scrub
-from bot.workload import Workload
+from bot.ops.workload import Workload
 from handlers.blocks.common import plain
 
 logger = logging.getLogger(__name__)

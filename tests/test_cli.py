@@ -322,7 +322,7 @@ def test_grant_to_is_for_postgresql(tmp_path):
 
 
 def test_version_and_bare_numbot_print_what_they_should(tmp_path):
-    from bot.metrics import numbot_version
+    from bot.ops.metrics import numbot_version
 
     done = numbot("--version", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.strip() == f"numbot {numbot_version()}"

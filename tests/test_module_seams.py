@@ -90,7 +90,7 @@ def test_the_client_s_rules_do_not_import_the_client(module):
 
 
 def test_only_bot_metrics_knows_prometheus():
-    """The registry and instruments live in bot/metrics.py; everything else reports through
+    """The registry and instruments live in bot/ops/metrics.py; everything else reports through
     observer methods (handlers, the workflow, the Flowyte client and storage never import it)."""
     packages = {"bot", "handlers", "storage"}
     packages |= {f"bot.{p.name}" for p in (ROOT / "bot").iterdir() if (p / "__init__.py").exists()}
@@ -102,8 +102,8 @@ def test_only_bot_metrics_knows_prometheus():
         for module, names in imports_of(package).items():
             where = f"{package}.{module}"
             checked += 1
-            if where != "bot.metrics.py":
+            if where != "bot.ops.metrics.py":
                 assert not any(n.startswith("prometheus_client") for n in names), where
             if where.startswith(("handlers", "storage", "bot.flowyte", "bot.workflow")):
-                assert "bot.metrics" not in names, where
+                assert "bot.ops.metrics" not in names, where
     assert checked > 50

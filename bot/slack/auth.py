@@ -23,7 +23,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.health import TOKEN_REJECTED, SlackStatus
+from bot.ops.health import TOKEN_REJECTED, SlackStatus
 from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)

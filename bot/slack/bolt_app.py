@@ -1,7 +1,7 @@
 """numbot's bolt app: bolt's AsyncApp, with each request it dispatches measured and named.
 
 Every Slack request, over HTTP (through the ingress) or Socket Mode, reaches bolt through
-`async_dispatch`; here it gets its log context (bot/log_context.py: user, action, request
+`async_dispatch`; here it gets its log context (bot/ops/log_context.py: user, action, request
 id) for everything logged while it is handled, and is reported to an observer (numbot's
 metrics) with its kind, bolt's status and how long bolt took to answer, which is the ack.
 """
@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot import log_context
+from bot.ops import log_context
 
 
 class RequestObserver(Protocol):

@@ -77,7 +77,7 @@ class SlackConnections:
 
 
 class SlackObserver(Protocol):
-    """Told how each Web API call made with the bot token went (bot/health.py's
+    """Told how each Web API call made with the bot token went (bot/ops/health.py's
     SlackStatus): for /healthz and the last-contact metric."""
 
     def answered(self) -> None: ...

@@ -1,4 +1,4 @@
-"""bot/health.py: what /healthz answers, from the facts it is given."""
+"""bot/ops/health.py: what /healthz answers, from the facts it is given."""
 
 import asyncio
 import sqlite3
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.health import LOST_GRACE, DatabaseProbe, Health, SlackStatus, SocketStatus
+from bot.ops.health import LOST_GRACE, DatabaseProbe, Health, SlackStatus, SocketStatus
 from storage.db import connect
 from storage.probe import probe_write
 

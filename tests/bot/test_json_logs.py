@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from bot import log_context
 from bot.kernel.redact import register_secret
-from bot.logs import build_handler
+from bot.ops import log_context
+from bot.ops.logs import build_handler
 from bot.settings import SettingsError, load_settings
 
 

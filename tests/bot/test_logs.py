@@ -1,4 +1,4 @@
-"""bot/logs.py: one line per record, and no request or response bodies from the Slack libraries."""
+"""bot/ops/logs.py: one line per record, and no request or response bodies from the Slack libraries."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bot.kernel.redact import RedactingFilter
-from bot.logs import OneLineFilter, SlackLibraryFilter
+from bot.ops.logs import OneLineFilter, SlackLibraryFilter
 
 FORGED = "2026-01-01 00:00:00,000 INFO bot.workflow: approved by U0BOB"
 
 
 @pytest.fixture
 def log() -> Iterator[tuple[io.StringIO, Callable[[str], logging.Logger]]]:
-    """A handler set up as bot.logs.configure sets the root's; yields (output, a logger factory)."""
+    """A handler set up as bot.ops.logs.configure sets the root's; yields (output, a logger factory)."""
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -1,11 +1,11 @@
-"""bot/loop_lag.py: a timer's lateness is how far behind the event loop runs."""
+"""bot/ops/loop_lag.py: a timer's lateness is how far behind the event loop runs."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from bot.loop_lag import watch_loop_lag
+from bot.ops.loop_lag import watch_loop_lag
 
 
 async def test_a_blocked_loop_is_measured_and_an_idle_one_is_not() -> None:

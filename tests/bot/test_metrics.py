@@ -1,4 +1,4 @@
-"""bot/metrics.py and the observers that feed it: names, labels, one registry per app."""
+"""bot/ops/metrics.py and the observers that feed it: names, labels, one registry per app."""
 
 import httpx
 import pytest
@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.flowyte.client import FlowyteClient
 from bot.flowyte.errors import FlowyteUnavailable
 from bot.flowyte.retry import NO_RETRY
-from bot.metrics import Metrics, outcome_of
+from bot.ops.metrics import Metrics, outcome_of
 from bot.slack.bolt_app import request_kind
 
 
@@ -114,9 +114,9 @@ async def test_a_flowyte_out_of_reach_is_reported_as_unreachable():
 async def test_a_slow_read_leaves_the_gauges_as_last_read(monkeypatch):
     import asyncio
 
-    import bot.metrics
+    import bot.ops.metrics
 
-    monkeypatch.setattr(bot.metrics, "SCRAPE_TIMEOUT", 0.05)
+    monkeypatch.setattr(bot.ops.metrics, "SCRAPE_TIMEOUT", 0.05)
     metrics = Metrics()
     metrics.requests.labels("pending").set(2)
 

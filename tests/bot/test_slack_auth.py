@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.health import SlackStatus
+from bot.ops.health import SlackStatus
 from bot.slack import auth as slack_auth
 from bot.slack.auth import TokenRejected, check_token, watch_token
 from bot.slack.outbound import RedactingWebClient

@@ -1,4 +1,4 @@
-"""bot/workload.py: work is counted while it runs, and refused past capacity."""
+"""bot/ops/workload.py: work is counted while it runs, and refused past capacity."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.workload import Workload
+from bot.ops.workload import Workload
 
 
 def test_runs_past_capacity_are_turned_away_until_one_finishes() -> None:

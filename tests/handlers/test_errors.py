@@ -12,7 +12,7 @@ async def test_unexpected_errors_get_a_reference_and_no_secret(caplog):
 
     from bot.kernel.redact import RedactingFilter
 
-    caplog.handler.addFilter(RedactingFilter())  # as bot.logs.configure installs it
+    caplog.handler.addFilter(RedactingFilter())  # as bot.ops.logs.configure installs it
     error = RuntimeError("boom with xoxb-1234567890-secret inside")
     with caplog.at_level(logging.ERROR):
         await handle_error(
@@ -61,7 +61,7 @@ class _Ack:
 
 
 def _full_workload():
-    from bot.workload import Workload
+    from bot.ops.workload import Workload
 
     workload = Workload(capacity=1)
     assert workload.admit()

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.health import Health
-from bot.metrics import Metrics
+from bot.ops.health import Health
+from bot.ops.metrics import Metrics
 
 
 def observe_routes(health: Health, metrics: Metrics) -> list[Route]:

@@ -3,7 +3,7 @@
 A timer due every `interval` seconds fires late by however long the callbacks ahead of it
 took; that lateness is the delay every request waiting for the loop sees on top of its own
 work. Measured continuously, it lets numbot turn new work away while the loop is behind
-(bot/workload.py), before acks drift past what Slack waits for.
+(bot/ops/workload.py), before acks drift past what Slack waits for.
 """
 
 from __future__ import annotations

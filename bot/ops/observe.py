@@ -3,8 +3,8 @@ the parts of one running numbot (bot/runtime.py's Runtime)."""
 
 from __future__ import annotations
 
-from bot.health import PROBE_TIMEOUT, DatabaseProbe, Health, SlackStatus
-from bot.metrics import Metrics
+from bot.ops.health import PROBE_TIMEOUT, DatabaseProbe, Health, SlackStatus
+from bot.ops.metrics import Metrics
 from bot.settings import Settings
 from bot.workflow import NumbersService
 from storage.probe import probe_write

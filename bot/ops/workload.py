@@ -10,7 +10,7 @@ nothing. What was taken is always finished: nothing is dropped once accepted.
 A count alone does not bound the delay: what a run costs varies, and Slack's requests queue
 for the event loop before any listener sees them, so a loop that is behind answers every
 request late however few runs are open. So the loop's lag (how late a timer fires, measured
-by bot/loop_lag.py) counts too: while two measures in a row are over `max_lag`, new runs
+by bot/ops/loop_lag.py) counts too: while two measures in a row are over `max_lag`, new runs
 are turned away as well, and the loop's time goes to finishing what was taken and to quick
 "busy" answers. One late measure alone (a garbage collection) turns nobody away. A
 `max_lag` of None turns the lag check off (NUMBOT_MAX_LOOP_LAG_MS=0): only `capacity` bounds

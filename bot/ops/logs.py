@@ -17,8 +17,8 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from bot import log_context
 from bot.kernel.redact import REDACTED_TRACEBACK, RedactingFilter, register_secret
+from bot.ops import log_context
 from bot.settings import Settings
 
 # slack_bolt and slack_sdk format request and response bodies into their messages with
@@ -114,7 +114,7 @@ def _escape(match: re.Match[str]) -> str:
 class JsonFormatter(logging.Formatter):
     """One JSON object a record: time (ISO 8601, UTC), level, logger, message; the Slack
     user, action and request id when the record was logged while a Slack request was being
-    handled (bot/log_context.py); the traceback, redacted, in `exc_info`."""
+    handled (bot/ops/log_context.py); the traceback, redacted, in `exc_info`."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.secret_env import forget_secret_environment
-from bot.settings import (
+from bot.config.secret_env import forget_secret_environment
+from bot.config.settings import (
     NO_APPROVER,
     Settings,
     SettingsError,
     load_settings,
 )
-from bot.startup import EX_CONFIG
+from bot.process.startup import EX_CONFIG
 from storage.audit import AuditKey, AuditKeyError, AuditLog
 from storage.engine import StorageError
 
@@ -41,17 +41,17 @@ PG_BACKUP = (
 
 def _run(args: argparse.Namespace) -> int:
     """Serve until told to stop. Exit 78 (EX_CONFIG) when the configuration is wrong, 75
-    (EX_TEMPFAIL) when the database stayed down at start (bot/startup.py)."""
+    (EX_TEMPFAIL) when the database stayed down at start (bot/process/startup.py)."""
     from bot.ops import logs
-    from bot.runtime import Runtime
-    from bot.serve import serve_http, serve_socket_mode
-    from bot.slack.auth import TokenRejected
-    from bot.startup import (
+    from bot.process.runtime import Runtime
+    from bot.process.serve import serve_http, serve_socket_mode
+    from bot.process.startup import (
         EX_TEMPFAIL,
         in_force,
         waiting_for_the_database,
         warn_unknown_settings,
     )
+    from bot.slack.auth import TokenRejected
     from storage.engine import SchemaError, UnreachableError
 
     config_error: int = args.config_error_status  # 78 unless a supervisor needs otherwise
@@ -107,9 +107,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    """A month of spend on numbers as CSV (bot/report.py), to stdout or --out."""
-    from bot.app import build_service
-    from bot.report import MonthError, month_start, write_month
+    """A month of spend on numbers as CSV (bot/process/report.py), to stdout or --out."""
+    from bot.process.report import MonthError, month_start, write_month
+    from bot.process.wiring import build_service
 
     try:
         start = month_start(args.month)
@@ -140,7 +140,7 @@ def _config_check(args: argparse.Namespace) -> int:
     """Print the settings in force, secrets hidden, and every problem; 1 on any problem."""
     import os
 
-    from bot.settings import env_file_names, unknown_settings
+    from bot.config.settings import env_file_names, unknown_settings
 
     problems: list[str] = []
     for name, close in unknown_settings([*os.environ, *env_file_names()]):
@@ -186,7 +186,7 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.process.demo import run_demo
 
     return asyncio.run(run_demo(db_path=args.db))
 
@@ -322,7 +322,7 @@ async def _read_groups(
     settings: Settings, groups: tuple[str, ...]
 ) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
     """Each group's members as Slack has them now, and why a group could not be read."""
-    from bot.app import build_slack_client
+    from bot.process.wiring import build_slack_client
     from handlers.directory import DirectoryError, SlackDirectory
 
     client = build_slack_client(settings)
@@ -342,7 +342,7 @@ async def _read_groups(
 
 
 def _policy_check(args: argparse.Namespace) -> int:
-    from bot.policy_file import PolicyError, describe, load_policy
+    from bot.config.policy_file import PolicyError, describe, load_policy
 
     settings = load_settings()
     path = args.file or settings.NUMBOT_POLICY

@@ -30,7 +30,7 @@ async def handle_error(
         f":warning: Something went wrong in numbot (reference `{reference}`). Nothing was spent "
         "unless an approval card says so. Try again, or give the reference to your numbot admin."
     )
-    # The response_url, or the person's DM where there is none (bot/app.py sets respond).
+    # The response_url, or the person's DM where there is none (bot/process/wiring.py sets respond).
     if respond is not None and isinstance(body, dict):
         try:
             service = context.get("service")

@@ -4,7 +4,7 @@ import io
 import subprocess
 import sys
 
-from bot.demo import run_demo
+from bot.process.demo import run_demo
 
 
 async def test_demo_story(tmp_path):

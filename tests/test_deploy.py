@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic import SecretStr, ValidationError
 
-from bot.settings import Settings, SettingsError
+from bot.config.settings import Settings, SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -151,7 +151,7 @@ def test_compose_sets_only_real_settings_and_no_secret_inline():
     inline = set(numbot.get("environment", {}))
     example = set(env_file("numbot.env.example"))
     for name in numbot_names(inline | example):
-        assert name in SETTINGS, f"{name} is not a setting in bot/settings.py"
+        assert name in SETTINGS, f"{name} is not a setting in bot/config/settings.py"
     assert not inline & SECRET_SETTINGS, "secrets belong in the env_file, not compose.yaml"
     assert numbot["env_file"] == "numbot.env" and (DEPLOY / "numbot.env.example").exists()
 
@@ -207,7 +207,7 @@ def test_the_env_file_example_is_a_socket_mode_configuration_that_waits_for_real
 def test_the_systemd_env_example_is_an_http_configuration_refused_until_filled_in():
     names = set(env_file("numbot-systemd.env.example"))
     for name in numbot_names(names):
-        assert name in SETTINGS, f"{name} is not a setting in bot/settings.py"
+        assert name in SETTINGS, f"{name} is not a setting in bot/config/settings.py"
     assert placeholders_refused("numbot-systemd.env.example") == {
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
@@ -280,7 +280,7 @@ def test_the_unit_runs_numbot_run_hardened_with_its_state_and_secrets_where_they
     assert service("StateDirectory") == ["numbot"]
     assert service("ProtectSystem") == ["strict"] and service("NoNewPrivileges") == ["yes"]
     assert service("Restart") == ["on-failure"]
-    # Exit 78 is a configuration a restart cannot fix (bot/startup.py): systemd stops there.
+    # Exit 78 is a configuration a restart cannot fix (bot/process/startup.py): systemd stops there.
     assert service("RestartPreventExitStatus") == ["78"]
     assert service("EnvironmentFile") == ["/etc/numbot/numbot.env"]
     assert "/etc/numbot/numbot.env" in (DEPLOY / "numbot-systemd.env.example").read_text()

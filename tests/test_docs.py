@@ -156,7 +156,7 @@ def test_every_docs_page_is_one_the_tests_know():
 
 
 def test_the_configuration_page_names_every_setting():
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     page = (DOCS / "configuration.md").read_text(encoding="utf-8")
     missing = [name for name in Settings.model_fields if f"`{name}`" not in page]

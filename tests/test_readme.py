@@ -30,7 +30,7 @@ def test_readme_demo_command_runs_numbot_demo():
 def test_the_readme_s_settings_are_real_and_every_setting_is_documented():
     """The README names the settings a first install needs (each a real one) and sends the
     reader to docs/configuration.md, which names every one."""
-    from bot.settings import Settings
+    from bot.config.settings import Settings
 
     readme = (REPO / "README.md").read_text()
     section = readme.split("### Settings", 1)[1].split("\n## ", 1)[0]

@@ -17,13 +17,13 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from bot.config.settings import Settings
 from bot.kernel.redact import REDACTED_TRACEBACK, RedactingFilter, register_secret
 from bot.ops import log_context
-from bot.settings import Settings
 
 # slack_bolt and slack_sdk format request and response bodies into their messages with
 # f-strings, so the text cannot be told from the data; these are their loggers (bolt's app
-# logger is the one numbot hands it in bot/app.py).
+# logger is the one numbot hands it in bot/process/wiring.py).
 SLACK_LIBRARIES = ("slack_bolt", "slack_sdk", "numbot.slack")
 
 # Their DEBUG records that carry no body: bolt's dispatch trail. Every other DEBUG record of

@@ -1,11 +1,11 @@
 """What numbot tells its operators: /healthz's checks and /metrics' instruments, wired to
-the parts of one running numbot (bot/runtime.py's Runtime)."""
+the parts of one running numbot (bot/process/runtime.py's Runtime)."""
 
 from __future__ import annotations
 
+from bot.config.settings import Settings
 from bot.ops.health import PROBE_TIMEOUT, DatabaseProbe, Health, SlackStatus
 from bot.ops.metrics import Metrics
-from bot.settings import Settings
 from bot.workflow import NumbersService
 from storage.probe import probe_write
 from storage.stats import audit_entries, requests_by_status

@@ -1,5 +1,5 @@
 """GET /healthz and GET /metrics: served next to /slack/events in HTTP mode, and on their own
-small listener in Socket Mode (bot/serve.py)."""
+small listener in Socket Mode (bot/process/serve.py)."""
 
 from __future__ import annotations
 

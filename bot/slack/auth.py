@@ -23,8 +23,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.config.settings import SettingsError
 from bot.ops.health import TOKEN_REJECTED, SlackStatus
-from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 

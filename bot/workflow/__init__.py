@@ -28,7 +28,6 @@ from bot.flowyte.client import FlowyteClient
 from bot.kernel.home import Home
 from bot.kernel.outcomes import AlreadyHeld, Decided, Held, Refused, Requested
 from bot.kernel.ports import MoveObserver, Notifier
-from bot.storage_runner import Storage
 from bot.workflow.approvers import ApproverSet
 from bot.workflow.bill import DEFAULT_ALERT_DAYS, LOOK_EVERY, Bill
 from bot.workflow.catalogue import Catalogue
@@ -45,6 +44,7 @@ from bot.workflow.painter import Painter
 from bot.workflow.policy import NO_POLICY, Policy
 from bot.workflow.retry import Retry
 from bot.workflow.routing import Routing
+from bot.workflow.storage_runner import Storage
 from bot.workflow.sweep import Sweep
 from storage.requests import Request
 
@@ -72,7 +72,7 @@ class NumbersService:
     ) -> None:
         """`digest_hour`: the UTC hour after which yesterday's digest is posted (None: never).
         `policy`: the spend policy, or where to get the one in force at each use
-        (bot/policy_file.py PolicySource, which follows the file)."""
+        (bot/config/policy_file.py PolicySource, which follows the file)."""
         self.ctx = Context(
             flowyte=flowyte,
             storage=storage,
@@ -198,7 +198,7 @@ class NumbersService:
 
     async def resume(self, *, looks_in_background: bool = False) -> int:
         """One sweep pass (at start and whenever work falls due); how many requests it touched.
-        `looks_in_background`: looks at Flowyte go on in tasks after the pass (bot/runtime.py's
+        `looks_in_background`: looks at Flowyte go on in tasks after the pass (bot/process/runtime.py's
         sweep loop); otherwise the pass waits for each."""
         return await self.sweep.run(looks_in_background=looks_in_background)
 

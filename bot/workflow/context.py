@@ -21,11 +21,11 @@ from bot.flowyte.client import FlowyteClient
 from bot.flowyte.models import Agent, OwnedNumber
 from bot.kernel.outcomes import Refused
 from bot.kernel.ports import Notifier
-from bot.storage_runner import Storage
 from bot.workflow import sentences
 from bot.workflow.approvers import ApproverSet
 from bot.workflow.painter import Painter
 from bot.workflow.policy import NO_POLICY, MonthSpend, Policy
+from bot.workflow.storage_runner import Storage
 from storage.audit import Outcome
 from storage.owned import OwnedRow
 from storage.requests import AuditNote, Request

@@ -1,6 +1,6 @@
 """The spend policy: who may approve, how many must, and how much may be spent. Pure.
 
-Read from the TOML file `NUMBOT_POLICY` names (bot/policy_file.py); without one, numbot
+Read from the TOML file `NUMBOT_POLICY` names (bot/config/policy_file.py); without one, numbot
 behaves as it always has: the approvers in NUMBOT_APPROVERS, one approval for any amount, no
 cap, no budget, no limit on holds. Every key is optional:
 

@@ -84,7 +84,7 @@ async def _in_flight(
 
     await run(WARM_UP)
     gc.collect()
-    gc.freeze()  # as numbot does after its start (bot/runtime.py)
+    gc.freeze()  # as numbot does after its start (bot/process/runtime.py)
     start = cpu()
     await run(calls)
     return cpu() - start
@@ -221,7 +221,7 @@ CHILDREN: dict[str, Callable[[int, str], Awaitable[float]]] = {
 
 
 def _serve_http_in(port: int) -> None:
-    """The child for `http_in`: uvicorn as numbot runs it (bot/serve.py), one bare route."""
+    """The child for `http_in`: uvicorn as numbot runs it (bot/process/serve.py), one bare route."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request

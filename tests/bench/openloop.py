@@ -6,7 +6,7 @@
 Open loop: request i is due at t0 + i/rate whether or not earlier ones were answered, as
 Slack sends what people type. Each request is written on a free keep-alive connection; when
 none is free the generator opens another (up to `max_connections`, below uvicorn's
-`limit_concurrency` of 500 in bot/serve.py) and the request waits for the first connection
+`limit_concurrency` of 500 in bot/process/serve.py) and the request waits for the first connection
 to free up or open: it is then "late", and counted (`late`, `late_max`). Every time is
 measured from when the request was due, not from when it went out, so time spent waiting
 for a connection the bot has not freed is the bot's (no coordinated omission).

@@ -21,9 +21,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import build_service
+from bot.config.settings import load_settings
 from bot.kernel.outcomes import Held, Requested
-from bot.settings import load_settings
+from bot.process.wiring import build_service
 from tests.bench.load import percentile
 
 STALL_TARGET_MS = 20.0
@@ -86,7 +86,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> None:
     )
 
     gc.collect()
-    gc.freeze()  # as numbot run does once started (bot/runtime.py Runtime.running)
+    gc.freeze()  # as numbot run does once started (bot/process/runtime.py Runtime.running)
     lateness: list[float] = []
     stop = asyncio.Event()
     tick = asyncio.create_task(ticker(lateness, stop))

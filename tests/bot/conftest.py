@@ -16,8 +16,8 @@ import pytest
 from bot.flowyte.client import FlowyteClient
 from bot.flowyte.retry import RetryPolicy
 from bot.sandbox import SandboxFlowyte
-from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
+from bot.workflow.storage_runner import Storage
 from storage.audit import AuditEntry, AuditKey
 from storage.db import connect
 from storage.requests import Request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import DEFAULT_DIGEST_HOUR, Settings, SettingsError, load_settings
+from bot.config.settings import DEFAULT_DIGEST_HOUR, Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)

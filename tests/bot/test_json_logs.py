@@ -8,10 +8,10 @@ import logging
 
 import pytest
 
+from bot.config.settings import SettingsError, load_settings
 from bot.kernel.redact import register_secret
 from bot.ops import log_context
 from bot.ops.logs import build_handler
-from bot.settings import SettingsError, load_settings
 
 
 @pytest.fixture

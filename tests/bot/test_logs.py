@@ -139,8 +139,8 @@ def test_a_traceback_keeps_its_lines(log):
     try:
         raise ValueError("boom")
     except ValueError:
-        get("bot.app").exception("settling failed\nforged")
+        get("bot.process.wiring").exception("settling failed\nforged")
     lines = out.getvalue().splitlines()
-    assert lines[0] == "ERROR bot.app: settling failed\\nforged"
+    assert lines[0] == "ERROR bot.process.wiring: settling failed\\nforged"
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[-1] == "ValueError: boom"

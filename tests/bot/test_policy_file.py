@@ -1,4 +1,4 @@
-"""bot/policy_file.py: reading the policy file (every problem named, where it is) and saying
+"""bot/config/policy_file.py: reading the policy file (every problem named, where it is) and saying
 what the policy means; Settings.policy() and numbot run's refusals built on it."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.policy_file import PolicyError, describe, load_policy
-from bot.settings import NO_APPROVER, Settings, SettingsError, load_settings
+from bot.config.policy_file import PolicyError, describe, load_policy
+from bot.config.settings import NO_APPROVER, Settings, SettingsError, load_settings
 from bot.workflow.policy import NO_POLICY, Policy, QuorumTier
 
 REPO = Path(__file__).resolve().parents[2]
@@ -351,7 +351,7 @@ def test_a_policy_round_trips_through_its_dump(tmp_path):
 
 
 def test_the_policy_in_force_follows_its_file_and_refuses_a_bad_edit(tmp_path, caplog):
-    from bot.policy_file import PolicySource
+    from bot.config.policy_file import PolicySource
 
     path = tmp_path / "policy.toml"
     path.write_text('max_purchase_usd = "25.00"\n')

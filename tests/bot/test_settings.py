@@ -1,10 +1,10 @@
-"""bot/settings.py: parsing, validation, and errors that never show a secret."""
+"""bot/config/settings.py: parsing, validation, and errors that never show a secret."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.settings import (
+from bot.config.settings import (
     DEFAULT_FLOWYTE_BASE_URL,
     DEFAULT_SLACK_API_URL,
     Settings,
@@ -235,7 +235,7 @@ def test_a_loop_lag_limit_out_of_range_is_refused(clean_env, raw):
 
 
 def test_the_bot_is_built_with_the_configured_lag_limit_and_capacity(tmp_path):
-    from bot.runtime import Runtime
+    from bot.process.runtime import Runtime
 
     def workload(**env):
         settings = load(
@@ -402,7 +402,7 @@ def test_known_log_levels_load(clean_env, level):
 
 
 async def test_the_flowyte_timeout_setting_reaches_the_client():
-    from bot.app import build_flowyte
+    from bot.process.wiring import build_flowyte
 
     settings = load(FLOWYTE_API_KEY=FLOWYTE_KEY, NUMBOT_FLOWYTE_TIMEOUT=4)
     client = build_flowyte(settings)
@@ -413,11 +413,11 @@ async def test_the_flowyte_timeout_setting_reaches_the_client():
 
 
 def test_every_secret_setting_is_taken_out_of_the_environment(monkeypatch):
-    """bot/secret_env.py: each SecretStr setting (the database URL's password included) is
+    """bot/config/secret_env.py: each SecretStr setting (the database URL's password included) is
     removed from os.environ once read; nothing else is."""
     import os
 
-    from bot.secret_env import forget_secret_environment, secret_settings
+    from bot.config.secret_env import forget_secret_environment, secret_settings
 
     assert set(secret_settings()) == {
         "SLACK_BOT_TOKEN",
@@ -436,7 +436,7 @@ def test_every_secret_setting_is_taken_out_of_the_environment(monkeypatch):
 
 
 def test_the_sandbox_s_published_audit_key_is_refused_where_money_is_real():
-    from bot.settings import SANDBOX_AUDIT_KEY
+    from bot.config.settings import SANDBOX_AUDIT_KEY
 
     on_sandbox = load(NUMBOT_AUDIT_KEY=SANDBOX_AUDIT_KEY)
     assert on_sandbox.audit_key() is not None  # sandbox money is not real

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.app import build_slack_client
-from bot.settings import load_settings
+from bot.config.settings import load_settings
+from bot.process.wiring import build_slack_client
 from bot.slack.outbound import (
     BACKGROUND_SLACK_CONNECTIONS,
     RedactingWebClient,

@@ -12,8 +12,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import build_slack_client
-from bot.settings import load_settings
+from bot.config.settings import load_settings
+from bot.process.wiring import build_slack_client
 from bot.slack.retry import (
     MAX_RETRY_AFTER,
     RATE_LIMIT_RETRIES,

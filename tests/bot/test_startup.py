@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from bot.settings import Settings, is_placeholder, unknown_settings
-from bot.startup import MAX_WAIT, in_force, waiting_for_the_database, warn_unknown_settings
+from bot.config.settings import Settings, is_placeholder, unknown_settings
+from bot.process.startup import MAX_WAIT, in_force, waiting_for_the_database, warn_unknown_settings
 from storage.engine import UnreachableError
 
 SECRETS = {
@@ -149,7 +149,7 @@ def test_a_lease_holder_is_alive_only_as_a_live_process_on_this_machine():
     import subprocess
     import sys
 
-    from bot.runtime import holder_is_alive_here
+    from bot.process.runtime import holder_is_alive_here
 
     here = socket.gethostname()
     assert holder_is_alive_here(f"{here}:{os.getpid()}:abcd")

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bot.storage_runner import Storage
-from bot.sweep_lease import SweepLease
+from bot.process.sweep_lease import SweepLease
+from bot.workflow.storage_runner import Storage
 from storage.db import connect
 from tests.bot.conftest import AUDIT_KEY
 

@@ -32,9 +32,9 @@ from bot.kernel.outcomes import (
     WalletView,
 )
 from bot.sandbox import SandboxFlowyte
-from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.policy import Policy
+from bot.workflow.storage_runner import Storage
 from storage.db import connect
 from storage.requests import AuditNote
 from tests.bot.conftest import (
@@ -1175,8 +1175,8 @@ async def test_a_sweep_inside_the_quiet_window_leaves_a_purchase_in_flight_alone
 
 
 def test_the_quiet_window_outlasts_any_flowyte_call():
-    from bot.app import build_flowyte, timing_for
-    from bot.settings import Settings
+    from bot.config.settings import Settings
+    from bot.process.wiring import build_flowyte, timing_for
 
     for seconds in (1, 10, 120):
         settings = Settings(_env_file=None, NUMBOT_FLOWYTE_TIMEOUT=seconds)

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.settings import Settings
+from bot.config.settings import Settings
 from handlers import ids
 from tests.fakes.serve import free_port
 from tests.fakes.slack_api import FakeSlack
@@ -147,7 +147,7 @@ class BotProcess:
         raise RuntimeError(f"numbot did not come up:\n{self.output()}")
 
     def wait_for_scope_check(self, timeout: float = 20) -> BotProcess:
-        """Wait until numbot has checked its Flowyte key's scopes at start (bot/runtime.py), which
+        """Wait until numbot has checked its Flowyte key's scopes at start (bot/process/runtime.py), which
         it does with calls of its own to Flowyte."""
         done = ("Flowyte key scopes checked", "lacks the scope", "could not check the Flowyte key")
         deadline = time.monotonic() + timeout

@@ -89,7 +89,7 @@ def test_two_processes_post_yesterday_s_digest_once_with_the_verified_head(
             list(pool.map(lambda b: b.start(), bots))
         slack.wait_for(is_digest, timeout=20)
         deadline = time.monotonic() + 20
-        # One process sweeps at a time (bot/sweep_lease.py), so one of them posts it; the
+        # One process sweeps at a time (bot/process/sweep_lease.py), so one of them posts it; the
         # claim itself is raced by two connections in tests/storage/test_digests.py.
         while not any(saw_the_digest(b) for b in bots):
             assert time.monotonic() < deadline, [b.output()[-2000:] for b in bots]

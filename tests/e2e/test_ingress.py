@@ -19,7 +19,7 @@ import httpx
 import psutil
 import pytest
 
-from bot.serve import MAX_CONNECTIONS
+from bot.process.serve import MAX_CONNECTIONS
 from tests.e2e.harness import ALICE, SIGNING_SECRET, BotProcess, calls_made, reply, texts
 from tests.fakes.slack_requests import block_action_body, slash_command_body
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import build_slack_client
-from bot.settings import load_settings
+from bot.config.settings import load_settings
+from bot.process.wiring import build_slack_client
 from bot.workflow.approvers import MAX_AGE, ApproverSet
 from handlers.directory import DirectoryError, SlackDirectory
 from tests.fakes.serve import free_port

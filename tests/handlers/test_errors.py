@@ -29,7 +29,7 @@ async def test_unexpected_errors_get_a_reference_and_no_secret(caplog):
 
 
 async def test_no_response_url_is_told_through_the_dm_respond(caplog):
-    """bot/app.py makes `respond` post to the person's DM where Slack gave no response_url
+    """bot/process/wiring.py makes `respond` post to the person's DM where Slack gave no response_url
     (a button in a modal or on App Home): the error reaches them there."""
     sent = []
 

@@ -1,6 +1,6 @@
 """The real bolt app answers every id numbot declares, and builders and listeners agree.
 
-Requests are signed like Slack's and dispatched into `bot.app.create_app`'s AsyncApp; the
+Requests are signed like Slack's and dispatched into `bot.process.wiring.create_app`'s AsyncApp; the
 Web API and response_urls are a FakeSlack on loopback, the workflow service a stand-in that
 records what it was asked and refuses everything.
 """
@@ -21,11 +21,11 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.app import create_app
+from bot.config.settings import Settings
 from bot.flowyte.models import Agent, AvailableNumber, OwnedNumber, SearchQuery
 from bot.kernel.costs import MonthlyBill
 from bot.kernel.outcomes import IdleList, Refused
-from bot.settings import Settings
+from bot.process.wiring import create_app
 from handlers import ids
 from handlers.actions.request_release import IDLE_REASON
 from handlers.blocks.common import message as as_message

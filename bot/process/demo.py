@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.app import build_approvers, build_policies, build_service
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.process.wiring import build_approvers, build_policies, build_service
 from handlers import ids
 from handlers.actions.decide import approve
 from handlers.actions.request_purchase import request_purchase

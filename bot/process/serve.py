@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from bot.ops.logs import uvicorn_log_config
 from bot.ops.web import observe_routes
-from bot.runtime import Runtime, create_asgi
+from bot.process.runtime import Runtime, create_asgi
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ async def serve_socket_mode(runtime: Runtime) -> int:
     numbot_slack_socket_connected gauge while slack_sdk reconnects."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    from bot.startup import EX_CONFIG
+    from bot.process.startup import EX_CONFIG
 
     settings = runtime.settings
     assert settings.SLACK_APP_TOKEN is not None

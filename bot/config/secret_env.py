@@ -12,7 +12,7 @@ import os
 
 from pydantic import SecretStr
 
-from bot.settings import Settings
+from bot.config.settings import Settings
 
 
 def secret_settings() -> tuple[str, ...]:

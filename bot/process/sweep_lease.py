@@ -18,7 +18,7 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.storage_runner import Storage
+from bot.workflow.storage_runner import Storage
 
 logger = logging.getLogger(__name__)
 

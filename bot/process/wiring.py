@@ -1,5 +1,5 @@
 """Wiring: build the Flowyte client, storage, service and Slack app from settings (the running
-process that holds them, and its ASGI app, are bot/runtime.py's).
+process that holds them, and its ASGI app, are bot/process/runtime.py's).
 
     app = create_app(settings, service=service, client=client)
 
@@ -18,18 +18,18 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.config.policy_file import PolicySource
+from bot.config.settings import Settings
 from bot.flowyte.client import FlowyteClient
 from bot.kernel.ports import Notifier
 from bot.kernel.redact import register_secret
 from bot.ops.workload import Workload
-from bot.policy_file import PolicySource
 from bot.sandbox import SandboxFlowyte
-from bot.settings import Settings
 from bot.slack.bolt_app import NumbotApp, RequestObserver
 from bot.slack.outbound import DirectRespond, RedactingWebClient, SafeRespond, SlackObserver
-from bot.storage_runner import Storage
 from bot.workflow import NumbersService, Timing
 from bot.workflow.approvers import ApproverSet
+from bot.workflow.storage_runner import Storage
 from handlers.directory import SlackDirectory
 from storage.audit import AuditKeyError
 from storage.db import connect

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     NUMBOT_RUNWAY_ALERT_DAYS: int = Field(default=14, ge=1, le=365)
     # How often the sweep's holder reads the wallet for that warning.
     NUMBOT_WALLET_LOOK_MINUTES: float = Field(default=10.0, ge=0.05, le=1440)
-    NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/policy_file.py)
+    NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/config/policy_file.py)
     # Commands and clicks being worked on at once before a new one is answered "busy".
     NUMBOT_MAX_IN_FLIGHT: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
     # How far behind the event loop may run (twice in a row) before new work is turned away;
@@ -391,7 +391,7 @@ class Settings(BaseSettings):
         """The spend policy in the file NUMBOT_POLICY names, read once; without one, the
         policy that asks nothing more than numbot always did. An invalid file raises
         SettingsError with the message `numbot policy check` prints for it."""
-        from bot.policy_file import PolicyError, load_policy
+        from bot.config.policy_file import PolicyError, load_policy
         from bot.workflow.policy import NO_POLICY
 
         if self._policy is None:

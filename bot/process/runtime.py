@@ -4,7 +4,7 @@ app for HTTP mode.
 
     runtime = Runtime.build(settings)
     asyncio.run(runtime.check_slack())
-    uvicorn.run(create_asgi(runtime), ...)      # bot/serve.py
+    uvicorn.run(create_asgi(runtime), ...)      # bot/process/serve.py
 """
 
 from __future__ import annotations
@@ -25,25 +25,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from bot.app import (
-    build_approvers,
-    build_policies,
-    build_service,
-    build_slack_client,
-    create_app,
-)
+from bot.config.settings import Settings
 from bot.ops.health import Health, SlackStatus
 from bot.ops.loop_lag import watch_loop_lag
 from bot.ops.metrics import Metrics
 from bot.ops.observe import build_health, build_metrics
 from bot.ops.web import observe_routes
 from bot.ops.workload import Workload
-from bot.settings import Settings
+from bot.process.sweep_lease import SweepLease
+from bot.process.wiring import (
+    build_approvers,
+    build_policies,
+    build_service,
+    build_slack_client,
+    create_app,
+)
 from bot.slack.auth import check_token, watch_token
 from bot.slack.ingress import SlackIngress
 from bot.slack.outbound import RedactingWebClient
 from bot.slack.pace import background_calls
-from bot.sweep_lease import SweepLease
 from bot.workflow import NumbersService
 from handlers.notifier import SlackNotifier
 
@@ -282,7 +282,7 @@ class Runtime:
         settle what is left half-done. After a restart, an interrupted purchase is taken up
         the moment its quiet window has passed, not at the next round tick. What it sends to
         Slack is background work: paced, and never at the expense of people's clicks. Only the
-        process that holds the sweep lease sweeps (bot/sweep_lease.py); the others wait for it."""
+        process that holds the sweep lease sweeps (bot/process/sweep_lease.py); the others wait for it."""
         with background_calls():
             await self._sweep_forever(lease)
 
@@ -308,7 +308,7 @@ class Runtime:
 
 
 def holder_is_alive_here(holder: str) -> bool:
-    """Whether a lease holder (`host:pid:token`, bot/sweep_lease.py) is a process alive on
+    """Whether a lease holder (`host:pid:token`, bot/process/sweep_lease.py) is a process alive on
     this machine. One on another host, or not parseable, is not known to be alive."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]

@@ -6,10 +6,8 @@ Nothing else in numbot reads `os.environ`. Secrets are `SecretStr`, so they prin
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.config.placeholders import is_placeholder
 from bot.kernel.redact import redact
 from bot.ops.workload import DEFAULT_CAPACITY, DEFAULT_MAX_LAG
 from storage.audit import MIN_KEY_LENGTH, AuditKey
@@ -445,51 +444,3 @@ def load_settings(**overrides: object) -> Settings:
     # Raised outside the except block, so the pydantic error (which holds the raw values,
     # secrets included) is not even kept as the __context__.
     raise SettingsError(problem)
-
-
-# What deploy/*.env.example hold in place of real values.
-PLACEHOLDER_IDS = frozenset({"C0123456789", "U0123456789", "U0987654321"})
-_PLACEHOLDER_TEXT = re.compile(r"replace[-_]me|:PASSWORD@", re.IGNORECASE)
-
-
-def is_placeholder(value: str) -> bool:
-    """True for a value copied from an example file and never filled in."""
-    return value in PLACEHOLDER_IDS or bool(_PLACEHOLDER_TEXT.search(value))
-
-
-KNOWN_PREFIXES = ("NUMBOT_", "SLACK_", "FLOWYTE_")
-# Names with these prefixes that are not numbot's settings but are known not to be typos:
-# the tests' own switches, and Slack's and Flowyte's names other tools read.
-NOT_OURS = frozenset(
-    {
-        "NUMBOT_REQUIRE_POSTGRES",
-        "NUMBOT_REQUIRE_SYSTEMD",
-        "NUMBOT_TEST_DATABASE_URL",
-        "SLACK_CLIENT_ID",
-        "SLACK_CLIENT_SECRET",
-        "SLACK_VERIFICATION_TOKEN",
-    }
-)
-
-
-def unknown_settings(names: Iterable[str]) -> list[tuple[str, str | None]]:
-    """Names that look like numbot's settings but are none of them (a typo such as
-    NUMBOT_POLCY leaves the real one unset, silently): each with the closest real name."""
-    known = list(Settings.model_fields)
-    found = []
-    for name in sorted(set(names)):
-        if not name.startswith(KNOWN_PREFIXES) or name in known or name in NOT_OURS:
-            continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-        found.append((name, close[0] if close else None))
-    return found
-
-
-def env_file_names(path: str = ".env") -> list[str]:
-    """The names set in the .env file numbot reads (none when there is no such file)."""
-    from dotenv import dotenv_values
-
-    try:
-        return list(dotenv_values(path))
-    except OSError:
-        return []

@@ -29,9 +29,9 @@ from bot.config.settings import Settings
 from bot.ops.health import Health, SlackStatus
 from bot.ops.loop_lag import watch_loop_lag
 from bot.ops.metrics import Metrics
-from bot.ops.observe import build_health, build_metrics
 from bot.ops.web import observe_routes
 from bot.ops.workload import Workload
+from bot.process.observe import build_health, build_metrics
 from bot.process.sweep_lease import SweepLease
 from bot.process.wiring import (
     build_approvers,

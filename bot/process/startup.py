@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot.config.settings import Settings, env_file_names, unknown_settings
+from bot.config.names import env_file_names, unknown_settings
+from bot.config.settings import Settings
 from storage.engine import UnreachableError
 
 logger = logging.getLogger("numbot")

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
 from bot.kernel.outcomes import Decided, Refused
 from bot.workflow import sentences
-from bot.workflow.authority import Authority
+from bot.workflow.authority import Authority, Terms
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.evidence import (
     Owned,
@@ -34,10 +35,9 @@ from bot.workflow.evidence import (
     release_verdict,
     replay_outcome,
 )
+from bot.workflow.guard import Guard
+from bot.workflow.settling import Settlement
 from storage.requests import AuditNote, Request
-
-if TYPE_CHECKING:
-    from bot.workflow.execution import Executor
 
 ALERT_AFTER_CHECKS = 4  # tell the approval channel when a check drags on this long
 # A walk of the owned list longer than this many pages, or three times what the index of
@@ -68,10 +68,19 @@ def checking_text(request: Request) -> str:
     return text.format(e164=request.e164, next=following)
 
 
+Replay = Callable[[Request, Terms, str], Awaitable[OwnedNumber | None]]
+
+
 class Checker:
-    def __init__(self, ctx: Context, executor: Executor) -> None:
+    """Looks again at a request whose outcome is unknown, until Flowyte's answers prove it.
+    `replay` sends the spending call again with its first Idempotency-Key (the Executor's);
+    `settle` ends the request as proven."""
+
+    def __init__(self, ctx: Context, guard: Guard, settle: Settlement, replay: Replay) -> None:
         self.ctx = ctx
-        self.executor = executor
+        self.guard = guard
+        self.settle = settle
+        self.replay = replay
 
     async def start(self, request: Request, **why: Any) -> Decided | Refused:
         """Say "checking", look once after a short grace, then leave it to the sweep."""
@@ -130,7 +139,7 @@ class Checker:
             if request.kind == "purchase":
                 # A replay can spend: on the sealed terms, or not at all. It replays the call
                 # the last click's policy allowed (a new policy does not undo a sent call).
-                auth = await self.executor.guard.authority(request)
+                auth = await self.guard.authority(request)
                 if isinstance(auth, Refused):
                     return auth
                 return await self._check_purchase(request, auth, lease)
@@ -146,21 +155,20 @@ class Checker:
         the number in the owned list proves it bought; only a definite refusal of the replay
         proves it did not (evidence.py). Anything else: look again later."""
         if auth.sent_key is None:
-            return await self.executor.guard.alarm(request, "no sealed record of the call sent")
-        await self.executor.sending(request)
+            return await self.guard.alarm(request, "no sealed record of the call sent")
         try:
-            bought = await self.executor.call(auth.terms, auth.sent_key)
+            bought = await self.replay(request, auth.terms, auth.sent_key)
         except fe.FlowyteError as exc:
             replay = replay_outcome(exc)
             refusal = exc
         else:
             assert bought is not None
-            return await self.executor.purchased(request, bought, evidence="replay")
+            return await self.settle.purchased(request, bought, evidence="replay")
         if replay == "refused":
             return await self._refused(request, auth, refusal)
         owned, number = await self._look_for(request, lease)
         if number is not None:
-            return await self.executor.purchased(request, number, evidence="owned_list")
+            return await self.settle.purchased(request, number, evidence="owned_list")
         evidence = PurchaseEvidence(replay=replay, owned=owned)
         assert purchase_verdict(evidence) is Verdict.UNSURE
         return await self._still_unsure(request, replay=replay, owned=owned)
@@ -173,7 +181,7 @@ class Checker:
         that it is in use (409) means a purchase is running after all: look again."""
         assert isinstance(exc, fe.FlowyteAPIError)
         if isinstance(exc, fe.InsufficientBalance):
-            return await self.executor.unfunded(request, exc, reconciled=True)
+            return await self.settle.unfunded(request, exc, reconciled=True)
         gone = exc.code in ("reservation_expired", "reservation_not_found")
         if not gone and auth.terms.reservation:
             try:
@@ -189,7 +197,7 @@ class Checker:
                 await self.ctx.audit(
                     SYSTEM, "release_hold", request.id, "ok", reservation=auth.terms.reservation
                 )
-        return await self.executor.fail(
+        return await self.settle.fail(
             request,
             sentences.NOT_PURCHASED,
             to_status="expired" if exc.code == "reservation_expired" else "failed",
@@ -206,9 +214,9 @@ class Checker:
         owned, _ = await self._look_for(request, lease)
         verdict = release_verdict(owned, settled=settled)
         if verdict is Verdict.DONE:
-            return await self.executor.released(request, evidence="owned_list")
+            return await self.settle.released(request, evidence="owned_list")
         if verdict is Verdict.NOT_DONE:
-            return await self.executor.fail(request, sentences.NOT_RELEASED, reconciled=True)
+            return await self.settle.fail(request, sentences.NOT_RELEASED, reconciled=True)
         return await self._still_unsure(request, owned=owned)
 
     async def _look_for(self, request: Request, lease: _Lease) -> tuple[Owned, OwnedNumber | None]:

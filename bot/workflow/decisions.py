@@ -16,9 +16,10 @@ from bot.workflow import sentences
 from bot.workflow.approvers import Membership
 from bot.workflow.authority import cap_refusal, needed_now
 from bot.workflow.context import Context, detail
-from bot.workflow.execution import Executor, release_hold
+from bot.workflow.execution import Executor
 from bot.workflow.filing import Filing
 from bot.workflow.policy import approval_refusal
+from bot.workflow.settling import release_hold
 from storage.requests import AuditNote, Request
 
 # What a requester may cancel and an approver reject: before the money moves, and while an

@@ -13,7 +13,6 @@ request stays `checking` until Flowyte's answers prove one way or the other (evi
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from bot.flowyte import errors as fe
@@ -26,6 +25,7 @@ from bot.workflow.checking import Checker
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.evidence import outcome_of
 from bot.workflow.guard import Guard
+from bot.workflow.settling import Settlement
 from storage.requests import AuditNote, Request
 
 
@@ -33,7 +33,13 @@ class Executor:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.guard = Guard(ctx)
-        self.checker = Checker(ctx, self)
+        self.settle = Settlement(ctx)
+        # The checker gets what it needs to settle and to replay, not the executor itself.
+        self.checker = Checker(ctx, self.guard, self.settle, self.replay)
+        self.purchased = self.settle.purchased
+        self.released = self.settle.released
+        self.fail = self.settle.fail
+        self.unfunded = self.settle.unfunded
 
     # -- the one way in ---------------------------------------------------------------------
 
@@ -91,11 +97,13 @@ class Executor:
             return await self.purchased(moved, owned, evidence="answer")
         return await self.released(moved, evidence="answer")
 
-    async def sending(self, request: Request) -> None:
-        """Record that a call that can spend is about to leave (before it leaves)."""
+    async def replay(self, request: Request, terms: Terms, key: str) -> OwnedNumber | None:
+        """Send the spending call again with the Idempotency-Key it first carried (recorded
+        as leaving first): byte-identical, so Flowyte answers with what it did then."""
         await self.ctx.storage.run(
             self.ctx.storage.requests.set_fields, request.id, last_sent_at=self.ctx.clock()
         )
+        return await self.call(terms, key)
 
     async def call(self, terms: Terms, key: str) -> OwnedNumber | None:
         """The spending call itself, on the sealed terms; a purchase sent again with the same
@@ -154,19 +162,6 @@ class Executor:
             f"{usd(monthly)}/month), so nothing was bought. Request it again at the new price."
         )
 
-    async def _shortfall(self, request: Request, exc: fe.InsufficientBalance) -> Decimal | None:
-        """402: by how much, from the problem, else from the wallet and the quote."""
-        if exc.shortfall is not None:
-            return exc.shortfall
-        if request.total_cost is None:
-            return None
-        try:
-            balance = (await self.ctx.flowyte.wallet()).balance_usd
-        except fe.FlowyteError:
-            logger.warning("402 without amounts, and no wallet balance to compute them")
-            return None
-        return fe.InsufficientBalance.shortfall_of(balance, request.total_cost)
-
     # -- endings ------------------------------------------------------------------------------
 
     async def back_to_pending(self, request: Request, why: str, **fields: Any) -> Refused:
@@ -183,127 +178,3 @@ class Executor:
         if back is not None:
             await self.ctx.update_card(back)
         return Refused("flowyte", why)
-
-    async def unfunded(
-        self, request: Request, exc: fe.InsufficientBalance, **fields: Any
-    ) -> Refused:
-        """402: Flowyte refused for want of balance, a definite "no", so nothing was bought.
-        The hold and the approvals are kept: once the wallet is topped up, an approver tries
-        again (retry.py) until the hold lapses."""
-        short = await self._shortfall(request, exc)
-        why = exc.explain(shortfall=short, then=sentences.TRY_AGAIN)
-        moved = await self.ctx.transition(
-            request,
-            ("purchasing", "checking"),
-            "unfunded",
-            AuditNote(
-                SYSTEM,
-                request.kind,
-                "failed",
-                detail(status=402, code=exc.code, shortfall=short, **fields),
-            ),
-            detail=why,
-            next_check_at=None,
-        )
-        if moved is None:
-            return Refused("in_flight", "This request changed meanwhile.")
-        await self.ctx.update_card(moved)
-        lapses = moved.hold_expires_at
-        when = f" The hold lapses at {sentences.slack_time(lapses)}." if lapses else ""
-        await self.ctx.tell(
-            moved,
-            f"Your request for {moved.e164} is approved, but nothing was bought yet: {why}{when}",
-        )
-        return Refused("unfunded", why + when)
-
-    async def purchased(self, request: Request, owned: OwnedNumber, *, evidence: str) -> Decided:
-        done = await self.ctx.transition(
-            request,
-            ("purchasing", "checking"),
-            "purchased",
-            AuditNote(
-                SYSTEM,
-                "purchase",
-                detail=detail(
-                    number=owned.id, e164=owned.e164, charged=request.total_cost, evidence=evidence
-                ),
-            ),
-            number_id=owned.id,
-            next_check_at=None,
-        )
-        done = done or await self.ctx.load(request.id) or request
-        await self.ctx.note_owned(owned)
-        await self.ctx.update_card(done)
-        agents = await self.agents()
-        cost = f" for {usd(done.total_cost)}" if done.total_cost is not None else ""
-        await self.ctx.tell(
-            done,
-            f"{done.e164} is yours{cost}, approved by <@{done.decided_by}>. Pick the agent it should ring:",
-            agents=agents,
-        )
-        return Decided(done, f"Bought {done.e164}.", agents)
-
-    async def released(self, request: Request, *, evidence: str) -> Decided:
-        done = await self.ctx.transition(
-            request,
-            ("releasing", "checking"),
-            "released",
-            AuditNote(
-                SYSTEM, "release", detail=detail(number=request.number_id, evidence=evidence)
-            ),
-            next_check_at=None,
-        )
-        done = done or await self.ctx.load(request.id) or request
-        await self.ctx.note_gone(request.e164)
-        await self.ctx.update_card(done)
-        await self.ctx.tell(
-            done, f"{done.e164} was released to the carrier, approved by <@{done.decided_by}>."
-        )
-        return Decided(done, f"Released {done.e164}.")
-
-    async def fail(
-        self,
-        request: Request,
-        why: str,
-        *,
-        to_status: str = "failed",
-        hold_released: bool = False,
-        **fields: Any,
-    ) -> Refused:
-        failed = await self.ctx.transition(
-            request,
-            ("approved", "purchasing", "releasing", "checking", "unfunded"),
-            to_status,
-            AuditNote(SYSTEM, request.kind, "failed", detail(**fields)),
-            detail=why,
-            next_check_at=None,
-        )
-        if failed is None:
-            return Refused("in_flight", "This request changed meanwhile.")
-        if failed.kind == "purchase" and not hold_released:
-            await release_hold(self.ctx, failed)
-        await self.ctx.update_card(failed)
-        await self.ctx.tell(failed, f"Your request for {failed.e164} failed: {why}")
-        return Refused(to_status, why)
-
-    async def agents(self) -> list[Any]:
-        try:
-            return list(await self.ctx.flowyte.list_agents())
-        except fe.FlowyteError:
-            logger.warning("could not list agents for the menu")
-            return []
-
-
-async def release_hold(ctx: Context, request: Request) -> None:
-    """Give the hold back (it would lapse on its own within 30 minutes; nothing is charged)."""
-    if not request.reservation_id:
-        return
-    try:
-        await ctx.flowyte.release_hold(request.reservation_id)
-    except fe.FlowyteError as exc:
-        logger.warning("could not release hold %s: %s", request.reservation_id, type(exc).__name__)
-        await ctx.audit(SYSTEM, "release_hold", request.id, "failed", code=type(exc).__name__)
-    else:
-        await ctx.audit(
-            SYSTEM, "release_hold", request.id, "ok", reservation=request.reservation_id
-        )

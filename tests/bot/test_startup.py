@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from bot.config.settings import Settings, is_placeholder, unknown_settings
+from bot.config.names import unknown_settings
+from bot.config.placeholders import is_placeholder
+from bot.config.settings import Settings
 from bot.process.startup import MAX_WAIT, in_force, waiting_for_the_database, warn_unknown_settings
 from storage.engine import UnreachableError
 

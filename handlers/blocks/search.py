@@ -57,7 +57,9 @@ def _short(text: str, length: int) -> str:
 
 
 def number_row(number: AvailableNumber, miss: str | None = None) -> Block:
-    """One number; `miss` says how a nearby number differs from the pattern asked for."""
+    """One number; `miss` says how a nearby number differs from the pattern asked for.
+    Numbers read as +E.164 everywhere numbot shows one (not Flowyte's `formatted`): the
+    form every command takes, so what people see is what they can type."""
     place = ", ".join(p for p in (number.locality, number.region) if p) or "—"
     features = ", ".join(number.features) or "—"
     setup = usd(number.setup_cost) if number.setup_cost is not None else "?"
@@ -69,7 +71,7 @@ def number_row(number: AvailableNumber, miss: str | None = None) -> Block:
     else:
         near = ""
     text = (
-        f"*{_short(number.formatted or number.e164, _FORMATTED)}*{near}\n"
+        f"*{_short(number.e164, _FORMATTED)}*{near}\n"
         f"{_short(place, _PLACE)} · {_short(features, _FEATURES)}\n"
         f"{setup} setup · {monthly}/month"
     )
@@ -82,7 +84,7 @@ def number_row(number: AvailableNumber, miss: str | None = None) -> Block:
             if number.setup_cost is not None and number.monthly_cost is not None
             else ""
         )
-        shown = clean_user_text(number.formatted or number.e164, max_length=_FORMATTED)
+        shown = clean_user_text(number.e164, max_length=_FORMATTED)
         row["accessory"] = button(
             "Reserve", ids.RESERVE, number.e164, spoken=f"Reserve {shown}{now}"
         )

@@ -1088,3 +1088,12 @@ def test_a_search_is_described_in_words(filters, words) -> None:
     from handlers.blocks.search import _describe
 
     assert _describe(SearchQuery(**filters)) == words
+
+
+def test_a_number_reads_as_e164_everywhere_the_form_commands_take() -> None:
+    """One format of one number: Flowyte's `formatted` "(415) 555-0003" is not shown; the
+    +E.164 is, as on cards, lists and DMs, and as `/numbers release` takes it."""
+    message = build_search_results(QUERY, [available(3)], sandbox=False)
+    assert "*+14155550003*" in all_text(message) and "(415) 555-0003" not in all_text(message)
+    [reserve] = buttons(message, ids.RESERVE)
+    assert reserve["accessibility_label"] == "Reserve +14155550003, $2.15 now"

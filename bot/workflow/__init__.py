@@ -86,7 +86,7 @@ class NumbersService:
         self.owned = OwnedBook(self.ctx, refresh_minutes=owned_refresh_minutes)
         catalogue = self.catalogue = Catalogue(self.ctx, self.owned)
         routing = Routing(self.ctx, self.owned, on_change=self._agents_changed)
-        self.executor = Executor(self.ctx)
+        self.executor = Executor(self.ctx, catalogue.agents)  # a fresh read, shared after
         self.filing = Filing(self.ctx, routing.resolve)
         self.decisions = Decisions(self.ctx, self.executor, self.filing)
         self.retry = Retry(self.ctx, self.executor, self.filing).retry

@@ -25,15 +25,15 @@ from bot.workflow.checking import Checker
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from bot.workflow.evidence import outcome_of
 from bot.workflow.guard import Guard
-from bot.workflow.settling import Settlement
+from bot.workflow.settling import AgentReader, Settlement
 from storage.requests import AuditNote, Request
 
 
 class Executor:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, agents: AgentReader | None = None) -> None:
         self.ctx = ctx
         self.guard = Guard(ctx)
-        self.settle = Settlement(ctx)
+        self.settle = Settlement(ctx, agents)
         # The checker gets what it needs to settle and to replay, not the executor itself.
         self.checker = Checker(ctx, self.guard, self.settle, self.replay)
         self.purchased = self.settle.purchased

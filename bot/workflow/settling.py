@@ -8,6 +8,7 @@ proved by looking again. Both take these endings from here, so neither needs the
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +20,15 @@ from bot.workflow import sentences
 from bot.workflow.context import SYSTEM, Context, detail, logger
 from storage.requests import AuditNote, Request
 
+AgentReader = Callable[[], Awaitable[list[Any]]]
+
 
 class Settlement:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, agents: AgentReader | None = None) -> None:
+        """`agents` reads the agent list for the "is yours, pick the agent" message; the
+        service passes its shared read, so the menu opened from that message reuses it."""
         self.ctx = ctx
+        self._read_agents = agents
 
     async def _shortfall(self, request: Request, exc: fe.InsufficientBalance) -> Decimal | None:
         """402: by how much, from the problem, else from the wallet and the quote."""
@@ -140,6 +146,8 @@ class Settlement:
         return Refused(to_status, why)
 
     async def agents(self) -> list[Any]:
+        if self._read_agents is not None:
+            return await self._read_agents()
         try:
             return list(await self.ctx.flowyte.list_agents())
         except fe.FlowyteError:

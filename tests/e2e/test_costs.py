@@ -88,7 +88,8 @@ def test_wallet_idle_and_a_release_of_an_idle_number(slack, flowyte, tmp_path):
         )
         request_id = find_element(card.body, ids.APPROVE)["value"]
         _, rid = bot.click(ids.APPROVE, request_id, user=ALICE, channel=APPROVAL_CHANNEL)
-        assert "someone else must approve it" in texts(reply(slack, rid))  # four eyes, as for any release
+        # Four eyes, as for any release.
+        assert "someone else must approve it" in texts(reply(slack, rid))
         _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
         assert "Released" in texts(reply(slack, rid, timeout=15))
         assert "+16280000000" not in {n.e164 for n in flowyte.sandbox.numbers.values()}

@@ -76,4 +76,6 @@ VIEW_CALLBACK_IDS = (PURCHASE_REASON_VIEW, SEARCH_VIEW, REJECT_VIEW)
 
 # Events (Events API, over HTTP or Socket Mode): the manifest's bot_events.
 APP_HOME_OPENED = "app_home_opened"  # someone opened numbot's Home tab: draw it for them
-EVENTS = (APP_HOME_OPENED,)
+# An approvers' user group gained or lost members: applied at once (bot/workflow/approvers.py).
+USERGROUP_MEMBERS_CHANGED = "subteam_members_changed"
+EVENTS = (APP_HOME_OPENED, USERGROUP_MEMBERS_CHANGED)

@@ -21,6 +21,10 @@ import pytest
         "tests.bench.sweep_stall",
         "tests.bench.owned_bench",
         "tests.bench.floor",
+        "tests.bench.click_to_purchase",
+        "tests.bench.load",
+        "tests.bench.neighbours",
+        "tests.bench.remote",
     ],
 )
 def test_benchmark_modules_import(module: str) -> None:

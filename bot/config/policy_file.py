@@ -29,7 +29,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bot.kernel.money import usd
-from bot.workflow.approvers import MAX_AGE
 from bot.workflow.policy import Policy, QuorumTier, approvals_needed
 
 logger = logging.getLogger(__name__)
@@ -174,17 +173,18 @@ def _approver_lines(
         if group in group_problems:
             lines.append(
                 f"  user group {group}: could not read its members now ({group_problems[group]}); "
-                "numbot reads them at each click and counts nobody from it while Slack cannot say"
+                "numbot reads them in the background and counts nobody from it while Slack "
+                "cannot say"
             )
         elif group_members is not None and group in group_members:
             members = sorted(group_members[group])
             who = ", ".join(members) if members else "no members"
             lines.append(
-                f"  user group {group}: {who} (now; read again at each click, "
-                f"at most {MAX_AGE:g} s old)"
+                f"  user group {group}: {who} (now; numbot reads them again in the background "
+                "and applies Slack's membership changes at once)"
             )
         else:
-            lines.append(f"  user group {group}: members read from Slack at each click")
+            lines.append(f"  user group {group}: members read from Slack in the background")
     if not lines:
         lines.append(
             "  nobody: numbot run refuses to start until NUMBOT_APPROVERS or the policy's "

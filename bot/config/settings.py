@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # How often the sweep's holder reads the wallet for that warning.
     NUMBOT_WALLET_LOOK_MINUTES: float = Field(default=10.0, ge=0.05, le=1440)
     NUMBOT_POLICY: str | None = None  # the spend policy's TOML file (bot/config/policy_file.py)
+    # How often each approvers' user group is read from Slack in the background; its members
+    # are trusted for three times that (bot/workflow/approvers.py).
+    NUMBOT_USERGROUP_REFRESH_SECONDS: float = Field(default=20.0, ge=1, le=600)
     # Commands and clicks being worked on at once before a new one is answered "busy".
     NUMBOT_MAX_IN_FLIGHT: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
     # How far behind the event loop may run (twice in a row) before new work is turned away;

@@ -243,13 +243,16 @@ class Runtime:
 
     async def _read_groups(self) -> None:
         """At start: read each approver group once, so a missing usergroups:read scope or a
-        wrong group id is in the log before anyone clicks."""
+        wrong group id is in the log before anyone clicks; then keep them fresh in the
+        background, so no click (and no purchase) waits on Slack to list a group."""
         approvers = self.service.ctx.approvers
-        if approvers.groups:
-            people = await approvers.everyone()  # logs each group it cannot read
-            logger.info(
-                "approvers at start: %d, groups %s", len(people), ", ".join(approvers.groups)
-            )
+        with background_calls():
+            if approvers.groups:
+                people = await approvers.everyone()  # logs each group it cannot read
+                logger.info(
+                    "approvers at start: %d, groups %s", len(people), ", ".join(approvers.groups)
+                )
+            await approvers.keep_fresh()
 
     async def _prime_authorization(self) -> None:
         """One auth.test at start, so a burst right after start does not make one each.

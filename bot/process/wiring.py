@@ -124,7 +124,12 @@ def build_approvers(
     """NUMBOT_APPROVERS and the policy's people, and its user groups read through Slack."""
     directory = SlackDirectory(client) if client is not None else None
     policies = policies or build_policies(settings)
-    approvers = ApproverSet.for_policy(policies.current(), settings.NUMBOT_APPROVERS, directory)
+    approvers = ApproverSet.for_policy(
+        policies.current(),
+        settings.NUMBOT_APPROVERS,
+        directory,
+        max_age=3 * settings.NUMBOT_USERGROUP_REFRESH_SECONDS,
+    )
     return approvers.follow(policies.current, settings.NUMBOT_APPROVERS)
 
 

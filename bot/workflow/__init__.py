@@ -21,6 +21,7 @@ reaches people only through a `Notifier` (bot/kernel/ports.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -47,6 +48,8 @@ from bot.workflow.routing import Routing
 from bot.workflow.storage_runner import Storage
 from bot.workflow.sweep import Sweep
 from storage.requests import Request
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["NumbersService", "Timing"]
 
@@ -168,6 +171,17 @@ class NumbersService:
         something changes for them from now on) and draw it."""
         await self.ctx.storage.run(self.ctx.storage.home_seen.mark, user, self.ctx.clock())
         await self.homes.now(user)
+
+    def usergroup_changed(self, group: str, removed: list[str], added: list[str]) -> None:
+        """Slack's `subteam_members_changed`: applied to the approvers at once (a removal
+        takes the right away before the next read; bot/workflow/approvers.py)."""
+        if self.ctx.approvers.members_changed(group, removed=removed, added=added):
+            logger.info(
+                "approvers' user group %s changed: %d removed (applied now), %d added",
+                group,
+                len(removed),
+                len(added),
+            )
 
     def _agents_changed(self) -> None:
         """A publish or an assignment: agents and Home are read afresh from now on."""

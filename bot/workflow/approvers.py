@@ -1,14 +1,24 @@
-"""Who may approve: named people, and the members of Slack user groups, read at click time.
+"""Who may approve: named people, and the members of Slack user groups, kept fresh apart
+from the clicks.
 
     approvers = ApproverSet.for_policy(policy, settings.NUMBOT_APPROVERS, SlackDirectory(client))
+    await approvers.keep_fresh()          # in the background: each group read every `refresh`
     await approvers.includes("U0BOB")     # at each click: may this person approve?
+    approvers.members_changed(group, removed=[...], added=[...])  # Slack's event, at once
     await approvers.everyone()            # whom to tell about a request (DMs, reminders)
     approvers.known()                     # a snapshot without asking Slack (App Home redraws)
 
 The static people (NUMBOT_APPROVERS and the policy's `approvers`) are fixed at start. A
-group's members are read through a Directory (bot/kernel/ports.py) and kept at most `max_age`
-seconds (10), counted from when the read began, so someone removed from a group loses the
-right on their first click after that; several clicks at once share one read of a group.
+group's members are read through a Directory (bot/kernel/ports.py) in the background every
+`refresh` seconds (NUMBOT_USERGROUP_REFRESH_SECONDS, 20) and trusted for `max_age` (three
+times that), counted from when the read began. So a click, and the purchase after the last
+one, never waits on Slack to list a group: with Slack slow or rate-limiting, the money does
+not wait with it (an approver's click reads a group itself only when the background reads
+have failed for longer than `max_age`).
+
+Slack's `subteam_members_changed` event applies at once: someone removed loses the right
+before any read (and a read begun before the event cannot give it back); someone added is
+read afresh on their first click. Without the event, a change takes effect within `max_age`.
 
 When Slack cannot say who is in a group, nobody is counted from it: `includes` fails closed
 (and logs why), whatever an older read said. Telling people is not deciding, so `everyone`
@@ -29,7 +39,10 @@ from bot.workflow.policy import Policy
 
 logger = logging.getLogger("bot.workflow.approvers")
 
-MAX_AGE = 10.0  # seconds a group's members may be trusted after the read that found them began
+REFRESH = 20.0  # seconds between background reads of each group
+MAX_AGE = (
+    3 * REFRESH
+)  # seconds a group's members may be trusted after the read that found them began
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,10 @@ class ApproverSet:
         self._monotonic = monotonic
         self._cache: dict[str, _Read] = {}
         self._reading: dict[str, tuple[float, asyncio.Task[frozenset[str]]]] = {}
+        # From Slack's events, by group: who was removed / added, and when (monotonic).
+        self._removed: dict[str, dict[str, float]] = {}
+        self._added: dict[str, dict[str, float]] = {}
+        self._failing: set[str] = set()  # groups whose last background read failed
 
     @property
     def static(self) -> frozenset[str]:
@@ -131,16 +148,22 @@ class ApproverSet:
                 ", ".join(self.groups),
             )
             return Membership(False, self.groups)
-        to_read = []
+        to_read: list[tuple[str, float]] = []  # each group, and a read begun no earlier than
         for group in self.groups:
             fresh = self._fresh(group)
+            joined = self._added.get(group, {}).get(user)
             if fresh is None:
-                to_read.append(group)
+                to_read.append((group, 0.0))
             elif user in fresh:
                 return Membership(True)
-        results = await asyncio.gather(*(self._read(g) for g in to_read), return_exceptions=True)
+            elif joined is not None:  # Slack said they joined since that read
+                to_read.append((group, joined))
+        results = await asyncio.gather(
+            *(self._read(g, after=after) for g, after in to_read), return_exceptions=True
+        )
+        to_read_groups = [group for group, _ in to_read]
         unread = []
-        for group, result in zip(to_read, results, strict=True):
+        for group, result in zip(to_read_groups, results, strict=True):
             if isinstance(result, frozenset):
                 if user in result:
                     return Membership(True)
@@ -216,6 +239,58 @@ class ApproverSet:
             people |= read.members
         return frozenset(people)
 
+    # -- keeping groups fresh -----------------------------------------------------------------
+
+    async def keep_fresh(self, every: float | None = None) -> None:
+        """Read each group every `every` seconds (default: a third of `max_age`), until
+        cancelled, so clicks find members fresh enough without asking Slack. A failing read
+        is logged when it starts failing and when it recovers, not every time."""
+        every = self.max_age / 3 if every is None else every
+        while True:
+            if self.directory is not None:
+                for group in self.groups:
+                    await self._refresh(group)
+            await asyncio.sleep(every)
+
+    async def _refresh(self, group: str) -> None:
+        try:
+            members = await self._read(group)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if group not in self._failing:
+                self._failing.add(group)
+                logger.warning(
+                    "could not read user group %s (%s): its members are trusted for %.0f s "
+                    "after the last read, then nobody is counted from it until Slack answers",
+                    group,
+                    _why(exc),
+                    self.max_age,
+                )
+            return
+        if group in self._failing:
+            self._failing.discard(group)
+            logger.info("user group %s read again: %d member(s)", group, len(members))
+
+    def members_changed(
+        self, group: str, *, removed: Iterable[str] = (), added: Iterable[str] = ()
+    ) -> bool:
+        """Slack says `group`'s members changed: the removed lose the right now (also over a
+        read already under way), the added are read afresh at their first click. False when
+        `group` is none of the approvers' groups."""
+        if group not in self.groups:
+            return False
+        now = self._monotonic()
+        gone = {user: now for user in removed}
+        self._removed.setdefault(group, {}).update(gone)
+        self._added.setdefault(group, {}).update({user: now for user in added})
+        for user in gone:
+            self._added[group].pop(user, None)
+        read = self._cache.get(group)
+        if read is not None and gone:
+            self._cache[group] = _Read(read.members - frozenset(gone), read.began)
+        return True
+
     # -- reading groups -----------------------------------------------------------------------
 
     def _fresh(self, group: str) -> frozenset[str] | None:
@@ -228,13 +303,13 @@ class ApproverSet:
         fresh = self._fresh(group)
         return fresh if fresh is not None else await self._read(group)
 
-    async def _read(self, group: str) -> frozenset[str]:
+    async def _read(self, group: str, *, after: float = 0.0) -> frozenset[str]:
         """The group's members from the directory; a read already under way, begun less than
-        `max_age` ago, is shared rather than repeated. Waiters may be cancelled; the read
-        goes on for the others."""
+        `max_age` ago (and not before `after`), is shared rather than repeated. Waiters may
+        be cancelled; the read goes on for the others."""
         now = self._monotonic()
         current = self._reading.get(group)
-        if current is not None and now - current[0] < self.max_age:
+        if current is not None and now - current[0] < self.max_age and current[0] >= after:
             task = current[1]
         else:
             task = asyncio.create_task(self._fetch(group, now), name=f"numbot-usergroup-{group}")
@@ -244,11 +319,18 @@ class ApproverSet:
 
     async def _fetch(self, group: str, began: float) -> frozenset[str]:
         assert self.directory is not None  # callers check first
-        members = await self.directory.group_members(group)
+        members = frozenset(await self.directory.group_members(group))
+        # Removals Slack announced after this read began are newer than what it found.
+        removed = self._removed.get(group, {})
+        members -= {user for user, at in removed.items() if at >= began}
         last = self._cache.get(group)
         if last is None or last.began <= began:
-            self._cache[group] = _Read(frozenset(members), began)
-        return frozenset(members)
+            self._cache[group] = _Read(members, began)
+            # What the events said before this read began, the read now says itself.
+            for events in (removed, self._added.get(group, {})):
+                for user in [u for u, at in events.items() if at < began]:
+                    del events[user]
+        return members
 
     def _read_done(self, group: str, task: asyncio.Task[frozenset[str]]) -> None:
         current = self._reading.get(group)

@@ -7,9 +7,11 @@ from typing import Any
 from handlers import ids
 from handlers.errors import Listener, guarded
 from handlers.events.home_opened import home_opened
+from handlers.events.usergroup_changed import usergroup_changed
 
 LISTENERS: dict[str, Listener] = {
     ids.APP_HOME_OPENED: home_opened,
+    ids.USERGROUP_MEMBERS_CHANGED: usergroup_changed,
 }
 
 

@@ -4,6 +4,7 @@ purchase call reaches Flowyte within 300 ms of the click, p99 over 20 runs).
     python -m tests.bench.click_to_purchase                       # SQLite, 20 runs
     python -m tests.bench.click_to_purchase --engine postgresql   # a throwaway cluster
     python -m tests.bench.click_to_purchase --runs 50 --retry-after 30
+    python -m tests.bench.click_to_purchase --group-listing 3.5   # approvers from a user group
 
 The real numbot process (tests/e2e/harness.py) against the fake Slack and Flowyte servers on
 127.0.0.1: 31 approvers, a policy asking two of them for anything above $1.00, and each run a
@@ -11,7 +12,10 @@ new $2.15 purchase that one approver approves and a second approves last. Just b
 last click, Slack is told to answer the next three chat.update calls with 429 and
 Retry-After (2 s by default), as it does to a busy app. Each run measures the time from the
 last click's request leaving the test to the purchase call arriving at Flowyte, and prints
-the runs, their percentiles, and the Slack calls one purchase made.
+the runs, their percentiles, and the Slack calls one purchase made. With `--group-listing S`
+the 31 approvers are a Slack user group's members instead of named ones, and Slack takes S
+seconds to list the group (numbot reads it in the background, every
+NUMBOT_USERGROUP_REFRESH_SECONDS).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from tests.fakes.slack_api import FakeSlack
 TARGET_MS = 300.0
 APPROVERS = (ALICE, BOB, CAROL, *(f"U0APPR{i:04d}" for i in range(28)))  # 31
 POLICY = '[[quorum]]\nabove_usd = "1.00"\napprovals = 2\n'
+GROUP = "S0APPROVERS"
 
 
 def arrival(call: object) -> float:
@@ -103,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--settle", type=float, help="seconds to let background redraws finish (counts)"
     )
+    parser.add_argument(
+        "--group-listing",
+        type=float,
+        metavar="SECONDS",
+        help="approvers from a user group that Slack takes this long to list",
+    )
     args = parser.parse_args(argv)
     cluster = None
     with tempfile.TemporaryDirectory(prefix="numbot-click-bench-") as tmp:
@@ -112,8 +123,14 @@ def main(argv: list[str] | None = None) -> int:
 
             cluster = cluster_for_session()
             (workdir / DATABASE_URL_FILE).write_text(cluster.create_database())
-        (workdir / "policy.toml").write_text(POLICY)
+        policy = POLICY
         slack, flowyte = FakeSlack(bot_token=BOT_TOKEN), FakeFlowyte()
+        who: dict[str, str] = {"NUMBOT_APPROVERS": ",".join(APPROVERS)}
+        if args.group_listing is not None:
+            policy = f'approver_groups = ["{GROUP}"]\n' + POLICY
+            slack.set_group(GROUP, APPROVERS)
+            who = {"NUMBOT_USERGROUP_REFRESH_SECONDS": "5"}
+        (workdir / "policy.toml").write_text(policy)
         flowyte.sandbox.balance = Decimal(10_000)
         try:
             with slack.serve(), flowyte.serve() as url:
@@ -121,14 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                     slack,
                     url,
                     workdir,
-                    NUMBOT_APPROVERS=",".join(APPROVERS),
                     NUMBOT_POLICY=str(workdir / "policy.toml"),
                     NUMBOT_NOTIFY=args.notify,
                     NUMBOT_LOG_LEVEL="INFO",
+                    **who,
                 ).start()
                 try:
                     bot.wait_for_scope_check()
                     slack.reset()
+                    if args.group_listing is not None:
+                        slack.slow("usergroups.users.list", args.group_listing)
                     times = [
                         one_run(bot, slack, flowyte, args.retry_after) for _ in range(args.runs)
                     ]
@@ -144,8 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         m: sum(c.method == m for c in calls) / args.runs
         for m in ("chat.postMessage", "chat.update")
     }
+    source = (
+        f"from a user group Slack lists in {args.group_listing:g} s"
+        if args.group_listing is not None
+        else "named"
+    )
     print(
-        f"click -> purchase call, {args.runs} runs on {args.engine}, 31 approvers, "
+        f"click -> purchase call, {args.runs} runs on {args.engine}, 31 approvers ({source}), "
         f"3 x 429 Retry-After {args.retry_after:g} s:"
     )
     print("  runs (ms): " + " ".join(f"{t:.0f}" for t in times))

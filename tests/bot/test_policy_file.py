@@ -192,16 +192,14 @@ def test_describe_says_who_may_approve_and_from_where():
         "  U0AAA (NUMBOT_APPROVERS and policy)\n  U0BBB (policy)\n  U0ZZZ (NUMBOT_APPROVERS)"
         in text
     )
-    assert (
-        "user group S0CCC: U0DDD, U0EEE (now; read again at each click, at most 10 s old)" in text
-    )
+    assert "user group S0CCC: U0DDD, U0EEE (now; numbot reads them again in the background" in text
     assert "user group S0DDD: no members" in text
     assert "user group S0EEE: could not read its members now (Slack has no such user group)" in text
 
 
 def test_describe_without_slack_says_members_are_read_at_each_click():
     text = describe(Policy(approver_groups=("S0CCC",)), static_approvers=(), group_members=None)
-    assert "user group S0CCC: members read from Slack at each click" in text
+    assert "user group S0CCC: members read from Slack in the background" in text
 
 
 def test_describe_puts_limits_in_dollars_and_tiers_in_words(tmp_path):

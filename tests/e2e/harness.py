@@ -40,6 +40,7 @@ from tests.fakes.slack_requests import (
     home_block_action_body,
     signed_headers,
     slash_command_body,
+    subteam_members_changed_event,
     view_submission_body,
 )
 
@@ -253,6 +254,15 @@ class BotProcess:
     def open_home(self, user: str, *, tab: str = "home") -> httpx.Response:
         """A signed `app_home_opened` event: `user` opened numbot's Home (or Messages) tab."""
         body = event_callback_body(app_home_opened_event(user, tab=tab))
+        headers = signed_headers(body, SIGNING_SECRET, content_type="application/json")
+        return self.post(body, headers=headers)
+
+    def usergroup_changed(
+        self, group: str, *, added: list[str] = (), removed: list[str] = ()
+    ) -> httpx.Response:
+        """A signed `subteam_members_changed` event: Slack says `group`'s members changed."""
+        event = subteam_members_changed_event(group, added=added, removed=removed)
+        body = event_callback_body(event)
         headers = signed_headers(body, SIGNING_SECRET, content_type="application/json")
         return self.post(body, headers=headers)
 

@@ -401,6 +401,26 @@ def app_home_opened_event(user_id: str, *, tab: str = "home") -> dict[str, Any]:
     }
 
 
+def subteam_members_changed_event(
+    group_id: str, *, added: list[str] = (), removed: list[str] = (), team_id: str = TEAM_ID
+) -> dict[str, Any]:
+    """What Slack sends when a user group gains or loses members (a delta, with the counts as
+    strings, as in Slack's own example)."""
+    now = int(time.time())
+    return {
+        "type": "subteam_members_changed",
+        "subteam_id": group_id,
+        "team_id": team_id,
+        "date_previous_update": now - 60,
+        "date_update": now,
+        "added_users": list(added),
+        "added_users_count": str(len(added)),
+        "removed_users": list(removed),
+        "removed_users_count": str(len(removed)),
+        "event_ts": _action_ts(),
+    }
+
+
 def event_callback_payload(event: dict[str, Any], *, team_id: str = TEAM_ID) -> dict[str, Any]:
     """An Events API `event_callback` wrapping `event` (the HTTP body, and Socket Mode's
     `events_api` payload)."""

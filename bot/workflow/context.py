@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,8 +30,12 @@ from bot.workflow.storage_runner import Storage
 from storage.audit import Outcome
 from storage.owned import OwnedRow
 from storage.requests import AuditNote, Request
+from storage.rows import Copy
 
 logger = logging.getLogger("bot.workflow")
+
+# Who clicked, in the task handling their click: their own copy of a card is redrawn first.
+CLICKED_BY: ContextVar[str | None] = ContextVar("numbot_clicked_by", default=None)
 
 SYSTEM = "numbot"
 
@@ -217,43 +222,59 @@ class Context:
     async def update_card(self, request: Request, *, counted: bool = False) -> None:
         """Redraw every copy of the request's card: in the background once the painter is
         started (bot/workflow/painter.py: nothing waits on Slack), inline before that."""
+        clicked = CLICKED_BY.get()
         if self.painter is not None and self.painter.started:
-            self.painter.paint(request.id, counted)
+            self.painter.paint(request.id, counted, clicked)
             return
-        await self.draw_card(request, counted=counted)
+        await self.draw_card(
+            request, counted=counted, first=frozenset() if clicked is None else frozenset({clicked})
+        )
 
-    async def redraw(self, request_id: str, counted: bool) -> None:
+    async def redraw(self, request_id: str, counted: bool, first: frozenset[str]) -> None:
         """The painter's draw: the request as it stands now."""
         request = await self.load(request_id)
         if request is not None:
-            await self.draw_card(request, counted=counted)
+            await self.draw_card(request, counted=counted, first=first)
 
-    async def draw_card(self, request: Request, *, counted: bool = False) -> None:
-        """Redraw every copy of the request's card (the channel's first, then each approver's
-        DM as background work), and tell the card's thread what changed since it was last
-        drawn. What each copy shows is remembered, so the sweep can repair an update that
-        failed."""
+    async def draw_card(
+        self, request: Request, *, counted: bool = False, first: frozenset[str] = frozenset()
+    ) -> None:
+        """Redraw every copy of the request's card (the copies of those who clicked, `first`,
+        then the channel's card, then each other approver's DM as background work), and tell
+        the card's thread what changed since it was last drawn. What each copy shows is
+        remembered, so the sweep can repair an update that failed."""
         notifier = self.notifier
         if notifier is None or not request.card_ts:
             return
         # `counted`: an approval was counted toward a quorum: the status is the same, but every
         # copy shows "1 of 2" and the thread hears who approved.
         moved = counted or (request.card_drawn is not None and request.card_drawn != request.status)
+        copies = [
+            copy
+            for copy in await self.storage.run(self.storage.requests.copies, request.id)
+            if copy.drawn != request.status or counted
+        ]
+        for copy in copies:  # the person who clicked is looking at theirs
+            if copy.recipient in first:
+                await self._draw_copy(request, copy)
         if await self.safely(f"update the card of {request.id}", notifier.update_card(request)):
             await self.storage.run(
                 self.storage.requests.set_fields, request.id, card_drawn=request.status
             )
         with self.background():  # paced by Slack's tiers, after what people wait for
-            for copy in await self.storage.run(self.storage.requests.copies, request.id):
-                if copy.drawn == request.status and not counted:
-                    continue
-                if await self.safely(
-                    f"update {copy.recipient}'s copy of {request.id}",
-                    notifier.update_copy(request, copy.recipient, copy.channel, copy.ts),
-                ):
-                    await self.storage.run(self.storage.requests.copy_drawn, copy, request.status)
+            for copy in copies:
+                if copy.recipient not in first:
+                    await self._draw_copy(request, copy)
             if moved:
                 await self.safely(f"tell the thread of {request.id}", notifier.narrate(request))
+
+    async def _draw_copy(self, request: Request, copy: Copy) -> None:
+        assert self.notifier is not None
+        if await self.safely(
+            f"update {copy.recipient}'s copy of {request.id}",
+            self.notifier.update_copy(request, copy.recipient, copy.channel, copy.ts),
+        ):
+            await self.storage.run(self.storage.requests.copy_drawn, copy, request.status)
 
     async def tell(self, request: Request, text: str, agents: list[Agent] | None = None) -> None:
         if self.notifier:

@@ -15,7 +15,7 @@ from bot.kernel.text import MAX_REASON, clean_user_text, inert
 from bot.workflow import sentences
 from bot.workflow.approvers import Membership
 from bot.workflow.authority import cap_refusal, needed_now
-from bot.workflow.context import Context, detail
+from bot.workflow.context import CLICKED_BY, Context, detail
 from bot.workflow.execution import Executor
 from bot.workflow.filing import Filing
 from bot.workflow.policy import approval_refusal
@@ -35,6 +35,7 @@ class Decisions:
 
     async def approve(self, actor: str, request_id: str) -> Decided | Refused:
         ctx = self.ctx
+        CLICKED_BY.set(actor)  # their own copy is redrawn first
         request = await ctx.load(request_id)
         if request is None:
             return await ctx.refuse(
@@ -228,6 +229,7 @@ class Decisions:
 
     async def reject(self, actor: str, request_id: str, reason: str = "") -> Decided | Refused:
         ctx = self.ctx
+        CLICKED_BY.set(actor)
         reason = clean_user_text(reason, max_length=MAX_REASON)
         request = await ctx.load(request_id)
         if request is None:

@@ -8,6 +8,9 @@ request as it stands when the worker gets to it, and again if it moved meanwhile
 that goes approved -> purchasing -> purchased within a second is drawn once or twice, always
 ending with where it ended, never with an older state after a newer one.
 
+The people whose click moved the request (`first`) see their own copy redrawn before the
+channel's card and the other copies: they are looking at it.
+
 Until `start()` (a test, the CLI, the demo) a redraw happens inline, awaited, as before.
 """
 
@@ -19,7 +22,8 @@ from collections.abc import Awaitable, Callable
 
 logger = logging.getLogger("bot.workflow.painter")
 
-Draw = Callable[[str, bool], Awaitable[None]]  # (request id, an approval was counted)
+# (request id, an approval was counted, the people whose copy is drawn first)
+Draw = Callable[[str, bool, frozenset[str]], Awaitable[None]]
 
 
 class Painter:
@@ -27,6 +31,7 @@ class Painter:
         self._draw = draw
         self._started = False
         self._dirty: dict[str, bool] = {}  # request id -> an approval was counted since
+        self._first: dict[str, set[str]] = {}  # request id -> who clicked since
         self._workers: dict[str, asyncio.Task[None]] = {}
 
     @property
@@ -36,9 +41,12 @@ class Painter:
     def start(self) -> None:
         self._started = True
 
-    def paint(self, request_id: str, counted: bool = False) -> None:
-        """Mark the request's surfaces stale; returns at once (see the module docstring)."""
+    def paint(self, request_id: str, counted: bool = False, first: str | None = None) -> None:
+        """Mark the request's surfaces stale; returns at once (see the module docstring).
+        `first`: who clicked, whose copy is redrawn before the rest."""
         self._dirty[request_id] = self._dirty.get(request_id, False) or counted
+        if first is not None:
+            self._first.setdefault(request_id, set()).add(first)
         if request_id not in self._workers:
             self._workers[request_id] = asyncio.create_task(
                 self._work(request_id), name=f"numbot-card-{request_id}"
@@ -48,8 +56,9 @@ class Painter:
         try:
             while request_id in self._dirty:
                 counted = self._dirty.pop(request_id)
+                first = frozenset(self._first.pop(request_id, ()))
                 try:
-                    await self._draw(request_id, counted)
+                    await self._draw(request_id, counted, first)
                 except Exception:
                     logger.exception("could not redraw the card of %s", request_id)
         finally:
@@ -76,3 +85,4 @@ class Painter:
                 task.cancel()
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
         self._dirty.clear()
+        self._first.clear()

@@ -13,13 +13,15 @@ class Slow:
 
     def __init__(self) -> None:
         self.drawn: list[tuple[str, bool, str]] = []
+        self.first: list[frozenset[str]] = []
         self.state: dict[str, str] = {}
         self.gate = asyncio.Event()
         self.gate.set()
         self.fail = False
 
-    async def __call__(self, request_id: str, counted: bool) -> None:
+    async def __call__(self, request_id: str, counted: bool, first: frozenset[str]) -> None:
         await self.gate.wait()
+        self.first.append(first)
         if self.fail:
             raise ConnectionError("slack down")
         self.drawn.append((request_id, counted, self.state.get(request_id, "?")))
@@ -79,3 +81,17 @@ async def test_a_stop_gives_redraws_under_way_a_grace_then_drops_them():
     painter.paint("req_1")
     await painter.aclose(grace=0.05)
     assert painter.pending == 0 and not painter.started and draw.drawn == []
+
+
+async def test_whoever_clicked_since_the_last_draw_is_drawn_first():
+    draw = Slow()
+    draw.gate.clear()
+    painter = Painter(draw)
+    painter.start()
+    painter.paint("req_1", first="U0BOB")
+    await asyncio.sleep(0)  # the first draw is under way
+    painter.paint("req_1", counted=True, first="U0CAROL")
+    painter.paint("req_1")  # a move nobody clicked (the purchase settling)
+    draw.gate.set()
+    await painter.drain()
+    assert draw.first == [frozenset({"U0BOB"}), frozenset({"U0CAROL"})]

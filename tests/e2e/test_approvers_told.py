@@ -75,6 +75,8 @@ def test_with_dm_each_approver_gets_a_copy_and_every_copy_follows_the_decision(
             lambda c: c.method == "chat.update" and "purchased" in texts(c.body), count=3
         )
         assert {c.body["channel"] for c in updated} >= {APPROVAL_CHANNEL, dm_channel}
+        # The copy Bob clicked on is redrawn first: he is looking at it.
+        assert updated[0].body["channel"] == dm_channel
         for c in updated:
             assert not [b for b in c.body["blocks"] if b["type"] == "actions"]  # no buttons left
     finally:

@@ -30,8 +30,18 @@ def _summary(request: Request, balance: Decimal | None) -> str:
     total = usd(request.total_cost) if request.total_cost is not None else "an unknown amount"
     monthly = usd(request.monthly_cost) if request.monthly_cost is not None else "unknown"
     line = f"*<@{request.requester}> asks to buy {request.e164}* for {total} now, then {monthly}/month."
-    if balance is not None and request.total_cost is not None:
-        line += f" Wallet: {usd(balance)} → {usd(balance - request.total_cost)} after."
+    seen = ""
+    if balance is None and request.wallet_usd is not None:
+        # A redraw: the balance as the copy first showed it, and when it was read (as the card).
+        balance = request.wallet_usd
+        if request.wallet_seen_at is not None:
+            seen = f" (as of {slack_date(request.wallet_seen_at, '{time}')})"
+    if (
+        balance is not None
+        and request.total_cost is not None
+        and request.status in ("pending", "unfunded")
+    ):
+        line += f" Wallet: {usd(balance)}{seen} → {usd(balance - request.total_cost)} after."
     return line
 
 

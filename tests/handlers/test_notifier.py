@@ -1,0 +1,63 @@
+"""handlers/notifier.py: what the Slack side of the Notifier port sends, and where."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from handlers.blocks.approvers import build_approver_copy
+from handlers.notifier import SlackNotifier
+from tests.handlers.test_blocks import make_request
+
+SEEN = datetime(2030, 1, 2, 12, 4, tzinfo=UTC)
+
+
+class RecordingClient:
+    """Slack's Web API as far as the notifier uses it: every call kept, each post answered."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def chat_postMessage(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("chat.postMessage", kwargs))
+        return {"channel": kwargs["channel"], "ts": f"{len(self.calls)}.0"}
+
+    async def chat_update(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("chat.update", kwargs))
+        return {"ok": True}
+
+
+def shown(call: tuple[str, dict[str, Any]]) -> str:
+    return json.dumps(call[1]["blocks"], ensure_ascii=False)
+
+
+async def test_a_redrawn_copy_keeps_the_wallet_line_from_the_snapshot_with_when_it_was_read():
+    client = RecordingClient()
+    notifier = SlackNotifier(client, approval_channel="C0APPROVALS", sandbox=False, notify="dm")
+    request = make_request(
+        approvals_needed=2,
+        approved_by="U0BOB",
+        wallet_usd=Decimal("25.00"),
+        wallet_seen_at=SEEN,
+    )
+    await notifier.update_copy(request, "U0CAROL", "D0CAROL", "5.6")
+    [call] = client.calls
+    assert call[0] == "chat.update" and call[1]["channel"] == "D0CAROL"
+    text = shown(call)
+    assert "Wallet: $25.00 (as of <!date^" in text and "→ $22.85 after" in text
+    # Bob's own copy, redrawn after his approval, keeps it too.
+    await notifier.update_copy(request, "U0BOB", "D0BOB", "7.8")
+    assert "Wallet: $25.00 (as of <!date^" in shown(client.calls[-1])
+    # Once bought, the wallet line is history, as on the card.
+    done = dataclasses.replace(request, status="purchased", decided_by="U0CAROL")
+    await notifier.update_copy(done, "U0CAROL", "D0CAROL", "5.6")
+    assert "Wallet" not in shown(client.calls[-1])
+
+
+def test_a_copy_drawn_with_a_live_balance_says_it_without_a_time():
+    copy = build_approver_copy(make_request(), balance=Decimal("9.00"), sandbox=False)
+    text = json.dumps(copy, ensure_ascii=False)
+    assert "Wallet: $9.00 → $6.85 after." in text and "as of" not in text

@@ -92,12 +92,14 @@ class PeopleReads(Rows):
         return open_rows + settled
 
     def waiting_for(self, approver: str, limit: int) -> tuple[list[Request], int]:
-        """Pending requests `approver` may decide (never their own): those whose hold lapses
-        soonest first, then releases (no hold), oldest first."""
+        """Pending requests `approver` may decide (never their own), those they have not yet
+        approved first (a cap cuts the ones that wait on others): within each, those whose
+        hold lapses soonest first, then releases (no hold), oldest first."""
         return self._counted(
             "status = 'pending' AND requester != ? "
-            "ORDER BY hold_expires_at IS NULL, hold_expires_at, created_at",
-            [approver],
+            "ORDER BY EXISTS (SELECT 1 FROM approvals WHERE approvals.request_id = requests.id "
+            "AND approvals.approver = ?), hold_expires_at IS NULL, hold_expires_at, created_at",
+            [approver, approver],
             limit,
         )
 

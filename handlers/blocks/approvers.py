@@ -10,6 +10,7 @@ from bot.kernel.money import usd
 from handlers.blocks.common import Block, Message, context, literal, message, section, slack_date
 from handlers.blocks.requests import (
     approvals_line,
+    approved_note,
     decision_actions,
     fallback,
     mentions,
@@ -67,13 +68,7 @@ def build_approver_copy(
         lines.append(f"The card is in <#{request.card_channel}>.")
     blocks: list[Block] = [section("\n".join(lines)), reason_block(request)]
     if request.status == "pending" and viewer is not None and viewer in request.approvals:
-        more = max(1, request.approvals_needed - len(request.approvals))
-        blocks.append(
-            context(
-                f":ballot_box_with_check: You approved · waiting for {more} more "
-                f"approver{'s' if more != 1 else ''}"
-            )
-        )
+        blocks.append(context(approved_note(request)))
     elif request.status == "pending":
         blocks.append(decision_actions(request, block_id=f"decide_dm:{request.id}"))
     elif request.status == "unfunded":

@@ -2,7 +2,8 @@
 
 Top to bottom: the wallet and this month's spend, with a Search numbers button; your
 holds, each with Request purchase and Cancel; for approvers, what waits for them, each
-with Approve (the card's confirm dialog) and Reject; your requests and their state; the
+with Approve (the card's confirm dialog) and Reject, then what they approved that waits for
+others, without buttons; your requests and their state; the
 numbers owned, those routed to no agent flagged. Every button carries the action id and
 request id of its twin on the hold message or the approval card, so it acts exactly like
 it: who may do what is checked again on the server at click time.
@@ -35,7 +36,7 @@ from handlers.blocks.common import (
     slack_date,
 )
 from handlers.blocks.costs import idle_phrase
-from handlers.blocks.requests import decision_actions
+from handlers.blocks.requests import approved_note, decision_actions
 from handlers.blocks.search_modal import build_search_button
 from storage.requests import IN_FLIGHT_STATUSES, Request
 
@@ -65,7 +66,7 @@ def build_home(home: Home, *, sandbox: bool) -> Block:
     blocks = [
         *_top(home, sandbox),
         *_holds(home.holds),
-        *(_waiting(home.waiting) if home.approver else []),
+        *(_waiting(home.waiting, home.user) if home.approver else []),
         *_requests(home.requests),
         *_numbers(home),
     ]
@@ -161,17 +162,21 @@ def _holds(holds: Capped) -> list[Block]:
 # -- waiting for you (approvers) --------------------------------------------------------------
 
 
-def _waiting(waiting: Capped) -> list[Block]:
+def _waiting(waiting: Capped, viewer: str) -> list[Block]:
+    """What waits for `viewer`'s decision, with the card's buttons; then what they approved
+    that waits for others, without buttons (a second click would only be refused)."""
     blocks = [_header("Waiting for you")]
-    if not waiting.rows:
+    undecided = [r for r in waiting.rows if viewer not in r.approvals]
+    if not undecided:
         blocks.append(context("Nothing waits for your approval."))
     for request in waiting.rows:
-        blocks += _decision(request)
+        blocks += _decision(request, approved=viewer in request.approvals)
     return [*blocks, *_more(waiting.more, "in the approval channel"), _divider()]
 
 
-def _decision(request: Request) -> list[Block]:
-    """A pending request as an approver needs it, with the card's own buttons."""
+def _decision(request: Request, *, approved: bool) -> list[Block]:
+    """A pending request as an approver needs it, with the card's own buttons; or, once
+    they approved it, who it still waits for."""
     who, number = f"<@{request.requester}>", _number(request.e164)
     if request.kind == "release":
         text = (
@@ -189,7 +194,9 @@ def _decision(request: Request) -> list[Block]:
         # The requester's words, labelled, in plain_text (as on the card): inert.
         {"type": "context", "elements": [literal(f"Why: {request.reason or 'none given'}")]},
         # The card's own buttons: the same ids, styles and confirm dialog.
-        decision_actions(request, block_id=f"home_decide:{request.id}"),
+        context(approved_note(request))
+        if approved
+        else decision_actions(request, block_id=f"home_decide:{request.id}"),
     ]
 
 

@@ -138,6 +138,15 @@ def approvals_line(request: Request) -> str | None:
     return f"*Approvals:* {len(given)} of {request.approvals_needed}{who}"
 
 
+def approved_note(request: Request) -> str:
+    """What an approver who has approved a request still waiting sees instead of the buttons."""
+    more = max(1, request.approvals_needed - len(request.approvals))
+    return (
+        f":ballot_box_with_check: You approved · waiting for {more} more "
+        f"approver{'s' if more != 1 else ''}"
+    )
+
+
 def decision_actions(request: Request, *, block_id: str) -> Block:
     """Approve and Reject, wherever a request is decided (card, DM, Home): the button values
     are only the request id; who may, and whether it still can be, is decided on the server.

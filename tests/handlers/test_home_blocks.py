@@ -168,6 +168,21 @@ def test_waiting_requests_carry_the_card_s_buttons_and_confirm() -> None:
     assert f"<@{OTHER}> asks to release {release.e164}" in text
 
 
+def test_a_request_the_viewer_approved_shows_who_it_waits_for_and_no_buttons() -> None:
+    undecided = request(1, approvals_needed=2)
+    approved = request(2, approvals_needed=2, approved_by=ME)
+    view = build_home(home(waiting=Capped([undecided, approved], 2)), sandbox=False)
+    decided_on = {e["value"] for e in elements(view) if e["action_id"] in (ids.APPROVE, ids.REJECT)}
+    assert decided_on == {undecided.id}  # nothing to click on the one already approved
+    text = "\n".join(mrkdwn_texts(view))
+    assert "You approved · waiting for 1 more approver" in text
+    assert f"<@{OTHER}> asks to buy {approved.e164}" in text  # still there, with its context
+    assert "Nothing waits for your approval." not in text
+    only_mine = build_home(home(waiting=Capped([approved], 1)), sandbox=False)
+    assert "Nothing waits for your approval." in "\n".join(mrkdwn_texts(only_mine))
+    assert not [e for e in elements(only_mine) if e["action_id"] == ids.APPROVE]
+
+
 def test_holds_offer_request_purchase_and_cancel() -> None:
     hold = request(3, status="held", requester=ME)
     view = build_home(home(holds=Capped([hold], 1)), sandbox=False)

@@ -156,6 +156,24 @@ def test_home_queries_find_one_person_s_rows_and_count_the_rest(db_target):
     assert store.holds_of("U9", now, 5) == ([], 0)
 
 
+def test_what_waits_for_an_approver_puts_what_they_already_approved_last(db_target):
+    now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    db = connect(db_target)
+    store = RequestStore(db, AuditLog(db, KEY), clock=lambda: now)
+    soonest = make(store, requester="U2", hold_expires_at=now + timedelta(minutes=1))
+    later = make(store, requester="U3", hold_expires_at=now + timedelta(minutes=9))
+    for request in (soonest, later):
+        store.set_fields(request.id, approvals_needed=2)
+    approval = store.approve(soonest.id, "U1", detail=lambda *_: "", month_start=now, needed=2)
+    assert approval.outcome == "counted"
+    rows, total = store.waiting_for("U1", 10)
+    assert [r.id for r in rows] == [later.id, soonest.id] and total == 2
+    assert rows[1].approvals == ("U1",) and rows[0].approvals == ()
+    assert store.waiting_for("U1", 1) == ([rows[0]], 2)  # a cap cuts what waits on others
+    # For anyone else, the soonest hold still comes first.
+    assert [r.id for r in store.waiting_for("U4", 10)[0]] == [soonest.id, later.id]
+
+
 def test_spend_is_summed_in_decimal_over_purchases_in_the_window(db_target):
     now = datetime(2030, 1, 1, 12, tzinfo=UTC)
     db = connect(db_target)

@@ -144,7 +144,13 @@ class SlackNotifier:
         await self.client.chat_update(channel=request.card_channel, ts=request.card_ts, **card)
 
     async def update_copy(self, request: Request, recipient: str, channel: str, ts: str) -> None:
-        copy = build_approver_copy(request, balance=None, sandbox=self.sandbox, viewer=recipient)
+        copy = build_approver_copy(
+            request,
+            balance=None,
+            sandbox=self.sandbox,
+            viewer=recipient,
+            approvers=self.approvers.known_whole(),
+        )
         await self.client.chat_update(channel=channel, ts=ts, **copy)
 
     async def narrate(self, request: Request) -> None:

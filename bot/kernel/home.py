@@ -67,3 +67,6 @@ class Home:
     # (None: it has one, or it is not reading).
     numbers_reading: int | None = None
     costs: HomeCosts | None = None  # None: not read
+    # Everyone who may approve, as numbot last read them, to name who a request still waits
+    # for (None: not known, as while a user group was never read).
+    approvers: frozenset[str] | None = None

@@ -239,6 +239,18 @@ class ApproverSet:
             people |= read.members
         return frozenset(people)
 
+    def known_whole(self) -> frozenset[str] | None:
+        """Everyone who may approve as numbot last read them (no I/O), or None while a group
+        of the policy's has never been read (numbot cannot say who is in it). For naming who
+        a request waits for, never for deciding."""
+        people = set(self.static)
+        for group in self.groups:
+            read = self._cache.get(group)
+            if read is None:
+                return None
+            people |= read.members
+        return frozenset(people)
+
     # -- keeping groups fresh -----------------------------------------------------------------
 
     async def keep_fresh(self, every: float | None = None) -> None:

@@ -126,6 +126,7 @@ class HomeReader:
             numbers_unrouted=numbers[2] if isinstance(numbers, tuple) else None,
             numbers_reading=numbers if isinstance(numbers, int) else None,
             costs=costs,
+            approvers=self.ctx.approvers.known_whole() if approver else None,
         )
 
     async def _stored(

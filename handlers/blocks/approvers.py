@@ -53,10 +53,12 @@ def build_approver_copy(
     sandbox: bool,
     heading: str = "",
     viewer: str | None = None,
+    approvers: Collection[str] | None = None,
 ) -> Message:
     """An approver's DM: the request in brief, and the same Approve / Reject as the card
     (same action ids, same request id: the service checks everything at click time). Once
-    `viewer` has approved, their copy says so, and who it still waits for, instead."""
+    `viewer` has approved, their copy says so, and who it still waits for, instead
+    (named from `approvers`, everyone who may approve as known, when they are few)."""
     lines = [heading] if heading else []
     lines.append(_summary(request, balance))
     if request.status == "pending" and request.hold_expires_at and request.kind == "purchase":
@@ -68,7 +70,7 @@ def build_approver_copy(
         lines.append(f"The card is in <#{request.card_channel}>.")
     blocks: list[Block] = [section("\n".join(lines)), reason_block(request)]
     if request.status == "pending" and viewer is not None and viewer in request.approvals:
-        blocks.append(context(approved_note(request)))
+        blocks.append(context(approved_note(request, approvers)))
     elif request.status == "pending":
         blocks.append(decision_actions(request, block_id=f"decide_dm:{request.id}"))
     elif request.status == "unfunded":

@@ -66,7 +66,7 @@ def build_home(home: Home, *, sandbox: bool) -> Block:
     blocks = [
         *_top(home, sandbox),
         *_holds(home.holds),
-        *(_waiting(home.waiting, home.user) if home.approver else []),
+        *(_waiting(home) if home.approver else []),
         *_requests(home.requests),
         *_numbers(home),
     ]
@@ -162,19 +162,20 @@ def _holds(holds: Capped) -> list[Block]:
 # -- waiting for you (approvers) --------------------------------------------------------------
 
 
-def _waiting(waiting: Capped, viewer: str) -> list[Block]:
-    """What waits for `viewer`'s decision, with the card's buttons; then what they approved
+def _waiting(home: Home) -> list[Block]:
+    """What waits for the viewer's decision, with the card's buttons; then what they approved
     that waits for others, without buttons (a second click would only be refused)."""
     blocks = [_header("Waiting for you")]
-    undecided = [r for r in waiting.rows if viewer not in r.approvals]
-    if not undecided:
+    waiting, viewer = home.waiting, home.user
+    if all(viewer in r.approvals for r in waiting.rows):
         blocks.append(context("Nothing waits for your approval."))
     for request in waiting.rows:
-        blocks += _decision(request, approved=viewer in request.approvals)
+        approved = approved_note(request, home.approvers) if viewer in request.approvals else None
+        blocks += _decision(request, approved=approved)
     return [*blocks, *_more(waiting.more, "in the approval channel"), _divider()]
 
 
-def _decision(request: Request, *, approved: bool) -> list[Block]:
+def _decision(request: Request, *, approved: str | None) -> list[Block]:
     """A pending request as an approver needs it, with the card's own buttons; or, once
     they approved it, who it still waits for."""
     who, number = f"<@{request.requester}>", _number(request.e164)
@@ -194,7 +195,7 @@ def _decision(request: Request, *, approved: bool) -> list[Block]:
         # The requester's words, labelled, in plain_text (as on the card): inert.
         {"type": "context", "elements": [literal(f"Why: {request.reason or 'none given'}")]},
         # The card's own buttons: the same ids, styles and confirm dialog.
-        context(approved_note(request))
+        context(approved)
         if approved
         else decision_actions(request, block_id=f"home_decide:{request.id}"),
     ]

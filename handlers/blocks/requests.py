@@ -138,13 +138,33 @@ def approvals_line(request: Request) -> str | None:
     return f"*Approvals:* {len(given)} of {request.approvals_needed}{who}"
 
 
-def approved_note(request: Request) -> str:
-    """What an approver who has approved a request still waiting sees instead of the buttons."""
+MAX_NAMED = 3  # people a waiting note names; more than that, and it gives the count
+
+
+def _joined(names: list[str], word: str) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {word} " + names[-1]
+
+
+def approved_note(request: Request, approvers: Collection[str] | None = None) -> str:
+    """What an approver who has approved a request still waiting sees instead of the buttons:
+    who may still approve it, named when they are few ("waiting for <@carol> or <@dave>"),
+    else how many approvals it still needs. `approvers`: everyone who may approve, as known
+    (None: not known, as while a user group was never read)."""
     more = max(1, request.approvals_needed - len(request.approvals))
-    return (
-        f":ballot_box_with_check: You approved · waiting for {more} more "
-        f"approver{'s' if more != 1 else ''}"
+    others = sorted(
+        {p for p in approvers or () if p != request.requester and p not in request.approvals}
     )
+    if approvers is not None and more <= len(others) <= MAX_NAMED:
+        named = [f"<@{p}>" for p in others]
+        if more == len(named):
+            who = _joined(named, "and")
+        elif more == 1:
+            who = _joined(named, "or")
+        else:
+            who = f"{more} of {_joined(named, 'and')}"
+    else:
+        who = f"{more} more approver{'s' if more != 1 else ''}"
+    return f":ballot_box_with_check: You approved · waiting for {who}"
 
 
 def decision_actions(request: Request, *, block_id: str) -> Block:

@@ -241,6 +241,22 @@ async def test_known_is_a_snapshot_without_io(clock):
     assert directory.reads == reads
 
 
+async def test_known_whole_names_everyone_only_once_every_group_was_read(clock):
+    directory = FakeDirectory(**{FINANCE: {BOB}, OPS: {CAROL}})
+    assert approvers(directory, clock).known_whole() == {ALICE}  # no groups: the named
+    people = approvers(directory, clock, FINANCE, OPS)
+    assert people.known_whole() is None  # nobody can say who is in FINANCE yet
+    directory.failing[OPS] = RuntimeError("Slack is down")
+    await people.everyone()  # FINANCE read, OPS not
+    assert people.known_whole() is None
+    del directory.failing[OPS]
+    await people.everyone()
+    reads = list(directory.reads)
+    clock.now += 10 * MAX_AGE
+    assert people.known_whole() == {ALICE, BOB, CAROL}  # however old, without a read
+    assert directory.reads == reads
+
+
 def test_for_policy_joins_the_environment_and_the_policy():
     policy = Policy(approvers=(BOB,), approver_groups=(FINANCE, OPS, FINANCE))
     people = ApproverSet.for_policy(policy, (ALICE, BOB), None)

@@ -149,6 +149,34 @@ def test_an_approver_s_own_copy_says_they_approved_and_offers_nothing_more():
 
 
 @pytest.mark.parametrize(
+    ("needed", "approvers", "note"),
+    [
+        (2, ("U0BOB", "U0CAROL"), "waiting for <@U0CAROL>"),
+        (2, ("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"), "waiting for <@U0CAROL> or <@U0DAVE>"),
+        (3, ("U0BOB", "U0CAROL", "U0DAVE"), "waiting for <@U0CAROL> and <@U0DAVE>"),
+        (
+            3,
+            ("U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"),
+            "waiting for 2 of <@U0CAROL>, <@U0DAVE> and <@U0ERIN>",
+        ),
+        # More than three who may still approve, or who they are is not known: the count.
+        (2, ("U0BOB", "U0CAROL", "U0DAVE", "U0ERIN", "U0FRANK"), "waiting for 1 more approver"),
+        (3, None, "waiting for 2 more approvers"),
+        # Fewer people left than approvals needed: naming them would promise too much.
+        (3, ("U0BOB", "U0CAROL"), "waiting for 2 more approvers"),
+    ],
+)
+def test_an_approver_s_copy_names_who_may_still_approve_when_they_are_few(needed, approvers, note):
+    request = make_request(approvals_needed=needed, approved_by="U0BOB")
+    copy = build_approver_copy(
+        request, balance=None, sandbox=False, viewer="U0BOB", approvers=approvers
+    )
+    assert f"You approved · {note}" in mrkdwn(copy)
+    assert "<@U0BOB>" not in mrkdwn(copy).split("You approved")[1]  # not who already did
+    assert not actions(copy)
+
+
+@pytest.mark.parametrize(
     ("status", "told"),
     [
         ("purchased", "+14155550100 was bought for $2.15."),

@@ -178,6 +178,11 @@ def test_a_request_the_viewer_approved_shows_who_it_waits_for_and_no_buttons() -
     assert "You approved · waiting for 1 more approver" in text
     assert f"<@{OTHER}> asks to buy {approved.e164}" in text  # still there, with its context
     assert "Nothing waits for your approval." not in text
+    named = build_home(
+        home(waiting=Capped([approved], 1), approvers=frozenset({ME, OTHER, "U0CAROL"})),
+        sandbox=False,
+    )
+    assert "You approved · waiting for <@U0CAROL>" in "\n".join(mrkdwn_texts(named))
     only_mine = build_home(home(waiting=Capped([approved], 1)), sandbox=False)
     assert "Nothing waits for your approval." in "\n".join(mrkdwn_texts(only_mine))
     assert not [e for e in elements(only_mine) if e["action_id"] == ids.APPROVE]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.workflow.approvers import ApproverSet
 from handlers.blocks.approvers import build_approver_copy
 from handlers.notifier import SlackNotifier
 from tests.handlers.test_blocks import make_request
@@ -61,3 +62,14 @@ def test_a_copy_drawn_with_a_live_balance_says_it_without_a_time():
     copy = build_approver_copy(make_request(), balance=Decimal("9.00"), sandbox=False)
     text = json.dumps(copy, ensure_ascii=False)
     assert "Wallet: $9.00 → $6.85 after." in text and "as of" not in text
+
+
+async def test_a_redrawn_copy_names_who_may_still_approve_from_the_approvers_known():
+    client = RecordingClient()
+    approvers = ApproverSet(("U0BOB", "U0CAROL", "U0DAVE"))
+    notifier = SlackNotifier(
+        client, approval_channel="C0APPROVALS", sandbox=False, notify="dm", approvers=approvers
+    )
+    request = make_request(approvals_needed=2, approved_by="U0BOB")
+    await notifier.update_copy(request, "U0BOB", "D0BOB", "7.8")
+    assert "You approved · waiting for <@U0CAROL> or <@U0DAVE>" in shown(client.calls[-1])

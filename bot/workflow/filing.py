@@ -165,7 +165,7 @@ class Filing:
                 "request_purchase",
                 request.id,
                 "expired",
-                "The hold on that number has expired. Search and reserve again.",
+                "The hold on that number lapsed. Search and reserve it again.",
             )
         hold = await self._sealed_hold(actor, request)
         return hold if isinstance(hold, Refused) else request

@@ -8,6 +8,9 @@ from bot.kernel.outcomes import DaySummary, Digest
 from handlers.blocks.common import Block, Message, context, escape, message, section
 
 OUTCOMES = ("purchased", "released", "failed", "rejected", "cancelled", "expired")
+# A status in the digest's own words (docs/glossary.md): a hold lapses, an outcome Flowyte
+# has not settled is still being confirmed.
+SAID = {"expired": "lapsed"}
 
 
 def _plural(count: int, word: str, words: str | None = None) -> str:
@@ -23,8 +26,8 @@ def _spend(summary: DaySummary) -> str:
 
 
 def _requests(summary: DaySummary) -> str:
-    ended = [f"{state} {summary.outcomes.get(state, 0):,}" for state in OUTCOMES]
-    checking = f"still checking {summary.still_checking:,}"
+    ended = [f"{SAID.get(state, state)} {summary.outcomes.get(state, 0):,}" for state in OUTCOMES]
+    checking = f"still confirming {summary.still_checking:,}"
     if summary.still_checking:
         checking = f":mag: *{checking}* (outcome not yet known; each card says so)"
     return " · ".join([f"*Requests:* {summary.requested:,} new", *ended, checking])

@@ -78,8 +78,10 @@ def test_the_digest_shows_spend_outcomes_refusals_and_the_full_head():
     text = all_text(message)
     assert "2026-11-27" in text and "(UTC)" in text
     assert "*Spent:* $4.30 on 2 purchases" in text
-    assert "3 new" in text and "purchased 2" in text and "expired 1" in text
-    assert "still checking 0" in text
+    assert (
+        "3 new" in text and "purchased 2" in text and "lapsed 1" in text and "expired" not in text
+    )
+    assert "still confirming 0" in text
     assert "*Refusals:* 3 (approve 2, reserve 1)" in text
     assert f"`{HEAD}`" in text and "1,234 entries" in text
     assert "--expect-head" in text
@@ -98,7 +100,7 @@ def test_a_quiet_day_is_short_and_still_carries_the_head():
 
 def test_requests_still_checking_are_flagged():
     message = build_digest(Digest(summary(still_checking=2), HEAD, 9), sandbox=False)
-    assert ":mag: *still checking 2*" in all_text(message)
+    assert ":mag: *still confirming 2*" in all_text(message)
 
 
 def test_an_unpriced_purchase_is_named_not_summed():

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from bot.kernel.money import usd
 from bot.kernel.outcomes import Holds
-from handlers import ids
-from handlers.blocks.common import Block, Message, button, context, message, section, slack_date
+from handlers.blocks.common import Block, Message, context, message, section, slack_date
+from handlers.blocks.requests import cancel_button, request_purchase_button
 from storage.requests import Request
 
 MAX_SHOWN = 20  # two blocks each, with the header and the note: inside Slack's 50
@@ -48,12 +48,6 @@ def _who(approvers: tuple[str, ...]) -> str:
     return ", ".join(named[:-1]) + " or " + named[-1]
 
 
-def _cancel(request: Request, label: str) -> Block:
-    """Cancel is the requester's reject: it opens the same modal (handlers/actions/decide.py),
-    which asks "Cancel your request…?" and an optional reason, so no confirm dialog first."""
-    return button(label, ids.REJECT, request.id)
-
-
 def _held(request: Request) -> list[Block]:
     text = (
         f":lock: *{request.e164}*: held for you until {_until(request)}, not yet requested.\n"
@@ -66,8 +60,8 @@ def _held(request: Request) -> list[Block]:
             "type": "actions",
             "block_id": f"holds_actions:{request.id}",
             "elements": [
-                button("Request purchase", ids.REQUEST_PURCHASE, request.id, style="primary"),
-                _cancel(request, "Cancel"),
+                request_purchase_button(request),
+                cancel_button(request),
             ],
         },
     ]
@@ -89,7 +83,7 @@ def _pending(request: Request, approvers: tuple[str, ...]) -> list[Block]:
         {
             "type": "actions",
             "block_id": f"holds_actions:{request.id}",
-            "elements": [_cancel(request, "Cancel request")],
+            "elements": [cancel_button(request, "Cancel request")],
         },
     ]
 
@@ -136,12 +130,7 @@ def build_already_held(request: Request, *, sandbox: bool) -> Message:
         )
         blocks: list[Block] = [
             section(text, block_id=f"hold:{request.id}"),
-            {
-                "type": "actions",
-                "elements": [
-                    button("Request purchase", ids.REQUEST_PURCHASE, request.id, style="primary")
-                ],
-            },
+            {"type": "actions", "elements": [request_purchase_button(request)]},
         ]
         return message(f"You already hold {request.e164}.", blocks, sandbox=sandbox)
     text = (

@@ -23,11 +23,9 @@ from bot.kernel.costs import lasts_for
 from bot.kernel.home import Capped, Home
 from bot.kernel.money import usd
 from bot.kernel.text import clean_user_text
-from handlers import ids
 from handlers.blocks.common import (
     SANDBOX_NOTE,
     Block,
-    button,
     context,
     escape,
     literal,
@@ -36,7 +34,12 @@ from handlers.blocks.common import (
     slack_date,
 )
 from handlers.blocks.costs import idle_phrase
-from handlers.blocks.requests import approved_note, decision_actions
+from handlers.blocks.requests import (
+    approved_note,
+    cancel_button,
+    decision_actions,
+    request_purchase_button,
+)
 from handlers.blocks.search_modal import build_search_button
 from storage.requests import IN_FLIGHT_STATUSES, Request
 
@@ -149,11 +152,7 @@ def _holds(holds: Capped) -> list[Block]:
             {
                 "type": "actions",
                 "block_id": f"home_hold_actions:{hold.id}",
-                "elements": [
-                    button("Request purchase", ids.REQUEST_PURCHASE, hold.id, style="primary"),
-                    # the reject modal asks "Cancel your request…?" first
-                    button("Cancel", ids.REJECT, hold.id),
-                ],
+                "elements": [request_purchase_button(hold), cancel_button(hold)],
             },
         ]
     return [*blocks, *_more(holds.more, "holds"), _divider()]

@@ -70,6 +70,29 @@ def _money(amount: Decimal | None) -> str:
     return usd(amount) if amount is not None else "unknown"
 
 
+def request_purchase_button(request: Request) -> Block:
+    """Request purchase on a held number; in a list of holds, a screen reader names which."""
+    cost = f", {usd(request.total_cost)} now" if request.total_cost is not None else ""
+    return button(
+        "Request purchase",
+        ids.REQUEST_PURCHASE,
+        request.id,
+        style="primary",
+        spoken=f"Request purchase of {request.e164}{cost}",
+    )
+
+
+def cancel_button(request: Request, label: str = "Cancel") -> Block:
+    """The requester's Cancel: the reject modal asks "Cancel your request…?" first, so no
+    confirm dialog here. Spoken with the number, as it sits in a list."""
+    spoken = (
+        f"Cancel the hold on {request.e164}"
+        if request.status == "held"
+        else f"Cancel your request for {request.e164}"
+    )
+    return button(label, ids.REJECT, request.id, spoken=spoken)
+
+
 def build_hold(request: Request, *, sandbox: bool) -> Message:
     expires = (
         slack_date(request.hold_expires_at) if request.hold_expires_at else "in about 30 minutes"
@@ -81,12 +104,7 @@ def build_hold(request: Request, *, sandbox: bool) -> Message:
     )
     blocks = [
         section(text, block_id=f"hold:{request.id}"),
-        {
-            "type": "actions",
-            "elements": [
-                button("Request purchase", ids.REQUEST_PURCHASE, request.id, style="primary")
-            ],
-        },
+        {"type": "actions", "elements": [request_purchase_button(request)]},
     ]
     return message(f"{request.e164} is held for you.", blocks, sandbox=sandbox)
 
@@ -194,6 +212,7 @@ def decision_actions(request: Request, *, block_id: str) -> Block:
 def retry_actions(request: Request, *, block_id: str) -> Block:
     """Try again (an approver, once the wallet is topped up) and Reject, for an approved
     purchase Flowyte refused for want of balance. Who may is decided on the server."""
+    cost = f" for {usd(request.total_cost)}" if request.total_cost is not None else ""
     return {
         "type": "actions",
         "block_id": block_id,
@@ -213,8 +232,9 @@ def retry_actions(request: Request, *, block_id: str) -> Block:
                     "confirm": {"type": "plain_text", "text": "Try again"},
                     "deny": {"type": "plain_text", "text": "Back"},
                 },
+                spoken=f"Try buying {request.e164}{cost} again",
             ),
-            button("Reject…", ids.REJECT, request.id),
+            button("Reject…", ids.REJECT, request.id, spoken=f"Reject buying {request.e164}{cost}"),
         ],
     }
 

@@ -1052,6 +1052,18 @@ def test_buttons_repeated_down_a_list_say_which_row_they_act_on() -> None:
     assert reject["accessibility_label"] == "Reject buying +14155550100 for $2.15"
 
 
+def test_try_again_and_reject_on_a_short_wallet_say_which_number() -> None:
+    card = build_approval_card(
+        make_request(status="unfunded", decided_by="U0BOB", detail="short"),
+        balance=None,
+        sandbox=False,
+    )
+    [retry] = buttons(card, ids.RETRY_PURCHASE)
+    [reject] = buttons(card, ids.REJECT)
+    assert retry["accessibility_label"] == "Try buying +14155550100 for $2.15 again"
+    assert reject["accessibility_label"] == "Reject buying +14155550100 for $2.15"
+
+
 def test_a_section_is_never_cut_inside_markup() -> None:
     from handlers.blocks.common import MAX_TEXT, cut, section
 

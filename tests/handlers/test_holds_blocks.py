@@ -80,6 +80,23 @@ def test_a_held_number_offers_request_purchase_and_cancel():
     assert "$2.15" in text and "$1.15/month" in text
 
 
+def test_each_row_s_buttons_name_its_number_to_a_screen_reader():
+    message = build_holds(Holds([held(1), held(2), pending(3)], APPROVERS), sandbox=False)
+    purchases = [b["accessibility_label"] for b in buttons(message, ids.REQUEST_PURCHASE)]
+    cancels = [b["accessibility_label"] for b in buttons(message, ids.REJECT)]
+    assert purchases == [
+        "Request purchase of +14155550001, $2.15 now",
+        "Request purchase of +14155550002, $2.15 now",
+    ]
+    assert cancels == [
+        "Cancel the hold on +14155550001",
+        "Cancel the hold on +14155550002",
+        "Cancel your request for +14155550003",
+    ]
+    [again] = buttons(build_already_held(held(4), sandbox=False), ids.REQUEST_PURCHASE)
+    assert again["accessibility_label"] == "Request purchase of +14155550004, $2.15 now"
+
+
 def test_a_waiting_request_says_where_its_card_is_and_who_may_approve():
     message = build_holds(Holds([pending(2)], APPROVERS), sandbox=False)
     text = all_text(message)

@@ -188,6 +188,22 @@ def test_a_request_the_viewer_approved_shows_who_it_waits_for_and_no_buttons() -
     assert not [e for e in elements(only_mine) if e["action_id"] == ids.APPROVE]
 
 
+def test_home_s_hold_buttons_name_their_number_to_a_screen_reader() -> None:
+    holds = [request(n, status="held", requester=ME) for n in (3, 4)]
+    view = build_home(home(holds=Capped(holds, 2)), sandbox=False)
+    spoken = [
+        e["accessibility_label"]
+        for e in elements(view)
+        if e["action_id"] in (ids.REQUEST_PURCHASE, ids.REJECT)
+    ]
+    assert spoken == [
+        "Request purchase of +14155550003, $2.15 now",
+        "Cancel the hold on +14155550003",
+        "Request purchase of +14155550004, $2.15 now",
+        "Cancel the hold on +14155550004",
+    ]
+
+
 def test_holds_offer_request_purchase_and_cancel() -> None:
     hold = request(3, status="held", requester=ME)
     view = build_home(home(holds=Capped([hold], 1)), sandbox=False)

@@ -113,3 +113,21 @@ def test_two_processes_post_yesterday_s_digest_once_with_the_verified_head(
         assert "*Spent:* $2.15 on 1 purchase" in shown
         assert "1 new" in shown and "purchased 1" in shown
         assert "*Refusals:* 1 (approve 1)" in shown
+
+
+def test_with_a_digest_channel_the_digest_goes_there_not_to_the_approval_channel(
+    slack, flowyte, tmp_path, monkeypatch
+):
+    seed_yesterday(tmp_path / "numbot.db", monkeypatch)
+    bot = BotProcess(
+        slack, flowyte.url, tmp_path, NUMBOT_DIGEST_CHANNEL="C0DIGEST", **DIGEST_NOW
+    ).start()
+    try:
+        [posted] = slack.wait_for(
+            lambda c: c.method == "chat.postMessage" and "daily digest" in texts(c.body),
+            timeout=20,
+        )
+    finally:
+        bot.stop()
+    assert posted.body["channel"] == "C0DIGEST"
+    assert not [c for c in slack.calls() if is_digest(c)]  # none in the approval channel

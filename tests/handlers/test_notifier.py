@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.kernel.outcomes import DaySummary, Digest
 from bot.workflow.approvers import ApproverSet
 from handlers.blocks.approvers import build_approver_copy
 from handlers.notifier import SlackNotifier
@@ -73,3 +74,49 @@ async def test_a_redrawn_copy_names_who_may_still_approve_from_the_approvers_kno
     request = make_request(approvals_needed=2, approved_by="U0BOB")
     await notifier.update_copy(request, "U0BOB", "D0BOB", "7.8")
     assert "You approved · waiting for <@U0CAROL> or <@U0DAVE>" in shown(client.calls[-1])
+
+
+async def test_the_final_card_and_copies_of_a_2_of_2_purchase_name_every_approver():
+    client = RecordingClient()
+    notifier = SlackNotifier(client, approval_channel="C0APPROVALS", sandbox=False, notify="dm")
+    bought = make_request(
+        status="purchased",
+        approvals_needed=2,
+        approved_by="U0BOB,U0CAROL",  # in the order they approved
+        decided_by="U0CAROL",  # the last one, who made it happen
+        card_channel="C0APPROVALS",
+        card_ts="1.2",
+    )
+    await notifier.update_card(bought)
+    await notifier.update_copy(bought, "U0BOB", "D0BOB", "7.8")
+    card, copy = client.calls
+    assert card[1]["channel"] == "C0APPROVALS" and card[1]["ts"] == "1.2"
+    for call in (card, copy):
+        assert "Approved by <@U0BOB> and <@U0CAROL>; *purchased*." in shown(call)
+
+
+async def test_notices_and_the_digest_go_to_the_digest_channel_and_alerts_stay_with_the_card():
+    client = RecordingClient()
+    notifier = SlackNotifier(
+        client, approval_channel="C0APPROVALS", sandbox=False, digest_channel="C0DIGEST"
+    )
+    await notifier.post_notice("The wallet lasts about 3 more days.")
+    placed = await notifier.post_digest(
+        Digest(
+            DaySummary(date(2030, 1, 1), Decimal("2.15"), 0, 1, {"purchased": 1}, 0, {}),
+            "ab" * 32,
+            7,
+        )
+    )
+    await notifier.alert("The audit log does not verify.")
+    await notifier.post_card(make_request(), balance=None)
+    assert placed == ("C0DIGEST", "2.0")
+    assert [(c[0], c[1]["channel"]) for c in client.calls] == [
+        ("chat.postMessage", "C0DIGEST"),
+        ("chat.postMessage", "C0DIGEST"),
+        ("chat.postMessage", "C0APPROVALS"),
+        ("chat.postMessage", "C0APPROVALS"),
+    ]
+    assert "daily digest" in client.calls[1][1]["text"]
+    unset = SlackNotifier(RecordingClient(), approval_channel="C0APPROVALS", sandbox=False)
+    assert unset.digest_channel == "C0APPROVALS"  # by default, the approval channel

@@ -108,7 +108,9 @@ class NumbersService:
             costs=self.bill.home_costs,
             wallet_seen=self.bill.seen,
         )
-        self.homes = HomeRefresher(self._draw_home, self._home_seen)
+        self.homes = HomeRefresher(
+            self._draw_home, self._home_seen, background=lambda: self.ctx.background()
+        )
         self.ctx.on_move = self._moved
         self.painter = self.ctx.painter = Painter(self.ctx.redraw)
         self.observer: MoveObserver | None = None  # told of every move (numbot's metrics)

@@ -7,14 +7,20 @@ nobody else is looking. Each person gets at most one redraw per `interval`: a pu
 that goes pending -> approved -> purchasing -> purchased within a second redraws a Home
 at once and once more after the last move, showing where it ended. A redraw that fails
 is logged and forgotten; it never touches the request that moved.
+
+A redraw for a change is background work, paced behind what people wait for
+(`background`: bot/slack/pace.py's background_calls, once the app runs), even when a click
+caused the change; only the draw of a Home its person just opened is theirs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractContextManager
 
 from storage.requests import Request
 
@@ -51,13 +57,16 @@ class HomeRefresher:
         *,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        background: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._publish = publish
         self._seen = seen
         self.interval = interval
         self._clock = clock
+        self._background = background
         self._started = False
         self._dirty: set[str] = set()  # people whose Home is stale
+        self._opened: set[str] = set()  # people waiting to see the Home they just opened
         self._workers: dict[str, asyncio.Task[None]] = {}  # one per person with a redraw due
         self._last: dict[str, float] = {}  # when each person's last redraw started
         self._lookups: set[asyncio.Task[None]] = set()
@@ -73,6 +82,7 @@ class HomeRefresher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._dirty.clear()
+        self._opened.clear()
 
     def changed(self, users: Iterable[str]) -> None:
         """These people's Home may be stale: redraw the ones who have opened it. Returns at
@@ -91,6 +101,7 @@ class HomeRefresher:
             self._last[user] = self._clock()
             await self._publish_safely(user)
             return
+        self._opened.add(user)
         self._redraw([user])
         worker = self._workers.get(user)
         if worker is not None:
@@ -134,9 +145,15 @@ class HomeRefresher:
                     await asyncio.sleep(wait)
                 self._dirty.discard(user)  # a change from here on asks for another redraw
                 self._last[user] = self._clock()
-                await self._publish_safely(user)
+                if user in self._opened:  # they are looking at it now: their call
+                    self._opened.discard(user)
+                    await self._publish_safely(user)
+                else:
+                    with self._background():  # for a change: paced behind people's calls
+                        await self._publish_safely(user)
         finally:
             self._workers.pop(user, None)
+            self._opened.discard(user)
 
     async def _publish_safely(self, user: str) -> None:
         try:

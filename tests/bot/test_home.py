@@ -12,10 +12,12 @@ import pytest
 
 from bot.kernel.home import Home
 from bot.kernel.outcomes import Decided, Held, Requested
+from bot.slack.pace import SlackPacer, background_calls
 from bot.workflow.home import HomeReader, month_bounds
 from bot.workflow.home_refresh import HomeRefresher, concerned
 from storage.requests import AuditNote, Request
 from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER, STRANGER, RecordingNotifier
+from tests.bot.test_slack_pace import FakeTime
 
 SECOND = APPROVERS[1]
 
@@ -309,6 +311,53 @@ async def test_a_failed_redraw_never_undoes_a_decision(env, live):
     notifier.failing = False  # the next change draws again
     await service.home_opened(APPROVER)
     assert notifier.of(APPROVER)[-1].waiting.rows == []
+
+
+class PacedNotifier(HomeNotifier):
+    """Publishes Home through a real SlackPacer on fake time, whose views.publish budget
+    people have spent down: a background call waits for it (and the wait is recorded), a
+    call for a person goes at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.time = FakeTime()
+        self.pacer = SlackPacer(clock=self.time.clock, sleep=self.time.sleep)
+        self.paced: list[tuple[str, bool]] = []  # (user, waited for the budget)
+
+    async def spend_the_budget(self) -> None:
+        for _ in range(60):  # people's calls: never held, they use the bucket up
+            await self.pacer.wait("views.publish")
+
+    async def publish_home(self, user_id: str, home: Home) -> None:
+        slept = len(self.time.slept)
+        await self.pacer.wait("views.publish")
+        self.paced.append((user_id, len(self.time.slept) > slept))
+        await super().publish_home(user_id, home)
+
+
+async def test_a_home_redraw_a_click_causes_is_paced_as_background_and_opening_home_is_not(env):
+    notifier = PacedNotifier()
+    service = env.new_service(notifier=notifier)
+    service.ctx.background = background_calls  # as bot/process/runtime.py wires it
+    service.homes.start()
+    try:
+        await service.home_opened(APPROVER)
+        await service.home_opened(REQUESTER)
+        request = await pending(env, 0)
+        await service.homes.drain()
+        await notifier.spend_the_budget()
+        notifier.paced.clear()
+        decided = await service.approve(APPROVER, request.id)  # a click, in a person's context
+        assert isinstance(decided, Decided)
+        await service.homes.drain()
+        assert notifier.paced and all(waited for _, waited in notifier.paced)
+        assert {user for user, _ in notifier.paced} == {APPROVER, REQUESTER}
+        await notifier.spend_the_budget()
+        notifier.paced.clear()
+        await service.home_opened(APPROVER)  # they look now: their call, not held
+        assert notifier.paced == [(APPROVER, False)]
+    finally:
+        await service.homes.aclose()
 
 
 # -- coalescing --------------------------------------------------------------------------------

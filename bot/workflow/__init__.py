@@ -186,7 +186,8 @@ class NumbersService:
             )
 
     def _agents_changed(self) -> None:
-        """A publish or an assignment: agents and Home are read afresh from now on."""
+        """A publish, or a number routed, unrouted or imported: agents and Home are read
+        afresh from now on."""
         self.catalogue.forget_agents()
         self.home_reader.forget()
 

@@ -123,8 +123,9 @@ class Catalogue:
         return await asyncio.shield(self._agent_read) or []
 
     def forget_agents(self) -> None:
-        """An agent was just published or a number routed: the next read asks Flowyte, so
-        nobody is told an agent is unpublished a minute after it was published."""
+        """An agent was just published or a number routed (or unrouted, or imported): the
+        next read asks Flowyte, so nobody is told an agent is unpublished a minute after it
+        was published."""
         self._agent_list = None
 
     async def _read_agents(self) -> list[Agent] | None:

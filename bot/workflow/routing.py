@@ -17,8 +17,9 @@ class Routing:
     def __init__(
         self, ctx: Context, book: OwnedBook, on_change: Callable[[], None] = lambda: None
     ) -> None:
-        """`on_change`: told after a publish or an assignment (the cached agents and Home
-        are stale then)."""
+        """`on_change`: told after anything that changes which agent a number reaches (a
+        publish, an assignment, an unassignment, an import): the cached agents and Home are
+        stale then."""
         self.ctx = ctx
         self.book = book
         self.on_change = on_change
@@ -130,6 +131,7 @@ class Routing:
         )
         back = number.model_copy(update={"default_agent_id": None, "status": "available"})
         await ctx.note_owned(back)
+        self.on_change()
         return Unassigned(result or back)
 
     async def publish(self, actor: str, agent_id: str) -> Published | Refused:
@@ -167,6 +169,7 @@ class Routing:
         agent = await self._agent_or_none(agent_id) if agent_id else None
         await ctx.audit(actor, "import", e164, "ok", number=number.id, agent=agent_id)
         await ctx.note_owned(number)
+        self.on_change()
         return Imported(number, agent)
 
     async def _agent_or_none(self, agent_id: str) -> Agent | None:

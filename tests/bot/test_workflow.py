@@ -1462,3 +1462,20 @@ async def test_a_publish_or_an_assignment_is_seen_at_once_not_after_the_agents_c
     await env.service.assign(REQUESTER, number.e164, "agt_support")
     await env.service.agents(max_age=60)
     assert len(env.app.calls("GET", "/agents")) == reads + 1  # read afresh after it
+
+
+async def test_an_unassignment_or_an_import_clears_the_agents_cache_as_an_assignment_does(env):
+    """Each change of what a number reaches reads agents and Home afresh, not a minute late."""
+    number = await owned_number(env)
+    await env.service.assign(REQUESTER, number.e164, "agt_support")
+    await env.service.agents(max_age=60)
+    reads = len(env.app.calls("GET", "/agents"))
+    await env.service.agents(max_age=60)
+    assert len(env.app.calls("GET", "/agents")) == reads  # cached
+    assert isinstance(await env.service.unassign(REQUESTER, number.e164), Unassigned)
+    await env.service.agents(max_age=60)
+    assert len(env.app.calls("GET", "/agents")) == reads + 1  # read afresh after it
+    imported = await env.service.import_number(REQUESTER, "+14155550077", "agt_support")
+    assert not isinstance(imported, Refused)
+    await env.service.agents(max_age=60)
+    assert len(env.app.calls("GET", "/agents")) == reads + 2  # read afresh after it too

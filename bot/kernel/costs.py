@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from bot.flowyte.models import Wallet
+from bot.flowyte.models import UsageItem, Wallet
 from bot.kernel.money import usd
 
 CREDIT = Decimal("0.01")  # USD per Flowyte credit [docs: concepts/billing]
@@ -21,6 +22,10 @@ TOLL_FREE_SURCHARGE = Decimal("0.02")  # USD per inbound minute on a toll-free n
 # North American toll-free area codes (8XX); Flowyte's toll-free numbers are these.
 TOLL_FREE_CODES = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 TOLL_FREE_NOTE = f"toll-free: every inbound minute costs {usd(TOLL_FREE_SURCHARGE)} more"
+# How long after a month ends its usage may still change: a rental item may post days late.
+USAGE_GRACE = timedelta(days=3)
+OUTSIDE_THE_MONTH = "Flowyte answered charges outside the month asked for"
+NOT_READ = "not read yet"  # a month whose usage numbot has not read (never $0)
 
 
 def credits_to_usd(credits: Decimal) -> Decimal:
@@ -139,3 +144,48 @@ def bar(amount: Decimal, largest: Decimal, width: int = 20) -> str:
         return ""
     blocks = int((amount * width / largest).to_integral_value(rounding=ROUND_FLOOR))
     return "█" * max(1, min(width, blocks))
+
+
+# -- Flowyte's number charges, a month at a time -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageTally:
+    """Flowyte's usage items for [start, end) as read so far: the credits of channel `number`,
+    how many items were read (every channel), and how many lay outside the window asked for.
+
+    Flowyte's date-range parameters are inferred, not documented: a Flowyte that ignored them
+    would answer every charge ever made. An item whose `time` lies outside [start, end) is
+    therefore never summed, and one such item makes the whole month unreadable (`outside`),
+    never the all-time total. An item without a readable time cannot be checked and is
+    counted (docs/flowyte-assumptions.md)."""
+
+    start: datetime
+    end: datetime
+    number_credits: Decimal = Decimal(0)
+    items: int = 0
+    outside: int = 0
+
+    def add(self, page: Iterable[UsageItem]) -> UsageTally:
+        credits, items, outside = self.number_credits, self.items, self.outside
+        for item in page:
+            items += 1
+            if item.time is not None and not self.start <= item.time < self.end:
+                outside += 1
+            elif item.channel == "number":
+                credits += item.credits
+        return UsageTally(self.start, self.end, credits, items, outside)
+
+
+def usage_complete(end: datetime, read_at: datetime, grace: timedelta = USAGE_GRACE) -> bool:
+    """A month's usage read at `read_at` (the read's start) will not change any more: the
+    month ended at least `grace` before, so late rental items have posted."""
+    return read_at >= end + grace
+
+
+def usage_due(read_at: datetime | None, complete: bool, now: datetime, fresh: timedelta) -> bool:
+    """Whether a month's usage should be read (again): never read, or not complete and read
+    `fresh` or longer ago. A complete month is never read again."""
+    if read_at is None:
+        return True
+    return not complete and now - read_at >= fresh

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.flowyte.models import Wallet
+from bot.flowyte.models import UsageItem, Wallet
 from bot.kernel.costs import (
     NO_NUMBERS,
     TOLL_FREE_NOTE,
+    USAGE_GRACE,
     MonthlyBill,
+    UsageTally,
     auto_reload_covers,
     bar,
     bill_after,
@@ -22,6 +25,8 @@ from bot.kernel.costs import (
     monthly_bill,
     runs_low,
     runway_days,
+    usage_complete,
+    usage_due,
 )
 
 D = Decimal
@@ -153,3 +158,48 @@ def test_lasts_for_is_the_short_form():
     assert lasts_for(D("9.20"), bill) == "lasts about 8 days"
     assert lasts_for(D("0"), bill) == "does not cover a day"
     assert lasts_for(D("5"), NO_NUMBERS) is None
+
+
+FEB, MAR = datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def item(channel: str, credits: str, at: str | None) -> UsageItem:
+    return UsageItem.model_validate({"channel": channel, "credits": credits, "time": at})
+
+
+def test_a_month_sums_its_number_charges_and_counts_every_item():
+    tally = UsageTally(FEB, MAR).add(
+        [item("number", "115", "2026-02-01T00:00:00Z"), item("voice", "40", "2026-02-10T08:00Z")]
+    )
+    tally = tally.add([item("number", "0.5", "2026-02-28T23:59:59.999Z")])
+    assert (tally.number_credits, tally.items, tally.outside) == (D("115.5"), 3, 0)
+
+
+def test_charges_outside_the_month_asked_for_are_never_summed():
+    tally = UsageTally(FEB, MAR).add(
+        [
+            item("number", "115", "2026-02-10T00:00:00Z"),
+            item("number", "999", "2026-03-01T00:00:00Z"),  # `to` is not included
+            item("number", "999", "2025-06-10T00:00:00Z"),
+        ]
+    )
+    assert tally.outside == 2 and tally.number_credits == D("115")
+
+
+def test_an_item_without_a_time_cannot_be_checked_and_is_counted():
+    assert UsageTally(FEB, MAR).add([item("number", "115", None)]).number_credits == D("115")
+
+
+def test_a_month_is_final_only_the_grace_after_it_ended():
+    assert timedelta(days=3) == USAGE_GRACE
+    assert not usage_complete(MAR, MAR)  # read as it ended: rentals may still post
+    assert not usage_complete(MAR, MAR + timedelta(days=2, hours=23))
+    assert usage_complete(MAR, MAR + timedelta(days=3))
+
+
+def test_a_month_is_read_when_never_read_or_stale_and_not_final():
+    fresh = timedelta(minutes=15)
+    assert usage_due(None, False, MAR, fresh)
+    assert not usage_due(MAR, False, MAR + timedelta(minutes=14), fresh)
+    assert usage_due(MAR, False, MAR + timedelta(minutes=15), fresh)
+    assert not usage_due(MAR, True, MAR + timedelta(days=400), fresh)

@@ -9,7 +9,8 @@ the low-wallet warning, the idle list and the spend report keep:
     idle_since(moment, limit)         the numbers that began to reach nobody at or after it
     claim_warning(day, now)           the low-wallet warning for `day`: True for one caller
     claim_clear(now)                  the wallet is no longer low: True for one caller
-    month_usage(month) / put_month_usage(...)   Flowyte's number charges in a month
+    month_usage(month) / month_usages(months) / put_month_usage(...)
+                                      Flowyte's number charges in a month, as last read
     wallet_seen() / put_wallet_seen(...)        the wallet as last read from Flowyte
 
 Prices are summed in Python from a GROUP BY, never by the database: the index keeps each
@@ -66,7 +67,7 @@ class MonthUsage:
     number_credits: Decimal
     items: int  # usage items read, every channel
     read_at: datetime
-    complete: bool  # the month had ended when it was read: it will not change
+    complete: bool  # read long enough after the month ended (a grace) that it will not change
 
 
 @dataclass(frozen=True)
@@ -199,17 +200,28 @@ class CostBook:
     # -- Flowyte's number charges, a month at a time -------------------------------------
 
     def month_usage(self, month: str) -> MonthUsage | None:
-        row = self.db.execute(
-            "SELECT month, number_credits, items, read_at, complete FROM usage_months "
-            "WHERE month = ?",
-            (month,),
-        ).fetchone()
-        if row is None:
-            return None
-        month_, credits, items, read_at, complete = tuple(row)
-        read = _parse(read_at)
-        assert read is not None
-        return MonthUsage(str(month_), Decimal(str(credits)), int(items), read, bool(complete))
+        return self.month_usages([month]).get(month)
+
+    def month_usages(self, months: Collection[str]) -> dict[str, MonthUsage]:
+        """The months of `months` that were read, by YYYY-MM."""
+        wanted = sorted(set(months))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        rows = self.db.execute(
+            "SELECT month, number_credits, items, read_at, complete FROM usage_months "  # noqa: S608
+            f"WHERE month IN ({marks})",
+            wanted,
+        ).fetchall()
+        kept = {}
+        for row in rows:
+            month_, credits, items, read_at, complete = tuple(row)
+            read = _parse(read_at)
+            assert read is not None
+            kept[str(month_)] = MonthUsage(
+                str(month_), Decimal(str(credits)), int(items), read, bool(complete)
+            )
+        return kept
 
     # -- the wallet as last read -------------------------------------------------------------
 
@@ -254,12 +266,15 @@ class CostBook:
             )
 
     def put_month_usage(self, usage: MonthUsage) -> None:
+        """Keep the newest read only: a read begun earlier that ends later (another process's,
+        say) changes nothing."""
         with write_transaction(self.db) as tx:
             tx.execute(
                 "INSERT INTO usage_months (month, number_credits, items, read_at, complete) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (month) DO UPDATE SET "
                 "number_credits = excluded.number_credits, items = excluded.items, "
-                "read_at = excluded.read_at, complete = excluded.complete",
+                "read_at = excluded.read_at, complete = excluded.complete "
+                "WHERE usage_months.read_at <= excluded.read_at",
                 (
                     usage.month,
                     str(usage.number_credits),

@@ -132,9 +132,10 @@ class IdleList:
 
 @dataclass(frozen=True)
 class SpendMonth:
-    """One month of `/numbers spend`: Flowyte's charges for numbers (`charged`; None when its
-    usage could not be read, `unreadable` says why) beside what numbot bought and released,
-    with the purchases' setup and first-month costs and who asked (`by_requester`)."""
+    """One month of `/numbers spend`: Flowyte's charges for numbers (`charged`, as read at
+    `read_at`, final when `complete`; None when its usage has not been read or could not be,
+    `unreadable` says which) beside what numbot bought and released, with the purchases' setup
+    and first-month costs and who asked (`by_requester`)."""
 
     month: str  # YYYY-MM
     charged: Decimal | None
@@ -145,6 +146,8 @@ class SpendMonth:
     monthly: Decimal
     unpriced: int  # purchases whose sealed price could not be read
     by_requester: dict[str, Decimal] = field(default_factory=dict)
+    read_at: datetime | None = None
+    complete: bool = False
 
     @property
     def numbot_total(self) -> Decimal:

@@ -4,7 +4,8 @@ One row per purchase and release numbot completed that month, with the terms sea
 was requested (from the audit log, never from an editable row), then a row with what
 Flowyte charged for numbers that month (its usage items, credits to dollars exactly), and
 one with numbot's own total. A Flowyte that cannot be read is written as "unreadable",
-never as 0.
+never as 0. Unlike `/numbers spend`, it reads Flowyte's usage for a month that is not
+complete there and then, however many pages that takes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import TextIO
 
 from bot.workflow import NumbersService
-from bot.workflow.bill import next_month
+from bot.workflow.spend import next_month
 
 COLUMNS = (
     "completed_at",
@@ -49,8 +50,8 @@ def _amount(value: Decimal | None) -> str:
 
 async def write_month(service: NumbersService, start: datetime, out: TextIO) -> None:
     end = next_month(start)
-    month = await service.bill.month(start)
-    moves = await service.bill.moves(start, end)
+    month = await service.spend_book.month(start, read=True)  # a command line can wait
+    moves = await service.spend_book.moves(start, end)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for move in moves:

@@ -187,6 +187,7 @@ class Runtime:
                 await self.sandbox_lease.release()
             await self.service.owned.aclose()
             await self.service.sweep.aclose()  # looks still reading Flowyte
+            await self.service.spend_book.aclose()  # a usage read under way
             await lease.release()  # another process takes the sweep over at once
             await self.service.homes.aclose()
             await self.service.painter.aclose()
@@ -306,6 +307,10 @@ class Runtime:
                 await self.service.bill.look()  # the wallet's runway, every few minutes
             except Exception:
                 logger.exception("looking at the wallet's runway failed")
+            try:
+                await self.service.spend_book.keep_read()  # Flowyte's usage, in the background
+            except Exception:
+                logger.exception("reading Flowyte's usage failed")
             self.metrics.sweep(time.monotonic() - started)
             await asyncio.sleep(max(MIN_SWEEP_PAUSE, wait))
 

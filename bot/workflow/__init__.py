@@ -6,7 +6,8 @@
                                -> Executor    carry out an approval once; settle unknowns
                                -> Retry       try again after a short wallet (402)
                                -> Routing     assign, unassign, publish, import
-                               -> Bill        the wallet's runway, idle numbers, spend
+                               -> Bill        the wallet's runway, idle numbers
+                               -> SpendBook   months of spend, Flowyte's usage read behind
                                -> OwnedBook   the index of owned numbers, kept fresh
                                -> Sweep       finish what was left half-done, by due time
                                -> HoldList    a person's own holds and waiting requests
@@ -45,6 +46,7 @@ from bot.workflow.painter import Painter
 from bot.workflow.policy import NO_POLICY, Policy
 from bot.workflow.retry import Retry
 from bot.workflow.routing import Routing
+from bot.workflow.spend import SpendBook
 from bot.workflow.storage_runner import Storage
 from bot.workflow.sweep import Sweep
 from storage.requests import Request
@@ -101,6 +103,7 @@ class NumbersService:
             alert_days=runway_alert_days,
             look_every=timedelta(minutes=wallet_look_minutes),
         )
+        self.spend_book = SpendBook(self.ctx)
         self.home_reader = HomeReader(
             self.ctx,
             lambda: catalogue.agents(max_age=AGENTS_MAX_AGE),
@@ -118,7 +121,7 @@ class NumbersService:
         self.search = catalogue.search
         self.wallet = self.bill.wallet
         self.idle = self.bill.idle
-        self.spend = self.bill.spend
+        self.spend = self.spend_book.spend
         self.list_numbers = catalogue.list_numbers
         self.agents = catalogue.agents
         self.requestable = self.filing.requestable

@@ -1,11 +1,11 @@
 """What the owned numbers keep costing: the wallet with its runway, the numbers that reach
-nobody, the low-wallet warning, and months of spend. The decisions are pure (costs.py); this
-reads the index, the wallet and Flowyte's usage, and says things through the Notifier.
+nobody, and the low-wallet warning (months of spend: spend.py). The decisions are pure
+(bot/kernel/costs.py); this reads the index and the wallet, and says things through the
+Notifier.
 
 Everything here reads numbot's index of owned numbers (storage/costs.py), never Flowyte's
 list page by page: at 50,000 numbers a command still answers in milliseconds. Flowyte is
-asked for the wallet (one call) and, for `/numbers spend`, for a month's usage items, which
-are kept once the month has ended.
+asked for the wallet (one call) and the agents (a shared, cached read).
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, Wallet
 from bot.kernel.costs import (
     MonthlyBill,
-    credits_to_usd,
     lasts,
     monthly_bill,
     runs_low,
@@ -28,20 +26,14 @@ from bot.kernel.costs import (
 )
 from bot.kernel.home import HomeCosts
 from bot.kernel.money import usd
-from bot.kernel.outcomes import IdleList, Refused, SpendMonth, SpendReport, WalletView
-from bot.workflow.authority import Step, Tampered, sealed_terms
+from bot.kernel.outcomes import IdleList, Refused, WalletView
 from bot.workflow.context import SYSTEM, Context, logger
-from bot.workflow.home import month_bounds
 from bot.workflow.policy import budget_line
-from storage.costs import MonthUsage, WalletSeen
+from storage.costs import WalletSeen
 
 DEFAULT_ALERT_DAYS = 14
 LOOK_EVERY = timedelta(minutes=10)  # how often the sweep's holder reads the wallet
-SPEND_MONTHS = 6
 IDLE_PAGE = 20
-TOP_REQUESTERS = 5
-# How long a usage read of the month under way is reused before Flowyte is asked again.
-CURRENT_MONTH_FRESH = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -190,132 +182,6 @@ class Bill:
             f"{usd(wallet.balance_usd)} and {lasts(wallet.balance_usd, bill)}."
         )
 
-    # -- months of spend ------------------------------------------------------------------
-
-    async def spend(self, actor: str, months: int = SPEND_MONTHS) -> SpendReport:
-        """`/numbers spend`: month by month, what Flowyte charged for numbers beside what
-        numbot bought and released (from the sealed log), and the top requesters."""
-        now = self.ctx.clock()
-        starts = month_starts(now, months)
-        rows = list(await asyncio.gather(*(self.month(start) for start in starts)))
-        top: dict[str, Decimal] = {}
-        for row in rows:
-            for person, amount in row.by_requester.items():
-                top[person] = top.get(person, Decimal(0)) + amount
-        ranked = sorted(top.items(), key=lambda item: (-item[1], item[0]))[:TOP_REQUESTERS]
-        await self.ctx.audit(actor, "spend", "report", "ok", months=months)
-        return SpendReport(rows, ranked)
-
-    async def month(self, start: datetime) -> SpendMonth:
-        """One month: Flowyte's number charges and numbot's own purchases and releases."""
-        end = next_month(start)
-        charged, unreadable = await self._charged(start, end)
-        moves = await self.moves(start, end)
-        setup = monthly = Decimal(0)
-        bought = released = unpriced = 0
-        by_requester: dict[str, Decimal] = {}
-        for move in moves:
-            if move.kind == "release":
-                released += 1
-                continue
-            bought += 1
-            if move.setup is None or move.monthly is None:
-                unpriced += 1
-                continue
-            setup += move.setup
-            monthly += move.monthly
-            by_requester[move.requester] = (
-                by_requester.get(move.requester, Decimal(0)) + move.setup + move.monthly
-            )
-        return SpendMonth(
-            start.strftime("%Y-%m"),
-            charged,
-            unreadable,
-            bought,
-            released,
-            setup,
-            monthly,
-            unpriced,
-            by_requester,
-        )
-
-    async def _charged(self, start: datetime, end: datetime) -> tuple[Decimal | None, str]:
-        """Flowyte's `number` charges in [start, end), in USD; None and why when unreadable.
-        A month that had ended when it was read is kept; the month under way is reused for
-        CURRENT_MONTH_FRESH."""
-        storage, key, now = self.ctx.storage, start.strftime("%Y-%m"), self.ctx.clock()
-        kept = await storage.run(storage.costs.month_usage, key)
-        if kept is not None and (kept.complete or now - kept.read_at < CURRENT_MONTH_FRESH):
-            return credits_to_usd(kept.number_credits), ""
-        credits, items = Decimal(0), 0
-        try:
-            async for page in self.ctx.flowyte.usage_pages(start, end):
-                for item in page:
-                    items += 1
-                    if item.channel == "number":
-                        credits += item.credits
-        except fe.FlowyteError as exc:
-            logger.warning("usage for %s could not be read (%s)", key, type(exc).__name__)
-            return None, exc.explain()
-        await storage.run(
-            storage.costs.put_month_usage, MonthUsage(key, credits, items, now, now >= end)
-        )
-        return credits_to_usd(credits), ""
-
-    async def moves(self, start: datetime, end: datetime) -> list[Move]:
-        """From the sealed log: the purchases and releases completed in [start, end), each
-        with the terms sealed when it was requested (a price that cannot be read: None)."""
-        storage = self.ctx.storage
-        moved = await storage.run(
-            storage.audit.moves_between, start, end, ("purchased", "released")
-        )
-        key = storage.audit.key
-        moves = []
-        for entry in moved:
-            entries = await storage.run(storage.audit.transitions, entry.subject)
-            steps = [
-                Step(
-                    e.seq,
-                    e.actor,
-                    e.state or "",
-                    e.detail_fields(),
-                    key is not None and key.authentic(e),
-                    e.action,
-                )
-                for e in entries
-            ]
-            terms = sealed_terms(steps)
-            kind = "purchase" if entry.state == "purchased" else "release"
-            if isinstance(terms, Tampered):
-                moves.append(Move(entry.at, kind, "", "", None, None, entry.subject))
-                continue
-            setup = terms.setup if kind == "purchase" else None
-            moves.append(
-                Move(
-                    entry.at,
-                    kind,
-                    terms.e164,
-                    terms.requester,
-                    setup,
-                    terms.monthly,
-                    entry.subject,
-                )
-            )
-        return moves
-
-
-@dataclass(frozen=True)
-class Move:
-    """A purchase or release completed, as the sealed log has it."""
-
-    at: str  # when it completed (the audit entry's time)
-    kind: str  # purchase | release
-    e164: str  # "" when its sealed terms could not be read
-    requester: str
-    setup: Decimal | None  # a release has none
-    monthly: Decimal | None  # a purchase's monthly cost; what a release saves a month
-    request_id: str
-
 
 def low_wallet_text(wallet: Wallet, bill: MonthlyBill, days: int | None, alert_days: int) -> str:
     """The warning: the balance, the monthly cost, the days left and how to top up."""
@@ -331,19 +197,3 @@ def low_wallet_text(wallet: Wallet, bill: MonthlyBill, days: int | None, alert_d
         f"{reload}. Top up in the Flowyte dashboard (Billing → Top up), or turn auto-reload "
         "on, before numbers go unpaid."
     )
-
-
-def next_month(start: datetime) -> datetime:
-    if start.month == 12:
-        return start.replace(year=start.year + 1, month=1)
-    return start.replace(month=start.month + 1)
-
-
-def month_starts(now: datetime, months: int) -> list[datetime]:
-    """The first instants of the last `months` UTC months, oldest first, this one last."""
-    start, _ = month_bounds(now)
-    starts = [start]
-    for _ in range(months - 1):
-        previous = (starts[0] - timedelta(days=1)).replace(day=1)
-        starts.insert(0, previous)
-    return starts

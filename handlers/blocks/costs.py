@@ -7,11 +7,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.flowyte.models import Wallet
-from bot.kernel.costs import bar, is_toll_free
+from bot.kernel.costs import NOT_READ, bar, is_toll_free
 from bot.kernel.money import usd
-from bot.kernel.outcomes import IdleList, SpendReport, WalletView
+from bot.kernel.outcomes import IdleList, SpendMonth, SpendReport, WalletView
 from handlers import ids
-from handlers.blocks.common import Block, Message, button, context, message, section, sections
+from handlers.blocks.common import (
+    Block,
+    Message,
+    button,
+    context,
+    escape,
+    message,
+    section,
+    sections,
+    slack_date,
+)
 
 BAR_WIDTH = 16
 
@@ -100,17 +110,26 @@ def build_idle(idle: IdleList, *, sandbox: bool) -> Message:
     return message(title, blocks, sandbox=sandbox)
 
 
+def _charged(month: SpendMonth) -> str:
+    """What Flowyte charged for numbers, as of when it was read (final once complete); a
+    month not read yet, or that could not be read, says so: never $0."""
+    if month.charged is None:
+        if month.unreadable == NOT_READ:
+            return "Flowyte's charges: not read yet (numbot reads them in the background)"
+        return f"Flowyte's charges could not be read: {escape(month.unreadable)}"
+    said = f"Flowyte charged {usd(month.charged)} for numbers"
+    if not month.complete and month.read_at is not None:
+        said += f" (as of {slack_date(month.read_at)})"
+    return said
+
+
 def build_spend(report: SpendReport, *, sandbox: bool) -> Message:
     """Month by month: Flowyte's number charges, with a bar, beside what numbot bought."""
     charged = [m.charged for m in report.months if m.charged is not None]
     largest = max([*charged, *(m.numbot_total for m in report.months)], default=Decimal(0))
     rows = []
     for month in report.months:
-        flowyte = (
-            f"Flowyte charged {usd(month.charged)} for numbers"
-            if month.charged is not None
-            else "Flowyte's charges could not be read"
-        )
+        flowyte = _charged(month)
         drawn = bar(month.charged if month.charged is not None else Decimal(0), largest, BAR_WIDTH)
         bought = (
             f"numbot bought {month.bought} ({usd(month.setup)} setup + {usd(month.monthly)} "

@@ -10,7 +10,7 @@ import io
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from handlers import ids
@@ -175,3 +175,36 @@ def test_spend_and_the_month_report_for_finance(slack, flowyte, tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
+
+
+def test_spend_answers_from_what_is_stored_while_flowyte_s_usage_is_slow(slack, flowyte, tmp_path):
+    """The command never pages Flowyte's usage itself: the process that holds the sweep reads
+    it in the background; meanwhile the command answers at once, "not read yet", never $0."""
+    this_month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=2)
+    flowyte.sandbox.charge("number", Decimal(3), Decimal("300"), "rental", last_month)
+    flowyte.add_fault("GET", r"/billing/usage/items$", delay_s=5)  # every page, 5 s
+    bot = started(slack, flowyte, tmp_path)
+    try:
+        began = time.monotonic()
+        _, rid = bot.command("spend", user=ALICE)
+        text = texts(reply(slack, rid, timeout=15))
+        assert time.monotonic() - began < 3.5  # not the 5 s of a page of usage
+        assert text.count("Flowyte's charges: not read yet") == 6
+        assert "Flowyte charged" not in text
+
+        deadline = time.monotonic() + 30
+        while bot.value("SELECT count(*) FROM usage_months") < 6:
+            assert time.monotonic() < deadline, "the background read never ended"
+            time.sleep(0.2)
+        reads = len(flowyte.calls("GET", "/billing/usage/items"))
+        assert reads == 6  # one read a month, however many commands asked meanwhile
+        began = time.monotonic()
+        _, rid = bot.command("spend", user=ALICE)
+        text = texts(reply(slack, rid, timeout=15))
+        assert time.monotonic() - began < 2.0
+        assert "Flowyte charged $3.00 for numbers" in text
+        assert "Flowyte charged $0.00 for numbers (as of <!date^" in text  # this month
+        assert len(flowyte.calls("GET", "/billing/usage/items")) == reads  # nothing re-read
+    finally:
+        bot.stop()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from bot.flowyte.models import Wallet
-from bot.kernel.costs import MonthlyBill, lasts, monthly_bill
+from bot.kernel.costs import NOT_READ, MonthlyBill, lasts, monthly_bill
 from bot.kernel.outcomes import IdleList, SpendMonth, SpendReport, WalletView
 from handlers import ids
 from handlers.blocks.costs import build_idle, build_spend, build_wallet
@@ -125,6 +126,22 @@ def test_spend_draws_a_bar_per_month_and_never_calls_unreadable_zero():
     assert "numbot bought 2 ($2.00 setup + $2.30 first months), released 0" in text
     assert "1 without a readable price" in text
     assert "Top requesters: <@U0ALICE> $4.30" in text
+
+
+def test_spend_says_a_month_not_read_yet_and_the_month_under_way_as_of_its_read():
+    read = datetime(2027, 1, 20, 9, 30, tzinfo=UTC)
+    months = [
+        SpendMonth("2026-12", D("17.25"), "", 0, 0, D(0), D(0), 0, read_at=read, complete=True),
+        SpendMonth("2027-01", D("3.45"), "", 0, 0, D(0), D(0), 0, read_at=read),
+        SpendMonth("2027-02", None, NOT_READ, 0, 0, D(0), D(0), 0),
+        SpendMonth("2027-03", None, "Flowyte said <!channel>", 0, 0, D(0), D(0), 0),
+    ]
+    text = text_of(build_spend(SpendReport(months, []), sandbox=False))
+    final, under_way, unread, failed = text.split("*2027-01*")[0], *text.split("*2027-0")[1:]
+    assert "Flowyte charged $17.25 for numbers ·" in final  # final: no "as of"
+    assert f"Flowyte charged $3.45 for numbers (as of <!date^{int(read.timestamp())}^" in under_way
+    assert "Flowyte's charges: not read yet" in unread and "charged $0.00" not in unread
+    assert "could not be read: Flowyte said &lt;!channel&gt;" in failed
 
 
 def test_the_monthly_bill_words_reach_the_wallet():

@@ -107,6 +107,18 @@ def test_a_month_of_usage_is_stored_and_replaced(db_target):
     assert book.month_usage("2030-01") == MonthUsage("2030-01", Decimal("3565.5"), 14, T0, True)
 
 
+def test_months_are_read_together_and_an_older_read_never_replaces_a_newer(db_target):
+    book = CostBook(connect(db_target))
+    later = T0 + timedelta(minutes=20)
+    book.put_month_usage(MonthUsage("2030-01", Decimal("100"), 1, later, False))
+    book.put_month_usage(MonthUsage("2030-01", Decimal("50"), 1, T0, False))  # began earlier
+    book.put_month_usage(MonthUsage("2030-02", Decimal("7"), 2, T0, False))
+    kept = book.month_usages(["2030-01", "2030-02", "2030-03"])
+    assert sorted(kept) == ["2030-01", "2030-02"]
+    assert kept["2030-01"].number_credits == Decimal("100") and kept["2030-01"].read_at == later
+    assert book.month_usages([]) == {}
+
+
 def test_the_wallet_as_last_read_keeps_the_newest(db_target):
     from storage.costs import WalletSeen
 

@@ -47,6 +47,16 @@ def escape(text: str) -> str:
     return _slack_escape(clean_user_text(text, max_length=MAX_TEXT))
 
 
+FLOWYTE_ID = 64  # characters of a Flowyte id or number shown in a row
+
+
+def flowyte_id(text: str) -> str:
+    """A Flowyte id or number inside a mrkdwn line, often between backticks: one line of at
+    most FLOWYTE_ID characters, Slack-escaped (it cannot ping or link), no backtick of its own
+    to end the code span early."""
+    return escape(clean_user_text(text, max_length=FLOWYTE_ID)).replace("`", "'")
+
+
 def sentence(text: str) -> str:
     """numbot's own sentence as one mrkdwn line, though parts of it came from Flowyte.
 

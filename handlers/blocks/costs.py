@@ -17,6 +17,7 @@ from handlers.blocks.common import (
     button,
     context,
     escape,
+    flowyte_id,
     message,
     section,
     sections,
@@ -87,12 +88,14 @@ def build_idle(idle: IdleList, *, sandbox: bool) -> Message:
         note = "Routed to no agent (the agents could not be read just now)."
     blocks.append(context(note))
     for row in idle.rows:
-        why = "no agent" if row.agent_id is None else f"agent `{row.agent_id}` never published"
+        why = "no agent"
+        if row.agent_id is not None:
+            why = f"agent `{flowyte_id(row.agent_id)}` never published"
         cost = "cost unknown" if row.monthly_cost is None else f"{usd(row.monthly_cost)} a month"
         tolls = " · toll-free" if is_toll_free(row.e164) else ""
         blocks.append(
             section(
-                f"*{row.e164}* · {why} · {cost}{tolls}",
+                f"*{flowyte_id(row.e164)}* · {why} · {cost}{tolls}",
                 accessory=button(
                     "Request release",
                     ids.REQUEST_RELEASE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.kernel.money import usd
 from bot.kernel.outcomes import DaySummary, Digest
-from handlers.blocks.common import Block, Message, context, escape, message, section
+from handlers.blocks.common import Block, Message, context, escape, flowyte_id, message, section
 
 OUTCOMES = ("purchased", "released", "failed", "rejected", "cancelled", "expired")
 # A status in the digest's own words (docs/glossary.md): a hold lapses, an outcome Flowyte
@@ -62,7 +62,7 @@ def _new_idle(summary: DaySummary) -> str | None:
     total = summary.new_idle_total
     if not total:
         return None
-    named = ", ".join(summary.new_idle)
+    named = ", ".join(flowyte_id(e164) for e164 in summary.new_idle)
     rest = total - len(summary.new_idle)
     if rest > 0:
         named += f" and {rest} more"

@@ -14,6 +14,7 @@ from handlers.blocks.common import (
     button,
     context,
     escape,
+    flowyte_id,
     message,
     section,
     sections,
@@ -112,7 +113,7 @@ def _number_row(number: OwnedNumber, agents: dict[str, Agent]) -> str:
 
 
 def _id(text: str) -> str:
-    return escape(clean_user_text(text, max_length=_ID)).replace("`", "'")
+    return flowyte_id(text)
 
 
 def build_number_list(

@@ -95,6 +95,18 @@ def test_the_idle_list_names_why_and_what_each_costs_with_request_release():
     assert all(b["accessibility_label"].startswith("Request release of +1") for b in buttons)
 
 
+def test_flowyte_s_ids_in_the_idle_list_are_escaped():
+    rows = [
+        OwnedRow("+14155550100", "num_1", "<!channel>`*x*", D("1.15")),
+        OwnedRow("<!here>", "num_2", None, D("1.15")),
+    ]
+    message = build_idle(idle_list(rows), sandbox=False)
+    text = text_of(message)
+    assert "<!channel>" not in text and "<!here>" not in text
+    assert "agent `&lt;!channel&gt;'*x*` never published" in text
+    assert "*&lt;!here&gt;* · no agent" in text
+
+
 def test_an_idle_list_longer_than_a_page_says_how_many_more():
     rows = [OwnedRow(f"+1415555{i:04d}", f"num_{i}", None, D("1")) for i in range(20)]
     text = text_of(build_idle(idle_list(rows, total=25), sandbox=False))

@@ -122,3 +122,10 @@ def test_the_digest_names_new_idle_numbers_and_counts_the_rest():
     text = "\n".join(mrkdwn_texts(build_digest(Digest(idle, HEAD, 9), sandbox=False)))
     assert "*5 numbers began to reach nobody:* +16465550000, +16465550001 and 3 more" in text
     assert "quiet day" not in text
+
+
+def test_new_idle_numbers_from_flowyte_are_escaped():
+    idle = summary(new_idle=("<!channel>", "+1646`<@U1>"), new_idle_total=2)
+    text = "\n".join(mrkdwn_texts(build_digest(Digest(idle, HEAD, 9), sandbox=False)))
+    assert "<!channel>" not in text and "<@U1>" not in text
+    assert "&lt;!channel&gt;, +1646'&lt;@U1&gt;" in text

@@ -132,7 +132,9 @@ class SlackNotifier:
             request.requester, build_reminder_for_requester(request, sandbox=self.sandbox)
         )
 
-    async def update_card(self, request: Request) -> None:
+    async def update_card(
+        self, request: Request, *, budget: str | None = None, bill: str | None = None
+    ) -> None:
         people, groups = self._mentioned()
         card = build_approval_card(
             request,
@@ -140,6 +142,8 @@ class SlackNotifier:
             sandbox=self.sandbox,
             approvers=people,
             groups=groups,
+            budget=budget,
+            bill=bill,
         )
         await self.client.chat_update(channel=request.card_channel, ts=request.card_ts, **card)
 

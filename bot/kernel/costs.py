@@ -125,14 +125,19 @@ def runs_low(wallet: Wallet, bill: MonthlyBill, alert_days: int) -> bool:
     return days is not None and days < alert_days and not auto_reload_covers(wallet)
 
 
-def bill_after(bill: MonthlyBill, monthly: Decimal | None, balance: Decimal | None) -> str:
+def bill_after(
+    bill: MonthlyBill, monthly: Decimal | None, balance: Decimal | None, cost: Decimal | None
+) -> str:
     """The purchase card's line: `numbers: $34.50 → $35.65 a month; the wallet then lasts
-    about 8 days`."""
+    about 8 days`. "Then" is after the purchase: the balance less what it costs now (`cost`:
+    setup and first month), at the bill with it. Either unknown: no days are claimed."""
     after = bill.plus(monthly)
     line = f"numbers: {usd(bill.total)} → {after.words()}"
-    if balance is not None:
-        days = runway_days(balance, after.total)
-        if days is not None:
+    if balance is not None and cost is not None:
+        days = runway_days(balance - cost, after.total)
+        if days == 0:
+            line += "; the wallet then does not cover a day"
+        elif days is not None:
             span = "1 day" if days == 1 else f"{days} days"
             line += f"; the wallet then lasts about {span}"
     return line

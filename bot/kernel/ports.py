@@ -44,8 +44,11 @@ class Notifier(Protocol):
         copy to act on, and tell the requester."""
         ...
 
-    async def update_card(self, request: Request) -> None:
-        """Redraw the card of `request` to show its current state."""
+    async def update_card(
+        self, request: Request, *, budget: str | None = None, bill: str | None = None
+    ) -> None:
+        """Redraw the card of `request` to show its current state (`budget` and `bill` as for
+        post_card, while it waits)."""
         ...
 
     async def update_copy(self, request: Request, recipient: str, channel: str, ts: str) -> None:

@@ -20,12 +20,13 @@ from typing import Any
 from bot.flowyte import errors as fe
 from bot.flowyte.client import FlowyteClient
 from bot.flowyte.models import Agent, OwnedNumber
+from bot.kernel.costs import bill_after, monthly_bill
 from bot.kernel.outcomes import Refused
 from bot.kernel.ports import Notifier
 from bot.workflow import sentences
 from bot.workflow.approvers import ApproverSet
 from bot.workflow.painter import Painter
-from bot.workflow.policy import NO_POLICY, MonthSpend, Policy
+from bot.workflow.policy import NO_POLICY, MonthSpend, Policy, budget_line
 from bot.workflow.storage_runner import Storage
 from storage.audit import Outcome
 from storage.owned import OwnedRow
@@ -162,6 +163,14 @@ class Context:
         )
         return MonthSpend(spent, in_flight, pending)
 
+    async def bill_line(self, request: Request, balance: Decimal | None) -> str | None:
+        """For a purchase: the numbers' monthly bill, now and with this one, and how long the
+        wallet then lasts, after paying for it (from the index; nothing is asked of Flowyte)."""
+        if request.kind != "purchase":
+            return None
+        bill = monthly_bill(await self.storage.run(self.storage.costs.price_counts))
+        return bill_after(bill, request.monthly_cost, balance, request.total_cost)
+
     async def flowyte_failed(
         self, actor: str, action: str, subject: str, exc: fe.FlowyteError
     ) -> Refused:
@@ -257,7 +266,14 @@ class Context:
         for copy in copies:  # the person who clicked is looking at theirs
             if copy.recipient in first:
                 await self._draw_copy(request, copy)
-        if await self.safely(f"update the card of {request.id}", notifier.update_card(request)):
+        # While it waits, the card keeps the lines its first drawing had: the month against the
+        # budget and the bill with this number, as they stand now, with the balance it showed.
+        budget = bill = None
+        if request.status == "pending":
+            budget = budget_line(self.policy, await self.month_spend())
+            bill = await self.bill_line(request, request.wallet_usd)
+        redraw = notifier.update_card(request, budget=budget, bill=bill)
+        if await self.safely(f"update the card of {request.id}", redraw):
             await self.storage.run(
                 self.storage.requests.set_fields, request.id, card_drawn=request.status
             )

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import OwnedNumber
-from bot.kernel.costs import bill_after, monthly_bill
 from bot.kernel.outcomes import AlreadyHeld, Held, Refused, Requested
 from bot.kernel.text import MAX_REASON, clean_user_text
 from bot.workflow import sentences
@@ -324,7 +323,7 @@ class Filing:
             return None
         try:
             month = budget_line(ctx.policy, await ctx.month_spend())
-            bill = await self._bill_line(request, balance)
+            bill = await ctx.bill_line(request, balance)
             channel, ts = await ctx.notifier.post_card(
                 request, balance=balance, budget=month, bill=bill
             )
@@ -349,15 +348,6 @@ class Filing:
         if posted is not None:
             await self._tell_approvers(posted, balance)
         return posted
-
-    async def _bill_line(self, request: Request, balance: Decimal | None) -> str | None:
-        """For a purchase: the numbers' monthly bill, now and with this one, and how long the
-        wallet then lasts (from the index; nothing is asked of Flowyte)."""
-        if request.kind != "purchase":
-            return None
-        storage = self.ctx.storage
-        bill = monthly_bill(await storage.run(storage.costs.price_counts))
-        return bill_after(bill, request.monthly_cost, balance)
 
     async def _tell_approvers(self, request: Request, balance: Decimal | None) -> None:
         """A copy in each approver's DM, remembered so every copy follows the decision."""

@@ -64,6 +64,7 @@ class RecordingNotifier:
         self.narrated: list[Request] = []
         self.notices: list[str] = []
         self.bills: list[str | None] = []
+        self.updated_lines: list[tuple[str | None, str | None]] = []  # (budget, bill) redrawn
 
     async def post_card(
         self,
@@ -78,8 +79,11 @@ class RecordingNotifier:
         self.bills.append(bill)
         return CARD
 
-    async def update_card(self, request: Request) -> None:
+    async def update_card(
+        self, request: Request, *, budget: str | None = None, bill: str | None = None
+    ) -> None:
         self.updated.append(request)
+        self.updated_lines.append((budget, bill))
 
     async def notify_approvers(self, request: Request, *, balance: Decimal | None) -> list[Any]:
         self.notified.append(request)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from bot.kernel.outcomes import Decided, Held, IdleList, Requested, SpendReport, WalletView
+from bot.workflow.policy import Policy
 from storage.owned import OwnedRow
-from tests.bot.conftest import APPROVER, REQUESTER
+from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER
 
 D = Decimal
 
@@ -146,12 +147,40 @@ async def test_a_month_flowyte_cannot_read_is_unreadable_never_zero(env):
     assert all(m.charged is None and m.unreadable for m in report.months)
 
 
-async def test_a_purchase_card_says_what_the_bill_becomes(env):
+async def test_a_purchase_card_says_what_the_bill_becomes_with_the_wallet_after_it(env):
     await index(env, *THIRTY)
+    env.sandbox.balance = D("9.20")
     held = await env.service.reserve(REQUESTER, env.e164(0))
     assert isinstance(held, Held)
     await env.service.request_purchase(REQUESTER, held.request.id, "support line")
     [bill] = env.notifier.bills
-    monthly = held.request.monthly_cost
+    monthly, total = held.request.monthly_cost, held.request.total_cost
+    assert monthly is not None and total is not None
     assert bill is not None and bill.startswith(f"numbers: $34.50 → ${D('34.50') + monthly}")
-    assert "the wallet then lasts about" in bill
+    # The balance once this number is paid for, at the bill with it: whole days, rounded down.
+    after = (D("9.20") - total) * D("30.4375") / (D("34.50") + monthly)
+    before = D("9.20") * D("30.4375") / (D("34.50") + monthly)
+    assert int(after) != int(before)
+    assert bill.endswith(f"; the wallet then lasts about {int(after)} days")
+
+
+async def test_the_card_keeps_its_bill_and_budget_when_redrawn_while_it_waits(env):
+    """A first approval under a quorum of two redraws the card, still waiting: the Bill line
+    and the budget stay on it (computed again, with the balance the card first showed)."""
+    policy = {"monthly_budget_usd": "100", "quorum": [{"above_usd": "1", "approvals": 2}]}
+    service = env.new_service(policy=Policy.model_validate(policy))
+    await index(env, *THIRTY)
+    env.sandbox.balance = D("9.20")
+    held = await service.reserve(REQUESTER, env.e164(0))
+    assert isinstance(held, Held)
+    await service.request_purchase(REQUESTER, held.request.id, "support line")
+    [bill] = env.notifier.bills
+    env.sandbox.balance = D("500")  # what the card showed is what the redraw says
+    first = await service.approve(APPROVER, held.request.id)
+    assert isinstance(first, Decided) and first.request.status == "pending"
+    budget, redrawn = env.notifier.updated_lines[-1]
+    assert redrawn == bill and bill is not None
+    assert budget is not None and budget.startswith("This month: ") and "of $100.00" in budget
+    last = await service.approve(APPROVERS[1], held.request.id)
+    assert isinstance(last, Decided) and last.request.status == "purchased"
+    assert env.notifier.updated_lines[-1] == (None, None)  # history now: no bill to decide on

@@ -100,10 +100,16 @@ def test_the_wallet_runs_low_below_the_days_unless_auto_reload_refills_it():
 
 def test_the_card_says_what_the_bill_becomes():
     bill = monthly_bill([(D("1.15"), 30)])
-    assert bill_after(bill, D("1.15"), D("9.20")) == (
-        "numbers: $34.50 → $35.65 a month; the wallet then lasts about 7 days"
+    # After the purchase: $9.20 - $3.15 = $6.05 at $35.65 a month: 6.05 * 30.4375 / 35.65 = 5.17
+    # (the balance before it would say 7 days).
+    assert bill_after(bill, D("1.15"), D("9.20"), D("3.15")) == (
+        "numbers: $34.50 → $35.65 a month; the wallet then lasts about 5 days"
     )
-    assert bill_after(bill, None, None) == (
+    assert bill_after(bill, D("1.15"), D("3.15"), D("3.15")) == (
+        "numbers: $34.50 → $35.65 a month; the wallet then does not cover a day"
+    )
+    assert bill_after(bill, D("1.15"), D("9.20"), None) == "numbers: $34.50 → $35.65 a month"
+    assert bill_after(bill, None, None, None) == (
         "numbers: $34.50 → at least $34.50 a month (1 number's cost unknown)"
     )
 

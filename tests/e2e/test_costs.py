@@ -18,6 +18,7 @@ from tests.e2e.harness import (
     ALICE,
     APPROVAL_CHANNEL,
     BOB,
+    CAROL,
     BotProcess,
     find_element,
     reply,
@@ -206,5 +207,33 @@ def test_spend_answers_from_what_is_stored_while_flowyte_s_usage_is_slow(slack, 
         assert "Flowyte charged $3.00 for numbers" in text
         assert "Flowyte charged $0.00 for numbers (as of <!date^" in text  # this month
         assert len(flowyte.calls("GET", "/billing/usage/items")) == reads  # nothing re-read
+    finally:
+        bot.stop()
+
+
+def test_the_card_keeps_its_bill_when_a_first_approval_redraws_it(slack, flowyte, tmp_path):
+    seed(flowyte)
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[quorum]]\nabove_usd = "0"\napprovals = 2\n')
+    bot = started(slack, flowyte, tmp_path, NUMBOT_POLICY=str(policy))
+    try:
+        _, request_id = hold_number(bot, slack)
+        card = texts(request_purchase(bot, slack, request_id).body)
+        [bill] = [
+            line for line in card.splitlines() if line.startswith("*Bill:* numbers: $30.00 →")
+        ]
+        assert "the wallet then lasts about" in bill
+        _, rid = bot.click(ids.APPROVE, request_id, user=BOB, channel=APPROVAL_CHANNEL)
+        assert "counted: 1 of 2" in texts(reply(slack, rid))
+        [redrawn] = slack.wait_for(
+            lambda c: (
+                c.method == "chat.update"
+                and c.body["channel"] == APPROVAL_CHANNEL
+                and "1 of 2" in texts(c.body)
+            )
+        )
+        assert bill in texts(redrawn.body).splitlines()
+        _, rid = bot.click(ids.APPROVE, request_id, user=CAROL, channel=APPROVAL_CHANNEL)
+        assert "Bought" in texts(reply(slack, rid, timeout=15))
     finally:
         bot.stop()

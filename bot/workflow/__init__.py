@@ -99,7 +99,7 @@ class NumbersService:
         self.sweep = Sweep(self.ctx, self.filing, self.executor, self.digests)
         self.bill = Bill(
             self.ctx,
-            lambda: catalogue.agents(max_age=AGENTS_MAX_AGE),
+            lambda: catalogue.agents_or_none(max_age=AGENTS_MAX_AGE),
             alert_days=runway_alert_days,
             look_every=timedelta(minutes=wallet_look_minutes),
         )

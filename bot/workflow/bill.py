@@ -47,7 +47,7 @@ class Bill:
     def __init__(
         self,
         ctx: Context,
-        agents: Callable[[], Awaitable[list[Agent]]],
+        agents: Callable[[], Awaitable[list[Agent] | None]],
         *,
         alert_days: int = DEFAULT_ALERT_DAYS,
         look_every: timedelta = LOOK_EVERY,
@@ -65,9 +65,12 @@ class Bill:
         return monthly_bill(await storage.run(storage.costs.price_counts))
 
     async def unpublished(self) -> tuple[frozenset[str], bool]:
-        """The agents that were never published, and whether the agents could be read."""
+        """The agents that were never published, and whether the agents could be read (an
+        organization with no agent at all has none unpublished, and was read)."""
         agents = await self._agents()
-        return frozenset(a.id for a in agents if not a.published), bool(agents)
+        if agents is None:
+            return frozenset(), False
+        return frozenset(a.id for a in agents if not a.published), True
 
     async def idle_summary(self) -> IdleSummary:
         storage = self.ctx.storage

@@ -103,7 +103,12 @@ class Catalogue:
         )
 
     async def agents(self, *, max_age: float = 0.0) -> list[Agent]:
-        """Every agent, or [] when Flowyte cannot say (logged).
+        """Every agent, or [] when Flowyte cannot say (logged): for menus and names, where
+        no agent and no answer read the same. See agents_or_none."""
+        return await self.agents_or_none(max_age=max_age) or []
+
+    async def agents_or_none(self, *, max_age: float = 0.0) -> list[Agent] | None:
+        """Every agent ([] when there are none), or None when Flowyte cannot say (logged).
 
         With `max_age` (seconds), a list read that recently is reused, and callers arriving
         while a read is under way share it: a type-ahead menu asks on every keystroke and
@@ -112,7 +117,7 @@ class Catalogue:
         A failed read is never kept.
         """
         if max_age <= 0:
-            return await self._read_agents() or []
+            return await self._read_agents()
         if self._agent_list is not None:
             read_at, agents = self._agent_list
             if (self.ctx.clock() - read_at).total_seconds() <= max_age:
@@ -120,7 +125,7 @@ class Catalogue:
         if self._agent_read is None or self._agent_read.done():
             self._agent_read = asyncio.create_task(self._read_agents(), name="numbot-agents")
             self._agent_read.add_done_callback(_retrieve)
-        return await asyncio.shield(self._agent_read) or []
+        return await asyncio.shield(self._agent_read)
 
     def forget_agents(self) -> None:
         """An agent was just published or a number routed (or unrouted, or imported): the

@@ -57,6 +57,26 @@ async def test_idle_lists_unrouted_and_unpublished_numbers_in_order(env):
     assert (entry.actor, entry.action, entry.outcome) == (REQUESTER, "idle", "ok")
 
 
+async def test_an_organization_without_agents_is_read_not_unreadable(env):
+    env.sandbox.agents.clear()
+    await index(env, *THIRTY)
+    idle = await env.service.idle(REQUESTER)
+    assert idle.agents_known and idle.total == 2  # the two routed to no agent
+    await env.service.bill.look()  # the numbers that reach nobody are noted since when
+    _, noted = await env.storage.run(env.storage.costs.idle_since, env.clock())
+    assert noted == 2
+
+
+async def test_agents_flowyte_cannot_list_are_unreadable(env):
+    await index(env, *THIRTY)
+    env.transport.fail("GET", "/agents", 503, times=5)
+    idle = await env.service.idle(REQUESTER)
+    assert not idle.agents_known and idle.total == 2  # only those routed to no agent
+    env.transport.fail("GET", "/agents", 503, times=5)
+    await env.new_service().bill.look()
+    assert await env.storage.run(env.storage.costs.idle_since, env.clock()) == ([], 0)
+
+
 async def test_the_low_wallet_warning_goes_once_a_day_and_its_clearing_once(env):
     service = env.new_service(runway_alert_days=14, wallet_look_minutes=10)
     await index(env, *THIRTY)

@@ -9,6 +9,7 @@ the low-wallet warning, the idle list and the spend report keep:
     idle_since(moment, limit)         the numbers that began to reach nobody at or after it
     claim_warning(day, now)           the low-wallet warning for `day`: True for one caller
     claim_clear(now)                  the wallet is no longer low: True for one caller
+    give_back(claimed, before)        a claim whose message could not be posted, undone
     month_usage(month) / month_usages(months) / put_month_usage(...)
                                       Flowyte's number charges in a month, as last read
     wallet_seen() / put_wallet_seen(...)        the wallet as last read from Flowyte
@@ -187,6 +188,27 @@ class CostBook:
                 (day, _time(now), day),
             ).rowcount
         return claimed == 1
+
+    def give_back(self, claimed: str | None, before: AlertState) -> bool:
+        """What a claim (claim_warning of day `claimed`, or claim_clear: None) could not post
+        is given back: the state as it was `before` the claim, so a later look claims and
+        posts it again. Only while nobody has claimed anything since."""
+        # Still as the claim left it: low with `claimed` the day warned, or cleared.
+        day = claimed if claimed is not None else before.warned_on
+        same_day = "warned_on IS NULL" if day is None else "warned_on = ?"
+        with write_transaction(self.db) as tx:
+            given = tx.execute(
+                "UPDATE runway_alert SET low = ?, warned_on = ?, changed_at = ? "  # noqa: S608
+                f"WHERE id = 1 AND low = ? AND {same_day}",
+                (
+                    int(before.low),
+                    before.warned_on,
+                    None if before.changed_at is None else _time(before.changed_at),
+                    int(claimed is not None),
+                    *(() if day is None else (day,)),
+                ),
+            ).rowcount
+        return given == 1
 
     def claim_clear(self, now: datetime) -> bool:
         """The wallet is no longer low: True for the one caller that says so."""

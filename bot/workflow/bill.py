@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, Wallet
@@ -158,32 +158,44 @@ class Bill:
             return
         await self.seen(wallet)
         bill = await self.monthly()
+        costs = storage.costs
+        before = await storage.run(costs.alert_state)
         if runs_low(wallet, bill, self.alert_days):
-            if await storage.run(storage.costs.claim_warning, now.date().isoformat(), now):
-                await self._warn(wallet, bill)
-        elif await storage.run(storage.costs.claim_clear, now):
-            await self._cleared(wallet, bill)
+            day = now.astimezone(UTC).date().isoformat()  # the UTC day, whatever the clock's zone
+            claimed = await storage.run(costs.claim_warning, day, now)
+            if claimed and not await self._warn(wallet, bill):
+                await storage.run(costs.give_back, day, before)  # a later look tries again
+        elif await storage.run(costs.claim_clear, now) and not await self._cleared(wallet, bill):
+            await storage.run(costs.give_back, None, before)
 
-    async def _warn(self, wallet: Wallet, bill: MonthlyBill) -> None:
+    async def _warn(self, wallet: Wallet, bill: MonthlyBill) -> bool:
+        """Post the warning, and audit what became of it; whether it was posted."""
         days = runway_days(wallet.balance_usd, bill.total)
-        text = low_wallet_text(wallet, bill, days, self.alert_days)
+        posted = await self.ctx.notice(low_wallet_text(wallet, bill, days, self.alert_days))
         await self.ctx.audit(
             SYSTEM,
             "wallet_low",
             "wallet",
-            "ok",
+            "ok" if posted else "failed",
             balance=str(wallet.balance_usd),
             monthly=str(bill.total),
             days=days,
         )
-        await self.ctx.notice(text)
+        return posted
 
-    async def _cleared(self, wallet: Wallet, bill: MonthlyBill) -> None:
-        await self.ctx.audit(SYSTEM, "wallet_ok", "wallet", "ok", balance=str(wallet.balance_usd))
-        await self.ctx.notice(
+    async def _cleared(self, wallet: Wallet, bill: MonthlyBill) -> bool:
+        posted = await self.ctx.notice(
             f":white_check_mark: The wallet is no longer running low: it holds "
             f"{usd(wallet.balance_usd)} and {lasts(wallet.balance_usd, bill)}."
         )
+        await self.ctx.audit(
+            SYSTEM,
+            "wallet_ok",
+            "wallet",
+            "ok" if posted else "failed",
+            balance=str(wallet.balance_usd),
+        )
+        return posted
 
 
 def low_wallet_text(wallet: Wallet, bill: MonthlyBill, days: int | None, alert_days: int) -> str:

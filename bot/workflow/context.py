@@ -304,7 +304,9 @@ class Context:
         if self.notifier:
             await self.safely("alert the approval channel", self.notifier.alert(text))
 
-    async def notice(self, text: str) -> None:
-        """Something the team should know (the wallet runs low), in the digest channel."""
-        if self.notifier:
-            await self.safely("post a notice", self.notifier.post_notice(text))
+    async def notice(self, text: str) -> bool:
+        """Something the team should know (the wallet runs low), in the digest channel.
+        Whether it was posted (False: Slack would not take it, or there is no notifier)."""
+        if self.notifier is None:
+            return False
+        return await self.safely("post a notice", self.notifier.post_notice(text))

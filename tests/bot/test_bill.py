@@ -3,13 +3,13 @@ reach nobody, the low-wallet warning once a day, and months of spend from the se
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from bot.kernel.outcomes import Decided, Held, IdleList, Requested, SpendReport, WalletView
 from bot.workflow.policy import Policy
 from storage.owned import OwnedRow
-from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER
+from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER, RecordingNotifier
 
 D = Decimal
 
@@ -101,6 +101,59 @@ async def test_the_low_wallet_warning_goes_once_a_day_and_its_clearing_once(env)
     assert len(env.notifier.notices) == 3  # cleared once
     actions = [e.action for e in env.audit() if e.action in ("wallet_low", "wallet_ok")]
     assert actions == ["wallet_low", "wallet_low", "wallet_ok"]
+
+
+class FlakyNotices(RecordingNotifier):
+    """Slack will not take the first `failures` notices."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def post_notice(self, text: str) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("slack said no")
+        await super().post_notice(text)
+
+
+async def test_a_warning_slack_would_not_take_is_audited_failed_and_tried_again(env):
+    notifier = FlakyNotices(failures=1)
+    service = env.new_service(notifier=notifier)
+    await index(env, *THIRTY)
+    env.sandbox.balance = D("9.20")
+    await service.bill.look()
+    assert notifier.notices == []
+    env.clock.advance(minutes=11)
+    await service.bill.look()  # the same day: the day's claim was given back
+    [warning] = notifier.notices
+    assert "running low" in warning
+    outcomes = [e.outcome for e in env.audit() if e.action == "wallet_low"]
+    assert outcomes == ["failed", "ok"]
+    env.clock.advance(minutes=11)
+    await service.bill.look()
+    assert len(notifier.notices) == 1  # posted today: not again
+
+    notifier.failures = 1
+    env.sandbox.balance = D("500")
+    env.clock.advance(minutes=11)
+    await service.bill.look()
+    env.clock.advance(minutes=11)
+    await service.bill.look()
+    assert "no longer running low" in notifier.notices[-1] and len(notifier.notices) == 2
+    outcomes = [e.outcome for e in env.audit() if e.action == "wallet_ok"]
+    assert outcomes == ["failed", "ok"]
+
+
+async def test_the_warning_s_day_is_the_utc_day_whatever_the_clock_s_zone(env):
+    service = env.new_service()
+    await index(env, *THIRTY)
+    env.sandbox.balance = D("9.20")
+    # 23:30 on March 1 in New York is 04:30 UTC on March 2.
+    env.clock.now = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    await service.bill.look()
+    state = await env.storage.run(env.storage.costs.alert_state)
+    assert state.warned_on == "2026-03-02"
 
 
 async def test_auto_reload_that_refills_the_wallet_means_no_warning(env):

@@ -99,6 +99,20 @@ def test_two_processes_asking_at_once_warn_once(db_target):
     assert sorted(won) == [False, False, False, True]
 
 
+def test_a_claim_whose_message_was_not_posted_is_given_back(db_target):
+    book = CostBook(connect(db_target))
+    before = book.alert_state()
+    assert book.claim_warning("2030-01-01", T0)
+    assert book.give_back("2030-01-01", before)
+    assert book.alert_state() == before
+    assert book.claim_warning("2030-01-01", T0)  # claimed again, the same day
+    low = book.alert_state()
+    assert not book.give_back("2029-12-31", before)  # not the claim that stands: kept
+    assert book.claim_clear(T0 + timedelta(hours=1))
+    assert book.give_back(None, low) and book.alert_state() == low
+    assert book.claim_clear(T0 + timedelta(hours=2))
+
+
 def test_a_month_of_usage_is_stored_and_replaced(db_target):
     book = CostBook(connect(db_target))
     assert book.month_usage("2030-01") is None

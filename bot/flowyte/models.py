@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from bot.kernel.money import to_decimal
 
@@ -111,11 +111,45 @@ class Wallet(_Model):
     )(_money)
 
 
+_WHEN: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def _loose_text(value: object) -> str | None:
+    """An undocumented text field: text as it is, a number as its digits, anything else (null,
+    an object, a list) absent."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _loose_amount(value: object) -> Decimal | None:
+    """An undocumented amount: absent when it is not one (null, text that is no number)."""
+    try:
+        return None if value is None else to_decimal(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _loose_time(value: object) -> datetime | None:
+    """An undocumented time: absent when it cannot be read as one."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return _utc(_WHEN.validate_python(value))
+    except ValidationError:
+        return None
+
+
 class UsageItem(_Model):
     """One charge from the wallet [docs: GET /billing/usage/items]: `credits` (1 = $0.01)
-    debited for `quantity` units of `channel` (voice, chat, transfer_minute, number). Only
-    channel, quantity and credits are documented as meaningful; `credits` is required, so an
-    item without it is unreadable, never a charge of $0."""
+    debited for `quantity` units of `channel` (voice, chat, transfer_minute, number).
+
+    Only `channel` and `credits` are required: an item without them is unreadable, never a
+    charge of $0. The fields the docs do not describe (`time`, `type`, `quantity`, `agentId`,
+    `description`) are read loosely: a value that is not what numbot expects is taken as
+    absent (or a number as text), never as a reason to refuse the whole answer."""
 
     time: datetime | None = None
     type: str | None = None
@@ -125,8 +159,10 @@ class UsageItem(_Model):
     description: str | None = None
     agent_id: str | None = Field(default=None, alias="agentId")
 
-    _amounts = field_validator("quantity", "credits", mode="before")(to_decimal)
-    _times = field_validator("time", mode="after")(_utc)
+    _credits = field_validator("credits", mode="before")(to_decimal)
+    _quantity = field_validator("quantity", mode="before")(_loose_amount)
+    _texts = field_validator("type", "description", "agent_id", mode="before")(_loose_text)
+    _times = field_validator("time", mode="before")(_loose_time)
 
 
 NUMBER_TYPES = ("local", "toll_free", "national", "mobile")

@@ -106,7 +106,9 @@ class NumberList:
 class WalletView:
     """`/numbers wallet`: the wallet, what the owned numbers cost a month (`bill`), how long
     the balance lasts at that rate (`runway`, a phrase), the month against the budget (None:
-    no budget), and the numbers that reach nobody with what they cost."""
+    no budget), and the numbers that reach nobody with what they cost. `reading`: numbot's
+    first complete read of the owned numbers is still under way, having seen that many; the
+    bill, the runway and the idle numbers are then not claimed (None, 0)."""
 
     wallet: Wallet
     bill: MonthlyBill | None = None
@@ -114,13 +116,16 @@ class WalletView:
     budget: str | None = None
     idle: int = 0
     idle_bill: MonthlyBill | None = None
+    reading: int | None = None
 
 
 @dataclass(frozen=True)
 class IdleList:
     """`/numbers idle`: page `page` of the numbers that reach nobody (`rows`), of `total`,
     costing `bill` a month. `unpublished`: the agents never published; `agents_known` False
-    when the agents could not be read (then only numbers routed to no agent are counted)."""
+    when the agents could not be read (then only numbers routed to no agent are counted).
+    `reading`: numbot's first complete read of the owned numbers is still under way, having
+    seen that many (then nothing is listed: the list would not be whole)."""
 
     rows: list[OwnedRow]
     total: int
@@ -128,6 +133,7 @@ class IdleList:
     page: int
     unpublished: frozenset[str]
     agents_known: bool
+    reading: int | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from bot.flowyte import errors as fe
 from bot.flowyte.models import Agent, Wallet
 from bot.kernel.costs import (
+    NO_NUMBERS,
     MonthlyBill,
     lasts,
     monthly_bill,
@@ -79,7 +80,18 @@ class Bill:
         bill = monthly_bill(counts)
         return IdleSummary(bill.numbers, bill, known)
 
-    async def home_costs(self) -> HomeCosts:
+    async def reading(self) -> int | None:
+        """While numbot's first complete read of Flowyte's owned list is under way, how many
+        numbers it has seen: the index is not whole yet, so no bill is claimed from it (never
+        "$0 a month" for numbers not read yet). None once a read has completed."""
+        storage = self.ctx.storage
+        state = await storage.run(storage.owned.refresh_state)
+        return state.seen if state.complete_at is None else None
+
+    async def home_costs(self) -> HomeCosts | None:
+        """For App Home; None while the index is not whole yet (Home says nothing of costs)."""
+        if await self.reading() is not None:
+            return None
         bill, idle = await asyncio.gather(self.monthly(), self.idle_summary())
         return HomeCosts(bill, idle.count, idle.bill)
 
@@ -105,8 +117,8 @@ class Bill:
         """`/numbers wallet`: the balance, auto-reload, the numbers' monthly cost, how long
         the balance lasts at that rate, and the month's spend against the budget."""
         # The wallet and the agents (for the idle numbers) are read from Flowyte at once.
-        wallet, bill, idle = await asyncio.gather(
-            self._wallet_or_error(), self.monthly(), self.idle_summary()
+        wallet, bill, idle, reading = await asyncio.gather(
+            self._wallet_or_error(), self.monthly(), self.idle_summary(), self.reading()
         )
         if isinstance(wallet, fe.FlowyteError):
             return await self.ctx.flowyte_failed(actor, "wallet", "wallet", wallet)
@@ -116,6 +128,8 @@ class Bill:
         if policy.monthly_budget_usd is not None:
             budget = budget_line(policy, await self.ctx.month_spend())
         await self.ctx.audit(actor, "wallet", "wallet", "ok")
+        if reading is not None:
+            return WalletView(wallet, budget=budget, reading=reading)
         return WalletView(
             wallet, bill, lasts(wallet.balance_usd, bill), budget, idle.count, idle.bill
         )
@@ -130,6 +144,10 @@ class Bill:
         """`/numbers idle`: the numbers that reach nobody, a page at a time, with their cost."""
         storage = self.ctx.storage
         unpublished, known = await self.unpublished()
+        reading = await self.reading()
+        if reading is not None:
+            await self.ctx.audit(actor, "idle", "numbers", "ok", reading=reading)
+            return IdleList([], 0, NO_NUMBERS, page, unpublished, known, reading)
         rows, summary = await asyncio.gather(
             storage.run(storage.costs.idle_page, unpublished, page * IDLE_PAGE, IDLE_PAGE),
             self.idle_summary(),

@@ -168,6 +168,9 @@ class Context:
         wallet then lasts, after paying for it (from the index; nothing is asked of Flowyte)."""
         if request.kind != "purchase":
             return None
+        state = await self.storage.run(self.storage.owned.refresh_state)
+        if state.complete_at is None:  # the index is not whole yet: never "$0.00 → …"
+            return f"numbers: not known yet (numbot is still reading them: {state.seen:,} so far)"
         bill = monthly_bill(await self.storage.run(self.storage.costs.price_counts))
         return bill_after(bill, request.monthly_cost, balance, request.total_cost)
 

@@ -84,7 +84,7 @@ class HomeReader:
         book: OwnedBook,
         *,
         flowyte_wait: float = FLOWYTE_WAIT,
-        costs: Callable[[], Awaitable[HomeCosts]] | None = None,
+        costs: Callable[[], Awaitable[HomeCosts | None]] | None = None,
         wallet_seen: Callable[[Wallet], Awaitable[None]] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -153,7 +153,8 @@ class HomeReader:
         return wallet.balance_usd
 
     async def _costs_or_none(self) -> HomeCosts | None:
-        """The monthly bill and the idle numbers, from the index (agents as cached)."""
+        """The monthly bill and the idle numbers, from the index (agents as cached); None
+        while the index's first complete read is under way, or when it takes too long."""
         if self._costs is None:
             return None
         try:

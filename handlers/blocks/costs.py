@@ -38,6 +38,10 @@ def build_wallet(view: WalletView | Wallet, *, sandbox: bool) -> Message:
         text += f": {view.runway}"
     lines = [text + "."]
     lines.append(reload_line(wallet))
+    if view.reading is not None:
+        lines.append(
+            still_reading(view.reading, "what they cost a month and how long the balance lasts")
+        )
     if view.bill is not None and view.bill.numbers:
         count = view.bill.numbers
         lines.append(
@@ -65,6 +69,14 @@ def reload_line(wallet: Wallet) -> str:
     return f"Auto-reload is on: it adds {usd(amount)} whenever the balance falls below {usd(threshold)}."
 
 
+def still_reading(seen: int, then: str) -> str:
+    """numbot has not read every owned number yet: nothing about them is claimed (not $0)."""
+    return (
+        f":hourglass_flowing_sand: numbot is still reading the organization's numbers from "
+        f"Flowyte ({seen:,} so far): {then} follow once it has read them all."
+    )
+
+
 def idle_phrase(count: int, cost: str) -> str:
     """`3 numbers reach nobody: $3.45 a month`."""
     verb = "reaches" if count == 1 else "reach"
@@ -73,6 +85,9 @@ def idle_phrase(count: int, cost: str) -> str:
 
 def build_idle(idle: IdleList, *, sandbox: bool) -> Message:
     """The numbers that reach nobody, a row each with its monthly cost and Request release."""
+    if idle.reading is not None:
+        text = still_reading(idle.reading, "the numbers that reach nobody")
+        return message(text, [section(text)], sandbox=sandbox)
     if not idle.total:
         text = ":white_check_mark: Every owned number reaches an agent that was published."
         if not idle.agents_known:

@@ -14,16 +14,22 @@ from tests.bot.conftest import APPROVER, APPROVERS, REQUESTER, RecordingNotifier
 D = Decimal
 
 
-async def index(env, *rows: tuple[str, str | None, str | None]) -> None:
-    """Put numbers in numbot's index of owned numbers, as a refresh of Flowyte's list would."""
+async def index(env, *rows: tuple[str, str | None, str | None], complete: bool = True) -> None:
+    """Put numbers in numbot's index of owned numbers, as a refresh of Flowyte's list would
+    (`complete`: and one has read it to its end)."""
+    owned, since = env.storage.owned, datetime(2000, 1, 1, tzinfo=UTC)
+    await env.storage.run(owned.refresh_started, since)
     await env.storage.run(
-        env.storage.owned.put,
+        owned.put,
         [
             OwnedRow(e164, f"num_{e164[1:]}", agent, None if cost is None else D(cost))
             for e164, agent, cost in rows
         ],
         env.clock(),
     )
+    await env.storage.run(owned.refresh_seen, len(rows))
+    if complete:
+        await env.storage.run(owned.refresh_finished, env.clock(), since, complete=True)
 
 
 THIRTY = [(f"+1415555{i:04d}", "agt_support", "1.15") for i in range(27)] + [
@@ -44,6 +50,29 @@ async def test_the_wallet_says_what_the_numbers_cost_and_how_long_it_lasts(env):
     assert view.budget is None  # no policy, no budget
     seen = await env.storage.run(env.storage.costs.wallet_seen)
     assert seen is not None and seen.balance_usd == D("9.20")  # kept for Home and cards
+
+
+async def test_before_the_index_is_first_read_whole_no_cost_is_claimed(env):
+    """300 of 50,000 read so far: not "$0.00 a month", nor a bill of the 300."""
+    await index(env, *THIRTY, complete=False)
+    env.sandbox.balance = D("9.20")
+    view = await env.service.wallet(REQUESTER)
+    assert isinstance(view, WalletView) and view.reading == 30
+    assert view.bill is None and view.runway is None and view.idle == 0
+    idle = await env.service.idle(REQUESTER)
+    assert idle.reading == 30 and idle.rows == [] and idle.total == 0
+    assert (await env.service.home(REQUESTER)).costs is None
+    held = await env.service.reserve(REQUESTER, env.e164(0))
+    assert isinstance(held, Held)
+    await env.service.request_purchase(REQUESTER, held.request.id, "support line")
+    assert env.notifier.bills == [
+        "numbers: not known yet (numbot is still reading them: 30 so far)"
+    ]
+    await index(env, *THIRTY)  # the read ends
+    view = await env.service.wallet(REQUESTER)
+    assert isinstance(view, WalletView) and view.reading is None
+    assert view.runway == "lasts about 8 days at $34.50 a month"
+    assert (await env.service.home(REQUESTER)).costs is not None
 
 
 async def test_idle_lists_unrouted_and_unpublished_numbers_in_order(env):

@@ -58,6 +58,18 @@ def test_the_wallet_says_balance_reload_bill_runway_budget_and_idle():
     assert "3 numbers reach nobody: $3.45 a month" in text and "/numbers idle" in text
 
 
+def test_a_wallet_read_before_the_numbers_are_says_so_never_zero():
+    text = text_of(build_wallet(WalletView(wallet(), reading=300), sandbox=False))
+    assert (
+        "Wallet balance: *$9.20*.\n" in text and "lasts about" not in text and "$0.00" not in text
+    )
+    assert "numbot is still reading the organization's numbers from Flowyte (300 so far)" in text
+    idle = IdleList([], 0, monthly_bill([]), 0, frozenset(), True, reading=1200)
+    text = text_of(build_idle(idle, sandbox=False))
+    assert "(1,200 so far): the numbers that reach nobody follow" in text
+    assert "Every owned number" not in text
+
+
 def test_the_wallet_with_auto_reload_on_says_what_it_adds():
     text = text_of(build_wallet(wallet_view(wallet=wallet(enabled=True), idle=0), sandbox=False))
     assert "Auto-reload is on: it adds $25.00 whenever the balance falls below $5.00." in text

@@ -20,6 +20,8 @@ SEARCH_PREVIOUS = "numbers_search_previous"
 SEARCH_NEXT = "numbers_search_next"
 LIST_PREVIOUS = "numbers_list_previous"
 LIST_NEXT = "numbers_list_next"
+IDLE_PREVIOUS = "numbers_idle_previous"
+IDLE_NEXT = "numbers_idle_next"
 SEARCH_NEARBY = "numbers_search_nearby"  # no exact vanity match: the same search, widened
 OPEN_SEARCH = "numbers_open_search"  # a "Search numbers" button: opens the search modal
 REQUEST_RELEASE = "numbers_request_release"  # an idle number: ask to give it back
@@ -37,6 +39,8 @@ ACTION_IDS = (
     SEARCH_NEARBY,
     LIST_PREVIOUS,
     LIST_NEXT,
+    IDLE_PREVIOUS,
+    IDLE_NEXT,
     OPEN_SEARCH,
     REQUEST_RELEASE,
 )

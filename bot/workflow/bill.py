@@ -140,20 +140,22 @@ class Bill:
         except fe.FlowyteError as exc:
             return exc
 
-    async def idle(self, actor: str, page: int = 0) -> IdleList:
-        """`/numbers idle`: the numbers that reach nobody, a page at a time, with their cost."""
+    async def idle(self, actor: str, page: int = 0, *, rows: int = IDLE_PAGE) -> IdleList:
+        """`/numbers idle`: page `page` (`rows` a page) of the numbers that reach nobody, by
+        number, with their cost; a page past the end is the last one."""
         storage = self.ctx.storage
         unpublished, known = await self.unpublished()
         reading = await self.reading()
         if reading is not None:
             await self.ctx.audit(actor, "idle", "numbers", "ok", reading=reading)
-            return IdleList([], 0, NO_NUMBERS, page, unpublished, known, reading)
-        rows, summary = await asyncio.gather(
-            storage.run(storage.costs.idle_page, unpublished, page * IDLE_PAGE, IDLE_PAGE),
-            self.idle_summary(),
-        )
-        await self.ctx.audit(actor, "idle", "numbers", "ok", count=summary.count)
-        return IdleList(rows, summary.count, summary.bill, page, unpublished, known)
+            return IdleList([], 0, NO_NUMBERS, 0, unpublished, known, reading)
+        counts = await storage.run(storage.costs.idle_price_counts, unpublished)
+        bill = monthly_bill(counts)
+        pages = max(1, -(-bill.numbers // rows))
+        page = min(max(page, 0), pages - 1)
+        shown = await storage.run(storage.costs.idle_page, unpublished, page * rows, rows)
+        await self.ctx.audit(actor, "idle", "numbers", "ok", count=bill.numbers, page=page)
+        return IdleList(shown, bill.numbers, bill, page, unpublished, known)
 
     # -- the low-wallet warning (the sweep's holder only) -------------------------------------
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from handlers import ids
 from handlers.actions.decide import approve, reject
+from handlers.actions.idle_page import idle_page
 from handlers.actions.list_page import list_page
 from handlers.actions.open_search import open_search
 from handlers.actions.request_purchase import request_purchase
@@ -30,6 +31,8 @@ LISTENERS: dict[str, Listener] = {
     ids.SEARCH_NEARBY: search_page,
     ids.LIST_PREVIOUS: list_page,
     ids.LIST_NEXT: list_page,
+    ids.IDLE_PREVIOUS: idle_page,
+    ids.IDLE_NEXT: idle_page,
     ids.OPEN_SEARCH: open_search,
     ids.REQUEST_RELEASE: request_release,
 }

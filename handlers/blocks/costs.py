@@ -23,6 +23,7 @@ from handlers.blocks.common import (
     sections,
     slack_date,
 )
+from handlers.blocks.paging import IDLE_PAGE_ROWS, list_value, nav_blocks, page_of
 
 BAR_WIDTH = 16
 
@@ -84,7 +85,8 @@ def idle_phrase(count: int, cost: str) -> str:
 
 
 def build_idle(idle: IdleList, *, sandbox: bool) -> Message:
-    """The numbers that reach nobody, a row each with its monthly cost and Request release."""
+    """The numbers that reach nobody, a page of them (IDLE_PAGE_ROWS, by number), each with
+    its monthly cost and Request release, and Previous / Next when there are more."""
     if idle.reading is not None:
         text = still_reading(idle.reading, "the numbers that reach nobody")
         return message(text, [section(text)], sandbox=sandbox)
@@ -119,9 +121,13 @@ def build_idle(idle: IdleList, *, sandbox: bool) -> Message:
                 ),
             )
         )
-    more = idle.total - len(idle.rows)
-    if more > 0:
-        blocks.append(context(f"{more} more not shown: the first {len(idle.rows)}, by number."))
+    shown = page_of(idle.total, idle.page, IDLE_PAGE_ROWS)
+    blocks += nav_blocks(
+        shown,
+        "numbers",
+        (ids.IDLE_PREVIOUS, list_value(shown.index - 1)),
+        (ids.IDLE_NEXT, list_value(shown.index + 1)),
+    )
     blocks.append(
         context("A release goes to the approval channel: a second person must approve it.")
     )

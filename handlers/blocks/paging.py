@@ -7,6 +7,7 @@ strictly, bounded, and validated exactly as a typed search is, or refused.
 
     search:  "page=1&areaCode=415&limit=50"   the SearchQuery (its API names) and a page index
     list:    "3"                              a page index into the owned numbers
+    idle:    "3"                              a page index into the numbers that reach nobody
 
 Pure: no I/O.
 """
@@ -24,6 +25,7 @@ from handlers.blocks.common import Block, button, context
 MAX_VALUE = 2000  # Slack's limit on a button's value
 SEARCH_PAGE_ROWS = 20  # search results per page: a 50-number search is three pages
 LIST_PAGE_ROWS = 20  # owned numbers per page
+IDLE_PAGE_ROWS = 20  # numbers that reach nobody per page
 MAX_LIST_PAGE = 9999  # far past any organization's numbers; a bigger value is refused
 
 # SearchQuery.params() names -> SearchQuery fields (what a search button carries).

@@ -16,7 +16,7 @@ from handlers.blocks.common import Message, plain, refusal
 from handlers.blocks.costs import build_idle, build_spend, build_wallet
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.holds import build_holds
-from handlers.blocks.paging import LIST_PAGE_ROWS
+from handlers.blocks.paging import IDLE_PAGE_ROWS, LIST_PAGE_ROWS
 from handlers.blocks.requests import build_requested
 from handlers.blocks.routing import (
     build_assigned,
@@ -49,7 +49,7 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
                 return refusal(wallet.message, sandbox=sandbox)
             return build_wallet(wallet, sandbox=sandbox)
         case p.ShowIdle():
-            return build_idle(await service.idle(actor), sandbox=sandbox)
+            return build_idle(await service.idle(actor, rows=IDLE_PAGE_ROWS), sandbox=sandbox)
         case p.ShowSpend():
             return build_spend(await service.spend(actor), sandbox=sandbox)
         case p.ShowHolds():

@@ -106,6 +106,19 @@ async def test_agents_flowyte_cannot_list_are_unreadable(env):
     assert await env.storage.run(env.storage.costs.idle_since, env.clock()) == ([], 0)
 
 
+async def test_idle_numbers_page_by_number_and_a_page_past_the_end_is_the_last(env):
+    await index(env, *[(f"+1628555{i:04d}", None, "1.15") for i in range(45)], *THIRTY)
+    first = await env.service.idle(REQUESTER, rows=20)
+    assert first.total == 48 and first.page == 0 and len(first.rows) == 20
+    second = await env.service.idle(REQUESTER, 1, rows=20)
+    assert second.rows[0].e164 == first.rows[-1].e164[:-2] + "20"
+    last = await env.service.idle(REQUESTER, 99, rows=20)
+    assert last.page == 2 and len(last.rows) == 8 and last.rows[-1].e164 == "+18005550003"
+    assert last.bill.total == D("55.20")  # every page says the whole total
+    seen = [r.e164 for page in (first, second, last) for r in page.rows]
+    assert len(seen) == len(set(seen)) == 48 and seen == sorted(seen)
+
+
 async def test_the_low_wallet_warning_goes_once_a_day_and_its_clearing_once(env):
     service = env.new_service(runway_alert_days=14, wallet_look_minutes=10)
     await index(env, *THIRTY)

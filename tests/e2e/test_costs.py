@@ -237,3 +237,22 @@ def test_the_card_keeps_its_bill_when_a_first_approval_redraws_it(slack, flowyte
         assert "Bought" in texts(reply(slack, rid, timeout=15))
     finally:
         bot.stop()
+
+
+def test_idle_pages_with_previous_and_next(slack, flowyte, tmp_path):
+    flowyte.sandbox.seed_owned(45, prefix="+1628")  # routed to no agent
+    bot = started(slack, flowyte, tmp_path)
+    try:
+        _, rid = bot.command("idle", user=ALICE)
+        first = reply(slack, rid)
+        assert "45 numbers reach nobody" in texts(first)
+        assert "Page 1 of 3: numbers 1–20 of 45" in texts(first)
+        following = find_element(first, ids.IDLE_NEXT)
+        _, rid = bot.click(ids.IDLE_NEXT, following["value"], user=ALICE)
+        second = reply(slack, rid)
+        assert "Page 2 of 3: numbers 21–40 of 45" in texts(second)
+        assert "+16280000020*" in texts(second) and "+16280000019*" not in texts(second)
+        _, rid = bot.click(ids.IDLE_NEXT, "99", user=ALICE)  # past the end: the last page
+        assert "Page 3 of 3: numbers 41–45 of 45" in texts(reply(slack, rid))
+    finally:
+        bot.stop()

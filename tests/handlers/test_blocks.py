@@ -270,7 +270,7 @@ BUILDERS: dict[str, Callable[[bool], Message]] = {
             [OwnedRow(f"+1415555{i:04d}", f"num_{i}", None, Decimal("1.15")) for i in range(20)],
             60,
             MonthlyBill(Decimal("69.00"), 60, 0),
-            0,
+            1,  # the middle page: Previous and Next
             frozenset(),
             True,
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -119,10 +120,26 @@ def test_flowyte_s_ids_in_the_idle_list_are_escaped():
     assert "*&lt;!here&gt;* · no agent" in text
 
 
-def test_an_idle_list_longer_than_a_page_says_how_many_more():
+def paging(message) -> list[tuple[str, str]]:
+    return [
+        (e["action_id"], e["value"])
+        for b in message["blocks"]
+        if b.get("block_id") == "paging"
+        for e in b["elements"]
+    ]
+
+
+def test_an_idle_list_longer_than_a_page_pages_with_previous_and_next():
     rows = [OwnedRow(f"+1415555{i:04d}", f"num_{i}", None, D("1")) for i in range(20)]
-    text = text_of(build_idle(idle_list(rows, total=25), sandbox=False))
-    assert "5 more not shown" in text
+    first = build_idle(idle_list(rows, total=45), sandbox=False)
+    assert "Page 1 of 3: numbers 1–20 of 45" in text_of(first)
+    assert paging(first) == [(ids.IDLE_NEXT, "1")]
+    middle = build_idle(replace(idle_list(rows, total=45), page=1), sandbox=False)
+    assert "Page 2 of 3: numbers 21–40 of 45" in text_of(middle)
+    assert paging(middle) == [(ids.IDLE_PREVIOUS, "0"), (ids.IDLE_NEXT, "2")]
+    last = build_idle(replace(idle_list(rows[:5], total=45), page=2), sandbox=False)
+    assert paging(last) == [(ids.IDLE_PREVIOUS, "1")]
+    assert paging(build_idle(idle_list(rows, total=20), sandbox=False)) == []  # one page
 
 
 def test_no_idle_number_is_said_plainly_and_honestly_when_agents_are_unknown():

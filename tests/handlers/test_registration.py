@@ -209,6 +209,8 @@ VALUES = {
     ids.SEARCH_NEARBY: search_value(NEARBY_QUERY, 0),
     ids.LIST_PREVIOUS: "0",
     ids.LIST_NEXT: "2",
+    ids.IDLE_PREVIOUS: "0",
+    ids.IDLE_NEXT: "2",
 }
 
 
@@ -396,6 +398,20 @@ def _messages() -> list[tuple[str, dict[str, Any]]]:
                 sandbox=True,
             ),
         ),
+        (
+            "idle_page",
+            build_idle(
+                IdleList(
+                    [OwnedRow("+14155550100", "num_1", None, Decimal("1.15"))],
+                    45,
+                    MonthlyBill(Decimal("51.75"), 45, 0),
+                    1,
+                    frozenset(),
+                    True,
+                ),
+                sandbox=True,
+            ),
+        ),
     ]
 
 
@@ -443,6 +459,8 @@ EXPECTED = {
     ids.SEARCH_NEARBY: ("search", (APPROVER, NEARBY_QUERY)),
     ids.LIST_PREVIOUS: ("list_numbers", (APPROVER,)),
     ids.LIST_NEXT: ("list_numbers", (APPROVER,)),
+    ids.IDLE_PREVIOUS: ("idle", (APPROVER, 0)),
+    ids.IDLE_NEXT: ("idle", (APPROVER, 2)),
     ids.REQUEST_RELEASE: ("request_release", (APPROVER, "+14155550100", IDLE_REASON)),
 }
 

@@ -5,7 +5,8 @@ the low-wallet warning, the idle list and the spend report keep:
     idle_price_counts(unpublished)    the same over the numbers that reach nobody: routed to
                                       no agent, or to one of the `unpublished` agents
     idle_page(unpublished, offset, limit), idle_count(unpublished)
-    track_idle(unpublished, now)      remember since when each number reaches nobody
+    track_idle(unpublished, now)      remember since when each number reaches nobody (the
+                                      first time ever: the baseline, never "new")
     idle_since(moment, limit)         the numbers that began to reach nobody at or after it
     claim_warning(day, now)           the low-wallet warning for `day`: True for one caller
     claim_clear(now)                  the wallet is no longer low: True for one caller
@@ -133,9 +134,15 @@ class CostBook:
 
     def track_idle(self, unpublished: Collection[str], now: datetime) -> None:
         """Remember since when each number reaches nobody; forget those that reach someone
-        again (or are no longer owned)."""
+        again (or are no longer owned). The first time ever is the baseline: the numbers
+        found then were idle before numbot looked, and idle_since never calls them new."""
         where, params = _idle_where(unpublished)
         with write_transaction(self.db) as tx:
+            tx.execute(
+                "UPDATE runway_alert SET idle_baseline_at = ? "
+                "WHERE id = 1 AND idle_baseline_at IS NULL",
+                (_time(now),),
+            )
             tx.execute(
                 "INSERT INTO idle_numbers (e164, since) "  # noqa: S608
                 f"SELECT e164, ? FROM owned_numbers WHERE {where} "
@@ -152,10 +159,12 @@ class CostBook:
         self, start: datetime, end: datetime | None = None, limit: int = 10
     ) -> tuple[list[str], int]:
         """The first `limit` numbers (by +E.164) that began to reach nobody in [start, end)
-        (no end: up to now) and still do, and how many there are."""
+        (no end: up to now) and still do, and how many there are. Those found by the first
+        track_idle ever (the baseline) did not begin then, and are never among them."""
         where, params = "since >= ?", [_time(start)]
         if end is not None:
             where, params = "since >= ? AND since < ?", [_time(start), _time(end)]
+        where += " AND since > (SELECT idle_baseline_at FROM runway_alert WHERE id = 1)"
         rows = self.db.execute(
             f"SELECT e164 FROM idle_numbers WHERE {where} ORDER BY e164 LIMIT ?",  # noqa: S608
             [*params, max(0, limit)],

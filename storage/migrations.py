@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from storage.engine import Database, SchemaError
 from storage.migrations_pg import (
     COSTS_SQL,
+    IDLE_BASELINE_SQL,
     MIGRATIONS_PG,
     OWNED_SQL,
     SCALE_INDEXES_SQL,
@@ -226,6 +227,13 @@ def _m012_costs(db: Database) -> None:
         db.execute(sql.replace("{T}", "TEXT"))
 
 
+def _m013_idle_baseline(db: Database) -> None:
+    """When numbot first noted the numbers that reach nobody: the digest does not call the
+    ones it found then new (storage/costs.py)."""
+    for sql in IDLE_BASELINE_SQL:
+        db.execute(sql)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_requests", _m001_requests),
     ("002_audit", _m002_audit),
@@ -239,6 +247,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("010_scale_indexes", _m010_scale_indexes),
     ("011_unfunded", _m011_unfunded),
     ("012_costs", _m012_costs),
+    ("013_idle_baseline", _m013_idle_baseline),
 ]
 
 

@@ -251,6 +251,12 @@ COSTS_SQL = [
     """,
 ]
 
+# 013: when numbot first noted the numbers that reach nobody. Those it found then were there
+# before it looked: the digest names as new only the ones noted after.
+IDLE_BASELINE_SQL = [
+    "ALTER TABLE runway_alert ADD COLUMN idle_baseline_at TEXT",
+]
+
 MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("001_requests", _M001),
     ("002_audit", _M002),
@@ -264,4 +270,5 @@ MIGRATIONS_PG: list[tuple[str, list[str]]] = [
     ("010_scale_indexes", SCALE_INDEXES_SQL),
     ("011_unfunded", UNFUNDED_SQL),
     ("012_costs", [sql.replace("{T}", T) for sql in COSTS_SQL]),
+    ("013_idle_baseline", IDLE_BASELINE_SQL),
 ]

@@ -112,10 +112,21 @@ def lasts(balance: Decimal, bill: MonthlyBill) -> str:
 
 
 def auto_reload_covers(wallet: Wallet) -> bool:
-    """Auto-reload tops the wallet up whenever it falls below its threshold: with it on and a
-    positive amount, a low balance is refilled. Unknown or off: it covers nothing."""
-    amount = wallet.auto_reload_amount_usd
-    return wallet.auto_reload_enabled is True and amount is not None and amount > 0
+    """Auto-reload tops the wallet up whenever it falls below its threshold: with it on, a
+    positive amount and a positive threshold, a low balance is refilled before it is gone.
+
+    Anything less covers nothing, and the runway alert stands: off or unknown; an amount of
+    nothing; and a threshold unknown or 0, since a reload that waits for the balance to reach
+    $0 comes only once there is nothing left to pay the numbers with (and one whose threshold
+    Flowyte does not say cannot be counted on to come before that)."""
+    amount, threshold = wallet.auto_reload_amount_usd, wallet.auto_reload_threshold_usd
+    return (
+        wallet.auto_reload_enabled is True
+        and amount is not None
+        and amount > 0
+        and threshold is not None
+        and threshold > 0
+    )
 
 
 def runs_low(wallet: Wallet, bill: MonthlyBill, alert_days: int) -> bool:

@@ -169,7 +169,9 @@ class Bill:
         self._looked_at = now
         storage = self.ctx.storage
         unpublished, known = await self.unpublished()
-        if known:  # a list of agents that could not be read would make every number "new"
+        # Agents that could not be read, or an index not read whole yet, would make numbers
+        # "new" that are not (the first read of 50,000 numbers takes minutes).
+        if known and await self.reading() is None:
             await storage.run(storage.costs.track_idle, unpublished, now)
         try:
             wallet = await self.ctx.flowyte.wallet()

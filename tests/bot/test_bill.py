@@ -92,8 +92,7 @@ async def test_an_organization_without_agents_is_read_not_unreadable(env):
     idle = await env.service.idle(REQUESTER)
     assert idle.agents_known and idle.total == 2  # the two routed to no agent
     await env.service.bill.look()  # the numbers that reach nobody are noted since when
-    _, noted = await env.storage.run(env.storage.costs.idle_since, env.clock())
-    assert noted == 2
+    assert await noted(env) == 2
 
 
 async def test_agents_flowyte_cannot_list_are_unreadable(env):
@@ -103,7 +102,36 @@ async def test_agents_flowyte_cannot_list_are_unreadable(env):
     assert not idle.agents_known and idle.total == 2  # only those routed to no agent
     env.transport.fail("GET", "/agents", 503, times=5)
     await env.new_service().bill.look()
-    assert await env.storage.run(env.storage.costs.idle_since, env.clock()) == ([], 0)
+    assert await noted(env) == 0
+
+
+async def noted(env) -> int:
+    """How many numbers numbot has noted as reaching nobody (with since when)."""
+    db = env.storage.costs.db
+    return int(
+        await env.storage.run(lambda: db.execute("SELECT count(*) FROM idle_numbers").fetchone()[0])
+    )
+
+
+async def test_the_first_look_after_install_names_no_idle_number_new(env):
+    """Numbers idle before numbot looked are the baseline: the digest names none of them;
+    one that begins to reach nobody later is new. Nothing is noted before the index is whole."""
+    await index(env, *THIRTY, complete=False)
+    await env.service.bill.look()
+    assert await noted(env) == 0  # the first read of the numbers is not over
+    await index(env, *THIRTY)
+    env.clock.advance(minutes=11)
+    await env.service.bill.look()
+    assert await noted(env) == 3
+    assert await env.storage.run(env.storage.costs.idle_since, env.clock() - timedelta(days=1)) == (
+        [],
+        0,
+    )
+    await index(env, ("+16465550009", None, "1.15"))
+    env.clock.advance(minutes=11)
+    await env.service.bill.look()
+    since = env.clock() - timedelta(days=1)
+    assert await env.storage.run(env.storage.costs.idle_since, since) == (["+16465550009"], 1)
 
 
 async def test_idle_numbers_page_by_number_and_a_page_past_the_end_is_the_last(env):

@@ -32,12 +32,17 @@ from bot.kernel.costs import (
 D = Decimal
 
 
-def wallet(balance: str, enabled: bool | None = False, amount: str | None = None) -> Wallet:
+def wallet(
+    balance: str,
+    enabled: bool | None = False,
+    amount: str | None = None,
+    threshold: str | None = "5",
+) -> Wallet:
     return Wallet.model_validate(
         {
             "balanceUsd": D(balance),
             "autoReloadEnabled": enabled,
-            "autoReloadThresholdUsd": D("5"),
+            "autoReloadThresholdUsd": None if threshold is None else D(threshold),
             "autoReloadAmountUsd": None if amount is None else D(amount),
         }
     )
@@ -87,6 +92,14 @@ def test_lasts_reads_as_a_person_would_say_it():
 )
 def test_auto_reload_covers_only_when_on_with_an_amount(enabled, amount, covers):
     assert auto_reload_covers(wallet("1", enabled, amount)) is covers
+
+
+@pytest.mark.parametrize(("threshold", "covers"), [("5", True), ("0", False), (None, False)])
+def test_auto_reload_at_a_threshold_of_0_or_unknown_covers_no_runway(threshold, covers):
+    """It would reload only once the balance is gone (or cannot be counted on before)."""
+    assert auto_reload_covers(wallet("1", True, "20", threshold)) is covers
+    bill = monthly_bill([(D("1.15"), 30)])
+    assert runs_low(wallet("1", True, "20", threshold), bill, 14) is not covers
 
 
 def test_the_wallet_runs_low_below_the_days_unless_auto_reload_refills_it():

@@ -189,6 +189,9 @@ async def test_the_digest_names_numbers_that_began_to_reach_nobody_that_day(env)
 
     day = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
     rows = [OwnedRow(f"+1646555{i:04d}", f"num_{i}", None, Decimal("1.15")) for i in range(12)]
+    old = OwnedRow("+14155550000", "num_old", None, Decimal("1.15"))
+    await env.storage.run(env.storage.owned.put, [old], day - timedelta(days=3))
+    await env.storage.run(env.storage.costs.track_idle, frozenset(), day - timedelta(days=3))
     await env.storage.run(env.storage.owned.put, rows, day)
     await env.storage.run(env.storage.costs.track_idle, frozenset(), day)
     env.clock.now = tomorrow_at(10)

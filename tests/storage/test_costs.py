@@ -57,18 +57,32 @@ def test_idle_numbers_page_in_order_and_count(db_target):
     assert [r.agent_id for r in book.idle_page(set(), 0, 5)] == [None, None]
 
 
+def idle_rows(book: CostBook) -> list[str]:
+    return [str(r[0]) for r in book.db.execute("SELECT e164 FROM idle_numbers ORDER BY e164")]
+
+
 def test_since_when_a_number_reaches_nobody_is_kept_and_forgotten(db_target):
     book = seed(db_target, ("+14155550100", None, "1.00"), ("+14155550101", "agt_a", "1.00"))
-    book.track_idle(set(), T0)
-    assert book.idle_since(T0, limit=10) == (["+14155550100"], 1)
+    book.track_idle(set(), T0 - timedelta(days=1))  # the first time ever: the baseline
+    assert idle_rows(book) == ["+14155550100"]
+    assert book.idle_since(T0 - timedelta(days=2), limit=10) == ([], 0)  # not new: it was so
     later = T0 + timedelta(days=1)
     OwnedIndex(book.db).put([OwnedRow("+14155550101", "num_1", None, Decimal("1.00"))], later)
     book.track_idle(set(), later)  # the first keeps its "since"; the second is new
     assert book.idle_since(later, limit=10) == (["+14155550101"], 1)
-    assert book.idle_since(T0, limit=10) == (["+14155550100", "+14155550101"], 2)
-    OwnedIndex(book.db).put([OwnedRow("+14155550100", "num_0", "agt_a", Decimal("1"))], later)
-    book.track_idle(set(), later)
     assert book.idle_since(T0, limit=10) == (["+14155550101"], 1)
+    OwnedIndex(book.db).put([OwnedRow("+14155550102", "num_2", None, Decimal("1"))], later)
+    OwnedIndex(book.db).put([OwnedRow("+14155550100", "num_0", "agt_a", Decimal("1"))], later)
+    book.track_idle(set(), later + timedelta(hours=1))
+    assert idle_rows(book) == ["+14155550101", "+14155550102"]  # 0100 reaches someone again
+    assert book.idle_since(T0, limit=10) == (["+14155550101", "+14155550102"], 2)
+
+
+def test_numbers_idle_at_the_first_look_are_never_new(db_target):
+    book = seed(db_target, *[(f"+1415555{i:04d}", None, "1.00") for i in range(3)])
+    book.track_idle(set(), T0)
+    book.track_idle(set(), T0 + timedelta(minutes=10))  # a later look: still the baseline's
+    assert len(idle_rows(book)) == 3 and book.idle_since(T0) == ([], 0)
 
 
 def test_the_warning_is_claimed_once_a_day_and_its_clearing_once(db_target):

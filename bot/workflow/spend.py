@@ -17,6 +17,7 @@ read yet says so, never $0; one not complete says as of when it was read.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -139,7 +140,7 @@ class SpendBook:
         charges. A read that fails, or that Flowyte answers with charges outside the month, is
         kept nowhere: the month stays as last read (or not read yet), and says why here."""
         month, end = key(start), next_month(start)
-        began = self.ctx.clock()
+        began, started = self.ctx.clock(), time.monotonic()
         tally = UsageTally(start, end)
         try:
             async for page in self.ctx.flowyte.usage_pages(start, end):
@@ -160,6 +161,13 @@ class SpendBook:
         await storage.run(
             storage.costs.put_month_usage,
             MonthUsage(month, tally.number_credits, tally.items, began, complete),
+        )
+        logger.info(
+            "usage for %s read: %d items in %.1f s%s",
+            month,
+            tally.items,
+            time.monotonic() - started,
+            " (final)" if complete else "",
         )
 
     async def _kept(self, starts: list[datetime]) -> dict[str, MonthUsage]:

@@ -13,7 +13,10 @@ prints, against the targets:
   the number is not in the index yet, so it is looked for in Flowyte with an early exit);
 - how long that first read of the whole list takes;
 - `/numbers list`, its last page, and the deep `/numbers assign` once the index is read;
-- `/numbers wallet`, `/numbers idle` and `/numbers spend` at that size;
+- `/numbers wallet`, `/numbers idle` and `/numbers spend` at that size, the Flowyte side
+  seeded with `--usage-items` usage items of channel `number` this month (one a number): the
+  spend command while the background read of that usage runs, how long that read takes, and
+  the command once it is over (it answers from what is stored, never paging the usage);
 - a purchase left unknown that was never made: how long until "not bought" (the whole list,
   to its stated end), unless `--no-reconcile`.
 
@@ -24,8 +27,11 @@ Slack's response_url.
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from handlers import ids
@@ -74,13 +80,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--numbers", type=int, default=50_000)
     parser.add_argument("--page-seconds", type=float, default=0.3, help="every Flowyte call")
+    parser.add_argument("--usage-items", type=int, default=None, help="default: --numbers")
     parser.add_argument("--no-reconcile", action="store_true")
     args = parser.parse_args()
     pages = -(-args.numbers // 100)
+    usage_items = args.numbers if args.usage_items is None else args.usage_items
     print(f"{args.numbers:,} owned numbers, {pages} pages of 100, {args.page_seconds} s a page")
+    print(f"{usage_items:,} usage items of channel `number` this month")
 
     slack, flowyte = FakeSlack(bot_token=BOT_TOKEN), FakeFlowyte()
     seeded = flowyte.sandbox.seed_owned(args.numbers)
+    month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    this_month = month_start.strftime("%Y-%m")
+    for _ in range(usage_items):  # each number's rental this month
+        flowyte.sandbox.charge("number", Decimal(1), Decimal("115"), "rental", month_start)
     deep = seeded[-10]  # on the last page of Flowyte's list
     flowyte.set_latency(args.page_seconds)  # every Flowyte call, each page of the list too
     with (
@@ -97,6 +110,10 @@ def main() -> None:
         started = time.monotonic()
         bot.start().wait_for_scope_check()
         try:
+            seconds, text = timed(bot, slack, "spend")
+            said = "not read yet" if "not read yet" in text else "read"
+            # It waits up to 2 s for a read it began itself (SPEND_WAIT), never for one under way.
+            show("spend, while the background read of the usage runs", seconds, 2.5, said)
             seconds, text = timed(bot, slack, "list")
             show("list, first page, while the first read runs", seconds, note=first_line(text))
             seconds, text = timed(bot, slack, f"assign {deep} agt_sales")
@@ -116,9 +133,22 @@ def main() -> None:
             show("unassign it", seconds)
             # What the numbers keep costing: from the index, never a walk of Flowyte's list
             # (the wallet and the agents are one call each, at the same latency).
-            for command in ("wallet", "idle", "spend"):
+            for command in ("wallet", "idle"):
                 seconds, text = timed(bot, slack, command)
                 show(command, seconds, note=first_line(text))
+            read = re.compile(rf"usage for {this_month} read: (\d+) items in ([\d.]+) s")
+            deadline = time.monotonic() + usage_items / 100 * args.page_seconds * 3 + 120
+            while not (found := read.search(bot.output())) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            show(
+                f"background read of this month's usage ({-(-usage_items // 100)} pages)",
+                float(found.group(2)) if found else float("nan"),
+                None,
+                f"({found.group(1) if found else '?'} items, as the bot logged it)",
+            )
+            seconds, text = timed(bot, slack, "spend")
+            row = text.split(f"*{this_month}*", 1)[-1].splitlines()
+            show("spend, once read", seconds, note=row[1].split(" · ")[0] if len(row) > 1 else "")
 
             if not args.no_reconcile:
                 _, request_id = pending_request(bot, slack)

@@ -322,9 +322,18 @@ def scope_probe(call: Any) -> bool:
     return (call.api_path == "/numbers/reserve" and not call.json) or "scope_check" in call.api_path
 
 
+def background_read(call: Any) -> bool:
+    """A read numbot makes on its own in the background, whatever anyone asks: the months of
+    Flowyte's usage (bot/workflow/spend.py), read by the process that holds the sweep."""
+    return call.method == "GET" and call.api_path == "/billing/usage/items"
+
+
 def calls_made(flowyte: Any, *args: Any, **kwargs: Any) -> list[Any]:
-    """The fake Flowyte's recorded calls (as `flowyte.calls`), without the start-up probes."""
-    return [c for c in flowyte.calls(*args, **kwargs) if not scope_probe(c)]
+    """The fake Flowyte's recorded calls (as `flowyte.calls`), without the start-up probes
+    and the background reads."""
+    return [
+        c for c in flowyte.calls(*args, **kwargs) if not scope_probe(c) and not background_read(c)
+    ]
 
 
 def texts(message: dict[str, Any]) -> str:

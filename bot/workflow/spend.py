@@ -133,7 +133,8 @@ class SpendBook:
         starts = month_starts(self.ctx.clock(), months)
         kept = await self._kept(starts)
         due = [start for start in starts if self._month_due(start, kept.get(key(start)))]
-        await asyncio.gather(*(self.read_month(start) for start in due))
+        for start in due:  # one month at a time: background reads share Flowyte's rate limit
+            await self.read_month(start)
 
     async def read_month(self, start: datetime) -> None:
         """Read a month's usage items from Flowyte, page by page, and keep its `number`

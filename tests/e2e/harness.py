@@ -168,6 +168,16 @@ class BotProcess:
             time.sleep(0.05)
         return self
 
+    def wait_for_usage_read(self, months: int = 6, timeout: float = 20) -> BotProcess:
+        """Wait until numbot's background read of Flowyte's usage (bot/workflow/spend.py) has
+        read `months` months."""
+        deadline = time.monotonic() + timeout
+        while self.output().count("usage for ") < months:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"numbot never read Flowyte's usage:\n{self.output()}")
+            time.sleep(0.05)
+        return self
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -150,9 +150,10 @@ def test_the_story_against_each_documented_variant(slack, flowyte, tmp_path, var
 def test_searches_ride_out_rate_limits_by_their_headers(slack, flowyte, tmp_path):
     """429s with RateLimit-* headers (and no Retry-After): reads wait and succeed."""
     bot = BotProcess(slack, flowyte.url, tmp_path).start()
-    # numbot's own calls at start (the scope check, the first read of the owned numbers)
-    # are over before the limit applies: under it they would take the searches' turns.
-    bot.wait_for_scope_check().wait_for_owned_refresh()
+    # numbot's own calls at start (the scope check, the first read of the owned numbers and
+    # of the usage) are over before the limit applies: under it they would take the
+    # searches' turns.
+    bot.wait_for_scope_check().wait_for_owned_refresh().wait_for_usage_read()
     flowyte.configure(rate_limit=2, rate_window=1.0, retry_after=False)
     try:
         rids = [bot.command("search 415", user=ALICE)[1] for _ in range(4)]

@@ -30,6 +30,9 @@ from bot.workflow.policy import (
 from storage.requests import AuditNote, Request
 
 DEFAULT_HOLD = timedelta(minutes=30)  # the guide's "about 30 minutes", when Flowyte omits it
+# A request filed this recently without a card is still being posted: its reminder waits for it
+# (then goes to the card and the copies), rather than reach only the requester.
+CARD_BEING_POSTED = timedelta(seconds=60)
 
 # (actor, action, "+E.164 or id") -> the owned number, or why not (routing.Routing.resolve)
 Resolve = Callable[[str, str, str], Awaitable[OwnedNumber | Refused]]
@@ -369,6 +372,8 @@ class Filing:
         ctx = self.ctx
         if ctx.notifier is None:
             return False
+        if not request.card_ts and ctx.clock() - request.last_change < CARD_BEING_POSTED:
+            return False  # filed a moment ago, its card not posted yet: remind on the card
         if not await ctx.storage.run(ctx.storage.requests.claim_reminder, request.id, ctx.clock()):
             return False
         copies = await ctx.storage.run(ctx.storage.requests.copies, request.id)

@@ -1181,3 +1181,16 @@ async def test_the_integrity_alarm_records_what_was_wrong_and_the_status_it_foun
     }
     [alert] = env.notifier.alerts
     assert alert.startswith(":rotating_light: ") and "the audit log says pending" in alert
+
+
+async def test_a_reminder_waits_for_a_card_still_being_posted(env):
+    """A request whose hold lapses soon is due for a reminder the moment it is filed; another
+    process's sweep must not remind before the card exists (the reminder goes on the card)."""
+    service = env.new_service(timing=Timing(quiet=0, grace=0, remind_minutes=40))  # due at once
+    request = await pending(env, service=service)
+    uncarded = replace(env.storage.requests.get(request.id), card_ts=None)
+    assert await service.filing.remind(uncarded) is False  # its card is being posted
+    assert env.storage.requests.get(request.id).reminded_at is None and not env.notifier.reminded
+    env.clock.advance(seconds=61)  # no card a minute on: it failed; the requester still hears
+    assert await service.filing.remind(uncarded) is True
+    assert [r.id for r in env.notifier.reminded] == [request.id]

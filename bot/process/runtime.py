@@ -253,7 +253,7 @@ class Runtime:
                 logger.info(
                     "approvers at start: %d, groups %s", len(people), ", ".join(approvers.groups)
                 )
-            await approvers.keep_fresh()
+            await approvers.keep_fresh(read_first=not approvers.groups)
 
     async def _prime_authorization(self) -> None:
         """One auth.test at start, so a burst right after start does not make one each.

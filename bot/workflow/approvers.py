@@ -40,6 +40,7 @@ from bot.workflow.policy import Policy
 logger = logging.getLogger("bot.workflow.approvers")
 
 REFRESH = 20.0  # seconds between background reads of each group
+EVENTS_KEPT = 600.0  # seconds Slack's membership events are kept over reads begun after them
 MAX_AGE = (
     3 * REFRESH
 )  # seconds a group's members may be trusted after the read that found them began
@@ -187,7 +188,7 @@ class ApproverSet:
         unknown = False
         for group in self.groups:
             fresh = self._fresh(group)
-            if fresh is None:
+            if fresh is None or (user not in fresh and user in self._added.get(group, {})):
                 unknown = True
             elif user in fresh:
                 return True
@@ -253,11 +254,14 @@ class ApproverSet:
 
     # -- keeping groups fresh -----------------------------------------------------------------
 
-    async def keep_fresh(self, every: float | None = None) -> None:
+    async def keep_fresh(self, every: float | None = None, *, read_first: bool = True) -> None:
         """Read each group every `every` seconds (default: a third of `max_age`), until
-        cancelled, so clicks find members fresh enough without asking Slack. A failing read
-        is logged when it starts failing and when it recovers, not every time."""
+        cancelled, so clicks find members fresh enough without asking Slack (`read_first`
+        False: the groups were just read, wait first). A failing read is logged when it
+        starts failing and when it recovers, not every time."""
         every = self.max_age / 3 if every is None else every
+        if not read_first:
+            await asyncio.sleep(every)
         while True:
             if self.directory is not None:
                 for group in self.groups:
@@ -338,9 +342,11 @@ class ApproverSet:
         last = self._cache.get(group)
         if last is None or last.began <= began:
             self._cache[group] = _Read(members, began)
-            # What the events said before this read began, the read now says itself.
+            # Events are forgotten only long after any read that began before them could
+            # still answer (an older read may outlive a newer one, Slack retrying it).
+            forget_before = began - EVENTS_KEPT
             for events in (removed, self._added.get(group, {})):
-                for user in [u for u, at in events.items() if at < began]:
+                for user in [u for u, at in events.items() if at < forget_before]:
                     del events[user]
         return members
 

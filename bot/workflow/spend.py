@@ -41,6 +41,7 @@ from storage.costs import MonthUsage
 SPEND_MONTHS = 6
 TOP_REQUESTERS = 5
 USAGE_FRESH = timedelta(minutes=15)  # a month not complete is read again after this
+UNREADABLE_USAGE = "Flowyte's answer about usage could not be read."
 SPEND_WAIT = 2.0  # seconds `/numbers spend` waits for a read it began (a small organization's)
 
 
@@ -103,6 +104,8 @@ class SpendBook:
         if read and (kept is None or not kept.complete):
             await self.read_month(start)
             kept = await storage.run(storage.costs.month_usage, key(start))
+            if key(start) in self._failed:  # this read failed: an older figure is not the month
+                kept = None
         return await self._month(start, kept)
 
     # -- the reads, in the background -------------------------------------------------------
@@ -151,6 +154,12 @@ class SpendBook:
         except fe.FlowyteError as exc:
             logger.warning("usage for %s could not be read (%s)", month, type(exc).__name__)
             self._failed[month] = (exc.explain(), self.ctx.clock())
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an answer numbot cannot read: the month stays unread
+            logger.warning("usage for %s could not be read", month, exc_info=exc)
+            self._failed[month] = (UNREADABLE_USAGE, self.ctx.clock())
             return
         if tally.outside:
             logger.warning("usage for %s: Flowyte answered items outside the month", month)

@@ -34,6 +34,9 @@ MAX_LOOKS = 4
 # purchase to settle) is taken at the next pass rather than after a backlog of notices.
 TIDY_SECONDS = 5.0
 CARD_REPAIR_AFTER = timedelta(seconds=5)  # leave a card update that may still be on its way
+CARDLESS_REMINDER_LOOK = timedelta(
+    seconds=2
+)  # how soon to look again at a reminder whose card is coming
 
 
 class Sweep:
@@ -50,6 +53,7 @@ class Sweep:
         self.ctx = ctx
         self.filing = filing
         self.executor = executor
+        self._reminder_wait: datetime | None = None  # a due reminder waits for its card
         self.digests = digests
         self.tidy_seconds = tidy_seconds
         self.monotonic = monotonic
@@ -141,6 +145,8 @@ class Sweep:
                 return count
             if request.kind == "purchase" and await self.filing.remind(request):
                 count += 1
+            elif not request.card_ts:  # its card is being posted: look again in a moment
+                self._reminder_wait = ctx.clock() + CARDLESS_REMINDER_LOOK
         for request in await ctx.storage.run(requests.lapsed_holds, ctx.clock(), BATCH):
             if self.monotonic() > end:
                 return count
@@ -166,7 +172,10 @@ class Sweep:
         if due["hold"] is not None:
             moments.append(due["hold"])
         if due["reminder"] is not None:
-            moments.append(due["reminder"] - timedelta(minutes=ctx.timing.remind_minutes))
+            moment = due["reminder"] - timedelta(minutes=ctx.timing.remind_minutes)
+            if self._reminder_wait is not None and moment < self._reminder_wait:
+                moment = self._reminder_wait  # a reminder waits for its card: not in a spin
+            moments.append(moment)
         digest = self.digests.next_due_at() if self.digests is not None else None
         if digest is not None:
             moments.append(digest)

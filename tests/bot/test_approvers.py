@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.workflow.approvers import MAX_AGE, ApproverSet
+from bot.workflow.approvers import EVENTS_KEPT, MAX_AGE, ApproverSet
 from bot.workflow.policy import Policy
 
 ALICE, BOB, CAROL, DAVE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"
@@ -319,12 +319,42 @@ async def test_slack_s_removal_event_applies_at_once_even_over_a_read_under_way(
     assert not await people.includes(BOB)
     assert await people.includes(CAROL)
     assert len(directory.reads) == 2
-    # A read begun after the event says what Slack says (the event is then forgotten).
+    # A read begun after the event says what Slack says: Bob back in the group counts.
     directory.gate = None
-    directory.groups[FINANCE].discard(BOB)
     clock.now += MAX_AGE
-    assert not await people.includes(BOB)
+    assert await people.includes(BOB)
+    # The event is forgotten only once no read begun before it can still answer.
+    assert BOB in people._removed[FINANCE]
+    clock.now += EVENTS_KEPT
+    await people.includes(BOB)
     assert people._removed[FINANCE] == {}
+
+
+async def test_an_older_read_outliving_a_newer_one_cannot_give_a_removed_right_back(clock):
+    class Snapshots(FakeDirectory):
+        """Each read answers the members as they were when it began, when its gate opens."""
+
+        async def group_members(self, group_id: str) -> frozenset[str]:
+            self.reads.append(group_id)
+            members, gate = frozenset(self.groups[group_id]), self.gate
+            if gate is not None:
+                await gate.wait()
+            return members
+
+    directory = Snapshots(**{FINANCE: {BOB, CAROL}})
+    people = approvers(directory, clock, FINANCE)
+    slow = directory.gate = asyncio.Event()
+    old = asyncio.create_task(people._read(FINANCE))  # began with Bob in; Slack is slow
+    await reads_begun(directory, 1)
+    clock.now += 1
+    directory.groups[FINANCE].discard(BOB)
+    people.members_changed(FINANCE, removed=[BOB])
+    clock.now += 1
+    directory.gate = None
+    assert BOB not in await people._read(FINANCE, after=clock.now)  # a newer read ends first
+    slow.set()
+    assert BOB not in await old  # and did not make numbot forget the event
+    assert not await people.includes(BOB)
 
 
 async def test_someone_added_is_read_afresh_at_their_first_click(clock):

@@ -1194,3 +1194,13 @@ async def test_a_reminder_waits_for_a_card_still_being_posted(env):
     env.clock.advance(seconds=61)  # no card a minute on: it failed; the requester still hears
     assert await service.filing.remind(uncarded) is True
     assert [r.id for r in env.notifier.reminded] == [request.id]
+
+
+async def test_the_sweep_does_not_spin_on_a_reminder_waiting_for_its_card(env):
+    # Due at once; a card-less request is re-carded by the sweep only after `quiet`.
+    service = env.new_service(timing=Timing(quiet=30, grace=0, remind_minutes=40))
+    request = await pending(env, service=service)
+    env.storage.requests.set_fields(request.id, card_ts=None)  # its card is still being posted
+    await service.resume()
+    assert not env.notifier.reminded
+    assert await service.next_due() >= 1.5  # looks again in a moment, not at once

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from bot.kernel.costs import NOT_READ, OUTSIDE_THE_MONTH
-from bot.workflow.spend import month_starts
+from bot.workflow.spend import UNREADABLE_USAGE, month_starts
 from tests.bot.conftest import REQUESTER
 
 D = Decimal
@@ -139,3 +139,27 @@ async def test_the_report_reads_a_month_that_is_not_final_there_and_then(env):
     assert stored.charged == D(0)  # as read a second ago
     month = await service.spend_book.month(datetime(2026, 3, 1, tzinfo=UTC), read=True)
     assert month.charged == D("1.15")
+
+
+async def test_an_item_numbot_cannot_read_leaves_the_month_unread_and_says_so(env):
+    """Not a FlowyteError (a `credits: true` pydantic passes through as a TypeError): the month
+    is failed, said so, and not read again at every sweep pass."""
+    service = env.new_service()
+    asked = slow_usage(env, 0.0)
+    odd = {"success": True, "data": [{"channel": "number", "credits": True}]}
+    env.transport.fail("GET", "/billing/usage/items", 200, times=6, body=odd)
+    report = await service.spend(REQUESTER)
+    assert {m.unreadable for m in report.months} == {UNREADABLE_USAGE}
+    assert all(m.charged is None for m in report.months)
+    assert len(asked) == 6
+    await service.spend_book.keep_read()
+    await asyncio.sleep(0)
+    assert len(asked) == 6  # not read again at the next sweep pass
+
+
+async def test_the_report_never_passes_an_older_figure_off_as_a_month_it_failed_to_read(env):
+    service = env.new_service()
+    await service.spend(REQUESTER)  # every month read (March not final)
+    env.transport.fail("GET", "/billing/usage/items", 503, times=5)
+    month = await service.spend_book.month(datetime(2026, 3, 1, tzinfo=UTC), read=True)
+    assert month.charged is None and month.unreadable

@@ -34,9 +34,8 @@ MAX_LOOKS = 4
 # purchase to settle) is taken at the next pass rather than after a backlog of notices.
 TIDY_SECONDS = 5.0
 CARD_REPAIR_AFTER = timedelta(seconds=5)  # leave a card update that may still be on its way
-CARDLESS_REMINDER_LOOK = timedelta(
-    seconds=2
-)  # how soon to look again at a reminder whose card is coming
+# How soon to look again at a reminder due on a request whose card is still being posted.
+CARDLESS_REMINDER_LOOK = timedelta(seconds=2)
 
 
 class Sweep:
@@ -145,7 +144,7 @@ class Sweep:
                 return count
             if request.kind == "purchase" and await self.filing.remind(request):
                 count += 1
-            elif not request.card_ts:  # its card is being posted: look again in a moment
+            elif request.kind == "purchase" and not request.card_ts:  # its card is coming
                 self._reminder_wait = ctx.clock() + CARDLESS_REMINDER_LOOK
         for request in await ctx.storage.run(requests.lapsed_holds, ctx.clock(), BATCH):
             if self.monotonic() > end:

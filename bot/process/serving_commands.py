@@ -9,7 +9,6 @@ import io
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.config.secret_env import forget_secret_environment
 from bot.config.settings import (
@@ -19,9 +18,6 @@ from bot.config.settings import (
 )
 from bot.process.startup import EX_CONFIG
 from storage.audit import AuditKeyError
-
-if TYPE_CHECKING:
-    pass
 
 
 def run(args: argparse.Namespace) -> int:

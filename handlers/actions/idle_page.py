@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.kernel.outcomes import IdleList, Refused
 from bot.workflow import NumbersService
 from handlers.blocks.common import refusal
 from handlers.blocks.costs import build_idle
@@ -29,12 +28,5 @@ async def idle_page(
             response_type="ephemeral", replace_original=False, **refusal(STALE, sandbox=sandbox)
         )
         return
-    idle: IdleList | Refused = await service.idle(body["user"]["id"], page, rows=IDLE_PAGE_ROWS)
-    if isinstance(idle, Refused):  # (the service lists them from the index: not today)
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            **refusal(idle.message, sandbox=sandbox),
-        )
-        return
+    idle = await service.idle(body["user"]["id"], page, rows=IDLE_PAGE_ROWS)
     await respond(replace_original=True, **build_idle(idle, sandbox=sandbox))

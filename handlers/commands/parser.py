@@ -46,22 +46,22 @@ class SearchForm:
 
 @dataclass(frozen=True)
 class ListNumbers:
-    pass
+    """`/numbers list`: the owned numbers, a page at a time."""
 
 
 @dataclass(frozen=True)
 class ShowWallet:
-    pass
+    """`/numbers wallet`: the balance, auto-reload, the monthly cost and the runway."""
 
 
 @dataclass(frozen=True)
 class ShowIdle:
-    pass
+    """`/numbers idle`: the owned numbers that reach nobody, with what they cost."""
 
 
 @dataclass(frozen=True)
 class ShowSpend:
-    pass
+    """`/numbers spend`: six months of number charges beside numbot's purchases."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class UsageError:
 
 
 class _Usage(Exception):
-    pass
+    """Raised inside the parser; becomes a UsageError."""
 
 
 def _q(token: str) -> str:

@@ -207,6 +207,12 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
     def user(who: str) -> dict[str, Any]:
         return {"user": {"id": who}, "trigger_id": "demo-trigger", "response_url": "demo"}
 
+    async def click_approve(who: str, request_id: str) -> None:
+        value = {"value": request_id}
+        await approve(
+            console.ack_for(who), user(who), value, console.respond_for(who), console, service
+        )
+
     await service.owned.refresh()  # as a running numbot reads the owned numbers at start
     console.step("@alice types  /numbers search 415 features=voice")
     await numbers_command(
@@ -242,14 +248,7 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
     await purchase_reason(console.ack_for(ALICE), user(ALICE), view, console, service)
 
     console.step("@alice clicks [ Approve ] on her own request")
-    await approve(
-        console.ack_for(ALICE),
-        user(ALICE),
-        {"value": request_id},
-        console.respond_for(ALICE),
-        console,
-        service,
-    )
+    await click_approve(ALICE, request_id)
 
     console.step(
         "Twenty minutes pass and nobody has decided: with 10 minutes of hold left, the sweep "
@@ -263,44 +262,16 @@ async def _story(console: Console, service: Any, audit: AuditLog, out: TextIO) -
     await home_opened(_home_tab(BOB), service)
 
     console.step("@bob, an approver, clicks [ Approve ] (and confirms the amount): 1 of 2")
-    await approve(
-        console.ack_for(BOB),
-        user(BOB),
-        {"value": request_id},
-        console.respond_for(BOB),
-        console,
-        service,
-    )
+    await click_approve(BOB, request_id)
 
     console.step("@bob clicks [ Approve ] again: the same approver counts once")
-    await approve(
-        console.ack_for(BOB),
-        user(BOB),
-        {"value": request_id},
-        console.respond_for(BOB),
-        console,
-        service,
-    )
+    await click_approve(BOB, request_id)
 
     console.step("@carol, a second approver, clicks [ Approve ] in her DM: 2 of 2, bought")
-    await approve(
-        console.ack_for(CAROL),
-        user(CAROL),
-        {"value": request_id},
-        console.respond_for(CAROL),
-        console,
-        service,
-    )
+    await click_approve(CAROL, request_id)
 
     console.step("@bob clicks [ Approve ] once more: a late click buys nothing more")
-    await approve(
-        console.ack_for(BOB),
-        user(BOB),
-        {"value": request_id},
-        console.respond_for(BOB),
-        console,
-        service,
-    )
+    await click_approve(BOB, request_id)
 
     console.step("@alice opens numbot's Home tab: her request, this month's spend, the new number")
     await home_opened(_home_tab(ALICE), service)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.kernel.outcomes import Refused
 from bot.workflow import NumbersService
-from handlers.blocks.common import refusal
-from handlers.blocks.requests import build_requested
+from handlers.blocks.requests import build_request_reply
 
 IDLE_REASON = "It reaches nobody: routed to no agent, or to one never published."
 
@@ -19,13 +17,5 @@ async def request_release(
     await ack()
     actor, number = body["user"]["id"], str(action.get("value", ""))
     requested = await service.request_release(actor, number, IDLE_REASON)
-    if isinstance(requested, Refused):
-        reply = refusal(requested.message, sandbox=service.sandbox)
-    else:
-        reply = build_requested(
-            requested.request,
-            requested.request.card_channel,
-            posted=requested.card_posted,
-            sandbox=service.sandbox,
-        )
+    reply = build_request_reply(requested, sandbox=service.sandbox)
     await respond(response_type="ephemeral", replace_original=False, **reply)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bot.kernel.costs import TOLL_FREE_NOTE, is_toll_free
 from bot.kernel.money import usd
+from bot.kernel.outcomes import Refused, Requested
 from handlers import ids
 from handlers.blocks.common import (
     Block,
@@ -14,6 +15,7 @@ from handlers.blocks.common import (
     button,
     literal,
     message,
+    refusal,
     section,
     slack_date,
 )
@@ -341,3 +343,14 @@ def build_requested(
             "if no card appears within a few minutes, tell your numbot admin."
         )
     return message(text, [section(text)], sandbox=sandbox)
+
+
+def build_request_reply(requested: Requested | Refused, *, sandbox: bool) -> Message:
+    """What the person who asked for a purchase or a release reads: where it waits, or why
+    it was refused."""
+    if isinstance(requested, Refused):
+        return refusal(requested.message, sandbox=sandbox)
+    request = requested.request
+    return build_requested(
+        request, request.card_channel, posted=requested.card_posted, sandbox=sandbox
+    )

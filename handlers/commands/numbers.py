@@ -17,7 +17,7 @@ from handlers.blocks.costs import build_idle, build_spend, build_wallet
 from handlers.blocks.help import build_help, build_usage_error
 from handlers.blocks.holds import build_holds
 from handlers.blocks.paging import IDLE_PAGE_ROWS, LIST_PAGE_ROWS
-from handlers.blocks.requests import build_requested
+from handlers.blocks.requests import build_request_reply
 from handlers.blocks.routing import (
     build_assigned,
     build_imported,
@@ -71,14 +71,7 @@ async def _run(command: p.Command, actor: str, service: NumbersService) -> Messa
             return build_published(published.agent_id, published.version.id, sandbox=sandbox)
         case p.Release(number, reason):
             requested = await service.request_release(actor, number, reason)
-            if isinstance(requested, Refused):
-                return refusal(requested.message, sandbox=sandbox)
-            return build_requested(
-                requested.request,
-                requested.request.card_channel,
-                posted=requested.card_posted,
-                sandbox=sandbox,
-            )
+            return build_request_reply(requested, sandbox=sandbox)
         case p.Import(e164, agent_id):
             imported = await service.import_number(actor, e164, agent_id)
             if isinstance(imported, Refused):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.kernel.outcomes import Refused
 from bot.workflow import NumbersService
 from handlers import ids
-from handlers.blocks.common import refusal
-from handlers.blocks.requests import build_requested
+from handlers.blocks.requests import build_request_reply
 from handlers.views.reasons import submitted_reason
 
 
@@ -25,14 +23,6 @@ async def purchase_reason(
     await ack()
     actor = body["user"]["id"]
     requested = await service.request_purchase(actor, str(view.get("private_metadata", "")), reason)
-    if isinstance(requested, Refused):
-        reply = refusal(requested.message, sandbox=service.sandbox)
-    else:
-        reply = build_requested(
-            requested.request,
-            requested.request.card_channel,
-            posted=requested.card_posted,
-            sandbox=service.sandbox,
-        )
+    reply = build_request_reply(requested, sandbox=service.sandbox)
     # A modal has no response_url: answer in the app's DM, where later news arrives too.
     await client.chat_postMessage(channel=actor, **reply)
